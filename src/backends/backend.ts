@@ -1,0 +1,49 @@
+/**
+ * One interface for every protocol adapter. A backend sends one work item and
+ * returns its request record; it never throws for a failed request: failures are
+ * classified into the record (http_4xx, http_429, http_5xx, timeout, connection,
+ * protocol), and an abort by the engine yields status `cancelled`.
+ */
+import type { RequestPhase, RequestRecord } from '../metrics/record.js';
+import type { WorkItem } from '../workload/work-item.js';
+
+export type BackendKind = 'openai-chat' | 'openai-completions' | 'openai-embeddings';
+
+export interface BackendOptions {
+  /** Origin plus any path prefix, e.g. `http://127.0.0.1:8000` (the adapter appends `/v1/...`). */
+  baseUrl: string;
+  /** Full request path when the job names one (`/v1/completions`); else the kind's default. */
+  path?: string;
+  model: string;
+  /** Bearer token; never logged. */
+  apiKey?: string;
+  stream: boolean;
+  /** Whole-request timeout (send to end of body). */
+  requestTimeoutMs: number;
+  /** Merged into every request body (the job's `additionalRequestParams`, values coerced from strings). */
+  additionalParams: Record<string, unknown>;
+  /** Ask the server not to stop before `max_tokens` (`ignore_eos`, `min_tokens`). */
+  forceOutputLength: boolean;
+  /** Upper bound on concurrent connections (pool sized to the load). */
+  connections: number;
+  /** Counts tokens of generated text when the server does not report usage. */
+  countTokens: (text: string) => number;
+  /** Extra headers (e.g. traceparent is set per request by the engine later). */
+  headers?: Record<string, string>;
+}
+
+export interface RequestContext {
+  request_id: string;
+  iteration: number;
+  index: number;
+  phase: RequestPhase;
+  scheduled_at_us: number;
+  /** Aborted by the engine when the iteration ends and in-flight requests are cancelled. */
+  signal: AbortSignal;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord>;
+  close(): Promise<void>;
+}

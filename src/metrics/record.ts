@@ -1,0 +1,90 @@
+/**
+ * The request record: one request's facts, as the backend stamped them.
+ * Times are monotonic integer microseconds (see engine/clock.ts); derived
+ * metrics (ttft, tpot, itl, ...) are computed from these in metrics/, never stored twice.
+ * Field formulas are pinned in METRICS.md and the README.
+ */
+
+/** Why a request failed. `cancelled` is not an error: it is counted separately. */
+export type ErrorClass = 'http_4xx' | 'http_429' | 'http_5xx' | 'timeout' | 'connection' | 'protocol';
+
+export type RequestStatus = 'ok' | 'error' | 'cancelled';
+
+export type RequestPhase = 'warmup' | 'measured';
+
+export interface RequestRecord {
+  /** Unique per run: `<iteration>-<index>`. */
+  request_id: string;
+  /** Index of the iteration in the plan. */
+  iteration: number;
+  /** Index of the work item within the iteration (dispatch order). */
+  index: number;
+  phase: RequestPhase;
+  /** Intended dispatch time (open loop: run start + arrival schedule; closed loop: when a slot freed). */
+  scheduled_at_us: number;
+  /** Just before the request bytes were written. */
+  sent_at_us: number;
+  /** Response headers received. */
+  headers_at_us: number | null;
+  /** First event with non-empty content, reasoning content or completion text. */
+  first_token_at_us: number | null;
+  /** First event with non-reasoning content. */
+  first_output_at_us: number | null;
+  /** Last content-bearing event. */
+  last_token_at_us: number | null;
+  /** `[DONE]` or end of stream (or end of body for non-streamed responses). */
+  done_at_us: number | null;
+  /** Time of every content-bearing event. */
+  chunk_times_us: number[];
+  /** Tokens in each content-bearing event, parallel to `chunk_times_us`. */
+  chunk_tokens: number[];
+  input_tokens: number;
+  input_tokens_source: 'server' | 'workload';
+  output_tokens: number;
+  output_tokens_source: 'server' | 'tokenizer';
+  /** Reasoning tokens when the server reports them (`completion_tokens_details.reasoning_tokens`). */
+  reasoning_tokens: number | null;
+  /** Characters of generated text (content + reasoning), kept instead of the text itself. */
+  output_chars: number;
+  status: RequestStatus;
+  error_class: ErrorClass | null;
+  http_status: number | null;
+  /** Short, redacted description of the failure. */
+  error_message: string | null;
+}
+
+/** A record with every stamp empty, for the backend to fill. */
+export function emptyRecord(
+  request_id: string,
+  iteration: number,
+  index: number,
+  phase: RequestPhase,
+  scheduled_at_us: number,
+  input_tokens: number,
+): RequestRecord {
+  return {
+    request_id,
+    iteration,
+    index,
+    phase,
+    scheduled_at_us,
+    sent_at_us: scheduled_at_us,
+    headers_at_us: null,
+    first_token_at_us: null,
+    first_output_at_us: null,
+    last_token_at_us: null,
+    done_at_us: null,
+    chunk_times_us: [],
+    chunk_tokens: [],
+    input_tokens,
+    input_tokens_source: 'workload',
+    output_tokens: 0,
+    output_tokens_source: 'tokenizer',
+    reasoning_tokens: null,
+    output_chars: 0,
+    status: 'ok',
+    error_class: null,
+    http_status: null,
+    error_message: null,
+  };
+}
