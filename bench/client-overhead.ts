@@ -1,0 +1,255 @@
+/**
+ * Client-overhead benchmark: how much CPU infermark's own client spends per
+ * streamed token, against a simulator at zero delay in another process (so the
+ * server's CPU is not counted), at 1, 64 and 512 concurrent streams, next to a
+ * baseline "plain undici request() + TextDecoder + JSON.parse per event" loop.
+ *
+ * Run: `npm run build && npm run bench:client` (options: `--seconds 5`,
+ * `--max-tokens 256`, `--streams 1,64,512`). Target: <= 3 µs of client CPU per
+ * streamed token, flat from 64 to 512 streams.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { createBackend } from '../src/backends/openai.js';
+import { classifyStats } from '../src/backends/sse-parser.js';
+import { spawnSimulator } from '../src/sim/spawn.js';
+import type { WorkItem } from '../src/workload/work-item.js';
+
+interface Row {
+  client: string;
+  streams: number;
+  requests: number;
+  tokens: number;
+  errors: number;
+  wall_s: number;
+  cpu_us: number;
+  sys_us: number;
+  loop_p99_ms: number;
+}
+
+/** One closed-loop pass: `streams` workers send until `total` requests have been sent. */
+type SendOne = (index: number) => Promise<{ tokens: number; ok: boolean }>;
+
+async function closedLoop(client: string, streams: number, total: number, send: SendOne): Promise<Row> {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  let next = 0;
+  let tokens = 0;
+  let errors = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const r = await send(next++);
+      tokens += r.tokens;
+      if (!r.ok) errors++;
+    }
+  };
+  loop.enable();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(streams, total) }, worker));
+  const wall_ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  loop.disable();
+  return {
+    client,
+    streams,
+    requests: total,
+    tokens,
+    errors,
+    wall_s: wall_ms / 1000,
+    cpu_us: cpu.user + cpu.system,
+    sys_us: cpu.system,
+    loop_p99_ms: loop.percentile(99) / 1e6,
+  };
+}
+
+/** The baseline most clients write: request(), decode, split on blank lines, JSON.parse every event. */
+function baselineSender(
+  url: string,
+  streams: number,
+  maxTokens: number,
+): { send: SendOne; close: () => Promise<void> } {
+  const pool = new Pool(url, { connections: streams, headersTimeout: 0, bodyTimeout: 0 });
+  const send: SendOne = async (index) => {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json', 'x-request-id': `b-${index}` },
+      body: JSON.stringify({
+        model: 'sim',
+        messages: [{ role: 'user', content: 'hello there' }],
+        max_tokens: maxTokens,
+        stream: true,
+        stream_options: { include_usage: true },
+        ignore_eos: true,
+      }),
+    });
+    const decoder = new TextDecoder();
+    let buffered = '';
+    let tokens = 0;
+    let done = false;
+    const times: number[] = [];
+    for await (const chunk of res.body) {
+      buffered += decoder.decode(chunk as Buffer, { stream: true });
+      let end = buffered.indexOf('\n\n');
+      while (end !== -1) {
+        const event = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        end = buffered.indexOf('\n\n');
+        if (!event.startsWith('data: ')) continue;
+        const data = event.slice(6);
+        if (data === '[DONE]') {
+          done = true;
+          continue;
+        }
+        const obj = JSON.parse(data) as {
+          choices?: { delta?: { content?: string; reasoning_content?: string } }[];
+        };
+        const delta = obj.choices?.[0]?.delta;
+        if (delta?.content || delta?.reasoning_content) {
+          tokens++;
+          times.push(performance.now());
+        }
+      }
+    }
+    return { tokens, ok: res.statusCode === 200 && done };
+  };
+  return { send, close: () => pool.close() };
+}
+
+function infermarkSender(
+  url: string,
+  streams: number,
+  maxTokens: number,
+): { send: SendOne; close: () => Promise<void> } {
+  const backend = createBackend('openai-chat', {
+    baseUrl: url,
+    model: 'sim',
+    stream: true,
+    requestTimeoutMs: 600_000,
+    additionalParams: {},
+    forceOutputLength: true,
+    connections: streams,
+    countTokens: (text) => Math.ceil(text.length / 4),
+  });
+  const controller = new AbortController();
+  const item: WorkItem = { index: 0, prompt: 'hello there', input_tokens: 2, max_tokens: maxTokens };
+  const send: SendOne = async (index) => {
+    const rec = await backend.send(item, {
+      request_id: `0-${index}`,
+      iteration: 0,
+      index,
+      phase: 'measured',
+      scheduled_at_us: 0,
+      signal: controller.signal,
+    });
+    return { tokens: rec.chunk_times_us.length, ok: rec.status === 'ok' };
+  };
+  return { send, close: () => backend.close() };
+}
+
+async function measure(
+  client: string,
+  make: typeof infermarkSender,
+  url: string,
+  streams: number,
+  maxTokens: number,
+  seconds: number,
+): Promise<Row> {
+  const sender = make(url, streams, maxTokens);
+  try {
+    // Calibrate (and warm up the JIT and the connections) so each level runs about `seconds`.
+    const warm = await closedLoop(client, streams, Math.max(streams * 2, 20), sender.send);
+    const rate = warm.requests / warm.wall_s;
+    const total = Math.max(streams * 4, Math.round(rate * seconds));
+    return await closedLoop(client, streams, total, sender.send);
+  } finally {
+    await sender.close();
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(rows: Row[]): string {
+  const header = [
+    'client',
+    'streams',
+    'requests',
+    'tokens',
+    'errors',
+    'wall s',
+    'tokens/s',
+    'requests/s',
+    'CPU µs/token',
+    'of which sys',
+    'loop p99 ms',
+  ];
+  const lines = rows.map((r) => [
+    r.client,
+    fmt(r.streams),
+    fmt(r.requests),
+    fmt(r.tokens),
+    fmt(r.errors),
+    fmt(r.wall_s, 2),
+    fmt(r.tokens / r.wall_s),
+    fmt(r.requests / r.wall_s, 1),
+    fmt(r.cpu_us / Math.max(1, r.tokens), 2),
+    fmt(r.sys_us / Math.max(1, r.tokens), 2),
+    fmt(r.loop_p99_ms, 2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
+  const row = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
+  return [row(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(row)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '5' },
+      'max-tokens': { type: 'string', default: '256' },
+      streams: { type: 'string', default: '1,64,512' },
+      only: { type: 'string', default: 'infermark,baseline' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const maxTokens = Number(values['max-tokens']);
+  const levels = String(values.streams).split(',').map(Number);
+  const clients = String(values.only).split(',');
+  const sim = await spawnSimulator({
+    ttftMs: 0,
+    ttftPerInputTokenMs: 0,
+    itlMs: 0,
+    itlJitterMs: 0,
+    capacity: 100000,
+    eosProbability: 0,
+  });
+  const rows: Row[] = [];
+  try {
+    for (const streams of levels) {
+      for (const client of clients) {
+        const make = client === 'baseline' ? baselineSender : infermarkSender;
+        const row = await measure(client, make, sim.url, streams, maxTokens, seconds);
+        rows.push(row);
+        process.stderr.write(
+          `${client} ${streams} streams: ${fmt(row.cpu_us / Math.max(1, row.tokens), 2)} µs/token\n`,
+        );
+      }
+    }
+  } finally {
+    await sim.close();
+  }
+  console.log(`client CPU per streamed token (user+system of this process; simulator in pid-separate child)`);
+  console.log(`node ${process.version}, max_tokens ${maxTokens}, ~${seconds} s per row\n`);
+  console.log(table(rows));
+  const fast = classifyStats.fast;
+  const slow = classifyStats.slow;
+  console.log(`\nclassifier: ${fmt(fast)} events on the fast path, ${fmt(slow)} via JSON.parse`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

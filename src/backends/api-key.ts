@@ -1,0 +1,52 @@
+/**
+ * Where the API key comes from: the job's `apiKey` (env var, file, or a Kubernetes
+ * secret the controller mounts as INFERMARK_API_KEY), else INFERMARK_API_KEY or
+ * OPENAI_API_KEY from the environment. The key itself is never printed or stored.
+ */
+import { readFile } from 'node:fs/promises';
+import { ValidationError } from '../errors.js';
+import type { BenchmarkJobSpec } from '../spec/job-schema.js';
+
+/** The variable the controller sets from `apiKey.secretRef`. */
+export const API_KEY_ENV = 'INFERMARK_API_KEY';
+
+export async function resolveApiKey(
+  source: BenchmarkJobSpec['apiKey'],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  if (!source) return env[API_KEY_ENV] || env.OPENAI_API_KEY || undefined;
+  if (source.env) {
+    const value = env[source.env];
+    if (!value) throw missing('spec.apiKey.env', source.env, `environment variable ${source.env} is not set`);
+    return value;
+  }
+  if (source.file) {
+    try {
+      const value = (await readFile(source.file, 'utf8')).trim();
+      if (!value) throw new Error('empty');
+      return value;
+    } catch (error) {
+      throw missing(
+        'spec.apiKey.file',
+        source.file,
+        `cannot read a key from it (${(error as Error).message})`,
+      );
+    }
+  }
+  if (source.secretRef) {
+    const value = env[API_KEY_ENV];
+    if (!value) {
+      throw missing(
+        'spec.apiKey.secretRef',
+        `${source.secretRef.name}/${source.secretRef.key}`,
+        `the secret is mounted as ${API_KEY_ENV} inside the cluster; outside it set ${API_KEY_ENV} or use apiKey.env`,
+      );
+    }
+    return value;
+  }
+  return undefined;
+}
+
+function missing(path: string, value: string, message: string): ValidationError {
+  return new ValidationError([{ path, value, message }]);
+}

@@ -1,0 +1,381 @@
+/**
+ * One request in flight: an undici dispatch handler that stamps the record as
+ * bytes arrive, feeds SSE bodies through the parser, and classifies every
+ * failure into the record (it never throws). The per-token path is
+ * `onData -> SseParser.push -> onSseData -> classifyChunk -> stamp`: no
+ * promises, no streams, no per-event objects.
+ *
+ * It uses undici's original handler callbacks (onConnect/onHeaders/onData/...),
+ * which the core calls directly; the newer controller API goes through a
+ * wrapper and parses every response header into an object.
+ */
+import type { Dispatcher } from 'undici';
+import { nowUs } from '../engine/clock.js';
+import type { ErrorClass, RequestRecord } from '../metrics/record.js';
+import {
+  ChunkType,
+  classifyChunk,
+  classifyChunkJson,
+  clip,
+  errorMessageOf,
+  newChunkInfo,
+  SseParser,
+  type ChunkInfo,
+  type SseSink,
+} from './sse-parser.js';
+
+/** What the response body is, decided from status and content-type. */
+const Mode = { pending: 0, sse: 1, json: 2, errorBody: 3 } as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** Error bodies are read up to this many bytes: enough for a message, bounded against huge pages. */
+const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
+/** Bound for a non-streamed body (an embeddings response is large but not this large). */
+const JSON_BODY_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/** Shared by all requests: classification is synchronous and JavaScript runs one callback at a time. */
+const INFO: ChunkInfo = newChunkInfo();
+
+/** Raised into undici to stop a request; `reason` tells onError how to classify it. */
+class StopRequest extends Error {
+  constructor(readonly reason: 'cancel' | 'timeout' | 'protocol') {
+    super(`request stopped: ${reason}`);
+  }
+}
+
+/** Settings the handler needs from the backend. */
+export interface RequestSettings {
+  /** Whether the body is an embeddings response (usage read without parsing the vectors). */
+  embeddings: boolean;
+  requestTimeoutMs: number;
+  countTokens: (text: string) => number;
+  /** Strings that must never appear in an error message (the API key). */
+  secrets: string[];
+}
+
+/** Drives one request through `dispatcher.dispatch` and resolves with its record. */
+export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
+  private mode: Mode = Mode.pending;
+  private parser: SseParser | null = null;
+  private bodyChunks: Buffer[] = [];
+  private bodyBytes = 0;
+  /** Text of each content event (reasoning + content), for the tokenizer when usage is absent or disagrees. */
+  private texts: string[] = [];
+  private sawDone = false;
+  private stopped: StopRequest | null = null;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private finished = false;
+  private timer: NodeJS.Timeout | null = null;
+  private resolve: (record: RequestRecord) => void = () => {};
+
+  constructor(
+    private readonly rec: RequestRecord,
+    private readonly settings: RequestSettings,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Dispatch and resolve when the request ends, however it ends. */
+  run(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<RequestRecord> {
+    return new Promise<RequestRecord>((resolve) => {
+      this.resolve = resolve;
+      if (this.signal.aborted) {
+        this.rec.sent_at_us = nowUs();
+        this.rec.status = 'cancelled';
+        this.finish();
+        return;
+      }
+      this.signal.addEventListener('abort', this.onAbort, { once: true });
+      if (this.settings.requestTimeoutMs > 0 && Number.isFinite(this.settings.requestTimeoutMs)) {
+        this.timer = setTimeout(this.onTimeout, this.settings.requestTimeoutMs);
+      }
+      this.rec.sent_at_us = nowUs();
+      try {
+        dispatcher.dispatch(options, this);
+      } catch (err) {
+        this.fail('connection', describe(err));
+        this.finish();
+      }
+    });
+  }
+
+  private readonly onAbort = (): void => this.stop(new StopRequest('cancel'));
+  private readonly onTimeout = (): void => {
+    this.timer = null;
+    this.stop(new StopRequest('timeout'));
+  };
+
+  /** Stop the request; while it still waits for a connection, settle it now and abort on connect. */
+  private stop(reason: StopRequest): void {
+    if (this.finished || this.stopped !== null) return;
+    this.stopped = reason;
+    if (this.abortFn !== null) {
+      this.abortFn(reason);
+    } else {
+      this.settle(reason);
+      this.finish();
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.stopped !== null) abort(this.stopped);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode < 200) return true; // 1xx informational: the real headers follow
+    this.rec.headers_at_us = nowUs();
+    this.rec.http_status = statusCode;
+    if (statusCode >= 400) {
+      this.mode = Mode.errorBody;
+    } else if (isEventStream(rawHeaders)) {
+      this.mode = Mode.sse;
+      this.parser = new SseParser(this);
+    } else {
+      // A server may ignore `stream: true`; its JSON body is then read as a non-streamed response.
+      this.mode = Mode.json;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.mode === Mode.sse) {
+      if (this.stopped === null) (this.parser as SseParser).push(chunk);
+      return true;
+    }
+    const limit = this.mode === Mode.errorBody ? ERROR_BODY_LIMIT_BYTES : JSON_BODY_LIMIT_BYTES;
+    if (this.bodyBytes < limit) {
+      this.bodyChunks.push(chunk);
+      this.bodyBytes += chunk.length;
+    } else if (this.mode === Mode.json) {
+      this.protocolError(`response body exceeds ${limit} bytes`);
+    }
+    return true;
+  }
+
+  onSseData(data: string): void {
+    if (this.sawDone || this.stopped !== null) return;
+    const info = classifyChunk(data, INFO);
+    if (info.type === ChunkType.data) {
+      const content = info.content;
+      const reasoning = info.reasoning;
+      if (content !== '' || reasoning !== '') {
+        const t = nowUs();
+        const rec = this.rec;
+        if (rec.first_token_at_us === null) rec.first_token_at_us = t;
+        if (content !== '' && rec.first_output_at_us === null) rec.first_output_at_us = t;
+        rec.chunk_times_us.push(t);
+        rec.last_token_at_us = t;
+        rec.output_chars += content.length + reasoning.length;
+        this.texts.push(reasoning === '' ? content : reasoning + content);
+      }
+      if (info.hasUsage) this.takeUsage(info);
+    } else if (info.type === ChunkType.done) {
+      this.sawDone = true;
+      this.rec.done_at_us = nowUs();
+    } else {
+      this.protocolError(info.type === ChunkType.error ? `error event: ${info.message}` : info.message);
+    }
+  }
+
+  onComplete(): void {
+    if (this.finished) return;
+    const rec = this.rec;
+    if (this.mode === Mode.sse) {
+      (this.parser as SseParser).end();
+      if (rec.done_at_us === null) rec.done_at_us = nowUs();
+      if (!this.sawDone && rec.error_class === null) {
+        this.fail('protocol', 'stream ended without [DONE]');
+      }
+    } else if (this.mode === Mode.errorBody) {
+      rec.done_at_us = nowUs();
+      this.failHttp(this.bodyText());
+    } else {
+      const t = nowUs();
+      rec.done_at_us = t;
+      this.readJsonBody(t);
+    }
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
+    this.settle(err);
+    this.finish();
+  }
+
+  /** Classify how the request ended early: cancel, timeout, protocol (already recorded), HTTP, connection. */
+  private settle(err: Error): void {
+    const reason = err instanceof StopRequest ? err.reason : this.stopped?.reason;
+    const rec = this.rec;
+    if (reason === 'cancel') {
+      rec.status = 'cancelled';
+      rec.error_class = null;
+      rec.error_message = null;
+    } else if (reason === 'timeout') {
+      this.fail('timeout', `no complete response within ${this.settings.requestTimeoutMs} ms`);
+    } else if (rec.error_class !== null) {
+      // protocol error already recorded; the abort that followed says nothing new
+    } else if (this.mode === Mode.errorBody) {
+      this.failHttp(this.bodyText());
+    } else {
+      this.fail('connection', describe(err));
+    }
+  }
+
+  /** Record a protocol error and stop reading; the stamps gathered so far stay. */
+  private protocolError(message: string): void {
+    if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
+    this.fail('protocol', message);
+    this.stop(new StopRequest('protocol'));
+  }
+
+  private fail(errorClass: ErrorClass, message: string): void {
+    const rec = this.rec;
+    rec.status = 'error';
+    rec.error_class = errorClass;
+    rec.error_message = redact(clip(message, 300), this.settings.secrets);
+  }
+
+  private failHttp(body: string): void {
+    const status = this.rec.http_status ?? 0;
+    const errorClass: ErrorClass = status === 429 ? 'http_429' : status >= 500 ? 'http_5xx' : 'http_4xx';
+    let message = body.trim();
+    try {
+      const obj = JSON.parse(message) as unknown;
+      if (typeof obj === 'object' && obj !== null) message = errorMessageOf(obj as Record<string, unknown>);
+    } catch {
+      // not JSON: keep the text
+    }
+    this.fail(errorClass, `HTTP ${status}${message === '' ? '' : `: ${clip(message, 200)}`}`);
+  }
+
+  private bodyText(): string {
+    const text = Buffer.concat(this.bodyChunks).toString('utf8');
+    this.bodyChunks = [];
+    return text;
+  }
+
+  private takeUsage(info: ChunkInfo): void {
+    const rec = this.rec;
+    if (info.completionTokens >= 0) {
+      rec.output_tokens = info.completionTokens;
+      rec.output_tokens_source = 'server';
+    }
+    if (info.promptTokens >= 0) {
+      rec.input_tokens = info.promptTokens;
+      rec.input_tokens_source = 'server';
+    }
+    if (info.reasoningTokens >= 0) rec.reasoning_tokens = info.reasoningTokens;
+  }
+
+  /** A non-streamed response: its body end is the first and last token, one chunk. */
+  private readJsonBody(t: number): void {
+    const text = this.bodyText();
+    const rec = this.rec;
+    if (this.settings.embeddings) {
+      const usage = embeddingsUsage(text);
+      if (usage === null) {
+        this.fail('protocol', `unparseable embeddings response: ${clip(text, 80)}`);
+        return;
+      }
+      if (usage.type !== ChunkType.data) {
+        this.fail('protocol', usage.message);
+        return;
+      }
+      this.takeUsage(usage);
+      rec.first_token_at_us = t;
+      rec.first_output_at_us = t;
+      rec.last_token_at_us = t;
+      return;
+    }
+    const info = classifyChunkJson(text, INFO);
+    if (info.type !== ChunkType.data) {
+      this.fail('protocol', info.type === ChunkType.error ? `error response: ${info.message}` : info.message);
+      return;
+    }
+    this.takeUsage(info);
+    if (info.content !== '' || info.reasoning !== '' || info.completionTokens > 0) {
+      rec.first_token_at_us = t;
+      if (info.content !== '') rec.first_output_at_us = t;
+      rec.last_token_at_us = t;
+      rec.chunk_times_us.push(t);
+      rec.output_chars = info.content.length + info.reasoning.length;
+      this.texts.push(info.reasoning + info.content);
+    }
+  }
+
+  /** Token counts (off the hot path), then settle the promise. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.signal.removeEventListener('abort', this.onAbort);
+    const rec = this.rec;
+    const n = rec.chunk_times_us.length;
+    const count = this.settings.countTokens;
+    if (rec.output_tokens_source === 'server') {
+      if (n === 1) rec.chunk_tokens = [rec.output_tokens];
+      else if (rec.output_tokens === n) rec.chunk_tokens = new Array<number>(n).fill(1);
+      else rec.chunk_tokens = this.texts.map((text) => count(text));
+    } else if (n > 0) {
+      rec.output_tokens = count(this.texts.join(''));
+      rec.chunk_tokens = n === 1 ? [rec.output_tokens] : this.texts.map((text) => count(text));
+    }
+    this.texts = [];
+    this.parser = null;
+    this.resolve(rec);
+  }
+}
+
+/** Whether the raw header list says `content-type: text/event-stream`. */
+function isEventStream(raw: Buffer[]): boolean {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as Buffer;
+    if (name.length !== 12 || name.toString('latin1').toLowerCase() !== 'content-type') continue;
+    return (raw[i + 1] as Buffer).toString('latin1').toLowerCase().includes('text/event-stream');
+  }
+  return false;
+}
+
+/**
+ * Usage of an embeddings response without parsing the vectors: the `usage`
+ * object is located from the end and parsed alone; full JSON.parse when the
+ * shape is unusual. null when the body is not JSON.
+ */
+function embeddingsUsage(text: string): ChunkInfo | null {
+  const at = text.lastIndexOf('"usage":');
+  let open = at === -1 ? -1 : at + 8;
+  while (open !== -1 && (text.charCodeAt(open) === 32 || text.charCodeAt(open) === 10)) open++;
+  const close = open === -1 || text.charCodeAt(open) !== 123 ? -1 : text.indexOf('}', open);
+  const nested = close === -1 ? -1 : text.indexOf('{', open + 1);
+  const fast =
+    close !== -1 &&
+    (nested === -1 || nested > close) &&
+    text.indexOf('"error"') === -1 &&
+    text.indexOf('"data":') !== -1 &&
+    text.trimEnd().endsWith('}');
+  if (fast) {
+    const info = classifyChunkJson(`{"usage":${text.slice(open, close + 1)}}`, newChunkInfo());
+    if (info.type === ChunkType.data) return info;
+  }
+  const info = classifyChunkJson(text, newChunkInfo());
+  return info.type === ChunkType.invalid ? null : info;
+}
+
+/** Remove secrets from a message that may echo request data. */
+function redact(message: string, secrets: string[]): string {
+  let out = message;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
+  return out;
+}
+
+/** A short description of a transport error: its code and message, nothing from headers. */
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

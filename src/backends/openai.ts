@@ -1,0 +1,163 @@
+/**
+ * The OpenAI-compatible protocol adapters (chat, completions, embeddings):
+ * request bodies per kind, one undici Pool per backend sized to the load, and
+ * `createBackend`, the registry entry the engine calls.
+ */
+import { setMaxListeners } from 'node:events';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { emptyRecord, type RequestRecord } from '../metrics/record.js';
+import type { WorkItem } from '../workload/work-item.js';
+import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
+import { OpenAIRequest, type RequestSettings } from './openai-request.js';
+
+/** Default request path per kind, appended to the base URL's path prefix. */
+export const DEFAULT_PATHS: Readonly<Record<BackendKind, string>> = {
+  'openai-chat': '/v1/chat/completions',
+  'openai-completions': '/v1/completions',
+  'openai-embeddings': '/v1/embeddings',
+};
+
+/** Every kind this module implements (a typed registry: one line per kind). */
+export const BACKEND_KINDS: readonly BackendKind[] = [
+  'openai-chat',
+  'openai-completions',
+  'openai-embeddings',
+];
+
+/** Create the adapter for `kind`. The backend owns a connection pool; call `close()` when done. */
+export function createBackend(kind: BackendKind, options: BackendOptions): Backend {
+  if (!BACKEND_KINDS.includes(kind)) throw new TypeError(`unknown backend kind: ${String(kind)}`);
+  return new OpenAIBackend(kind, options);
+}
+
+/**
+ * The JSON body for one work item.
+ *
+ * - chat: `{model, messages: [{role: 'user', content}], max_tokens, stream,
+ *   stream_options: {include_usage: true}}`; images become content parts
+ *   `[{type: 'text', text}, {type: 'image_url', image_url: {url}}]`.
+ * - completions: `{model, prompt, max_tokens, stream, stream_options}`.
+ * - embeddings: `{model, input}`: the item's documents when it has some (E),
+ *   else its prompt; for rerank items (query + documents, R) the input list is
+ *   `[query, ...documents]`. Rerank endpoints disagree with each other
+ *   (Cohere/Jina `/v1/rerank {query, documents}`, TEI `/rerank {query, texts}`),
+ *   so R is measured as embedding the query and documents in one request,
+ *   which every OpenAI-compatible embeddings server accepts.
+ *
+ * `forceOutputLength` adds `ignore_eos: true` and `min_tokens: max_tokens`,
+ * which vLLM and SGLang honour; OpenAI proper rejects unknown fields, which is
+ * why it is an option. `stream_options` is sent only when streaming (OpenAI
+ * rejects it otherwise). `additionalParams` is merged last, so the job's
+ * explicit parameters win.
+ */
+export function buildRequestBody(
+  kind: BackendKind,
+  options: Pick<BackendOptions, 'model' | 'stream' | 'forceOutputLength' | 'additionalParams'>,
+  item: WorkItem,
+): Record<string, unknown> {
+  let body: Record<string, unknown>;
+  if (kind === 'openai-embeddings') {
+    let input: string | string[] = item.prompt;
+    if (item.query !== undefined) input = [item.query, ...(item.documents ?? [])];
+    else if (item.documents !== undefined && item.documents.length > 0) input = item.documents;
+    body = { model: options.model, input };
+  } else {
+    body = { model: options.model };
+    if (kind === 'openai-chat') {
+      const content =
+        item.images !== undefined && item.images.length > 0
+          ? [
+              { type: 'text', text: item.prompt },
+              ...item.images.map((url) => ({ type: 'image_url', image_url: { url } })),
+            ]
+          : item.prompt;
+      body.messages = [{ role: 'user', content }];
+    } else {
+      body.prompt = item.prompt;
+    }
+    body.max_tokens = item.max_tokens;
+    body.stream = options.stream;
+    if (options.stream) body.stream_options = { include_usage: true };
+    if (options.forceOutputLength) {
+      body.ignore_eos = true;
+      body.min_tokens = item.max_tokens;
+    }
+  }
+  for (const key of Object.keys(options.additionalParams)) body[key] = options.additionalParams[key];
+  return body;
+}
+
+class OpenAIBackend implements Backend {
+  readonly kind: BackendKind;
+  private readonly pool: Pool;
+  private readonly path: string;
+  /** Flat name/value list, the form undici consumes without converting. */
+  private readonly baseHeaders: string[];
+  private readonly settings: RequestSettings;
+  private readonly options: BackendOptions;
+  /** Signals already given an unlimited listener count (the engine shares one per iteration). */
+  private readonly signals = new WeakSet<AbortSignal>();
+
+  constructor(kind: BackendKind, options: BackendOptions) {
+    this.kind = kind;
+    this.options = options;
+    const url = new URL(options.baseUrl);
+    const prefix = url.pathname.replace(/\/+$/, '');
+    // A path the job names is the full request path; otherwise the kind's default below the prefix.
+    this.path = options.path ?? `${prefix}${DEFAULT_PATHS[kind]}`;
+    this.pool = new Pool(url.origin, {
+      connections: Math.max(1, Math.floor(options.connections)),
+      pipelining: 1,
+      // The whole-request timeout is ours (requestTimeoutMs); undici's per-phase timers would race it.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    const headers: string[] = ['content-type', 'application/json'];
+    if (options.apiKey) headers.push('authorization', `Bearer ${options.apiKey}`);
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.push(name, value);
+    this.baseHeaders = headers;
+    this.settings = {
+      embeddings: kind === 'openai-embeddings',
+      requestTimeoutMs: options.requestTimeoutMs,
+      countTokens: options.countTokens,
+      secrets: options.apiKey ? [options.apiKey] : [],
+    };
+  }
+
+  send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord> {
+    const rec = emptyRecord(
+      ctx.request_id,
+      ctx.iteration,
+      ctx.index,
+      ctx.phase,
+      ctx.scheduled_at_us,
+      item.input_tokens,
+    );
+    if (!this.signals.has(ctx.signal)) {
+      this.signals.add(ctx.signal);
+      // One abort listener per in-flight request on a shared signal is expected, not a leak.
+      setMaxListenersSafe(ctx.signal);
+    }
+    const dispatch: Dispatcher.DispatchOptions = {
+      method: 'POST',
+      path: this.path,
+      headers: [...this.baseHeaders, 'x-request-id', ctx.request_id],
+      body: JSON.stringify(buildRequestBody(this.kind, this.options, item)),
+    };
+    return new OpenAIRequest(rec, this.settings, ctx.signal).run(this.pool, dispatch);
+  }
+
+  async close(): Promise<void> {
+    // The engine has cancelled in-flight requests; close waits for nothing else and ends idle sockets.
+    await this.pool.close();
+  }
+}
+
+function setMaxListenersSafe(signal: AbortSignal): void {
+  try {
+    setMaxListeners(0, signal);
+  } catch {
+    // not an EventTarget Node knows (a polyfilled signal): warnings are harmless
+  }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * The infermark CLI. This file only parses: each command's action imports its
+ * module lazily, and errors become exit codes here and nowhere else (exit 2 for
+ * bad input with no stack trace unless --debug).
+ */
+import { Command, Option } from 'commander';
+import { ExitCode, InfermarkError } from '../errors.js';
+import { infermarkVersion } from '../evidence/environment.js';
+
+const DEFAULT_OUT = '.infermark/runs';
+
+const program = new Command()
+  .name('infermark')
+  .description('Benchmark LLM inference serving: BenchmarkJob runs, raw evidence, honest metrics.')
+  .version(infermarkVersion())
+  .option('--debug', 'show stack traces for errors')
+  .showHelpAfterError();
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+program
+  .command('run')
+  .description('run a BenchmarkJob (job.yaml), or one built from flags')
+  .argument('[job]', 'BenchmarkJob YAML file')
+  .option('--url <url>', "endpoint URL (overrides the job's, e.g. outside the cluster)")
+  .option('--model <name>', "model name (overrides the job's)")
+  .option('--scenario <scenario>', "traffic scenario, e.g. 'D(100,100)' (repeatable)", collect)
+  .option('--concurrency <list>', 'concurrency levels, e.g. 1,4,16')
+  .option('--rate <list>', 'open-loop request rates in req/s, e.g. 5,10')
+  .option('--arrival <distribution>', 'arrivals for --rate: constant, poisson or gamma')
+  .option('--burstiness <shape>', 'gamma shape for --arrival gamma (1 = poisson)')
+  .option('--trace <file>', 'replay a trace file (Mooncake JSONL or Azure CSV)')
+  .option('--dataset <file>', 'dataset file (ShareGPT JSONL) for the dataset scenario')
+  .option('--task <task>', 'text-to-text, text-to-embeddings, image-to-text, image-to-embeddings')
+  .option('--max-requests <n>', 'measured requests per iteration')
+  .option('--max-time <minutes>', 'time limit per iteration, minutes')
+  .option('--warmup-requests <n>', 'warmup requests per iteration (not measured)')
+  .option('--warmup-seconds <s>', 'warmup seconds per iteration (not measured)')
+  .option('--slo <slo>', "goodput SLO, e.g. 'p99_ttft_ms<=500' (repeatable)", collect)
+  .option('--seed <n>', 'workload seed')
+  .option('--tokenizer <name|file>', 'o200k_base, cl100k_base, or a tokenizer.json')
+  .option('--no-stream', 'send non-streaming requests')
+  .option('--no-ignore-eos', 'do not ask the server to ignore EOS')
+  .option('--timeout <s>', 'per-request timeout, seconds')
+  .option('--api <api>', 'chat or completions, when the URL does not say')
+  .option('--api-key-env <var>', 'read the API key from this environment variable')
+  .option('--api-key-file <file>', 'read the API key from this file')
+  .option('--metrics-url <url>', 'server Prometheus endpoint to scrape')
+  .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
+  .option('--out <dir>', 'parent folder of run folders', DEFAULT_OUT)
+  .option('--json', 'print the result as JSON on stdout')
+  .option('--quiet', 'no progress output')
+  .action(async (job: string | undefined, flags) => {
+    const { runCommand } = await import('./run.js');
+    process.exitCode = await runCommand(job, flags);
+  });
+
+program
+  .command('validate')
+  .description('validate BenchmarkJob files without sending load')
+  .argument('<jobs...>', 'BenchmarkJob YAML files')
+  .action(async (files: string[]) => {
+    const { validateCommand } = await import('./validate.js');
+    process.exitCode = await validateCommand(files);
+  });
+
+program
+  .command('demo')
+  .description('start the simulator on loopback and run examples/demo.yaml against it')
+  .addOption(new Option('--out <dir>', 'parent folder of run folders').default(DEFAULT_OUT))
+  .option('--json', 'print the result as JSON on stdout')
+  .option('--quiet', 'no progress output')
+  .action(async (flags) => {
+    const { demoCommand } = await import('./demo.js');
+    process.exitCode = await demoCommand(flags);
+  });
+
+const { registerSimulateCommand } = await import('./simulate.js');
+registerSimulateCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const debug = program.opts<{ debug?: boolean }>().debug === true || process.argv.includes('--debug');
+  if (error instanceof InfermarkError) {
+    process.stderr.write(`infermark: ${error.message}\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`infermark: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(debug ? `${(error as Error)?.stack}\n` : '(run with --debug for the stack trace)\n');
+    process.exitCode = ExitCode.failure;
+  }
+}

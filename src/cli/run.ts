@@ -1,0 +1,152 @@
+/**
+ * `infermark run [job.yaml]`: load and validate the job (or build one from flags),
+ * resolve endpoint and API key, run it with a live view, print the summary table
+ * (or JSON) and where the run folder is. Ctrl-C ends the run cleanly; a second
+ * Ctrl-C exits at once.
+ */
+import { resolveApiKey } from '../backends/api-key.js';
+import { executeRun, type RunResult } from '../engine/run.js';
+import { ExitCode } from '../errors.js';
+import { renderSummaryTable } from '../report/summary-table.js';
+import type { BenchmarkJob } from '../spec/job-schema.js';
+import { jobFromCli, loadJobFile, resolveEndpoint, type CliJobOptions } from '../spec/load-job.js';
+import { ProgressView } from './progress.js';
+
+export interface RunFlags {
+  url?: string;
+  model?: string;
+  scenario?: string[];
+  concurrency?: string;
+  rate?: string;
+  task?: string;
+  maxRequests?: string;
+  maxTime?: string;
+  seed?: string;
+  arrival?: string;
+  burstiness?: string;
+  trace?: string;
+  warmupRequests?: string;
+  warmupSeconds?: string;
+  slo?: string[];
+  tokenizer?: string;
+  stream?: boolean;
+  timeout?: string;
+  ignoreEos?: boolean;
+  api?: string;
+  apiKeyEnv?: string;
+  apiKeyFile?: string;
+  metricsUrl?: string;
+  dataset?: string;
+  param?: string[];
+  out: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Runs the command; returns the process exit code. */
+export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
+  const job = jobFile ? await loadJobFile(jobFile) : jobFromCli(cliJobOptions(flags));
+  const result = await runJob(job, jobFile ?? null, flags);
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({ run_id: result.runId, dir: result.dir, iterations: result.summaries }, null, 2)}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `\n${renderSummaryTable(result.summaries, { color: process.stdout.isTTY === true, width: process.stdout.columns ?? 160 })}\n`,
+    );
+    process.stdout.write(
+      `\nrun ${result.runId}${result.interrupted ? ' (interrupted)' : ''}\nrun folder: ${result.dir}\n`,
+    );
+  }
+  return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
+}
+
+/** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */
+export async function runJob(job: BenchmarkJob, jobFile: string | null, flags: RunFlags): Promise<RunResult> {
+  const endpoint = resolveEndpoint(job, {
+    ...(flags.url ? { url: flags.url } : {}),
+    ...(flags.model ? { model: flags.model } : {}),
+  });
+  const apiKey = await resolveApiKey(job.spec.apiKey);
+  const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
+  const interrupt = new AbortController();
+  let total = 0;
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
+    view.notice('interrupted: finishing the current iteration (Ctrl-C again to exit now)');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await executeRun({
+      job,
+      jobFile,
+      endpoint,
+      ...(apiKey ? { apiKey } : {}),
+      outRoot: flags.out,
+      signal: interrupt.signal,
+      events: {
+        onRunStart: ({ runId, dir, plans }) => {
+          total = plans.length;
+          view.notice(
+            `run ${runId}: ${plans.length} iterations against ${endpoint.baseUrl} (${endpoint.model}); folder ${dir}`,
+          );
+        },
+        onProgress: (plan, snapshot) => view.update(plan, total, snapshot),
+        onIterationEnd: (plan, summary) => view.done(plan, total, summary),
+        onNotice: (message) => view.notice(message),
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Flags → the command-line job; numbers are passed as written when they do not parse, so errors show them. */
+function cliJobOptions(flags: RunFlags): CliJobOptions {
+  const options: Record<string, unknown> = {
+    url: flags.url ?? '',
+    model: flags.model ?? '',
+    scenarios: flags.scenario,
+    concurrency: list(flags.concurrency),
+    rates: list(flags.rate),
+    task: flags.task,
+    maxRequests: num(flags.maxRequests),
+    maxTimeMinutes: num(flags.maxTime),
+    seed: num(flags.seed),
+    arrival: flags.arrival,
+    burstiness: num(flags.burstiness),
+    trace: flags.trace,
+    warmupRequests: num(flags.warmupRequests),
+    warmupSeconds: num(flags.warmupSeconds),
+    slos: flags.slo,
+    tokenizer: flags.tokenizer,
+    stream: flags.stream,
+    timeoutSeconds: num(flags.timeout),
+    ignoreEos: flags.ignoreEos,
+    api: flags.api,
+    apiKeyEnv: flags.apiKeyEnv,
+    apiKeyFile: flags.apiKeyFile,
+    metricsUrl: flags.metricsUrl,
+    datasetFile: flags.dataset,
+    params: flags.param ? Object.fromEntries(flags.param.map(splitParam)) : undefined,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return options as unknown as CliJobOptions;
+}
+
+function num(text: string | undefined): number | string | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  return text.trim() !== '' && Number.isFinite(value) ? value : text;
+}
+
+function list(text: string | undefined): Array<number | string> | undefined {
+  return text === undefined ? undefined : text.split(',').map((part) => num(part.trim()) as number | string);
+}
+
+function splitParam(text: string): [string, string] {
+  const at = text.indexOf('=');
+  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+}

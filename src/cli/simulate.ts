@@ -1,0 +1,124 @@
+/**
+ * `infermark simulate`: run the OpenAI-compatible simulator in the foreground until
+ * SIGINT/SIGTERM. This file only parses and validates flags; the server is imported
+ * lazily from src/sim/ when the command runs.
+ */
+import type { Command } from 'commander';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import {
+  describeRule,
+  NUMERIC_OPTION_RULES,
+  satisfiesRule,
+  validateSimulatorOptions,
+  type SimulatorOptions,
+} from '../sim/options.js';
+
+type NumericOption = keyof typeof NUMERIC_OPTION_RULES;
+
+/** Numeric flags, in help order: flag name, option key, help text. */
+const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][] = [
+  ['ttft-ms', 'ttftMs', 'fixed time to first token, from admission into the batch'],
+  ['ttft-per-input-token-ms', 'ttftPerInputTokenMs', 'prefill time added per prompt token'],
+  ['ttft-jitter-ms', 'ttftJitterMs', 'standard deviation of TTFT jitter'],
+  ['itl-ms', 'itlMs', 'mean gap between content events with one sequence running'],
+  ['itl-jitter-ms', 'itlJitterMs', 'standard deviation of the gap between content events'],
+  ['capacity', 'capacity', 'sequences decoded at once; more requests wait in a queue'],
+  ['batch-slowdown', 'batchSlowdown', 'gap multiplier: itl x (1 + slowdown x running / capacity)'],
+  ['tokens-per-chunk', 'tokensPerChunk', 'tokens per content event (mimics speculative decoding)'],
+  ['reasoning-tokens', 'reasoningTokens', 'first K chat tokens are sent as delta.reasoning_content'],
+  ['eos-probability', 'eosProbability', 'chance per token of stopping early unless ignore_eos/min_tokens'],
+  ['default-max-tokens', 'defaultMaxTokens', 'output length when a request sets no max_tokens'],
+  ['image-tokens', 'imageTokens', 'prompt tokens charged per image part'],
+  ['embedding-dim', 'embeddingDim', 'length of embedding vectors'],
+  ['zero-delay-events-per-write', 'zeroDelayEventsPerWrite', 'with all delays 0: events per stream per tick'],
+  ['error-rate', 'errorRate', 'per-request chance of HTTP 500'],
+  ['rate-429', 'rate429', 'per-request chance of HTTP 429 with retry-after'],
+  ['disconnect-rate', 'disconnectRate', 'per-request chance of a dropped connection mid-stream'],
+  ['stall-rate', 'stallRate', 'per-request chance of a mid-stream pause of --stall-ms'],
+  ['stall-ms', 'stallMs', 'length of an injected stall'],
+  ['malformed-rate', 'malformedRate', 'per-request chance of one invalid-JSON event mid-stream'],
+  ['seed', 'seed', 'seed of every random choice (text, jitter, faults)'],
+];
+
+/** Raw flag values as commander hands them over (strings; absent when not given). */
+type RawFlags = Record<string, string | undefined>;
+
+/** Register `simulate` on the program. */
+export function registerSimulateCommand(program: Command): void {
+  const command = program
+    .command('simulate')
+    .description('Run an OpenAI-compatible inference simulator (latency model, batching, faults)')
+    .option('--port <port>', 'port to listen on (0: any free port)', '8000')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--model <name>', 'model name served by /v1/models')
+    .option('--itl-distribution <kind>', 'distribution of gaps: normal | lognormal');
+  for (const [flag, , help] of NUMERIC_FLAGS) command.option(`--${flag} <n>`, help);
+  command.action(async (flags: RawFlags) => {
+    const options = parseSimulateFlags(flags);
+    const { startSimulator } = await import('../sim/server.js');
+    const sim = await startSimulator(options);
+    process.stdout.write(`infermark simulator listening on ${sim.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await sim.close();
+  });
+}
+
+/**
+ * Turn raw `simulate` flags (camel-cased by commander) into simulator options.
+ * Throws ValidationError listing every bad flag at once.
+ */
+export function parseSimulateFlags(flags: RawFlags): Partial<SimulatorOptions> {
+  const issues: ValidationIssue[] = [];
+  const options: Partial<SimulatorOptions> = {};
+  const numeric: [string, NumericOption][] = [
+    ['port', 'port'],
+    ...NUMERIC_FLAGS.map(([f, k]) => [f, k] as [string, NumericOption]),
+  ];
+  for (const [flag, key] of numeric) {
+    const raw = flags[key];
+    if (raw === undefined) continue;
+    const rule = NUMERIC_OPTION_RULES[key];
+    const value = raw.trim() === '' ? Number.NaN : Number(raw);
+    if (!satisfiesRule(value, rule)) {
+      issues.push({ file: `--${flag}`, path: '', value: raw, message: `must be ${describeRule(rule)}` });
+    } else {
+      options[key] = value;
+    }
+  }
+  if (flags.host !== undefined) {
+    if (flags.host.trim() === '')
+      issues.push({ file: '--host', path: '', value: flags.host, message: 'must not be empty' });
+    else options.host = flags.host;
+  }
+  if (flags.model !== undefined) {
+    if (flags.model.trim() === '')
+      issues.push({ file: '--model', path: '', value: flags.model, message: 'must not be empty' });
+    else options.model = flags.model;
+  }
+  if (flags.itlDistribution !== undefined) {
+    if (flags.itlDistribution !== 'normal' && flags.itlDistribution !== 'lognormal') {
+      issues.push({
+        file: '--itl-distribution',
+        path: '',
+        value: flags.itlDistribution,
+        message: 'must be "normal" or "lognormal"',
+      });
+    } else {
+      options.itlDistribution = flags.itlDistribution;
+    }
+  }
+  // Cross-field rules (fault rates summing to at most 1) once every flag parsed.
+  if (issues.length === 0) {
+    for (const issue of validateSimulatorOptions(options)) issues.push({ ...issue, file: 'flags' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return options;
+}

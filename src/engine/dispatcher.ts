@@ -1,0 +1,154 @@
+/**
+ * The iteration's shared state and its one way to send a request. Executors
+ * decide *when* to send; the dispatcher decides *whether* (request and time
+ * limits, warmup phase), sends through the backend, and keeps the counts.
+ */
+import type { Backend } from '../backends/backend.js';
+import type { RequestPhase, RequestRecord } from '../metrics/record.js';
+import type { WorkItem } from '../workload/work-item.js';
+import { nowUs } from './clock.js';
+import type { IterationPlan } from './plan.js';
+
+export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted';
+
+/** Requests whose dispatch started this much after their schedule are counted late. */
+export const LATE_ARRIVAL_THRESHOLD_US = 10_000;
+
+export interface Claim {
+  index: number;
+  phase: RequestPhase;
+}
+
+export interface ProgressSnapshot {
+  sent: number;
+  done: number;
+  errors: number;
+  in_flight: number;
+  measured_done: number;
+  max_requests: number;
+  elapsed_s: number;
+  max_time_s: number;
+}
+
+export class Dispatcher {
+  readonly startUs: number;
+  readonly deadlineUs: number;
+  readonly records: RequestRecord[] = [];
+  inFlight = 0;
+  dropped = 0;
+  late = 0;
+  errors = 0;
+  endedBy: EndReason | null = null;
+  private nextIndex = 0;
+  private measuredClaimed = 0;
+  private measuredDone = 0;
+  private readonly cancelInFlight = new AbortController();
+  private readonly stopWaiters: Array<() => void> = [];
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly plan: IterationPlan,
+    private readonly backend: Backend,
+    private readonly itemAt: (index: number) => WorkItem,
+    private readonly onRecord: (record: RequestRecord) => void,
+    startUs: number = nowUs(),
+  ) {
+    this.startUs = startUs;
+    this.deadlineUs = startUs + Math.round(plan.max_time_s * 1e6);
+  }
+
+  /** True once no further request may be sent. */
+  get stopped(): boolean {
+    return this.endedBy !== null;
+  }
+
+  /** Aborted when in-flight requests must be cancelled (time limit, interruption). */
+  get cancelSignal(): AbortSignal {
+    return this.cancelInFlight.signal;
+  }
+
+  /**
+   * Claims the next work item for a request scheduled at `scheduledAtUs`, or null
+   * when the iteration must stop sending. Warmup is decided by the schedule time.
+   */
+  claim(scheduledAtUs: number): Claim | null {
+    if (this.endedBy) return null;
+    if (scheduledAtUs >= this.deadlineUs) {
+      this.end('max_time');
+      return null;
+    }
+    const index = this.nextIndex;
+    const { warmup } = this.plan;
+    const phase: RequestPhase =
+      index < warmup.requests || scheduledAtUs < this.startUs + warmup.seconds * 1e6 ? 'warmup' : 'measured';
+    if (phase === 'measured') {
+      if (this.measuredClaimed >= this.plan.max_requests) {
+        this.end('max_requests');
+        return null;
+      }
+      this.measuredClaimed++;
+    }
+    this.nextIndex++;
+    return { index, phase };
+  }
+
+  /** Sends a claimed item; resolves when its record is complete. Never rejects. */
+  async send(claim: Claim, scheduledAtUs: number): Promise<void> {
+    const item = this.itemAt(claim.index);
+    this.inFlight++;
+    const record = await this.backend.send(item, {
+      request_id: `${this.plan.index}-${claim.index}`,
+      iteration: this.plan.index,
+      index: claim.index,
+      phase: claim.phase,
+      scheduled_at_us: scheduledAtUs,
+      signal: this.cancelInFlight.signal,
+    });
+    this.inFlight--;
+    if (record.sent_at_us - record.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US) this.late++;
+    if (record.status === 'error') this.errors++;
+    if (claim.phase === 'measured') this.measuredDone++;
+    this.records.push(record);
+    this.onRecord(record);
+    if (this.inFlight === 0) this.drainWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  /**
+   * Ends the iteration. The time limit and interruption cancel what is in flight
+   * (recorded as `cancelled`); reaching the request count or the trace's end drains.
+   */
+  end(reason: EndReason): void {
+    if (this.endedBy && !(reason === 'interrupted' || reason === 'max_time')) return;
+    if (!this.endedBy) this.endedBy = reason;
+    if (reason === 'max_time' || reason === 'interrupted') {
+      if (reason === 'interrupted') this.endedBy = 'interrupted';
+      this.cancelInFlight.abort(reason);
+    }
+    this.stopWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  /** Resolves when the iteration stops sending (for executors sleeping until their next arrival). */
+  whenStopped(): Promise<void> {
+    if (this.endedBy) return Promise.resolve();
+    return new Promise((resolve) => this.stopWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is in flight. */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  progress(): ProgressSnapshot {
+    return {
+      sent: this.nextIndex,
+      done: this.records.length,
+      errors: this.errors,
+      in_flight: this.inFlight,
+      measured_done: this.measuredDone,
+      max_requests: this.plan.max_requests,
+      elapsed_s: (nowUs() - this.startUs) / 1e6,
+      max_time_s: this.plan.max_time_s,
+    };
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * Runs a whole BenchmarkJob: plan → for each iteration (items, executor, backend,
+ * records appended to the run folder, server /metrics scraped before and after,
+ * summary written) → run summary. Completed work is on disk before the next
+ * iteration starts; an interruption ends the current iteration and keeps it.
+ */
+import type { Backend, BackendKind } from '../backends/backend.js';
+import { createBackend } from '../backends/openai.js';
+import { captureEnvironment } from '../evidence/environment.js';
+import { RunFolder } from '../evidence/run-folder.js';
+import { newRunId } from '../evidence/run-id.js';
+import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
+import { summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
+import type { BenchmarkJob } from '../spec/job-schema.js';
+import type { ResolvedEndpoint } from '../spec/endpoint.js';
+import { parseScenario } from '../spec/scenario.js';
+import { parseSlo } from '../spec/slo.js';
+import type { Slo } from '../spec/slo-types.js';
+import { Prng, keyFromString } from '../workload/prng.js';
+import { createItemSource, workloadDigest } from '../workload/sampler.js';
+import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
+import { createTraceSource } from '../workload/trace.js';
+import type { ItemSource } from '../workload/work-item.js';
+import { buildPlan } from './build-plan.js';
+import { takeAnchor, wallIso } from './clock.js';
+import type { ProgressSnapshot } from './dispatcher.js';
+import { closedLoop } from './executors/closed-loop.js';
+import type { Executor } from './executors/executor.js';
+import { openLoopRate } from './executors/open-loop-rate.js';
+import { traceReplay } from './executors/trace-replay.js';
+import { runIteration } from './iteration.js';
+import type { IterationPlan } from './plan.js';
+
+export interface RunInputs {
+  job: BenchmarkJob;
+  /** The job file as given, or null for the command-line form. */
+  jobFile: string | null;
+  endpoint: ResolvedEndpoint;
+  /** Bearer token; kept in memory only. */
+  apiKey?: string;
+  /** Parent folder of run folders. */
+  outRoot: string;
+  /** Aborted on Ctrl-C: the current iteration ends, finished ones are kept. */
+  signal?: AbortSignal;
+  events?: RunEvents;
+}
+
+export interface RunEvents {
+  onRunStart?(info: { runId: string; dir: string; plans: IterationPlan[] }): void;
+  onIterationStart?(plan: IterationPlan, total: number): void;
+  onProgress?(plan: IterationPlan, snapshot: ProgressSnapshot): void;
+  onIterationEnd?(plan: IterationPlan, summary: IterationSummary): void;
+  /** Something worth telling the user that does not stop the run. */
+  onNotice?(message: string): void;
+}
+
+export interface RunResult {
+  runId: string;
+  dir: string;
+  summaries: IterationSummary[];
+  interrupted: boolean;
+}
+
+/** Which protocol adapter a job needs: the URL's path decides, else the task and `spec.api`. */
+export function backendKindFor(job: BenchmarkJob, endpoint: ResolvedEndpoint): BackendKind {
+  if (endpoint.path === '/v1/embeddings' || job.spec.task.endsWith('-embeddings')) return 'openai-embeddings';
+  if (endpoint.path === '/v1/completions') return 'openai-completions';
+  if (endpoint.path === '/v1/chat/completions') return 'openai-chat';
+  return job.spec.api === 'completions' ? 'openai-completions' : 'openai-chat';
+}
+
+/**
+ * OME's additionalRequestParams are strings (`temperature: "0.0"`); servers want
+ * typed JSON, so values that read as JSON numbers, booleans or null are converted.
+ */
+export function coerceRequestParams(params: Record<string, string> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, text] of Object.entries(params)) {
+    out[key] = /^(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null)$/.test(text.trim()) ? JSON.parse(text) : text;
+  }
+  return out;
+}
+
+export async function executeRun(inputs: RunInputs): Promise<RunResult> {
+  const { job, endpoint, events = {} } = inputs;
+  const { spec } = job;
+  const plans = buildPlan(job);
+  const slos: Slo[] = (spec.slos ?? []).map((text) => {
+    const parsed = parseSlo(text);
+    if (!parsed.ok) throw new Error(`unvalidated SLO ${text}`);
+    return parsed.slo;
+  });
+  const tokenizer = await loadTokenizer(spec.tokenizer);
+  const kind = backendKindFor(job, endpoint);
+  const authHeaders: Record<string, string> = inputs.apiKey
+    ? { authorization: `Bearer ${inputs.apiKey}` }
+    : {};
+  const connections = Math.max(...plans.map((plan) => plan.max_in_flight), 1);
+  const backend = createBackend(kind, {
+    baseUrl: endpoint.baseUrl,
+    ...(endpoint.path ? { path: endpoint.path } : {}),
+    model: endpoint.model,
+    ...(inputs.apiKey ? { apiKey: inputs.apiKey } : {}),
+    stream: spec.stream,
+    requestTimeoutMs: spec.requestTimeoutSeconds * 1000,
+    additionalParams: coerceRequestParams(spec.additionalRequestParams),
+    forceOutputLength: spec.ignoreEos,
+    connections,
+    countTokens: (text) => tokenizer.count(text),
+  });
+
+  const runId = newRunId();
+  const anchor = takeAnchor();
+  const folder = await RunFolder.create(
+    [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
+  );
+  const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
+  const [environment, serverVersion, firstScrape] = await Promise.all([
+    captureEnvironment(),
+    fetchServerVersion(endpoint.baseUrl, authHeaders),
+    fetchText(metricsUrl, authHeaders),
+  ]);
+  if (!firstScrape.ok) events.onNotice?.(`server metrics not scraped (${metricsUrl}: ${firstScrape.reason})`);
+
+  const sources = new Map<number, ItemSource>();
+  for (const plan of plans) sources.set(plan.index, await itemSourceFor(plan, job, tokenizer));
+  await folder.writeJson('run.json', {
+    schema_version: 1,
+    run_id: runId,
+    started_at: wallIso(anchor, anchor.mono_us),
+    intent: 'exploratory',
+    job_file: inputs.jobFile,
+    job,
+    endpoint: { base_url: endpoint.baseUrl, path: endpoint.path, model: endpoint.model, backend: kind },
+    server: {
+      version: serverVersion,
+      metrics_url: metricsUrl,
+      metrics_scraped: firstScrape.ok,
+    },
+    tokenizer: tokenizer.name,
+    plan: plans,
+    workloads: plans.map((plan) => {
+      const source = sources.get(plan.index) as ItemSource;
+      const count = Math.min(source.size, plan.warmup.requests + plan.max_requests);
+      return {
+        iteration: plan.index,
+        description: source.description,
+        items: count,
+        digest: workloadDigest(source, count),
+      };
+    }),
+    environment,
+    clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
+  });
+  events.onRunStart?.({ runId, dir: folder.dir, plans });
+
+  const summaries: IterationSummary[] = [];
+  let interrupted = false;
+  try {
+    for (const plan of plans) {
+      if (inputs.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      events.onIterationStart?.(plan, plans.length);
+      const summary = await runOneIteration(plan, {
+        folder,
+        backend,
+        items: sources.get(plan.index) as ItemSource,
+        executor: executorFor(plan, sources.get(plan.index) as ItemSource, spec.seed),
+        slos,
+        metricsUrl: firstScrape.ok ? metricsUrl : null,
+        authHeaders,
+        signal: inputs.signal,
+        onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
+      });
+      summaries.push(summary);
+      events.onIterationEnd?.(plan, summary);
+      if (summary.ended_by === 'interrupted') {
+        interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    await backend.close();
+  }
+  await folder.writeJson('summary.json', {
+    run_id: runId,
+    status: interrupted ? 'interrupted' : 'complete',
+    iterations_planned: plans.length,
+    iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
+    iterations: summaries,
+  });
+  return { runId, dir: folder.dir, summaries, interrupted };
+}
+
+interface IterationContext {
+  folder: RunFolder;
+  backend: Backend;
+  items: ItemSource;
+  executor: Executor;
+  slos: Slo[];
+  metricsUrl: string | null;
+  authHeaders: Record<string, string>;
+  signal: AbortSignal | undefined;
+  onProgress: ((snapshot: ProgressSnapshot) => void) | undefined;
+}
+
+async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Promise<IterationSummary> {
+  const dir = RunFolder.iterationDir(plan.index);
+  await scrape(ctx, `${dir}/metrics-start.prom`);
+  const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
+  let outcome;
+  try {
+    outcome = await runIteration(plan, {
+      backend: ctx.backend,
+      items: ctx.items,
+      executor: ctx.executor,
+      onRecord: (record) => lines.write(record),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+    });
+  } finally {
+    await lines.close();
+  }
+  await scrape(ctx, `${dir}/metrics-end.prom`);
+  const summary = summarizeIteration(
+    outcome.records,
+    {
+      iteration: plan.index,
+      scenario: plan.scenario,
+      mode: plan.mode,
+      ...(plan.concurrency !== undefined ? { concurrency: plan.concurrency } : {}),
+      ...(plan.rate_rps !== undefined ? { rate_rps: plan.rate_rps } : {}),
+      wall_s: outcome.wall_s,
+      planned_requests: Math.min(plan.max_requests, ctx.items.size),
+      dropped_arrivals: outcome.dropped_arrivals,
+      late_arrivals: outcome.late_arrivals,
+      warmup_requests: plan.warmup.requests,
+      event_loop_delay: outcome.event_loop_delay,
+      ended_by: outcome.ended_by,
+    },
+    ctx.slos,
+  );
+  await ctx.folder.writeJson(`${dir}/summary.json`, summary);
+  return summary;
+}
+
+async function scrape(ctx: IterationContext, relativePath: string): Promise<void> {
+  if (!ctx.metricsUrl) return;
+  const result = await fetchText(ctx.metricsUrl, ctx.authHeaders);
+  await ctx.folder.writeText(relativePath, result.ok ? result.text : `# scrape failed: ${result.reason}\n`);
+}
+
+function executorFor(plan: IterationPlan, items: ItemSource, seed: number): Executor {
+  if (plan.mode === 'concurrency') return closedLoop(plan.concurrency ?? 1);
+  if (plan.mode === 'trace') return traceReplay(items);
+  // Arrivals get their own seeded stream, so the schedule repeats run to run.
+  const [keyA, keyB] = keyFromString(`arrivals:${seed}:${plan.index}:${plan.scenario}:${plan.rate_rps}`);
+  const prng = new Prng(keyA, keyB);
+  return openLoopRate(plan.rate_rps ?? 1, plan.arrival ?? { distribution: 'poisson', burstiness: 1 }, () =>
+    prng.nextFloat(),
+  );
+}
+
+async function itemSourceFor(
+  plan: IterationPlan,
+  job: BenchmarkJob,
+  tokenizer: Tokenizer,
+): Promise<ItemSource> {
+  const { spec } = job;
+  const iterationKey = `${plan.index}:${plan.scenario}`;
+  if (plan.mode === 'trace') {
+    return createTraceSource({
+      path: spec.trace as string,
+      tokenizer,
+      seed: spec.seed,
+      iterationKey,
+      task: spec.task,
+    });
+  }
+  const parsed = parseScenario(plan.scenario);
+  if (!parsed.ok) throw new Error(`unvalidated scenario ${plan.scenario}`);
+  return createItemSource({
+    scenario: parsed.scenario,
+    tokenizer,
+    seed: spec.seed,
+    iterationKey,
+    task: spec.task,
+    ...(spec.datasetFile ? { datasetPath: spec.datasetFile } : {}),
+  });
+}

@@ -1,0 +1,201 @@
+/**
+ * Simulator options: what the fake model looks like (latency model, batch capacity,
+ * output shape, injected faults), their defaults, and their validation. Shared by
+ * the server, the child-process entry point and the `simulate` CLI command.
+ */
+import { ValidationError, type ValidationIssue } from '../errors.js';
+
+/** Distribution of the gap between content events. */
+export type ItlDistribution = 'normal' | 'lognormal';
+
+/** Everything that shapes the simulated model; every field has a default. */
+export interface SimulatorOptions {
+  /** Interface to listen on; loopback unless asked otherwise. */
+  host: string;
+  /** 0 lets the OS choose. */
+  port: number;
+  /** Name reported by /v1/models and echoed when a request names no model. */
+  model: string;
+  /** Seeds every random choice (text, latency jitter, faults) so runs repeat. */
+  seed: number;
+
+  /** Fixed part of the time to first token, counted from admission into the batch. */
+  ttftMs: number;
+  /** Prefill cost per input token, added to the TTFT. */
+  ttftPerInputTokenMs: number;
+  /** Standard deviation of a normal jitter added to the TTFT (truncated at 0). */
+  ttftJitterMs: number;
+  /** Mean gap between content events (one decode step) with one sequence running. */
+  itlMs: number;
+  /** Standard deviation of the gap between content events. */
+  itlJitterMs: number;
+  /** `normal` (truncated at 0) or `lognormal` with the same mean and standard deviation. */
+  itlDistribution: ItlDistribution;
+  /** Sequences decoded concurrently; requests beyond it wait in a queue before their TTFT starts. */
+  capacity: number;
+  /** Gap multiplier: itl × (1 + batchSlowdown × running / capacity). 0 makes the gap independent of load. */
+  batchSlowdown: number;
+
+  /** Tokens per content event (more than 1 mimics speculative decoding); `itlMs` is the gap between events. */
+  tokensPerChunk: number;
+  /** The first K output tokens of a chat completion come as `delta.reasoning_content`. */
+  reasoningTokens: number;
+  /** Chance per output token of stopping early (finish_reason `stop`) unless `ignore_eos` or `min_tokens` forbid it. */
+  eosProbability: number;
+  /** Output length when a request sets neither `max_tokens` nor `max_completion_tokens`. */
+  defaultMaxTokens: number;
+  /** Prompt tokens charged per image content part (images are not tokenized). */
+  imageTokens: number;
+  /** Length of embedding vectors. */
+  embeddingDim: number;
+  /**
+   * With all delays 0: content events per stream per event-loop tick, sent in one write.
+   * 1 is one socket write per event (~100k events/s on one core); 4 reaches several hundred thousand.
+   */
+  zeroDelayEventsPerWrite: number;
+
+  /** Per-request chance of an HTTP 500 with an OpenAI-style error body. */
+  errorRate: number;
+  /** Per-request chance of an HTTP 429 with `retry-after`. */
+  rate429: number;
+  /** Per-request chance of the socket being destroyed mid-stream. */
+  disconnectRate: number;
+  /** Per-request chance of a pause of `stallMs` mid-stream. */
+  stallRate: number;
+  /** Length of an injected stall. */
+  stallMs: number;
+  /** Per-request chance of one event of invalid JSON mid-stream. */
+  malformedRate: number;
+}
+
+/** Defaults that look like a small model on one GPU. */
+export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.freeze({
+  host: '127.0.0.1',
+  port: 0,
+  model: 'infermark-sim',
+  seed: 42,
+  ttftMs: 50,
+  ttftPerInputTokenMs: 0.1,
+  ttftJitterMs: 0,
+  itlMs: 15,
+  itlJitterMs: 3,
+  itlDistribution: 'normal',
+  capacity: 64,
+  batchSlowdown: 0.5,
+  tokensPerChunk: 1,
+  reasoningTokens: 0,
+  eosProbability: 0,
+  defaultMaxTokens: 256,
+  imageTokens: 576,
+  embeddingDim: 384,
+  zeroDelayEventsPerWrite: 4,
+  errorRate: 0,
+  rate429: 0,
+  disconnectRate: 0,
+  stallRate: 0,
+  stallMs: 2000,
+  malformedRate: 0,
+});
+
+type NumericKey = {
+  [K in keyof SimulatorOptions]: SimulatorOptions[K] extends number ? K : never;
+}[keyof SimulatorOptions];
+
+interface NumberRule {
+  min: number;
+  max?: number;
+  integer?: boolean;
+  /** Whether `min` itself is excluded. */
+  exclusiveMin?: boolean;
+}
+
+/** Range of every numeric option; the CLI reuses these to validate its flags. */
+export const NUMERIC_OPTION_RULES: Readonly<Record<NumericKey, NumberRule>> = {
+  port: { min: 0, max: 65535, integer: true },
+  seed: { min: 0, max: 2 ** 32 - 1, integer: true },
+  ttftMs: { min: 0 },
+  ttftPerInputTokenMs: { min: 0 },
+  ttftJitterMs: { min: 0 },
+  itlMs: { min: 0 },
+  itlJitterMs: { min: 0 },
+  capacity: { min: 1, integer: true },
+  batchSlowdown: { min: 0 },
+  tokensPerChunk: { min: 1, integer: true },
+  reasoningTokens: { min: 0, integer: true },
+  eosProbability: { min: 0, max: 1 },
+  defaultMaxTokens: { min: 1, integer: true },
+  imageTokens: { min: 0, integer: true },
+  embeddingDim: { min: 1, max: 65536, integer: true },
+  zeroDelayEventsPerWrite: { min: 1, max: 1024, integer: true },
+  errorRate: { min: 0, max: 1 },
+  rate429: { min: 0, max: 1 },
+  disconnectRate: { min: 0, max: 1 },
+  stallRate: { min: 0, max: 1 },
+  stallMs: { min: 0 },
+  malformedRate: { min: 0, max: 1 },
+};
+
+/** Words a rule accepts, for messages: `an integer from 1 to 65536`. */
+export function describeRule(rule: NumberRule): string {
+  const kind = rule.integer ? 'an integer' : 'a number';
+  if (rule.max !== undefined) return `${kind} from ${rule.min} to ${rule.max}`;
+  return `${kind} ${rule.exclusiveMin ? '>' : '>='} ${rule.min}`;
+}
+
+/** Whether `value` satisfies `rule`. */
+export function satisfiesRule(value: number, rule: NumberRule): boolean {
+  if (!Number.isFinite(value)) return false;
+  if (rule.integer && !Number.isInteger(value)) return false;
+  if (rule.exclusiveMin ? value <= rule.min : value < rule.min) return false;
+  return rule.max === undefined || value <= rule.max;
+}
+
+/** Every problem with a partial option set, all at once (empty when valid). */
+export function validateSimulatorOptions(options: Partial<SimulatorOptions>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const known = new Set(Object.keys(DEFAULT_SIMULATOR_OPTIONS));
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (!known.has(key)) {
+      issues.push({ path: key, message: 'unknown simulator option' });
+      continue;
+    }
+    const rule = (NUMERIC_OPTION_RULES as Record<string, NumberRule | undefined>)[key];
+    if (rule) {
+      if (typeof value !== 'number' || !satisfiesRule(value, rule)) {
+        issues.push({ path: key, value, message: `must be ${describeRule(rule)}` });
+      }
+    } else if (key === 'itlDistribution') {
+      if (value !== 'normal' && value !== 'lognormal') {
+        issues.push({ path: key, value, message: 'must be "normal" or "lognormal"' });
+      }
+    } else if (typeof value !== 'string' || value.length === 0) {
+      issues.push({ path: key, value, message: 'must be a non-empty string' });
+    }
+  }
+  const faults =
+    (options.errorRate ?? 0) +
+    (options.rate429 ?? 0) +
+    (options.disconnectRate ?? 0) +
+    (options.stallRate ?? 0) +
+    (options.malformedRate ?? 0);
+  if (issues.length === 0 && faults > 1) {
+    issues.push({
+      path: 'errorRate+rate429+disconnectRate+stallRate+malformedRate',
+      value: faults,
+      message: 'fault rates must sum to at most 1 (one fault per request at most)',
+    });
+  }
+  return issues;
+}
+
+/** Defaults overlaid with `options`; throws ValidationError listing every bad option. */
+export function resolveSimulatorOptions(options: Partial<SimulatorOptions> = {}): SimulatorOptions {
+  const issues = validateSimulatorOptions(options);
+  if (issues.length > 0) throw new ValidationError(issues);
+  const resolved: SimulatorOptions = { ...DEFAULT_SIMULATOR_OPTIONS };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
+  }
+  return resolved;
+}

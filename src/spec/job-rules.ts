@@ -1,0 +1,210 @@
+/**
+ * Rules of a BenchmarkJob that a shape schema cannot say: scenario strings and SLOs parse,
+ * scenarios fit the task, exactly one endpoint, only served apiFormats, sets have no
+ * duplicates, a `dataset` scenario has a dataset. They read the raw input defensively (a
+ * field of the wrong type is left to the schema), so they report alongside schema errors.
+ */
+import { EndpointUrlError, splitEndpointUrl, type OpenAiPath } from './endpoint.js';
+import type { PathSegment } from './field-path.js';
+import { builtinTokenizers, omeApiFormats } from './job-schema.js';
+import { parseScenario } from './scenario.js';
+import { parseSlo } from './slo.js';
+import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
+
+/** One problem: where, and what was expected. */
+export interface JobIssue {
+  path: PathSegment[];
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+const KIND_FORMS: Record<string, string> = {
+  D: 'D(in,out)',
+  N: 'N(μin,σin)/(μout,σout)',
+  U: 'U(...)',
+  E: 'E(tokens)',
+  R: 'R(doc,query)',
+  I: 'I(w,h)',
+  dataset: 'dataset',
+};
+
+/** Which OpenAI paths serve which task. */
+const PATHS_FOR_TASK: Record<Task, readonly OpenAiPath[]> = {
+  'text-to-text': ['/v1/chat/completions', '/v1/completions'],
+  'image-to-text': ['/v1/chat/completions'],
+  'text-to-embeddings': ['/v1/embeddings'],
+  'image-to-embeddings': ['/v1/embeddings'],
+};
+
+/** Cross-field checks over a raw (unvalidated) job object. */
+export function checkJobRules(raw: unknown): JobIssue[] {
+  const issues: JobIssue[] = [];
+  const add = (path: PathSegment[], message: string): void => {
+    issues.push({ path, message });
+  };
+  if (!isObj(raw) || !isObj(raw.spec)) return issues;
+  const spec = raw.spec;
+  const task = (omeTasks as readonly unknown[]).includes(spec.task) ? (spec.task as Task) : undefined;
+
+  checkEndpoint(spec, task, add);
+  checkScenarios(spec, task, add);
+  checkSet(spec.numConcurrency, ['spec', 'numConcurrency'], 'concurrency level', add);
+  checkSet(spec.requestRates, ['spec', 'requestRates'], 'request rate', add);
+
+  if (Array.isArray(spec.slos)) {
+    spec.slos.forEach((text, i) => {
+      if (typeof text !== 'string') return;
+      const r = parseSlo(text);
+      if (!r.ok) add(['spec', 'slos', i], r.message);
+    });
+  }
+
+  if (isObj(spec.arrival) && spec.arrival.burstiness !== undefined) {
+    const dist = spec.arrival.distribution ?? 'poisson';
+    if (dist !== 'gamma') {
+      add(
+        ['spec', 'arrival', 'burstiness'],
+        `burstiness applies only to distribution gamma (distribution is ${String(dist)})`,
+      );
+    }
+  }
+
+  if (isObj(spec.apiKey)) {
+    const given = (['env', 'file', 'secretRef'] as const).filter(
+      (k) => spec.apiKey && (spec.apiKey as Obj)[k] !== undefined,
+    );
+    if (given.length !== 1) {
+      add(
+        ['spec', 'apiKey'],
+        given.length === 0
+          ? 'expected exactly one of env, file or secretRef'
+          : `expected exactly one of env, file or secretRef, got ${given.join(' and ')}`,
+      );
+    }
+  }
+
+  if (typeof spec.tokenizer === 'string' && spec.tokenizer !== '') {
+    const t = spec.tokenizer;
+    const builtin = (builtinTokenizers as readonly string[]).includes(t);
+    if (!builtin && !t.includes('/') && !t.includes('\\') && !t.endsWith('.json')) {
+      add(
+        ['spec', 'tokenizer'],
+        `expected ${builtinTokenizers.join(' or ')}, or a path to a Hugging Face tokenizer.json`,
+      );
+    }
+  }
+
+  if (spec.api !== undefined && task !== undefined && task !== 'text-to-text') {
+    add(['spec', 'api'], `api applies only to task text-to-text (task is ${task})`);
+  }
+  return issues;
+}
+
+type Add = (path: PathSegment[], message: string) => void;
+
+function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
+  const ep = spec.endpoint;
+  if (!isObj(ep)) return; // missing or mistyped: the schema says so
+  const hasSvc = ep.inferenceService !== undefined;
+  const hasUrl = ep.endpoint !== undefined;
+  if (hasSvc && hasUrl) {
+    add(['spec', 'endpoint'], 'set exactly one of inferenceService or endpoint, not both');
+  } else if (!hasSvc && !hasUrl) {
+    add(
+      ['spec', 'endpoint'],
+      'expected inferenceService{name,namespace} or endpoint{url,apiFormat,modelName}',
+    );
+  }
+  if (!isObj(ep.endpoint)) return;
+  const direct = ep.endpoint;
+  const fmt = direct.apiFormat;
+  if (typeof fmt === 'string' && fmt !== 'openai' && (omeApiFormats as readonly string[]).includes(fmt)) {
+    add(
+      ['spec', 'endpoint', 'endpoint', 'apiFormat'],
+      `apiFormat "${fmt}" is not supported yet (supported: openai)`,
+    );
+  }
+  if (typeof direct.url !== 'string' || !/^(http|https):\/\//.test(direct.url)) return;
+  const urlPath: PathSegment[] = ['spec', 'endpoint', 'endpoint', 'url'];
+  let path: OpenAiPath | null;
+  try {
+    path = splitEndpointUrl(direct.url).path;
+  } catch (error) {
+    if (!(error instanceof EndpointUrlError)) throw error;
+    add(urlPath, error.message);
+    return;
+  }
+  if (path === null || task === undefined) return;
+  const fits = PATHS_FOR_TASK[task];
+  if (!fits.includes(path)) {
+    add(urlPath, `path ${path} does not serve task ${task} (expected ${fits.join(' or ')})`);
+    return;
+  }
+  const api = task === 'text-to-text' ? spec.api : undefined; // elsewhere `api` is itself an error
+  if (api === 'chat' && path !== '/v1/chat/completions') {
+    add(['spec', 'api'], `api "chat" contradicts the endpoint URL path ${path}`);
+  } else if (api === 'completions' && path !== '/v1/completions') {
+    add(['spec', 'api'], `api "completions" contradicts the endpoint URL path ${path}`);
+  }
+}
+
+function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
+  const list = spec.trafficScenarios;
+  if (!Array.isArray(list)) return;
+  if (list.length === 0) {
+    add(
+      ['spec', 'trafficScenarios'],
+      'must list at least one scenario (omit the field to use the task defaults)',
+    );
+    return;
+  }
+  const seen = new Map<string, number>();
+  list.forEach((text, i) => {
+    if (typeof text !== 'string') return;
+    const path: PathSegment[] = ['spec', 'trafficScenarios', i];
+    const r = parseScenario(text);
+    if (!r.ok) {
+      add(path, r.message);
+      return;
+    }
+    const first = seen.get(text);
+    if (first !== undefined) {
+      add(path, `duplicate of trafficScenarios[${first}] (the list is a set)`);
+      return;
+    }
+    seen.set(text, i);
+    const kind = r.scenario.kind;
+    if (task !== undefined && !scenarioFitsTask(kind, task)) {
+      const fit = scenarioTaskKinds[task].map((k) => KIND_FORMS[k]).join(', ');
+      add(
+        path,
+        `a ${kind === 'dataset' ? 'dataset' : `${kind}(...)`} scenario does not fit task ${task} (expected ${fit})`,
+      );
+      return;
+    }
+    if (kind === 'dataset' && spec.dataset === undefined && spec.datasetFile === undefined) {
+      add(path, 'the dataset scenario needs spec.datasetFile (a local JSONL file) or spec.dataset');
+    }
+  });
+}
+
+/** OME declares these lists `+listType=set`: reject empty lists and duplicates. */
+function checkSet(list: unknown, path: PathSegment[], what: string, add: Add): void {
+  if (!Array.isArray(list)) return;
+  if (list.length === 0) {
+    add(path, `must list at least one ${what} (omit the field instead)`);
+    return;
+  }
+  const seen = new Map<unknown, number>();
+  list.forEach((v, i) => {
+    if (typeof v !== 'number') return;
+    const first = seen.get(v);
+    if (first !== undefined) add([...path, i], `duplicate ${what} (same as [${first}])`);
+    else seen.set(v, i);
+  });
+}

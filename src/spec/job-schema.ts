@@ -1,0 +1,189 @@
+/**
+ * The BenchmarkJob resource as a zod schema: OME's `ome.io/v1beta1` BenchmarkJob
+ * (sgl-project/ome pkg/apis/ome/v1beta1/benchmark_job.go) field for field, plus
+ * infermark's optional additions at the top of `spec`, so any OME job runs unchanged.
+ *
+ * This schema checks shapes only. Rules that relate fields (scenario fits task, exactly one
+ * endpoint, supported apiFormat, ...) live in job-rules.ts, because zod skips object-level
+ * refinements once any field inside has failed, and every error must be reported at once.
+ *
+ * Deliberate differences from OME:
+ * - `outputLocation` is optional (OME requires it): a local run writes to its own run folder,
+ *   and the CLI builds jobs without it.
+ * - Objects are strict: an unknown field is an error naming it, so typos cannot pass silently
+ *   (the Kubernetes API server would prune them without a word).
+ */
+import { z } from 'zod';
+import { omeTasks } from './tasks.js';
+
+/** OME `apiFormat` values; only `openai` is served by infermark so far (see job-rules.ts). */
+export const omeApiFormats = ['openai', 'oci-cohere', 'cohere'] as const;
+
+/** OME ServiceMetadata enums (kubebuilder markers). */
+export const omeEngines = ['vLLM', 'SGLang', 'TGI'] as const;
+export const omeGpuTypes = ['H100', 'A100', 'MI300', 'A10'] as const;
+
+/** Arrival processes for open-loop (request-rate) iterations. */
+export const arrivalDistributions = ['constant', 'poisson', 'gamma'] as const;
+
+/** Tokenizers built in; anything else must be a path to a Hugging Face tokenizer.json. */
+export const builtinTokenizers = ['o200k_base', 'cl100k_base'] as const;
+
+// RFC 1123: what Kubernetes accepts for object names (subdomain) and namespaces/services (label).
+const dnsSubdomain = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const dnsLabel = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SUBDOMAIN_MSG =
+  "must be a lowercase RFC 1123 name: a-z, 0-9, '-' and '.', starting and ending alphanumeric";
+const LABEL_MSG = "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', at most 63 characters";
+
+const nonEmpty = z.string().min(1);
+const stringMap = z.record(z.string(), z.string());
+// Kubernetes structures OME passes through untouched (EnvVar, Volume, Affinity, ...).
+const k8sObject = z.record(z.string(), z.unknown());
+
+/** OME StorageSpec (model.go): where results go or a dataset comes from. */
+const storageSpec = z.strictObject({
+  storageUri: nonEmpty,
+  path: z.string().optional(),
+  parameters: stringMap.optional(),
+  key: z.string().optional(),
+  nodeSelector: stringMap.optional(),
+  nodeAffinity: k8sObject.optional(),
+});
+
+/** OME PodOverride: its own field set is strict, the Kubernetes values inside are loose. */
+const podOverride = z.strictObject({
+  image: z.string().optional(),
+  env: z.array(k8sObject).optional(),
+  envFrom: z.array(k8sObject).optional(),
+  volumeMounts: z.array(k8sObject).optional(),
+  resources: k8sObject.optional(),
+  tolerations: z.array(k8sObject).optional(),
+  nodeSelector: stringMap.optional(),
+  affinity: k8sObject.optional(),
+  volumes: z.array(k8sObject).optional(),
+});
+
+const endpointSpec = z.strictObject({
+  inferenceService: z
+    .strictObject({
+      name: z.string().regex(dnsLabel, LABEL_MSG),
+      namespace: z.string().regex(dnsLabel, LABEL_MSG),
+    })
+    .optional(),
+  endpoint: z
+    .strictObject({
+      url: z.string().regex(/^(http|https):\/\//, 'must start with http:// or https://'),
+      apiFormat: z.enum(omeApiFormats),
+      modelName: nonEmpty.optional(),
+    })
+    .optional(),
+});
+
+const serviceMetadata = z.strictObject({
+  engine: z.enum(omeEngines),
+  version: z.string(),
+  gpuType: z.enum(omeGpuTypes),
+  gpuCount: z.number().int().min(0),
+});
+
+const positiveInt = z.number().int().min(1);
+
+/** `spec`: OME's BenchmarkJobSpec, then infermark's additions. */
+const jobSpec = z.strictObject({
+  // --- OME ---
+  huggingFaceSecretReference: z.strictObject({ name: nonEmpty }).optional(),
+  endpoint: endpointSpec,
+  serviceMetadata: serviceMetadata.optional(),
+  task: z.enum(omeTasks),
+  /** Scenario strings; checked with parseScenario in job-rules.ts. Defaults by task when omitted. */
+  trafficScenarios: z.array(z.string()).optional(),
+  /** Closed-loop concurrency levels. Defaults in job-validate.ts when omitted. */
+  numConcurrency: z.array(positiveInt).optional(),
+  /** Minutes. */
+  maxTimePerIteration: positiveInt,
+  maxRequestsPerIteration: positiveInt,
+  additionalRequestParams: stringMap.optional(),
+  /** OME: a StorageSpec (storageUri...), not a path; see `datasetFile` for local files. */
+  dataset: storageSpec.optional(),
+  /** Required by OME, optional here (local runs have their own run folder). */
+  outputLocation: storageSpec.optional(),
+  resultFolderName: nonEmpty.optional(),
+  podOverride: podOverride.optional(),
+
+  // --- infermark additions (all optional) ---
+  /** Open-loop request rates (req/s), run in addition to the numConcurrency iterations. */
+  requestRates: z.array(z.number().positive()).optional(),
+  /** Arrival process for requestRates; burstiness is the gamma shape (1 = poisson). */
+  arrival: z
+    .strictObject({
+      distribution: z.enum(arrivalDistributions).default('poisson'),
+      burstiness: z.number().positive().optional(),
+    })
+    .default({ distribution: 'poisson' }),
+  /** Trace file (arrival time, input and output length per request) → a trace-replay iteration. */
+  trace: nonEmpty.optional(),
+  warmup: z
+    .strictObject({
+      requests: z.number().int().min(0).optional(),
+      seconds: z.number().min(0).optional(),
+    })
+    .optional(),
+  /** Goodput SLOs like `p99_ttft_ms<=500`; checked with parseSlo in job-rules.ts. */
+  slos: z.array(z.string()).optional(),
+  seed: z.number().int().min(0).default(42),
+  /** `o200k_base`, `cl100k_base`, or a path to a Hugging Face tokenizer.json. */
+  tokenizer: nonEmpty.default('o200k_base'),
+  repeats: positiveInt.default(1),
+  stream: z.boolean().default(true),
+  requestTimeoutSeconds: z.number().positive().default(600),
+  ignoreEos: z.boolean().default(true),
+  /** Protocol for text-to-text when the endpoint URL's path does not say. */
+  api: z.enum(['chat', 'completions']).optional(),
+  /** Where the API key comes from: exactly one of env, file, secretRef. */
+  apiKey: z
+    .strictObject({
+      env: nonEmpty.optional(),
+      file: nonEmpty.optional(),
+      secretRef: z.strictObject({ name: nonEmpty, key: nonEmpty }).optional(),
+    })
+    .optional(),
+  /** Server Prometheus endpoint to scrape; derived from the endpoint when omitted. */
+  metricsUrl: z
+    .string()
+    .regex(/^(http|https):\/\//, 'must start with http:// or https://')
+    .optional(),
+  /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
+  datasetFile: nonEmpty.optional(),
+});
+
+/** The whole resource. `status` is accepted (jobs exported with kubectl carry it) and ignored. */
+export const benchmarkJobSchema = z.strictObject({
+  apiVersion: z.literal('ome.io/v1beta1'),
+  kind: z.literal('BenchmarkJob'),
+  metadata: z.looseObject({
+    name: z.string().regex(dnsSubdomain, SUBDOMAIN_MSG),
+    namespace: z.string().regex(dnsLabel, LABEL_MSG).optional(),
+    labels: stringMap.optional(),
+    annotations: stringMap.optional(),
+  }),
+  spec: jobSpec,
+  status: z.unknown().optional(),
+});
+
+type ParsedJob = z.output<typeof benchmarkJobSchema>;
+type ParsedSpec = ParsedJob['spec'];
+
+/**
+ * A validated BenchmarkJob after defaults: `trafficScenarios` and `numConcurrency` are always
+ * present (numConcurrency may be empty when only requestRates or a trace drive the run).
+ */
+export type BenchmarkJob = Omit<ParsedJob, 'spec'> & {
+  spec: Omit<ParsedSpec, 'trafficScenarios' | 'numConcurrency'> & {
+    trafficScenarios: string[];
+    numConcurrency: number[];
+  };
+};
+
+/** The spec of a validated job. */
+export type BenchmarkJobSpec = BenchmarkJob['spec'];

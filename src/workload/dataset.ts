@@ -1,0 +1,208 @@
+/**
+ * A dataset file as a workload. Accepted forms (detected by content):
+ * - ShareGPT, JSON array or JSONL: `{"conversations": [{"from": "human", "value": ...},
+ *   {"from": "gpt", "value": ...}, ...]}`; the prompt is the first human turn, the
+ *   output length the token count of the first gpt reply after it (as vLLM's
+ *   benchmark_serving does), unless the record gives `output_tokens`.
+ * - Prompt JSONL (or a JSON array of such objects): `{"prompt": "...", "output_tokens": N}`.
+ * - A trace (Mooncake JSONL or Azure CSV, see trace.ts) is handed to the trace source.
+ *
+ * Items come in a seeded shuffled order (keyed by seed and iteration), wrapping around
+ * after `size` items. Token counts are computed on first use of an entry, so loading a
+ * large ShareGPT file does not tokenize all of it.
+ */
+import { basename } from 'node:path';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import { canonicalJson, sha256 } from '../evidence/digest.js';
+import { Prng, keyFromString } from './prng.js';
+import type { Corpus } from './prompts.js';
+import type { Tokenizer } from './tokenizer.js';
+import { createTraceSource, looksLikeTrace, readText } from './trace.js';
+import type { ItemSource, WorkItem } from './work-item.js';
+
+/** One dataset request before tokenization. */
+export interface DatasetEntry {
+  prompt: string;
+  /** Given output length, if the record has one. */
+  outputTokens?: number;
+  /** The reply whose token count is the output length when none is given. */
+  reply?: string;
+}
+
+export type DatasetFormat = 'sharegpt' | 'prompt';
+
+const HUMAN = new Set(['human', 'user']);
+const GPT = new Set(['gpt', 'assistant', 'chatgpt', 'bard', 'model']);
+
+/**
+ * Parse dataset text (ShareGPT JSON array / JSONL, or prompt JSONL); `file` names it in errors.
+ * @throws ValidationError listing every bad record (file, line or array index, what is wrong).
+ */
+export function parseDataset(text: string, file: string): { format: DatasetFormat; entries: DatasetEntry[] } {
+  const issues: ValidationIssue[] = [];
+  const records: { at: string; value: unknown }[] = [];
+  if (text.trimStart().startsWith('[')) {
+    let array: unknown;
+    try {
+      array = JSON.parse(text);
+    } catch (error) {
+      throw new ValidationError([
+        {
+          file,
+          path: '',
+          message: `not valid JSON (${(error as Error).message}); expected a JSON array of records`,
+        },
+      ]);
+    }
+    if (!Array.isArray(array))
+      throw new ValidationError([{ file, path: '', message: 'expected a JSON array of records' }]);
+    array.forEach((value, i) => records.push({ at: `[${i}]`, value }));
+  } else {
+    text.split('\n').forEach((raw, i) => {
+      if (raw.trim() === '') return;
+      try {
+        records.push({ at: `line ${i + 1}`, value: JSON.parse(raw) });
+      } catch (error) {
+        issues.push({ file, path: `line ${i + 1}`, message: `not valid JSON (${(error as Error).message})` });
+      }
+    });
+  }
+  const entries: DatasetEntry[] = [];
+  let sharegpt = 0;
+  for (const { at, value } of records) {
+    const result = parseRecord(value);
+    if (typeof result === 'string') issues.push({ file, path: at, message: result });
+    else {
+      entries.push(result.entry);
+      if (result.sharegpt) sharegpt++;
+    }
+  }
+  if (issues.length === 0 && entries.length === 0)
+    issues.push({ file, path: '', message: 'dataset has no records' });
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { format: sharegpt > 0 ? 'sharegpt' : 'prompt', entries };
+}
+
+/** One record to an entry, or a message saying what is wrong with it. */
+function parseRecord(value: unknown): { entry: DatasetEntry; sharegpt: boolean } | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'expected an object with "conversations" (ShareGPT) or "prompt"';
+  }
+  const obj = value as Record<string, unknown>;
+  let outputTokens: number | undefined;
+  if (obj.output_tokens !== undefined) {
+    if (
+      typeof obj.output_tokens !== 'number' ||
+      !Number.isSafeInteger(obj.output_tokens) ||
+      obj.output_tokens < 1
+    ) {
+      return `"output_tokens" must be an integer ≥ 1, got ${JSON.stringify(obj.output_tokens)}`;
+    }
+    outputTokens = obj.output_tokens;
+  }
+  if ('conversations' in obj) {
+    const turns = obj.conversations;
+    if (!Array.isArray(turns)) return '"conversations" must be an array of {"from", "value"} turns';
+    const humanAt = turns.findIndex((t) => isTurn(t) && HUMAN.has(t.from));
+    if (humanAt < 0) return 'no human turn with a non-empty string "value" in "conversations"';
+    const prompt = (turns[humanAt] as Turn).value;
+    if (outputTokens !== undefined) return { entry: { prompt, outputTokens }, sharegpt: true };
+    const reply = turns.slice(humanAt + 1).find((t) => isTurn(t) && GPT.has(t.from)) as Turn | undefined;
+    if (!reply)
+      return 'no gpt reply after the first human turn to take the output length from (or give "output_tokens")';
+    return { entry: { prompt, reply: reply.value }, sharegpt: true };
+  }
+  if ('prompt' in obj) {
+    if (typeof obj.prompt !== 'string' || obj.prompt === '') return '"prompt" must be a non-empty string';
+    if (outputTokens === undefined) return '"output_tokens" is required with "prompt" (an integer ≥ 1)';
+    return { entry: { prompt: obj.prompt, outputTokens }, sharegpt: false };
+  }
+  return 'expected "conversations" (ShareGPT) or "prompt" with "output_tokens"';
+}
+
+interface Turn {
+  from: string;
+  value: string;
+}
+
+function isTurn(t: unknown): t is Turn {
+  if (typeof t !== 'object' || t === null) return false;
+  const { from, value } = t as Record<string, unknown>;
+  return typeof from === 'string' && typeof value === 'string' && value !== '';
+}
+
+export interface DatasetSourceOptions {
+  path: string;
+  tokenizer: Tokenizer;
+  seed: number;
+  iterationKey: string;
+  task: string;
+  /** Corpus for trace files' prompts (a trace gives lengths, not texts). */
+  corpus?: Corpus;
+}
+
+/**
+ * An item source over a dataset file (or a trace file, detected by content).
+ * @throws ValidationError naming the file and every bad record.
+ */
+export async function createDatasetSource(opts: DatasetSourceOptions): Promise<ItemSource> {
+  const text = await readText(opts.path, 'a dataset (ShareGPT JSON/JSONL, prompt JSONL) or a trace');
+  if (/\.csv$/i.test(opts.path) || looksLikeTrace(text)) return createTraceSource({ ...opts, text });
+  const { format, entries } = parseDataset(text, opts.path);
+  return new DatasetSource(entries, format, sha256(text), opts);
+}
+
+class DatasetSource implements ItemSource {
+  readonly description: Record<string, unknown>;
+  readonly size: number;
+  private readonly order: Uint32Array;
+  /** Items by entry, built on first use (tokenizing is the cost). */
+  private readonly built: (Omit<WorkItem, 'index'> | undefined)[];
+
+  constructor(
+    private readonly entries: DatasetEntry[],
+    format: DatasetFormat,
+    fileDigest: string,
+    private readonly opts: DatasetSourceOptions,
+  ) {
+    this.size = entries.length;
+    this.built = new Array<undefined>(entries.length);
+    this.description = {
+      generator: 'dataset',
+      algorithm: 'infermark-workload/1',
+      format,
+      file: basename(opts.path),
+      fileDigest,
+      entries: entries.length,
+      task: opts.task,
+      seed: opts.seed,
+      iterationKey: opts.iterationKey,
+      tokenizer: opts.tokenizer.name,
+    };
+    // Fisher–Yates once: a full, seeded shuffle, so any prefix of the stream is a fair sample.
+    const key = keyFromString(canonicalJson(this.description));
+    const rng = new Prng(key[0], key[1], 0xda7a, entries.length);
+    this.order = new Uint32Array(entries.length);
+    for (let i = 0; i < entries.length; i++) this.order[i] = i;
+    for (let i = entries.length - 1; i > 0; i--) {
+      const j = rng.intInclusive(0, i);
+      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+    }
+  }
+
+  itemAt(index: number): WorkItem {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`item index must be ≥ 0, got ${index}`);
+    const e = this.order[index % this.size]!;
+    let item = this.built[e];
+    if (!item) {
+      const entry = this.entries[e]!;
+      const tok = this.opts.tokenizer;
+      // A reply of zero tokens cannot happen (non-empty text), but keep max_tokens ≥ 1 regardless.
+      const outputTokens = entry.outputTokens ?? Math.max(1, tok.count(entry.reply ?? ''));
+      item = { prompt: entry.prompt, input_tokens: tok.count(entry.prompt), max_tokens: outputTokens };
+      this.built[e] = item;
+    }
+    return { index, ...item };
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Item sources for traffic scenarios: lengths sampled per scenario (D, N, U, E, R, I)
+ * with a per-item seeded generator, prompts cut from the corpus at distinct offsets,
+ * and the workload digest over the first items.
+ *
+ * Determinism: item i draws from `Prng.forItem(key, i)` where key = hash of the source's
+ * canonical description (seed, scenario, iteration key, task, tokenizer, corpus digest,
+ * options). No draw depends on another item's, so `itemAt` may be called in any order,
+ * from any number of executors, and returns byte-identical items.
+ *
+ * Prefix caching: item i starts at corpus start position `perm(i)` of a seeded
+ * permutation, so the first `startCount` items (~45k pieces for o200k_base) of an
+ * iteration all start at different places and share no prefix. Different iterations use
+ * differently keyed permutations, so an offset repeats across iterations only by chance
+ * (≈ n²/startCount collisions for n items each, and those only share a prefix when the
+ * lengths also match).
+ */
+import { createHash } from 'node:crypto';
+import { InfermarkError } from '../errors.js';
+import { canonicalJson } from '../evidence/digest.js';
+import type { Scenario } from '../spec/scenario-types.js';
+import { createDatasetSource } from './dataset.js';
+import { makePngDataUrl } from './images.js';
+import { Permutation, Prng, keyFromString, mix32, type Key64 } from './prng.js';
+import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
+import type { Tokenizer } from './tokenizer.js';
+import type { ItemSource, WorkItem } from './work-item.js';
+
+/** Version of the generation algorithm; part of the description so a change changes digests. */
+export const WORKLOAD_ALGORITHM = 'infermark-workload/1';
+
+/** Defaults for what the scenario grammar leaves open. */
+export const WORKLOAD_DEFAULTS = {
+  /** Documents per request for E and R (genai-bench's batch size). */
+  batchSize: 1,
+  /** Text tokens sent with the images of an I scenario. */
+  imagePromptTokens: 64,
+  /** `max_tokens` for an I scenario. */
+  imageOutputTokens: 256,
+} as const;
+
+export interface ItemSourceOptions {
+  scenario: Scenario;
+  tokenizer: Tokenizer;
+  seed: number;
+  /** Names the iteration (e.g. `"D(100,100)@c=8"`); different iterations get different prompts. */
+  iterationKey: string;
+  /** genai-bench task (`text-to-text`, `text-to-embeddings`, `text-to-rerank`, `image-text-to-text`). */
+  task: string;
+  /** Dataset or trace file; required for the `dataset` scenario. */
+  datasetPath?: string;
+  /** Documents per request for E and R scenarios; default 1. */
+  batchSize?: number;
+  /** Text tokens with the images of I scenarios; default 64. */
+  imagePromptTokens?: number;
+  /** `max_tokens` of I scenarios; default 256. */
+  imageOutputTokens?: number;
+  /** Corpus to cut prompts from; default the shipped data/corpus.txt. */
+  corpus?: Corpus;
+}
+
+/** Input and output lengths of one text request. */
+export interface TextLengths {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * Lengths for D, N and U scenarios. N: each length is `Math.round(mean + std·z)` (halves
+ * round up), then clamped (not resampled, as genai-bench does) to input ≥ 1 and output ≥ 2.
+ * U: uniform integers, both bounds inclusive.
+ */
+export function sampleTextLengths(scenario: Scenario, rng: Prng): TextLengths {
+  switch (scenario.kind) {
+    case 'D':
+      return { inputTokens: scenario.input, outputTokens: scenario.output };
+    case 'N': {
+      const input = Math.round(scenario.inputMean + scenario.inputStd * rng.nextNormal());
+      const output = Math.round(scenario.outputMean + scenario.outputStd * rng.nextNormal());
+      return { inputTokens: Math.max(1, input), outputTokens: Math.max(2, output) };
+    }
+    case 'U':
+      return {
+        inputTokens: rng.intInclusive(scenario.minInput, scenario.maxInput),
+        outputTokens: rng.intInclusive(scenario.minOutput, scenario.maxOutput),
+      };
+    default:
+      throw new InfermarkError('E_SCENARIO', `scenario ${scenario.kind} has no text lengths`);
+  }
+}
+
+/**
+ * The item source for one iteration. Synthetic scenarios have `size` Infinity; `dataset`
+ * reads `datasetPath` (a dataset or, detected by its content, a trace).
+ */
+export async function createItemSource(opts: ItemSourceOptions): Promise<ItemSource> {
+  const { scenario } = opts;
+  if (scenario.kind === 'dataset') {
+    if (!opts.datasetPath) {
+      throw new InfermarkError('E_DATASET_MISSING', 'the "dataset" scenario needs a dataset file', 2);
+    }
+    return createDatasetSource({
+      path: opts.datasetPath,
+      tokenizer: opts.tokenizer,
+      seed: opts.seed,
+      iterationKey: opts.iterationKey,
+      task: opts.task,
+      ...(opts.corpus ? { corpus: opts.corpus } : {}),
+    });
+  }
+  const synth = await createPromptSynthesizer(opts.tokenizer, opts.corpus);
+  return new SyntheticSource(opts, synth);
+}
+
+class SyntheticSource implements ItemSource {
+  readonly description: Record<string, unknown>;
+  readonly size = Infinity;
+  private readonly key: Key64;
+  private readonly perm: Permutation;
+  private readonly batch: number;
+  private readonly imagePromptTokens: number;
+  private readonly imageOutputTokens: number;
+
+  constructor(
+    opts: ItemSourceOptions,
+    private readonly synth: PromptSynthesizer,
+  ) {
+    const scenario = opts.scenario;
+    this.batch = positiveInt('batchSize', opts.batchSize ?? WORKLOAD_DEFAULTS.batchSize);
+    this.imagePromptTokens = positiveInt(
+      'imagePromptTokens',
+      opts.imagePromptTokens ?? WORKLOAD_DEFAULTS.imagePromptTokens,
+    );
+    this.imageOutputTokens = positiveInt(
+      'imageOutputTokens',
+      opts.imageOutputTokens ?? WORKLOAD_DEFAULTS.imageOutputTokens,
+    );
+    // Only the options a scenario uses enter its description, so unrelated defaults never move a digest.
+    const options: Record<string, unknown> = {};
+    if (scenario.kind === 'E' || scenario.kind === 'R') options.batchSize = this.batch;
+    if (scenario.kind === 'I') {
+      options.imagePromptTokens = this.imagePromptTokens;
+      options.imageOutputTokens = this.imageOutputTokens;
+    }
+    this.description = {
+      generator: 'synthetic',
+      algorithm: WORKLOAD_ALGORITHM,
+      scenario: { ...scenario },
+      task: opts.task,
+      seed: opts.seed,
+      iterationKey: opts.iterationKey,
+      tokenizer: opts.tokenizer.name,
+      corpus: { name: synth.corpus.name, digest: synth.corpus.digest },
+      options,
+    };
+    this.key = keyFromString(canonicalJson(this.description));
+    this.perm = new Permutation(synth.startCount, this.key);
+  }
+
+  itemAt(index: number): WorkItem {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`item index must be ≥ 0, got ${index}`);
+    const scenario = this.scenario;
+    switch (scenario.kind) {
+      case 'D':
+      case 'N':
+      case 'U': {
+        const { inputTokens, outputTokens } = sampleTextLengths(scenario, Prng.forItem(this.key, index));
+        return {
+          index,
+          prompt: this.synth.prompt(this.perm.at(index), inputTokens),
+          input_tokens: inputTokens,
+          max_tokens: outputTokens,
+        };
+      }
+      case 'E': {
+        const documents = this.texts(index, this.batch, scenario.tokensPerDocument);
+        return {
+          index,
+          prompt: documents[0]!,
+          documents,
+          input_tokens: this.batch * scenario.tokensPerDocument,
+          max_tokens: 0,
+        };
+      }
+      case 'R': {
+        // One start position per text: the query first, then the documents.
+        const [query, ...documents] = this.texts(
+          index,
+          this.batch + 1,
+          scenario.tokensPerQuery,
+          scenario.tokensPerDocument,
+        );
+        return {
+          index,
+          prompt: query!,
+          query: query!,
+          documents,
+          input_tokens: scenario.tokensPerQuery + this.batch * scenario.tokensPerDocument,
+          max_tokens: 0,
+        };
+      }
+      case 'I': {
+        const count = scenario.count ?? 1;
+        const images: string[] = [];
+        for (let j = 0; j < count; j++) {
+          images.push(makePngDataUrl(scenario.width, scenario.height, mix32(this.key, index * count + j)));
+        }
+        return {
+          index,
+          prompt: this.synth.prompt(this.perm.at(index), this.imagePromptTokens),
+          images,
+          // Text tokens only: what an image costs in tokens is the server's vision encoder's business.
+          input_tokens: this.imagePromptTokens,
+          max_tokens: this.imageOutputTokens,
+        };
+      }
+      default:
+        throw new InfermarkError('E_SCENARIO', `scenario ${scenario.kind} is not synthetic`);
+    }
+  }
+
+  private get scenario(): Scenario {
+    return this.description.scenario as Scenario;
+  }
+
+  /** `count` texts for item `index`; the first has `firstTokens`, the rest `restTokens`. */
+  private texts(index: number, count: number, firstTokens: number, restTokens = firstTokens): string[] {
+    const out: string[] = [];
+    for (let j = 0; j < count; j++) {
+      out.push(this.synth.prompt(this.perm.at(index * count + j), j === 0 ? firstTokens : restTokens));
+    }
+    return out;
+  }
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InfermarkError('E_WORKLOAD_OPTION', `${name} must be a positive integer, got ${value}`, 2);
+  }
+  return value;
+}
+
+/**
+ * Digest of the first `count` items (fewer if the source is smaller): sha256 over each
+ * item's canonical JSON, one per line. Depends only on the items' content, so sources
+ * that produce byte-identical items have the same digest.
+ */
+export function workloadDigest(source: ItemSource, count: number): string {
+  const n = Math.min(count, source.size);
+  const hash = createHash('sha256');
+  for (let i = 0; i < n; i++) {
+    hash.update(canonicalJson(source.itemAt(i)));
+    hash.update('\n');
+  }
+  return `sha256:${hash.digest('hex')}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * Tokenizers the workload counts with: gpt-tokenizer's o200k_base / cl100k_base
+ * (imported lazily, each encoding is a few MB), or a Hugging Face `tokenizer.json`
+ * loaded with @huggingface/tokenizers (pure JS, nothing downloaded).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { ValidationError } from '../errors.js';
+import { sha256 } from '../evidence/digest.js';
+
+/** Encodes text to token ids and back; `count(text) === encode(text).length`. */
+export interface Tokenizer {
+  /** `o200k_base`, `cl100k_base`, or `hf:<folder name>@<first 16 hex of the tokenizer.json's sha256>`. */
+  name: string;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  count(text: string): number;
+}
+
+/** Built-in encodings; keys are the names accepted by `loadTokenizer`. */
+const BUILTIN = {
+  o200k_base: () => import('gpt-tokenizer/encoding/o200k_base'),
+  cl100k_base: () => import('gpt-tokenizer/encoding/cl100k_base'),
+} as const;
+
+type BuiltinName = keyof typeof BUILTIN;
+
+/** The tokenizer used when a job names none. */
+export const DEFAULT_TOKENIZER = 'o200k_base';
+
+const cache = new Map<string, Promise<Tokenizer>>();
+
+/**
+ * Load a tokenizer by name (`o200k_base`, the default; `cl100k_base`) or by path to a
+ * Hugging Face `tokenizer.json` (a `tokenizer_config.json` beside it is used when present;
+ * a directory holding `tokenizer.json` works too). Loaded tokenizers are cached per spec.
+ * @throws ValidationError when the path is missing or the file is not a tokenizer.json.
+ */
+export function loadTokenizer(spec: string = DEFAULT_TOKENIZER): Promise<Tokenizer> {
+  let pending = cache.get(spec);
+  if (!pending) {
+    pending = spec in BUILTIN ? loadBuiltin(spec as BuiltinName) : loadHuggingFace(spec);
+    cache.set(spec, pending);
+    // A failed load is not cached: the user may fix the file and retry in the same process.
+    pending.catch(() => cache.delete(spec));
+  }
+  return pending;
+}
+
+async function loadBuiltin(name: BuiltinName): Promise<Tokenizer> {
+  const mod = await BUILTIN[name]();
+  // Special-token strings in user text (`<|endoftext|>`) are counted as plain text, as a
+  // server counts a user message, instead of throwing as gpt-tokenizer does by default.
+  const options = { disallowedSpecial: new Set<string>() };
+  return {
+    name,
+    encode: (text) => mod.encode(text, options),
+    decode: (ids) => mod.decode(ids),
+    count: (text) => mod.countTokens(text, options),
+  };
+}
+
+async function loadHuggingFace(spec: string): Promise<Tokenizer> {
+  const issue = (message: string, file = spec) => new ValidationError([{ file, path: '', message }]);
+  let file = spec;
+  try {
+    if ((await stat(spec)).isDirectory()) file = join(spec, 'tokenizer.json');
+  } catch {
+    throw issue(
+      `tokenizer not found: expected "o200k_base", "cl100k_base", or a path to a Hugging Face tokenizer.json`,
+    );
+  }
+  const [json, raw] = await readJsonObject(file, 'a Hugging Face tokenizer.json');
+  if (typeof json.model !== 'object' || json.model === null) {
+    throw issue(
+      'expected a Hugging Face tokenizer.json with a "model" object (BPE, WordPiece, Unigram, ...)',
+      file,
+    );
+  }
+  const configFile = join(dirname(file), 'tokenizer_config.json');
+  let config: Record<string, unknown> = {};
+  try {
+    await stat(configFile);
+    [config] = await readJsonObject(configFile, 'a tokenizer_config.json object');
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
+  }
+  const { Tokenizer: HfTokenizer } = await import('@huggingface/tokenizers');
+  let tokenizer: InstanceType<typeof HfTokenizer>;
+  try {
+    tokenizer = new HfTokenizer(json, config);
+  } catch (error) {
+    throw issue(`not a usable tokenizer.json: ${(error as Error).message}`, file);
+  }
+  // Prompt lengths count the text's own tokens: no BOS/EOS from the post-processor, which a
+  // chat template adds (or not) on the server side anyway.
+  const encodeOptions = { add_special_tokens: false };
+  return {
+    // The content digest, not the path, names it: the same tokenizer gives the same workload digest anywhere.
+    name: `hf:${basename(dirname(file))}@${sha256(raw).slice('sha256:'.length, 'sha256:'.length + 16)}`,
+    encode: (text) => tokenizer.encode(text, encodeOptions).ids,
+    decode: (ids) =>
+      tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
+    count: (text) => tokenizer.encode(text, encodeOptions).ids.length,
+  };
+}
+
+async function readJsonObject(file: string, expected: string): Promise<[Record<string, unknown>, string]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ValidationError([
+      { file, path: '', message: `cannot read (${(error as Error).message}); expected ${expected}` },
+    ]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError([
+      { file, path: '', message: `not valid JSON (${(error as Error).message}); expected ${expected}` },
+    ]);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError([{ file, path: '', message: `expected ${expected}` }]);
+  }
+  return [value as Record<string, unknown>, text];
+}
