@@ -158,10 +158,10 @@ async function measure(
 ): Promise<Row> {
   const sender = make(url, streams, maxTokens);
   try {
-    // Calibrate (and warm up the JIT and the connections) so each level runs about `seconds`.
-    const warm = await closedLoop(client, streams, Math.max(streams * 2, 20), sender.send);
-    const rate = warm.requests / warm.wall_s;
-    const total = Math.max(streams * 4, Math.round(rate * seconds));
+    // Warm up the JIT and the connections, then calibrate so the measured pass runs about `seconds`.
+    await closedLoop(client, streams, Math.max(streams * 2, 50), sender.send);
+    const calib = await closedLoop(client, streams, Math.max(streams * 2, 100), sender.send);
+    const total = Math.max(streams * 4, Math.round((calib.requests / calib.wall_s) * seconds));
     return await closedLoop(client, streams, total, sender.send);
   } finally {
     await sender.close();

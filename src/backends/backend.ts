@@ -12,7 +12,7 @@ export type BackendKind = 'openai-chat' | 'openai-completions' | 'openai-embeddi
 export interface BackendOptions {
   /** Origin plus any path prefix, e.g. `http://127.0.0.1:8000` (the adapter appends `/v1/...`). */
   baseUrl: string;
-  /** Full request path when the job names one (`/v1/completions`); else the kind's default. */
+  /** The OpenAI path when the job names one (`/v1/completions`), below baseUrl's prefix; else the kind's default. */
   path?: string;
   model: string;
   /** Bearer token; never logged. */

@@ -104,8 +104,8 @@ class OpenAIBackend implements Backend {
     this.options = options;
     const url = new URL(options.baseUrl);
     const prefix = url.pathname.replace(/\/+$/, '');
-    // A path the job names is the full request path; otherwise the kind's default below the prefix.
-    this.path = options.path ?? `${prefix}${DEFAULT_PATHS[kind]}`;
+    // The job's OpenAI path (or the kind's default) goes below the base URL's path prefix.
+    this.path = `${prefix}${options.path ?? DEFAULT_PATHS[kind]}`;
     this.pool = new Pool(url.origin, {
       connections: Math.max(1, Math.floor(options.connections)),
       pipelining: 1,

@@ -141,7 +141,7 @@ export class SseParser {
       } else {
         return; // another field whose name starts with "data"
       }
-      const value = v === end ? '' : buf.toString('utf8', v, end);
+      const value = v === end ? '' : utf8(buf, v, end);
       if (this.dataLines === 0) this.data = value;
       else this.data += '\n' + value;
       this.dataLines++;
@@ -155,6 +155,13 @@ export class SseParser {
     this.dataLines = 0;
     this.sink.onSseData(data);
   }
+}
+
+type SliceableBuffer = Buffer & { utf8Slice?: (start: number, end: number) => string };
+
+/** Decode bytes: Buffer#utf8Slice skips toString's argument handling (undici uses it the same way). */
+function utf8(buf: SliceableBuffer, start: number, end: number): string {
+  return buf.utf8Slice !== undefined ? buf.utf8Slice(start, end) : buf.toString('utf8', start, end);
 }
 
 /** What one stream event carries. */
@@ -302,8 +309,6 @@ export function errorMessageOf(o: Record<string, unknown>): string {
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
-
-const NOT_FAST = null;
 
 /**
  * Keys the fast path looks at. One compiled regex finds them all in a single

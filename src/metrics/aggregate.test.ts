@@ -233,11 +233,11 @@ test('low-sample flag below ~370 samples; not at 370', () => {
   assert.deepEqual(enough.flags.low_sample_metrics, []);
 });
 
-test('event-loop flag: p99 delay above 10% of median ITL, clamped to [1, 10] ms', () => {
+test('event-loop flag: p99 delay above 10% of median ITL, clamped to [2, 10] ms', () => {
   assert.equal(eventLoopThresholdMs(null), 10);
   assert.equal(eventLoopThresholdMs(500), 10);
   assert.equal(eventLoopThresholdMs(30), 3);
-  assert.equal(eventLoopThresholdMs(4), 1);
+  assert.equal(eventLoopThresholdMs(4), 2);
   const records = [streamedRecord({ sent_ms: 0, chunks_ms: evenChunks(100, 30, 10) })];
   const calm = summarizeIteration(records, info({ event_loop_delay: { p99_ms: 2.5, max_ms: 8 } }), []);
   assert.equal(calm.flags.event_loop_flag, false);

@@ -71,7 +71,11 @@ export function createSimMetrics(model: string, counters: SimCounters): SimMetri
     });
   };
 
-  gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', () => counters.running);
+  gauge(
+    'vllm:num_requests_running',
+    'Number of requests in model execution batches.',
+    () => counters.running,
+  );
   gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', () => counters.waiting);
   gauge(
     'vllm:gpu_cache_usage_perc',

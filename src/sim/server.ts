@@ -6,10 +6,17 @@
  * per stream per tick, driven by one deadline scheduler.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createSimMetrics, FAULT_KINDS, type FaultKind, type SimCounters, type SimMetrics } from './metrics.js';
+import {
+  createSimMetrics,
+  FAULT_KINDS,
+  type FaultKind,
+  type SimCounters,
+  type SimMetrics,
+} from './metrics.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
 import {
   hashString,
@@ -65,7 +72,8 @@ type Endpoint = 'chat' | 'completions' | 'embeddings';
 // at a time. (With all delays 0, `zeroDelayEventsPerWrite` applies instead.)
 const MAX_EVENTS_PER_WRITE = 8;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
-const MALFORMED_EVENT = 'data: {"id":"malformed","object":"chat.completion.chunk","choices":[{"delta":{"content":\n\n';
+const MALFORMED_EVENT =
+  'data: {"id":"malformed","object":"chat.completion.chunk","choices":[{"delta":{"content":\n\n';
 const DONE_EVENT = 'data: [DONE]\n\n';
 
 /**
@@ -91,6 +99,9 @@ class Simulator {
   private queueHead = 0;
   private readonly live = new Set<Sequence>();
   private requestCount = 0;
+  /** Response ids are unique across restarts (random prefix) without drawing from the seeded streams. */
+  readonly idPrefix = randomBytes(6).toString('hex');
+  private idCounter = 0;
   private completed = 0;
   private cancelled = 0;
   private badRequests = 0;
@@ -139,6 +150,10 @@ class Simulator {
         });
       });
     });
+  }
+
+  nextId(): string {
+    return (++this.idCounter).toString(36);
   }
 
   stats(): SimulatorStats {
@@ -293,7 +308,12 @@ class Simulator {
     });
     req.on('end', () => {
       if (tooLarge) sendError(res, 413, 'Request body too large', 'invalid_request_error');
-      else done(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+      else
+        done(
+          chunks.length === 1
+            ? (chunks[0] as Buffer).toString('utf8')
+            : Buffer.concat(chunks).toString('utf8'),
+        );
     });
     req.on('error', () => res.destroy());
   }
@@ -390,7 +410,8 @@ function parseRequest(endpoint: Endpoint, body: string, options: SimulatorOption
   } catch {
     return 'Request body is not valid JSON';
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return 'Request body must be a JSON object';
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    return 'Request body must be a JSON object';
   const r = json as Record<string, unknown>;
   const model = typeof r.model === 'string' && r.model.length > 0 ? r.model : options.model;
   let promptKey: string;
@@ -546,7 +567,8 @@ class Sequence implements Scheduled {
     if (fault === 'stall') this.faultChunk = n >= 2 ? 1 + Math.floor(rng() * (n - 1)) : n;
     else if (fault) this.faultChunk = n >= 1 ? 1 + Math.floor(rng() * n) : 0;
     else this.faultChunk = -1;
-    this.id = `${req.endpoint === 'chat' ? 'chatcmpl' : req.endpoint === 'completions' ? 'cmpl' : 'embd'}-${(rng() * 2 ** 52).toString(36)}`;
+    const kind = req.endpoint === 'chat' ? 'chatcmpl' : req.endpoint === 'completions' ? 'cmpl' : 'embd';
+    this.id = `${kind}-${sim.idPrefix}${sim.nextId()}`;
     this.created_s = Math.floor(Date.now() / 1000);
   }
 
@@ -564,7 +586,9 @@ class Sequence implements Scheduled {
         'cache-control': 'no-cache',
       });
       if (endpoint === 'chat') {
-        this.write(`${this.prefix}"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`);
+        this.write(
+          `${this.prefix}"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`,
+        );
       } else {
         this.res.flushHeaders();
       }

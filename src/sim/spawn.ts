@@ -84,7 +84,10 @@ function readReadyLine(child: ChildProcess): Promise<{ port: number; url: string
   return new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(
-      () => fail(new InfermarkError('E_SIM_START', `simulator child did not start within ${START_TIMEOUT_MS} ms`)),
+      () =>
+        fail(
+          new InfermarkError('E_SIM_START', `simulator child did not start within ${START_TIMEOUT_MS} ms`),
+        ),
       START_TIMEOUT_MS,
     );
     const onData = (chunk: Buffer): void => {
@@ -96,7 +99,12 @@ function readReadyLine(child: ChildProcess): Promise<{ port: number; url: string
         const line = JSON.parse(buffered.slice(0, newline)) as { port: number; url: string };
         resolve(line);
       } catch {
-        reject(new InfermarkError('E_SIM_START', `unexpected output from simulator child: ${buffered.slice(0, 200)}`));
+        reject(
+          new InfermarkError(
+            'E_SIM_START',
+            `unexpected output from simulator child: ${buffered.slice(0, 200)}`,
+          ),
+        );
       }
     };
     const onExit = (code: number | null): void =>

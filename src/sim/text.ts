@@ -67,7 +67,8 @@ export function chatPromptText(messages: unknown[]): { text: string; images: num
         if (part === null || typeof part !== 'object') continue;
         const typed = part as { type?: unknown; text?: unknown };
         if (typeof typed.text === 'string') parts.push(typed.text);
-        else if (typed.type === 'image_url' || typed.type === 'input_image' || typed.type === 'image') images++;
+        else if (typed.type === 'image_url' || typed.type === 'input_image' || typed.type === 'image')
+          images++;
       }
     }
   }

@@ -1,0 +1,200 @@
+/**
+ * Load truth: open-loop Poisson arrivals are sent when the seeded schedule says,
+ * counted from the iteration's start, however long the responses take. A request
+ * that waited for an earlier response (coordinated omission) would show as
+ * client-queue time (sent_at − scheduled_at) and as a schedule that depends on
+ * the server's speed; both are checked against a simulator in its own process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBackend } from '../backends/openai.js';
+import type { RequestRecord } from '../metrics/record.js';
+import { spawnSimulator } from '../sim/spawn.js';
+import type { SimulatorOptions } from '../sim/options.js';
+import { parseScenario } from '../spec/scenario.js';
+import { Prng, keyFromString } from '../workload/prng.js';
+import { createItemSource } from '../workload/sampler.js';
+import { loadTokenizer } from '../workload/tokenizer.js';
+import { arrivalOffsets, type Random } from './arrivals.js';
+import { openLoopRate } from './executors/open-loop-rate.js';
+import { runIteration, type IterationOutcome } from './iteration.js';
+import type { ArrivalSpec, IterationPlan } from './plan.js';
+
+const RATE_RPS = 40;
+const WINDOW_S = 15;
+const SEED = 2024;
+const POISSON: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
+const SCENARIO = 'D(20,50)';
+
+function seeded(seed: number): Random {
+  const [a, b] = keyFromString(`load-truth:${seed}`);
+  const prng = new Prng(a, b);
+  return () => prng.nextFloat();
+}
+
+/** The schedule the executor must follow: offsets below `windowS`, from the same seeded stream. */
+function expectedOffsets(windowS: number): number[] {
+  const next = arrivalOffsets(RATE_RPS, POISSON, seeded(SEED));
+  const offsets: number[] = [];
+  for (let offset = next(); offset < windowS * 1e6; offset = next()) offsets.push(offset);
+  return offsets;
+}
+
+/** Runs one open-loop iteration of `windowS` seconds (the time limit ends it) against a fresh simulator. */
+async function openLoopRun(
+  windowS: number,
+  sim: Partial<SimulatorOptions>,
+): Promise<{ outcome: IterationOutcome; records: RequestRecord[] }> {
+  const server = await spawnSimulator({
+    ttftPerInputTokenMs: 0,
+    ttftJitterMs: 0,
+    itlJitterMs: 0,
+    capacity: 512,
+    batchSlowdown: 0,
+    ...sim,
+  });
+  const tokenizer = await loadTokenizer();
+  const parsed = parseScenario(SCENARIO);
+  assert.ok(parsed.ok);
+  const items = await createItemSource({
+    scenario: parsed.scenario,
+    tokenizer,
+    seed: SEED,
+    iterationKey: 'load-truth',
+    task: 'text-to-text',
+  });
+  const backend = createBackend('openai-chat', {
+    baseUrl: server.url,
+    model: 'sim',
+    stream: true,
+    requestTimeoutMs: 30_000,
+    additionalParams: {},
+    forceOutputLength: true,
+    connections: 1024,
+    countTokens: (text) => tokenizer.count(text),
+  });
+  const plan: IterationPlan = {
+    index: 0,
+    scenario: SCENARIO,
+    mode: 'rate',
+    rate_rps: RATE_RPS,
+    arrival: POISSON,
+    // Far more than the window can send: the time limit ends the iteration.
+    max_requests: 100_000,
+    max_time_s: windowS,
+    warmup: { requests: 0, seconds: 0 },
+    max_in_flight: 1024,
+  };
+  try {
+    const outcome = await runIteration(plan, {
+      backend,
+      items,
+      executor: openLoopRate(RATE_RPS, POISSON, seeded(SEED)),
+      onRecord: () => {},
+    });
+    const records = [...outcome.records].sort((a, b) => a.index - b.index);
+    return { outcome, records };
+  } finally {
+    await backend.close();
+    await server.close();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (rank - lo);
+}
+
+/** Client queue in ms, sorted. */
+function queueMs(records: RequestRecord[]): number[] {
+  return records.map((r) => (r.sent_at_us - r.scheduled_at_us) / 1000).sort((a, b) => a - b);
+}
+
+/** Scheduled offsets from the iteration start, in dispatch order. */
+function scheduledOffsets(outcome: IterationOutcome, records: RequestRecord[]): number[] {
+  return records.map((r) => r.scheduled_at_us - outcome.started_at_us);
+}
+
+/** Arrivals of the schedule that the window could have cut short: the deadline timer may win a race. */
+function assertFollowsSchedule(offsets: number[], expected: number[]): void {
+  assert.ok(
+    offsets.length === expected.length || offsets.length === expected.length - 1,
+    `sent ${offsets.length} of the ${expected.length} scheduled arrivals`,
+  );
+  assert.deepEqual(offsets, expected.slice(0, offsets.length));
+}
+
+let fastOffsets: number[] | null = null;
+
+test(
+  `Poisson at ${RATE_RPS} req/s for ${WINDOW_S} s: achieved rate and no arrival waits for a response`,
+  { timeout: 60_000 },
+  async () => {
+    // 50 + 49 × 10 ≈ 540 ms per response: ~20 requests in flight at every arrival.
+    const { outcome, records } = await openLoopRun(WINDOW_S, { ttftMs: 50, itlMs: 10 });
+    const expected = expectedOffsets(WINDOW_S);
+    const offsets = scheduledOffsets(outcome, records);
+    fastOffsets = offsets;
+
+    assert.equal(outcome.ended_by, 'max_time');
+    assert.equal(outcome.dropped_arrivals, 0);
+    // Each request exactly once, in schedule order.
+    assert.deepEqual(
+      records.map((r) => r.index),
+      records.map((_, i) => i),
+    );
+    assertFollowsSchedule(offsets, expected);
+
+    const achievedRps = records.length / WINDOW_S;
+    const gaps = offsets.slice(1).map((offset, i) => offset - (offsets[i] as number));
+    const meanGapMs = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length / 1000;
+    const queue = queueMs(records);
+    const queueP99 = percentile(queue, 99);
+    const queueMax = queue[queue.length - 1] as number;
+    // Arrivals sent while an earlier request was still streaming: the responses overlap the schedule.
+    const overlapped = records.filter((r, i) =>
+      records.slice(0, i).some((prev) => (prev.done_at_us ?? prev.sent_at_us) > r.sent_at_us),
+    ).length;
+    const ok = records.filter((r) => r.status === 'ok').length;
+    const cancelled = records.filter((r) => r.status === 'cancelled').length;
+    console.log(
+      `# load truth: ${records.length} sent in ${WINDOW_S} s = ${achievedRps.toFixed(2)} req/s; ` +
+        `mean gap ${meanGapMs.toFixed(2)} ms; client queue p99 ${queueP99.toFixed(3)} ms, max ${queueMax.toFixed(3)} ms; ` +
+        `${overlapped} sent while another was in flight; ${ok} ok, ${cancelled} cancelled at the deadline; ` +
+        `client event loop p99 ${outcome.event_loop_delay.p99_ms.toFixed(2)} ms`,
+    );
+
+    assert.ok(Math.abs(achievedRps - RATE_RPS) <= RATE_RPS * 0.05, `achieved ${achievedRps} req/s`);
+    assert.ok(Math.abs(meanGapMs - 1000 / RATE_RPS) <= (1000 / RATE_RPS) * 0.05, `mean gap ${meanGapMs} ms`);
+    assert.ok(queueP99 < 5, `client queue p99 ${queueP99} ms`);
+    assert.ok(queueMax < 20, `client queue max ${queueMax} ms`);
+    assert.ok(overlapped >= records.length * 0.9, `only ${overlapped} of ${records.length} overlapped a response`);
+    // Everything finished but what the deadline cut off; nothing failed.
+    assert.equal(records.filter((r) => r.status === 'error').length, 0);
+    assert.equal(ok + cancelled, records.length);
+    assert.ok(cancelled <= 40, `${cancelled} cancelled at the deadline`);
+  },
+);
+
+test('a slow server does not move the schedule: same seed, same arrival times', { timeout: 30_000 }, async () => {
+  const windowS = 3;
+  // 3000 + 49 × 20 ≈ 4 s per response, longer than the window: every arrival finds all earlier ones in flight.
+  const { outcome, records } = await openLoopRun(windowS, { ttftMs: 3000, itlMs: 20 });
+  const offsets = scheduledOffsets(outcome, records);
+  assertFollowsSchedule(offsets, expectedOffsets(windowS));
+  if (fastOffsets) assert.deepEqual(offsets, fastOffsets.slice(0, offsets.length));
+  const queue = queueMs(records);
+  const queueP99 = percentile(queue, 99);
+  console.log(
+    `# slow server: ${records.length} sent in ${windowS} s; client queue p99 ${queueP99.toFixed(3)} ms, ` +
+      `max ${(queue[queue.length - 1] as number).toFixed(3)} ms; ` +
+      `${records.filter((r) => r.status === 'ok').length} finished before the deadline`,
+  );
+  assert.ok(queueP99 < 5, `client queue p99 ${queueP99} ms`);
+  assert.ok((queue[queue.length - 1] as number) < 20);
+  // The window is shorter than one response: nothing finished, so nothing could have paced the arrivals.
+  assert.equal(records.filter((r) => r.status === 'ok').length, 0);
+  assert.equal(outcome.ended_by, 'max_time');
+});
