@@ -117,6 +117,9 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    // undici calls this on the connection, just before the request bytes are written:
+    // METRICS.md's sent_at. Waiting for a pooled or new connection is client time, not TTFT.
+    this.rec.sent_at_us = nowUs();
     this.abortFn = abort;
     if (this.stopped !== null) abort(this.stopped);
   }

@@ -59,7 +59,16 @@ export async function runCommand(jobFile: string | undefined, flags: RunFlags): 
       `\nrun ${result.runId}${result.interrupted ? ' (interrupted)' : ''}\nrun folder: ${result.dir}\n`,
     );
   }
-  return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
+  if (result.interrupted) return ExitCode.interrupted;
+  // Figures from a run where nothing succeeded are not figures: say so and fail.
+  const completed = result.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
+  if (completed === 0 && result.summaries.some((s) => s.requests.measured > 0)) {
+    process.stderr.write(
+      'infermark: no request completed; see the error classes in the table and the run folder\n',
+    );
+    return ExitCode.failure;
+  }
+  return ExitCode.ok;
 }
 
 /** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */

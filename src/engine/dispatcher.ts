@@ -43,7 +43,7 @@ export class Dispatcher {
   private measuredClaimed = 0;
   private measuredDone = 0;
   private readonly cancelInFlight = new AbortController();
-  private readonly stopWaiters: Array<() => void> = [];
+  private readonly stopSending = new AbortController();
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -124,13 +124,12 @@ export class Dispatcher {
       if (reason === 'interrupted') this.endedBy = 'interrupted';
       this.cancelInFlight.abort(reason);
     }
-    this.stopWaiters.splice(0).forEach((wake) => wake());
+    this.stopSending.abort(reason);
   }
 
-  /** Resolves when the iteration stops sending (for executors sleeping until their next arrival). */
-  whenStopped(): Promise<void> {
-    if (this.endedBy) return Promise.resolve();
-    return new Promise((resolve) => this.stopWaiters.push(resolve));
+  /** Aborted when the iteration stops sending (wakes executors sleeping until their next arrival). */
+  get stopSignal(): AbortSignal {
+    return this.stopSending.signal;
   }
 
   /** Resolves when nothing is in flight. */

@@ -69,8 +69,14 @@ test('64 concurrent streams measure the TTFT and TPOT the server produced', { ti
     const figures = `ttft p50 ${ttft.p50} p99 ${ttft.p99}; tpot p50 ${tpot.p50} p99 ${tpot.p99}`;
     console.log(`# timing truth at c=${CONCURRENCY}: ${figures}`);
     assert.equal(ttft.count, REQUESTS);
-    assert.ok(Math.abs((ttft.p50 as number) - TTFT_MS) <= 2, `TTFT p50 not within 2 ms of ${TTFT_MS}: ${figures}`);
-    assert.ok(Math.abs((tpot.p50 as number) - ITL_MS) <= 0.5, `TPOT p50 not within 0.5 ms of ${ITL_MS}: ${figures}`);
+    assert.ok(
+      Math.abs((ttft.p50 as number) - TTFT_MS) <= 2,
+      `TTFT p50 not within 2 ms of ${TTFT_MS}: ${figures}`,
+    );
+    assert.ok(
+      Math.abs((tpot.p50 as number) - ITL_MS) <= 0.5,
+      `TPOT p50 not within 0.5 ms of ${ITL_MS}: ${figures}`,
+    );
     // Every request came back with the length it asked for (30–70), as the server reported it.
     assert.ok((summary.distributions.output_tokens.min as number) >= 30);
     assert.ok((summary.distributions.output_tokens.max as number) <= 70);

@@ -1,0 +1,258 @@
+/**
+ * The built CLI as a user runs it (`node dist/src/cli/main.js ...` in a child
+ * process): exit codes, what it prints, and the run folder it leaves, against
+ * a simulator in its own process.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+// dist/src/cli → the repository root, where examples/ lives.
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI; `onStderr` sees stderr as it arrives and may signal the child.
+ * Killed after `timeoutMs` so a hung CLI fails the test instead of the suite.
+ */
+function cli(
+  args: string[],
+  options: { timeoutMs?: number; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      options.onStderr?.(stderr, child);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function assertNoStack(result: CliResult): void {
+  const output = result.stdout + result.stderr;
+  assert.doesNotMatch(output, /^ {4}at /m, `stack trace printed:\n${output}`);
+}
+
+/** The one run folder under `outRoot` (it holds run.json). */
+async function runFolderUnder(outRoot: string): Promise<string> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    if (existsSync(join(dir, 'run.json'))) {
+      found.push(dir);
+      return;
+    }
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+    }
+  };
+  await walk(outRoot);
+  assert.equal(found.length, 1, `run folders under ${outRoot}: ${found.join(', ')}`);
+  return found[0] as string;
+}
+
+async function jsonLines(path: string): Promise<unknown[]> {
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as unknown);
+}
+
+let sim: SpawnedSimulator;
+let tmp: string;
+
+before(async () => {
+  // ~20 + 9 × 5 = 65 ms per D(20,10) request.
+  sim = await spawnSimulator({
+    ttftMs: 20,
+    ttftPerInputTokenMs: 0,
+    itlMs: 5,
+    itlJitterMs: 0,
+    batchSlowdown: 0,
+  });
+  tmp = await mkdtemp(join(tmpdir(), 'infermark-cli-'));
+});
+
+after(async () => {
+  await sim?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test('validate accepts both seed examples', async () => {
+  const result = await cli(['validate', 'examples/seed-oci-llama.yaml', 'examples/seed-s3.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /seed-oci-llama\.yaml: valid/);
+  assert.match(result.stdout, /seed-s3\.yaml: valid/);
+});
+
+test('validate on a bad job exits 2 naming file, field and value, without a stack trace', async () => {
+  const original = await readFile(join(ROOT, 'examples', 'seed-s3.yaml'), 'utf8');
+  const bad = original.replace(
+    'task: text-to-text',
+    'task: text-to-text\n   trafficScenarios: ["D(100,100)", "N(480,-1)/(300,150)"]',
+  );
+  assert.notEqual(bad, original);
+  const file = join(tmp, 'bad-job.yaml');
+  await writeFile(file, bad);
+  const result = await cli(['validate', file]);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.ok(result.stderr.includes(file), result.stderr);
+  assert.ok(result.stderr.includes('spec.trafficScenarios[1]'), result.stderr);
+  assert.ok(result.stderr.includes('"N(480,-1)/(300,150)"'), result.stderr);
+  assertNoStack(result);
+});
+
+test('run with flags prints a row per iteration and the run folder, which holds the evidence', async () => {
+  const out = join(tmp, 'run-flags');
+  const result = await cli([
+    'run',
+    '--url',
+    sim.url,
+    '--model',
+    'm',
+    '--scenario',
+    'D(20,10)',
+    '--concurrency',
+    '1,2',
+    '--max-requests',
+    '5',
+    '--out',
+    out,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assertNoStack(result);
+  const dir = await runFolderUnder(out);
+  assert.ok(result.stdout.includes(`run folder: ${dir}`), result.stdout);
+  // One table row per concurrency level.
+  const rows = result.stdout.split('\n').filter((line) => line.includes('D(20,10)'));
+  assert.equal(rows.length, 2, result.stdout);
+  for (const file of [
+    'run.json',
+    'summary.json',
+    'iterations/000/requests.jsonl',
+    'iterations/001/requests.jsonl',
+  ]) {
+    assert.ok(existsSync(join(dir, file)), `${file} missing in ${dir}`);
+  }
+  assert.equal((await jsonLines(join(dir, 'iterations', '000', 'requests.jsonl'))).length, 5);
+  const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as {
+    status: string;
+    iterations: Array<{ concurrency: number; requests: { completed: number } }>;
+  };
+  assert.equal(summary.status, 'complete');
+  assert.deepEqual(
+    summary.iterations.map((s) => [s.concurrency, s.requests.completed]),
+    [
+      [1, 5],
+      [2, 5],
+    ],
+  );
+});
+
+test('run --json prints one JSON document on stdout', async () => {
+  const out = join(tmp, 'run-json');
+  const result = await cli([
+    'run',
+    '--url',
+    sim.url,
+    '--model',
+    'm',
+    '--scenario',
+    'D(20,10)',
+    '--concurrency',
+    '1,2',
+    '--max-requests',
+    '3',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const parsed = JSON.parse(result.stdout) as { run_id: string; dir: string; iterations: unknown[] };
+  assert.equal(typeof parsed.run_id, 'string');
+  assert.equal(parsed.dir, await runFolderUnder(out));
+  assert.equal(parsed.iterations.length, 2);
+});
+
+test('SIGINT ends the run with 130 and keeps the finished iteration', async () => {
+  const out = join(tmp, 'run-sigint');
+  let signalled = false;
+  // Iteration 1 (c=4) takes ~0.3 s; iteration 2 (c=1, 40 × 65 ms) ~2.6 s: interrupt it early on.
+  const result = await cli(
+    [
+      'run',
+      '--url',
+      sim.url,
+      '--model',
+      'm',
+      '--scenario',
+      'D(20,10)',
+      '--concurrency',
+      '4,1',
+      '--max-requests',
+      '40',
+      '--out',
+      out,
+    ],
+    {
+      onStderr: (text, child) => {
+        // The line a finished iteration prints (to stderr, terminal or not).
+        if (!signalled && text.includes('[1/2]')) {
+          signalled = true;
+          setTimeout(() => child.kill('SIGINT'), 200);
+        }
+      },
+    },
+  );
+  assert.ok(signalled, `the first iteration never reported:\n${result.stderr}`);
+  assert.equal(result.code, 130, result.stdout + result.stderr);
+  assertNoStack(result);
+  assert.match(result.stdout, /interrupted/);
+  const dir = await runFolderUnder(out);
+  const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as {
+    status: string;
+    iterations_completed: number;
+    iterations: Array<{ ended_by: string; requests: { completed: number; total: number } }>;
+  };
+  assert.equal(summary.status, 'interrupted');
+  assert.equal(summary.iterations_completed, 1);
+  assert.equal(summary.iterations[0]?.ended_by, 'max_requests');
+  assert.equal(summary.iterations[0]?.requests.completed, 40);
+  assert.equal((await jsonLines(join(dir, 'iterations', '000', 'requests.jsonl'))).length, 40);
+  assert.ok(existsSync(join(dir, 'iterations', '000', 'summary.json')));
+  // The interrupted iteration kept what it finished, on disk and in its summary.
+  const second = summary.iterations[1];
+  assert.equal(second?.ended_by, 'interrupted');
+  const secondLines = await jsonLines(join(dir, 'iterations', '001', 'requests.jsonl'));
+  assert.equal(secondLines.length, second?.requests.total);
+  assert.ok((second?.requests.completed ?? 0) < 40);
+});
+
+test('bad flag values exit 2 and name the flag', async () => {
+  const result = await cli(['run', '--url', sim.url, '--model', 'm', '--concurrency', '0,x', '--out', tmp]);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.match(result.stderr, /--concurrency\[0\]/);
+  assert.match(result.stderr, /--concurrency\[1\]/);
+  assertNoStack(result);
+});
