@@ -7,6 +7,7 @@
 import type { Backend, BackendKind } from '../backends/backend.js';
 import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
+import { redactSecrets } from '../evidence/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
@@ -130,7 +131,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     started_at: wallIso(anchor, anchor.mono_us),
     intent: 'exploratory',
     job_file: inputs.jobFile,
-    job,
+    job: redactSecrets(job),
     endpoint: { base_url: endpoint.baseUrl, path: endpoint.path, model: endpoint.model, backend: kind },
     server: {
       version: serverVersion,

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { REDACTED, redactSecrets } from './redact.js';
+
+test('secret-named fields are redacted at any depth; other fields are kept', () => {
+  const job = {
+    spec: {
+      outputLocation: {
+        storageUri: 's3://bucket/path',
+        parameters: {
+          aws_access_key_id: 'AKIAIOSFODNN7EXAMPLE',
+          aws_secret_access_key: 'wJalrXUtnFEMI/K7MDENG',
+          aws_region: 'us-east-1',
+          github_token: 'ghp_xxxxxxxxxxxx',
+          azure_sas_token: '?sv=2020',
+          azure_connection_string: 'DefaultEndpointsProtocol=https;AccountKey=abc',
+          azure_account_key: 'k',
+          security_token: 't',
+        },
+      },
+      additionalRequestParams: { temperature: '0.0', api_key: 'sk-live' },
+      apiKey: { env: 'MY_KEY' },
+    },
+  };
+  const out = redactSecrets(job);
+  const params = out.spec.outputLocation.parameters;
+  for (const [key, value] of Object.entries(params)) {
+    assert.equal(value, key === 'aws_region' ? 'us-east-1' : REDACTED, key);
+  }
+  assert.equal(out.spec.additionalRequestParams.temperature, '0.0');
+  assert.equal(out.spec.additionalRequestParams.api_key, REDACTED);
+  assert.equal(out.spec.outputLocation.storageUri, 's3://bucket/path');
+  // The name of the variable holding the key is not the key.
+  assert.equal(out.spec.apiKey.env, 'MY_KEY');
+  assert.equal(job.spec.outputLocation.parameters.github_token, 'ghp_xxxxxxxxxxxx', 'input untouched');
+});
