@@ -212,6 +212,8 @@ async function main(): Promise<void> {
       'max-tokens': { type: 'string', default: '256' },
       streams: { type: 'string', default: '1,64,512' },
       only: { type: 'string', default: 'infermark,baseline' },
+      // Events the simulator writes per stream per tick at zero delay (its default is 4).
+      'events-per-write': { type: 'string', default: '4' },
     },
   });
   const seconds = Number(values.seconds);
@@ -225,6 +227,7 @@ async function main(): Promise<void> {
     itlJitterMs: 0,
     capacity: 100000,
     eosProbability: 0,
+    zeroDelayEventsPerWrite: Number(values['events-per-write']),
   });
   const rows: Row[] = [];
   try {
