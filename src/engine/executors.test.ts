@@ -2,7 +2,10 @@
  * The executors and the dispatcher's limits, fast: a fake backend with chosen
  * latencies counts what is in flight exactly, and the real backend against an
  * in-process simulator shows that cancellation reaches the wire. Each case runs
- * in well under a second.
+ * in well under a second. The fake stands in for the backend only where a test
+ * must count requests in flight at the executor boundary, which no server can see
+ * exactly; the real path (backend, simulator) is covered here for cancellation and in
+ * timing-truth, load-truth and faults tests for everything else.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
