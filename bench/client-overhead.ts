@@ -5,7 +5,7 @@
  * baseline "plain undici request() + TextDecoder + JSON.parse per event" loop.
  *
  * Run: `npm run build && npm run bench:client` (options: `--seconds 5`,
- * `--max-tokens 256`, `--streams 1,64,512`). Target: <= 3 µs of client CPU per
+ * `--max-tokens 256`, `--streams 1,64,512`, `--events-per-write 1`, `--only infermark,baseline,undici-floor`). Target: <= 3 µs of client CPU per
  * streamed token, flat from 64 to 512 streams.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -117,6 +117,50 @@ function baselineSender(
   return { send, close: () => pool.close() };
 }
 
+/**
+ * The floor under any undici-based client: `dispatch` with a handler that ignores
+ * every byte (tokens are credited as max_tokens, since nothing is parsed). What a
+ * client costs above this row is its own parsing and stamping.
+ */
+function undiciFloorSender(
+  url: string,
+  streams: number,
+  maxTokens: number,
+): { send: SendOne; close: () => Promise<void> } {
+  const pool = new Pool(url, { connections: streams, headersTimeout: 0, bodyTimeout: 0 });
+  const body = JSON.stringify({
+    model: 'sim',
+    messages: [{ role: 'user', content: 'hello there' }],
+    max_tokens: maxTokens,
+    stream: true,
+    stream_options: { include_usage: true },
+    ignore_eos: true,
+  });
+  const send: SendOne = (index) =>
+    new Promise((resolve) => {
+      let status = 0;
+      pool.dispatch(
+        {
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: { 'content-type': 'application/json', 'x-request-id': `f-${index}` },
+          body,
+        },
+        {
+          onConnect: () => {},
+          onHeaders: (statusCode: number) => {
+            status = statusCode;
+            return true;
+          },
+          onData: () => true,
+          onComplete: () => resolve({ tokens: status === 200 ? maxTokens : 0, ok: status === 200 }),
+          onError: () => resolve({ tokens: 0, ok: false }),
+        },
+      );
+    });
+  return { send, close: () => pool.close() };
+}
+
 function infermarkSender(
   url: string,
   streams: number,
@@ -211,7 +255,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '5' },
       'max-tokens': { type: 'string', default: '256' },
       streams: { type: 'string', default: '1,64,512' },
-      only: { type: 'string', default: 'infermark,baseline' },
+      only: { type: 'string', default: 'infermark,baseline,undici-floor' },
       // Events the simulator writes per stream per tick at zero delay (its default is 4).
       'events-per-write': { type: 'string', default: '4' },
     },
@@ -233,7 +277,12 @@ async function main(): Promise<void> {
   try {
     for (const streams of levels) {
       for (const client of clients) {
-        const make = client === 'baseline' ? baselineSender : infermarkSender;
+        const make =
+          client === 'baseline'
+            ? baselineSender
+            : client === 'undici-floor'
+              ? undiciFloorSender
+              : infermarkSender;
         const row = await measure(client, make, sim.url, streams, maxTokens, seconds);
         rows.push(row);
         process.stderr.write(
