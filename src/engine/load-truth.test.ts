@@ -126,6 +126,10 @@ function assertFollowsSchedule(offsets: number[], expected: number[]): void {
   assert.deepEqual(offsets, expected.slice(0, offsets.length));
 }
 
+/** Client lateness bounds (ms): far below a response time, above GC pauses on a shared host. */
+const QUEUE_P99_BOUND_MS = 15;
+const QUEUE_MAX_BOUND_MS = 50;
+
 let fastOffsets: number[] | null = null;
 
 test(
@@ -168,8 +172,10 @@ test(
 
     assert.ok(Math.abs(achievedRps - RATE_RPS) <= RATE_RPS * 0.05, `achieved ${achievedRps} req/s`);
     assert.ok(Math.abs(meanGapMs - 1000 / RATE_RPS) <= (1000 / RATE_RPS) * 0.05, `mean gap ${meanGapMs} ms`);
-    assert.ok(queueP99 < 5, `client queue p99 ${queueP99} ms`);
-    assert.ok(queueMax < 20, `client queue max ${queueMax} ms`);
+    // A client paced by responses would send ~540 ms late (one response time). The bounds sit an
+    // order of magnitude below that and above the 10–14 ms GC pauses a shared 2-core CI host shows.
+    assert.ok(queueP99 < QUEUE_P99_BOUND_MS, `client queue p99 ${queueP99} ms`);
+    assert.ok(queueMax < QUEUE_MAX_BOUND_MS, `client queue max ${queueMax} ms`);
     assert.ok(
       overlapped >= records.length * 0.9,
       `only ${overlapped} of ${records.length} overlapped a response`,
@@ -200,7 +206,10 @@ test(
     );
     // ~110 samples make a p99 the second-largest value (the first test checks the p99 over ~600);
     // what matters here is that no arrival waited anywhere near a response time (~4 s).
-    assert.ok((queue[queue.length - 1] as number) < 20, `client queue max ${queue[queue.length - 1]} ms`);
+    assert.ok(
+      (queue[queue.length - 1] as number) < QUEUE_MAX_BOUND_MS,
+      `client queue max ${queue[queue.length - 1]} ms`,
+    );
     // The window is shorter than one response: nothing finished, so nothing could have paced the arrivals.
     assert.equal(records.filter((r) => r.status === 'ok').length, 0);
     assert.equal(outcome.ended_by, 'max_time');
