@@ -2,12 +2,15 @@
  * Client-overhead benchmark: how much CPU infermark's own client spends per
  * streamed token, against a simulator at zero delay in another process (so the
  * server's CPU is not counted), at 1, 64 and 512 concurrent streams, next to a
- * baseline "plain undici request() + TextDecoder + JSON.parse per event" loop.
+ * baseline "plain undici request() + TextDecoder + JSON.parse per event" loop and
+ * two floors that parse nothing (undici dispatch; a bare net.Socket).
  *
  * Run: `npm run build && npm run bench:client` (options: `--seconds 5`,
- * `--max-tokens 256`, `--streams 1,64,512`, `--events-per-write 1`, `--only infermark,baseline,undici-floor`). Target: <= 3 µs of client CPU per
- * streamed token, flat from 64 to 512 streams.
+ * `--max-tokens 256`, `--streams 1,64,512`, `--events-per-write 1` (the simulator
+ * batches 4 by default), `--only infermark,baseline,undici-floor,socket-floor`).
+ * Target: <= 3 µs of client CPU per streamed token, flat from 64 to 512 streams.
  */
+import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -63,6 +66,61 @@ async function closedLoop(client: string, streams: number, total: number, send: 
   };
 }
 
+/** The streamed chat request every comparison client sends. */
+function chatBody(maxTokens: number): string {
+  return JSON.stringify({
+    model: 'sim',
+    messages: [{ role: 'user', content: 'hello there' }],
+    max_tokens: maxTokens,
+    stream: true,
+    stream_options: { include_usage: true },
+    ignore_eos: true,
+  });
+}
+
+/**
+ * Below undici: one keep-alive `net.Socket` per stream, the request written by hand,
+ * the response ignored except for the chunked body's terminator. No HTTP parsing at
+ * all, so this is the floor of any Node.js client on this machine.
+ */
+function socketFloorSender(
+  url: string,
+  _streams: number,
+  maxTokens: number,
+): { send: SendOne; close: () => Promise<void> } {
+  const { hostname, port } = new URL(url);
+  const body = chatBody(maxTokens);
+  const request = Buffer.from(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: ${hostname}:${port}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  const terminator = Buffer.from('0\r\n\r\n');
+  const idle: Socket[] = [];
+  const all: Socket[] = [];
+  const open = (): Promise<Socket> =>
+    new Promise((resolve) => {
+      const socket = connect(Number(port), hostname, () => resolve(socket));
+      socket.setNoDelay(true);
+      all.push(socket);
+    });
+  const send: SendOne = async () => {
+    const socket = idle.pop() ?? (await open());
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer): void => {
+        if (chunk.length >= 5 && chunk.subarray(chunk.length - 5).equals(terminator)) {
+          socket.off('data', onData);
+          resolve();
+        }
+      };
+      socket.on('data', onData);
+      socket.write(request);
+    });
+    idle.push(socket);
+    return { tokens: maxTokens, ok: true };
+  };
+  return { send, close: async () => all.forEach((socket) => socket.destroy()) };
+}
+
 /** The baseline most clients write: request(), decode, split on blank lines, JSON.parse every event. */
 function baselineSender(
   url: string,
@@ -75,14 +133,7 @@ function baselineSender(
       method: 'POST',
       path: '/v1/chat/completions',
       headers: { 'content-type': 'application/json', 'x-request-id': `b-${index}` },
-      body: JSON.stringify({
-        model: 'sim',
-        messages: [{ role: 'user', content: 'hello there' }],
-        max_tokens: maxTokens,
-        stream: true,
-        stream_options: { include_usage: true },
-        ignore_eos: true,
-      }),
+      body: chatBody(maxTokens),
     });
     const decoder = new TextDecoder();
     let buffered = '';
@@ -128,14 +179,7 @@ function undiciFloorSender(
   maxTokens: number,
 ): { send: SendOne; close: () => Promise<void> } {
   const pool = new Pool(url, { connections: streams, headersTimeout: 0, bodyTimeout: 0 });
-  const body = JSON.stringify({
-    model: 'sim',
-    messages: [{ role: 'user', content: 'hello there' }],
-    max_tokens: maxTokens,
-    stream: true,
-    stream_options: { include_usage: true },
-    ignore_eos: true,
-  });
+  const body = chatBody(maxTokens);
   const send: SendOne = (index) =>
     new Promise((resolve) => {
       let status = 0;
@@ -249,13 +293,21 @@ function table(rows: Row[]): string {
   return [row(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(row)].join('\n');
 }
 
+/** The clients this benchmark can measure, by `--only` name. */
+const SENDERS: Record<string, typeof infermarkSender> = {
+  infermark: infermarkSender,
+  baseline: baselineSender,
+  'undici-floor': undiciFloorSender,
+  'socket-floor': socketFloorSender,
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '5' },
       'max-tokens': { type: 'string', default: '256' },
       streams: { type: 'string', default: '1,64,512' },
-      only: { type: 'string', default: 'infermark,baseline,undici-floor' },
+      only: { type: 'string', default: 'infermark,baseline,undici-floor,socket-floor' },
       // Events the simulator writes per stream per tick at zero delay (its default is 4).
       'events-per-write': { type: 'string', default: '4' },
     },
@@ -277,12 +329,8 @@ async function main(): Promise<void> {
   try {
     for (const streams of levels) {
       for (const client of clients) {
-        const make =
-          client === 'baseline'
-            ? baselineSender
-            : client === 'undici-floor'
-              ? undiciFloorSender
-              : infermarkSender;
+        const make = SENDERS[client];
+        if (!make) throw new Error(`unknown client ${client}; known: ${Object.keys(SENDERS).join(', ')}`);
         const row = await measure(client, make, sim.url, streams, maxTokens, seconds);
         rows.push(row);
         process.stderr.write(

@@ -28,6 +28,26 @@ interface CliResult {
  * Runs the CLI; `onStderr` sees stderr as it arrives and may signal the child.
  * Killed after `timeoutMs` so a hung CLI fails the test instead of the suite.
  */
+/** `run` against the test's simulator with the command-line form; `extra` flags go last. */
+function runArgs(out: string, concurrency: string, maxRequests: number, ...extra: string[]): string[] {
+  return [
+    'run',
+    '--url',
+    sim.url,
+    '--model',
+    'm',
+    '--scenario',
+    'D(20,10)',
+    '--concurrency',
+    concurrency,
+    '--max-requests',
+    String(maxRequests),
+    '--out',
+    out,
+    ...extra,
+  ];
+}
+
 function cli(
   args: string[],
   options: { timeoutMs?: number; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
@@ -125,21 +145,7 @@ test('validate on a bad job exits 2 naming file, field and value, without a stac
 
 test('run with flags prints a row per iteration and the run folder, which holds the evidence', async () => {
   const out = join(tmp, 'run-flags');
-  const result = await cli([
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(20,10)',
-    '--concurrency',
-    '1,2',
-    '--max-requests',
-    '5',
-    '--out',
-    out,
-  ]);
+  const result = await cli(runArgs(out, '1,2', 5));
   assert.equal(result.code, 0, result.stderr);
   assertNoStack(result);
   const dir = await runFolderUnder(out);
@@ -151,6 +157,7 @@ test('run with flags prints a row per iteration and the run folder, which holds 
     'run.json',
     'summary.json',
     'iterations/000/requests.jsonl',
+    'iterations/000/workload.json',
     'iterations/001/requests.jsonl',
   ]) {
     assert.ok(existsSync(join(dir, file)), `${file} missing in ${dir}`);
@@ -172,22 +179,7 @@ test('run with flags prints a row per iteration and the run folder, which holds 
 
 test('run --json prints one JSON document on stdout', async () => {
   const out = join(tmp, 'run-json');
-  const result = await cli([
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(20,10)',
-    '--concurrency',
-    '1,2',
-    '--max-requests',
-    '3',
-    '--out',
-    out,
-    '--json',
-  ]);
+  const result = await cli(runArgs(out, '1,2', 3, '--json'));
   assert.equal(result.code, 0, result.stderr);
   const parsed = JSON.parse(result.stdout) as { run_id: string; dir: string; iterations: unknown[] };
   assert.equal(typeof parsed.run_id, 'string');
@@ -195,36 +187,43 @@ test('run --json prints one JSON document on stdout', async () => {
   assert.equal(parsed.iterations.length, 2);
 });
 
+test('the same seed and flags send byte-identical prompts: equal workload digests', async () => {
+  const digests: string[] = [];
+  for (const name of ['same-seed-a', 'same-seed-b']) {
+    const out = join(tmp, name);
+    const result = await cli(runArgs(out, '1', 3, '--seed', '7', '--quiet'));
+    assert.equal(result.code, 0, result.stderr);
+    const dir = await runFolderUnder(out);
+    const workload = JSON.parse(await readFile(join(dir, 'iterations', '000', 'workload.json'), 'utf8')) as {
+      items: number;
+      items_digest: string;
+    };
+    assert.equal(workload.items, 3);
+    assert.match(workload.items_digest, /^sha256:[0-9a-f]{64}$/);
+    digests.push(workload.items_digest);
+  }
+  assert.equal(digests[0], digests[1]);
+  const other = join(tmp, 'other-seed');
+  assert.equal((await cli(runArgs(other, '1', 3, '--seed', '8', '--quiet'))).code, 0);
+  const otherWorkload = JSON.parse(
+    await readFile(join(await runFolderUnder(other), 'iterations', '000', 'workload.json'), 'utf8'),
+  ) as { items_digest: string };
+  assert.notEqual(otherWorkload.items_digest, digests[0]);
+});
+
 test('SIGINT ends the run with 130 and keeps the finished iteration', async () => {
   const out = join(tmp, 'run-sigint');
   let signalled = false;
   // Iteration 1 (c=4) takes ~0.3 s; iteration 2 (c=1, 40 × 65 ms) ~2.6 s: interrupt it early on.
-  const result = await cli(
-    [
-      'run',
-      '--url',
-      sim.url,
-      '--model',
-      'm',
-      '--scenario',
-      'D(20,10)',
-      '--concurrency',
-      '4,1',
-      '--max-requests',
-      '40',
-      '--out',
-      out,
-    ],
-    {
-      onStderr: (text, child) => {
-        // The line a finished iteration prints (to stderr, terminal or not).
-        if (!signalled && text.includes('[1/2]')) {
-          signalled = true;
-          setTimeout(() => child.kill('SIGINT'), 200);
-        }
-      },
+  const result = await cli(runArgs(out, '4,1', 40), {
+    onStderr: (text, child) => {
+      // The line a finished iteration prints (to stderr, terminal or not).
+      if (!signalled && text.includes('[1/2]')) {
+        signalled = true;
+        setTimeout(() => child.kill('SIGINT'), 200);
+      }
     },
-  );
+  });
   assert.ok(signalled, `the first iteration never reported:\n${result.stderr}`);
   assert.equal(result.code, 130, result.stdout + result.stderr);
   assertNoStack(result);

@@ -62,11 +62,6 @@ export class Dispatcher {
     return this.endedBy !== null;
   }
 
-  /** Aborted when in-flight requests must be cancelled (time limit, interruption). */
-  get cancelSignal(): AbortSignal {
-    return this.cancelInFlight.signal;
-  }
-
   /**
    * Claims the next work item for a request scheduled at `scheduledAtUs`, or null
    * when the iteration must stop sending. Warmup is decided by the schedule time.
@@ -118,13 +113,10 @@ export class Dispatcher {
    * (recorded as `cancelled`); reaching the request count or the trace's end drains.
    */
   end(reason: EndReason): void {
-    if (this.endedBy && !(reason === 'interrupted' || reason === 'max_time')) return;
-    if (!this.endedBy) this.endedBy = reason;
-    if (reason === 'max_time' || reason === 'interrupted') {
-      if (reason === 'interrupted') this.endedBy = 'interrupted';
-      this.cancelInFlight.abort(reason);
-    }
+    // The first reason stands, except that an interruption is always reported as one.
+    if (!this.endedBy || reason === 'interrupted') this.endedBy = reason;
     this.stopSending.abort(reason);
+    if (reason === 'max_time' || reason === 'interrupted') this.cancelInFlight.abort(reason);
   }
 
   /** Aborted when the iteration stops sending (wakes executors sleeping until their next arrival). */

@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Backend } from '../backends/backend.js';
 import type { RequestRecord } from '../metrics/record.js';
+import { itemsDigest } from '../workload/sampler.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
 import { nowUs } from './clock.js';
 import { Dispatcher, type EndReason, type ProgressSnapshot } from './dispatcher.js';
@@ -39,6 +40,8 @@ export interface IterationOutcome {
   ended_by: EndReason;
   dropped_arrivals: number;
   late_arrivals: number;
+  /** The items prepared before the clock started, and their digest (same seed and spec, same digest). */
+  workload: { items: number; digest: string };
   /** The client's event-loop delay while the iteration ran. */
   event_loop_delay: { p50_ms: number; p99_ms: number; max_ms: number };
 }
@@ -46,7 +49,9 @@ export interface IterationOutcome {
 export async function runIteration(plan: IterationPlan, deps: IterationDeps): Promise<IterationOutcome> {
   const problems = deps.executor.validate();
   if (problems.length > 0) throw new Error(`iteration ${plan.index}: ${problems.join('; ')}`);
-  const itemAt = prepareItems(deps.items, plan.warmup.requests + plan.max_requests);
+  const prepared = prepareItems(deps.items, plan.warmup.requests + plan.max_requests);
+  const workload = { items: prepared.length, digest: itemsDigest(prepared) };
+  const itemAt = (index: number): WorkItem => prepared[index] ?? deps.items.itemAt(index);
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
@@ -79,6 +84,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
     ended_by: dispatcher.endedBy ?? 'max_requests',
     dropped_arrivals: dispatcher.dropped,
     late_arrivals: dispatcher.late,
+    workload,
     event_loop_delay: {
       p50_ms: lateMs(loopDelay.percentile(50)),
       p99_ms: lateMs(loopDelay.percentile(99)),
@@ -88,11 +94,9 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
 }
 
 /** Builds the first items before the clock starts, so prompt synthesis is never on the request path. */
-function prepareItems(items: ItemSource, wanted: number): (index: number) => WorkItem {
+function prepareItems(items: ItemSource, wanted: number): WorkItem[] {
   const count = Math.min(wanted, items.size, PREPARED_ITEMS_MAX);
-  const prepared: WorkItem[] = [];
-  for (let index = 0; index < count; index++) prepared.push(items.itemAt(index));
-  return (index) => prepared[index] ?? items.itemAt(index);
+  return Array.from({ length: count }, (_, index) => items.itemAt(index));
 }
 
 /**

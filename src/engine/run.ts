@@ -7,6 +7,7 @@
 import type { Backend, BackendKind } from '../backends/backend.js';
 import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
+import { digestOf } from '../evidence/digest.js';
 import { redactSecrets } from '../evidence/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
@@ -18,7 +19,7 @@ import { parseScenario } from '../spec/scenario.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
 import { Prng, keyFromString } from '../workload/prng.js';
-import { createItemSource, workloadDigest } from '../workload/sampler.js';
+import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
@@ -140,15 +141,10 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     },
     tokenizer: tokenizer.name,
     plan: plans,
+    // The items' own digest is written per iteration (workload.json), from the items it sent.
     workloads: plans.map((plan) => {
-      const source = sources.get(plan.index) as ItemSource;
-      const count = Math.min(source.size, plan.warmup.requests + plan.max_requests);
-      return {
-        iteration: plan.index,
-        description: source.description,
-        items: count,
-        digest: workloadDigest(source, count),
-      };
+      const { description } = sources.get(plan.index) as ItemSource;
+      return { iteration: plan.index, description, spec_digest: digestOf(description) };
     }),
     environment,
     clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
@@ -225,6 +221,12 @@ async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Prom
     await lines.close();
   }
   await scrape(ctx, `${dir}/metrics-end.prom`);
+  await ctx.folder.writeJson(`${dir}/workload.json`, {
+    description: ctx.items.description,
+    spec_digest: digestOf(ctx.items.description),
+    items: outcome.workload.items,
+    items_digest: outcome.workload.digest,
+  });
   const summary = summarizeIteration(
     outcome.records,
     {

@@ -6,6 +6,7 @@
  *   <run_id>/run.json                          spec, plan, workload, endpoint, environment
  *   <run_id>/iterations/<NNN>/requests.jsonl   one request record per line
  *   <run_id>/iterations/<NNN>/summary.json     the iteration's metrics
+ *   <run_id>/iterations/<NNN>/workload.json    what generated its items, and the items' digest
  *   <run_id>/iterations/<NNN>/metrics-{start,end}.prom   server /metrics scrapes
  *   <run_id>/summary.json                      every iteration's summary, when the run ends
  */

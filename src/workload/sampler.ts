@@ -248,9 +248,14 @@ function positiveInt(name: string, value: number): number {
  */
 export function workloadDigest(source: ItemSource, count: number): string {
   const n = Math.min(count, source.size);
+  return itemsDigest(Array.from({ length: n }, (_, i) => source.itemAt(i)));
+}
+
+/** sha256 over each item's canonical JSON, one per line: the digest of items already built. */
+export function itemsDigest(items: readonly WorkItem[]): string {
   const hash = createHash('sha256');
-  for (let i = 0; i < n; i++) {
-    hash.update(canonicalJson(source.itemAt(i)));
+  for (const item of items) {
+    hash.update(canonicalJson(item));
     hash.update('\n');
   }
   return `sha256:${hash.digest('hex')}`;
