@@ -28,6 +28,8 @@ import {
 const Mode = { pending: 0, sse: 1, json: 2, errorBody: 3 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
 
+/** Longest error message kept in a record. */
+const ERROR_MESSAGE_MAX_CHARS = 300;
 /** Error bodies are read up to this many bytes: enough for a message, bounded against huge pages. */
 const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
 /** Bound for a non-streamed body (an embeddings response is large but not this large). */
@@ -237,7 +239,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     const rec = this.rec;
     rec.status = 'error';
     rec.error_class = errorClass;
-    rec.error_message = redact(clip(message, 300), this.settings.secrets);
+    // Secrets out first, then shorten: clipping first could cut a key and leave its start.
+    rec.error_message = clip(redact(message, this.settings.secrets), ERROR_MESSAGE_MAX_CHARS);
   }
 
   private failHttp(body: string): void {
@@ -250,7 +253,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     } catch {
       // not JSON: keep the text
     }
-    this.fail(errorClass, `HTTP ${status}${message === '' ? '' : `: ${clip(message, 200)}`}`);
+    this.fail(errorClass, `HTTP ${status}${message === '' ? '' : `: ${message}`}`);
   }
 
   private bodyText(): string {
@@ -279,7 +282,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (this.settings.embeddings) {
       const usage = embeddingsUsage(text);
       if (usage === null) {
-        this.fail('protocol', `unparseable embeddings response: ${clip(text, 80)}`);
+        // Bounded far beyond the kept 300 characters, so no cut key can reach the kept part.
+        this.fail('protocol', `unparseable embeddings response: ${clip(text, 4096)}`);
         return;
       }
       if (usage.type !== ChunkType.data) {

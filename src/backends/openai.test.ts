@@ -483,6 +483,28 @@ test('error bodies: message kept, API key never echoed', async () => {
   assert.deepEqual([p.error_class, p.error_message], ['http_5xx', 'HTTP 503: upstream busy']);
 });
 
+test('a key that straddles the length limit of a message is still removed, in bodies and in stream errors', async () => {
+  const key = 'sk-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+  const pieces = (text: string): string[] =>
+    Array.from({ length: key.length - 7 }, (_, i) => key.slice(i, i + 8)).filter((p) => text.includes(p));
+  for (const padding of [150, 170, 190, 250, 280, 295]) {
+    const body = `${'x'.repeat(padding)} bad key ${key} and more text after it`;
+    const plain = await bytes((res) => {
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      res.end(body);
+    });
+    const r = await send(backend('openai-chat', plain.url, { apiKey: key }));
+    assert.equal(r.error_class, 'http_4xx');
+    assert.deepEqual(pieces(r.error_message ?? ''), [], `padding ${padding}: ${r.error_message}`);
+    const streamed = await bytes((res) =>
+      sse(res, delta({ content: 'a' }) + ev({ error: { message: body } })),
+    );
+    const s = await send(backend('openai-chat', streamed.url, { apiKey: key }));
+    assert.equal(s.error_class, 'protocol');
+    assert.deepEqual(pieces(s.error_message ?? ''), [], `stream, padding ${padding}: ${s.error_message}`);
+  }
+});
+
 test('timeout before headers and while queued behind a slow request', async () => {
   const srv = await bytes(() => {
     // never answer

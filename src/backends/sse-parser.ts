@@ -249,12 +249,12 @@ export function classifyChunkJson(data: string, out: ChunkInfo): ChunkInfo {
     obj = JSON.parse(data);
   } catch {
     reset(out, ChunkType.invalid);
-    out.message = `unparseable stream event: ${clip(data, 80)}`;
+    out.message = `unparseable stream event: ${data}`;
     return out;
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     reset(out, ChunkType.invalid);
-    out.message = `stream event is not a JSON object: ${clip(data, 80)}`;
+    out.message = `stream event is not a JSON object: ${data}`;
     return out;
   }
   const o = obj as Record<string, unknown>;
@@ -292,17 +292,20 @@ export function classifyChunkJson(data: string, out: ChunkInfo): ChunkInfo {
   return out;
 }
 
-/** A short message from an error object (`{error: {message}}`, `{error: "..."}`, `{message}`, `{detail}`). */
+/**
+ * The message of an error object (`{error: {message}}`, `{error: "..."}`, `{message}`, `{detail}`),
+ * whole: the caller removes secrets first and shortens after, so a secret is never cut in two.
+ */
 export function errorMessageOf(o: Record<string, unknown>): string {
   const e = o.error;
-  if (typeof e === 'string') return clip(e, 200);
+  if (typeof e === 'string') return e;
   if (typeof e === 'object' && e !== null) {
     const m = (e as Record<string, unknown>).message;
-    if (typeof m === 'string') return clip(m, 200);
+    if (typeof m === 'string') return m;
   }
-  if (typeof o.message === 'string') return clip(o.message, 200);
-  if (typeof o.detail === 'string') return clip(o.detail, 200);
-  return clip(JSON.stringify(e ?? o), 200);
+  if (typeof o.message === 'string') return o.message;
+  if (typeof o.detail === 'string') return o.detail;
+  return JSON.stringify(e ?? o);
 }
 
 /** Truncate to `max` characters with an ellipsis. */
