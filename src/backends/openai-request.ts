@@ -119,11 +119,16 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    // Settled while it waited for a connection (cancel, timeout): the record is final and
+    // already written; it must not change under the writer.
+    if (this.finished || this.stopped !== null) {
+      abort(this.stopped ?? new StopRequest('cancel'));
+      return;
+    }
     // undici calls this on the connection, just before the request bytes are written:
     // METRICS.md's sent_at. Waiting for a pooled or new connection is client time, not TTFT.
     this.rec.sent_at_us = nowUs();
     this.abortFn = abort;
-    if (this.stopped !== null) abort(this.stopped);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {

@@ -117,10 +117,12 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
   );
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
+  // The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials.
+  const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
   const [environment, serverVersion, firstScrape] = await Promise.all([
     captureEnvironment(),
     fetchServerVersion(endpoint.baseUrl, authHeaders),
-    fetchText(metricsUrl, authHeaders),
+    fetchText(metricsUrl, metricsHeaders),
   ]);
   if (!firstScrape.ok) events.onNotice?.(`server metrics not scraped (${metricsUrl}: ${firstScrape.reason})`);
 
@@ -167,7 +169,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         executor: executorFor(plan, sources.get(plan.index) as ItemSource, spec.seed),
         slos,
         metricsUrl: firstScrape.ok ? metricsUrl : null,
-        authHeaders,
+        metricsHeaders,
         signal: inputs.signal,
         onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
       });
@@ -198,7 +200,7 @@ interface IterationContext {
   executor: Executor;
   slos: Slo[];
   metricsUrl: string | null;
-  authHeaders: Record<string, string>;
+  metricsHeaders: Record<string, string>;
   signal: AbortSignal | undefined;
   onProgress: ((snapshot: ProgressSnapshot) => void) | undefined;
 }
@@ -251,8 +253,17 @@ async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Prom
 
 async function scrape(ctx: IterationContext, relativePath: string): Promise<void> {
   if (!ctx.metricsUrl) return;
-  const result = await fetchText(ctx.metricsUrl, ctx.authHeaders);
+  const result = await fetchText(ctx.metricsUrl, ctx.metricsHeaders);
   await ctx.folder.writeText(relativePath, result.ok ? result.text : `# scrape failed: ${result.reason}\n`);
+}
+
+/** Whether two URLs share scheme, host and port. */
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 function executorFor(plan: IterationPlan, items: ItemSource, seed: number): Executor {
