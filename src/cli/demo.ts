@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { spawnSimulator } from '../sim/spawn.js';
 import { loadJobFile } from '../spec/load-job.js';
-import { runCommand, type RunFlags } from './run.js';
+import { runAndReport, type RunFlags } from './run.js';
 
 /** A small, fast model: the demo finishes in well under a minute. */
 export const DEMO_SIMULATOR = {
@@ -24,11 +24,12 @@ export function demoJobPath(): string {
 
 export async function demoCommand(flags: Pick<RunFlags, 'out' | 'json' | 'quiet'>): Promise<number> {
   const jobFile = demoJobPath();
-  await loadJobFile(jobFile);
+  // Validated before the simulator starts, and only once.
+  const job = await loadJobFile(jobFile);
   const simulator = await spawnSimulator(DEMO_SIMULATOR);
   try {
     if (!flags.quiet && !flags.json) process.stderr.write(`simulator listening on ${simulator.url}\n`);
-    return await runCommand(jobFile, { ...flags, url: simulator.url });
+    return await runAndReport(job, jobFile, { ...flags, url: simulator.url });
   } finally {
     await simulator.close();
   }

@@ -46,7 +46,16 @@ export interface RunFlags {
 /** Runs the command; returns the process exit code. */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
   const job = jobFile ? await loadJobFile(jobFile) : jobFromCli(cliJobOptions(flags));
-  const result = await runJob(job, jobFile ?? null, flags);
+  return runAndReport(job, jobFile ?? null, flags);
+}
+
+/** Runs a validated job, prints the table (or JSON) and the run folder; returns the exit code. */
+export async function runAndReport(
+  job: BenchmarkJob,
+  jobFile: string | null,
+  flags: RunFlags,
+): Promise<number> {
+  const result = await runJob(job, jobFile, flags);
   if (flags.json) {
     process.stdout.write(
       `${JSON.stringify({ run_id: result.runId, dir: result.dir, iterations: result.summaries }, null, 2)}\n`,

@@ -49,7 +49,8 @@ export class Dispatcher {
   constructor(
     readonly plan: IterationPlan,
     private readonly backend: Backend,
-    private readonly itemAt: (index: number) => WorkItem,
+    /** The iteration's items, prepared before the clock started. */
+    readonly itemAt: (index: number) => WorkItem,
     private readonly onRecord: (record: RequestRecord) => void,
     startUs: number = nowUs(),
   ) {
@@ -100,7 +101,9 @@ export class Dispatcher {
       signal: this.cancelInFlight.signal,
     });
     this.inFlight--;
-    if (record.sent_at_us - record.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US) this.late++;
+    // Lateness is an open-loop notion: closed-loop requests are scheduled when they are sent.
+    const late = record.sent_at_us - record.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US;
+    if (late && claim.phase === 'measured' && this.plan.mode !== 'concurrency') this.late++;
     if (record.status === 'error') this.errors++;
     if (claim.phase === 'measured') this.measuredDone++;
     this.records.push(record);

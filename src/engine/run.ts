@@ -162,11 +162,12 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         break;
       }
       events.onIterationStart?.(plan, plans.length);
+      const items = sources.get(plan.index) as ItemSource;
       const summary = await runOneIteration(plan, {
         folder,
         backend,
-        items: sources.get(plan.index) as ItemSource,
-        executor: executorFor(plan, sources.get(plan.index) as ItemSource, spec.seed),
+        items,
+        executor: executorFor(plan, items, spec.seed),
         slos,
         metricsUrl: firstScrape.ok ? metricsUrl : null,
         metricsHeaders,

@@ -49,17 +49,29 @@ export class RunFolder {
 }
 
 export class LineWriter {
-  constructor(private readonly stream: WriteStream) {}
+  /** The first write error (disk full, ...): kept, not thrown mid-run, and reported by close(). */
+  private failure: Error | null = null;
+
+  constructor(private readonly stream: WriteStream) {
+    stream.on('error', (error) => {
+      this.failure ??= error;
+    });
+  }
 
   /** Queues one JSON line; never waits (outputs must not block the request loop). */
   write(value: unknown): void {
+    if (this.failure) return;
     this.stream.write(`${JSON.stringify(value)}\n`);
   }
 
   close(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.stream.once('error', reject);
-      this.stream.end(() => resolve());
+      const settle = (): void => (this.failure ? reject(this.failure) : resolve());
+      if (this.failure || this.stream.destroyed) return settle();
+      this.stream.end((error?: Error | null) => {
+        if (error) this.failure ??= error;
+        settle();
+      });
     });
   }
 }

@@ -120,7 +120,8 @@ export const METRICS = {
     scope: request,
     unit: 'ms',
     direction: 'lower',
-    description: 'Time per output token after the first; only requests with at least 2 output tokens.',
+    description:
+      'Time per output token after the first; only requests with at least 2 output tokens that arrived in at least 2 events (non-streamed output shows no decoding).',
     formula: '(e2e_latency − ttft) / (output_tokens − 1), output_tokens ≥ 2',
     same_as: ['vLLM TPOT', 'genai-bench TPOT', 'AIPerf "ITL"', 'GuideLLM "ITL"'],
   },
@@ -152,7 +153,7 @@ export const METRICS = {
     scope: request,
     unit: 'tokens/s',
     direction: 'higher',
-    description: 'Per-user decode speed; undefined where tpot is 0 (the whole output came in one event).',
+    description: 'Per-user decode speed; undefined where tpot is undefined or 0.',
     formula: '1 / tpot',
     same_as: ['genai-bench output_inference_speed'],
   },

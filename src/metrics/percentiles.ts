@@ -6,9 +6,6 @@
  * one per chunk gap) to sort once.
  */
 
-/** The percentiles every distribution reports (METRICS.md). */
-export const REPORTED_PERCENTILES = [50, 90, 95, 99, 99.9] as const;
-
 /**
  * Summary of one set of samples. Every statistic is `null` when there are no
  * samples (`count === 0`), so the object stays plain JSON (no NaN).

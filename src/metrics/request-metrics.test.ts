@@ -38,13 +38,13 @@ test('TPOT = (e2e − ttft)/(n − 1) with server token counts; decode speed = 1
   assert.equal(m.decode_speed_tokens_per_s, 1000 / 37.5);
 });
 
-test('TPOT is undefined below 2 output tokens; decode speed undefined when all output came in one event', () => {
+test('TPOT and decode speed are undefined below 2 output tokens and when all output came in one event', () => {
   const one = requestMetrics(streamedRecord({ sent_ms: 0, chunks_ms: [100] }));
   assert.equal(one.tpot_ms, null);
   assert.equal(one.decode_speed_tokens_per_s, null);
   assert.deepEqual(one.itl_ms, []);
   const nonStreamed = requestMetrics(streamedRecord({ sent_ms: 0, chunks_ms: [500], chunk_tokens: [20] }));
-  assert.equal(nonStreamed.tpot_ms, 0);
+  assert.equal(nonStreamed.tpot_ms, null);
   assert.equal(nonStreamed.decode_speed_tokens_per_s, null);
 });
 

@@ -41,9 +41,14 @@ export function ttftMs(r: RequestRecord): number | null {
   return spanMs(r.sent_at_us, r.first_token_at_us);
 }
 
-/** TPOT in ms, or null when fewer than 2 output tokens (one token has no per-token time). */
+/**
+ * TPOT in ms, or null when fewer than 2 output tokens (one token has no per-token time) or
+ * fewer than 2 content events: output that arrived at once (non-streamed) shows no decoding,
+ * and a TPOT of 0 would pass every TPOT SLO for free.
+ */
 export function tpotMs(r: RequestRecord): number | null {
-  if (r.output_tokens < 2 || r.first_token_at_us === null || r.last_token_at_us === null) return null;
+  if (r.output_tokens < 2 || r.chunk_times_us.length < 2) return null;
+  if (r.first_token_at_us === null || r.last_token_at_us === null) return null;
   return (r.last_token_at_us - r.first_token_at_us) / US_PER_MS / (r.output_tokens - 1);
 }
 

@@ -30,8 +30,11 @@ const GAP = '  ';
 /** The scenario column is never truncated below this. */
 const MIN_SCENARIO_WIDTH = 12;
 
+/** The flag for a p99 from too few samples, named after the bound. */
+const LOW_SAMPLES_FLAG = `n<${MIN_SAMPLES_FOR_P99}`;
+
 const FLAG_LEGEND: Record<string, string> = {
-  'n<370': `a p99 comes from fewer than ${MIN_SAMPLES_FOR_P99} samples`,
+  [LOW_SAMPLES_FLAG]: `a p99 comes from fewer than ${MIN_SAMPLES_FOR_P99} samples`,
   loop: 'the client event loop lagged enough to skew timestamps',
   drop: 'arrivals were dropped (offered load not fully sent)',
   intr: 'the iteration was interrupted',
@@ -70,7 +73,7 @@ function load(s: IterationSummary): string {
 export function iterationFlags(s: IterationSummary): string[] {
   const flags: string[] = [];
   if (s.requests.measured === 0) flags.push('empty');
-  if (s.flags.low_samples) flags.push('n<370');
+  if (s.flags.low_samples) flags.push(LOW_SAMPLES_FLAG);
   if (s.flags.event_loop_flag) flags.push('loop');
   if (s.flags.dropped_arrivals) flags.push('drop');
   if (s.ended_by === 'interrupted') flags.push('intr');

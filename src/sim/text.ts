@@ -30,13 +30,6 @@ export function randomWord(rng: Rng): string {
   return WORDS[(rng() * WORDS.length) | 0] ?? ' the';
 }
 
-/** Text of `count` tokens drawn from `rng`. */
-export function randomText(rng: Rng, count: number): string {
-  let text = '';
-  for (let i = 0; i < count; i++) text += randomWord(rng);
-  return text;
-}
-
 // Special-token strings in user text are counted as ordinary text instead of throwing.
 const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 const CACHE_LIMIT = 4096;

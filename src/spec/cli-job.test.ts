@@ -95,6 +95,25 @@ describe('jobFromCli', () => {
     assert.equal(lines.length, expected.length, lines.join('\n'));
   });
 
+  it('refuses limits beyond what a Node timer can hold (they would fire at once)', () => {
+    assert.deepEqual(
+      issuesOf(() =>
+        jobFromCli({
+          url: 'http://h',
+          model: 'm',
+          maxTimeMinutes: 40000,
+          timeoutSeconds: 3_000_000,
+          warmupSeconds: 3_000_000,
+        }),
+      ),
+      [
+        'command line: --max-time: 40000: must be ≤ 35791',
+        'command line: --warmup-seconds: 3000000: must be ≤ 2147483',
+        'command line: --timeout: 3000000: must be ≤ 2147483',
+      ],
+    );
+  });
+
   it('two API key sources name both flags', () => {
     assert.deepEqual(
       issuesOf(() => jobFromCli({ url: 'http://h', model: 'm', apiKeyEnv: 'K', apiKeyFile: '/k' })),

@@ -53,6 +53,13 @@ export function checkJobRules(raw: unknown): JobIssue[] {
 
   checkEndpoint(spec, task, add);
   checkScenarios(spec, task, add);
+  // With no scenarios, a storage dataset would default the job to dataset mode, which cannot run yet.
+  if (spec.trafficScenarios === undefined && spec.dataset !== undefined && spec.datasetFile === undefined) {
+    add(
+      ['spec', 'dataset'],
+      'reading a dataset from storage is not supported yet: download it and set spec.datasetFile (or list trafficScenarios)',
+    );
+  }
   checkSet(spec.numConcurrency, ['spec', 'numConcurrency'], 'concurrency level', add);
   checkSet(spec.requestRates, ['spec', 'requestRates'], 'request rate', add);
 
@@ -187,8 +194,13 @@ function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
       );
       return;
     }
-    if (kind === 'dataset' && spec.dataset === undefined && spec.datasetFile === undefined) {
-      add(path, 'the dataset scenario needs spec.datasetFile (a local JSONL file) or spec.dataset');
+    if (kind === 'dataset' && spec.datasetFile === undefined) {
+      add(
+        path,
+        spec.dataset === undefined
+          ? 'the dataset scenario needs spec.datasetFile (a local JSONL file)'
+          : 'the dataset scenario needs spec.datasetFile: reading spec.dataset from storage is not supported yet (download it and set spec.datasetFile)',
+      );
     }
   });
 }

@@ -89,10 +89,15 @@ const serviceMetadata = z.strictObject({
 
 const positiveInt = z.number().int().min(1);
 
+/** Node's timers hold at most 2^31−1 ms (24.8 days); a longer delay fires at once. */
+const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+const MAX_TIMER_MINUTES = Math.floor(MAX_TIMER_S / 60);
+
 /** `spec`: OME's BenchmarkJobSpec, then infermark's additions. */
 const jobSpec = z.strictObject({
   // --- OME ---
-  huggingFaceSecretReference: z.strictObject({ name: nonEmpty }).optional(),
+  // OME's Go struct is not a pointer and has no omitempty: Go clients write `{name: ""}`.
+  huggingFaceSecretReference: z.strictObject({ name: z.string() }).optional(),
   endpoint: endpointSpec,
   serviceMetadata: serviceMetadata.optional(),
   task: z.enum(omeTasks),
@@ -101,7 +106,10 @@ const jobSpec = z.strictObject({
   /** Closed-loop concurrency levels. Defaults in job-validate.ts when omitted. */
   numConcurrency: z.array(positiveInt).optional(),
   /** Minutes. */
-  maxTimePerIteration: positiveInt,
+  maxTimePerIteration: positiveInt.max(
+    MAX_TIMER_MINUTES,
+    `must be at most ${MAX_TIMER_MINUTES} minutes (24.8 days)`,
+  ),
   maxRequestsPerIteration: positiveInt,
   additionalRequestParams: stringMap.optional(),
   /** OME: a StorageSpec (storageUri...), not a path; see `datasetFile` for local files. */
@@ -126,7 +134,7 @@ const jobSpec = z.strictObject({
   warmup: z
     .strictObject({
       requests: z.number().int().min(0).optional(),
-      seconds: z.number().min(0).optional(),
+      seconds: z.number().min(0).max(MAX_TIMER_S, `must be at most ${MAX_TIMER_S} seconds`).optional(),
     })
     .optional(),
   /** Goodput SLOs like `p99_ttft_ms<=500`; checked with parseSlo in job-rules.ts. */
@@ -136,7 +144,11 @@ const jobSpec = z.strictObject({
   tokenizer: nonEmpty.default('o200k_base'),
   repeats: positiveInt.default(1),
   stream: z.boolean().default(true),
-  requestTimeoutSeconds: z.number().positive().default(600),
+  requestTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(MAX_TIMER_S, `must be at most ${MAX_TIMER_S} seconds (24.8 days)`)
+    .default(600),
   ignoreEos: z.boolean().default(true),
   /** Protocol for text-to-text when the endpoint URL's path does not say. */
   api: z.enum(['chat', 'completions']).optional(),

@@ -165,7 +165,23 @@ describe('malformed jobs', () => {
     [
       'dataset scenario without a dataset',
       (j) => (j.spec.trafficScenarios = ['dataset']),
-      'job.yaml: spec.trafficScenarios[0]: "dataset": the dataset scenario needs spec.datasetFile (a local JSONL file) or spec.dataset',
+      'job.yaml: spec.trafficScenarios[0]: "dataset": the dataset scenario needs spec.datasetFile (a local JSONL file)',
+    ],
+    [
+      'dataset scenario with only a storage dataset',
+      (j) => {
+        j.spec.trafficScenarios = ['dataset'];
+        j.spec.dataset = { storageUri: 's3://bucket/prompts.jsonl' };
+      },
+      'job.yaml: spec.trafficScenarios[0]: "dataset": the dataset scenario needs spec.datasetFile: reading spec.dataset from storage is not supported yet (download it and set spec.datasetFile)',
+    ],
+    [
+      'storage dataset and no scenarios (dataset mode by default)',
+      (j) => {
+        delete j.spec.trafficScenarios;
+        j.spec.dataset = { storageUri: 's3://bucket/prompts.jsonl' };
+      },
+      'job.yaml: spec.dataset: reading a dataset from storage is not supported yet: download it and set spec.datasetFile (or list trafficScenarios)',
     ],
     [
       'both endpoints',

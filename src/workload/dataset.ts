@@ -18,7 +18,7 @@ import { Prng, keyFromString } from './prng.js';
 import type { Corpus } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
 import { createTraceSource, looksLikeTrace, readText } from './trace.js';
-import type { ItemSource, WorkItem } from './work-item.js';
+import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
 /** One dataset request before tokenization. */
 export interface DatasetEntry {
@@ -169,7 +169,7 @@ class DatasetSource implements ItemSource {
     this.built = new Array<undefined>(entries.length);
     this.description = {
       generator: 'dataset',
-      algorithm: 'infermark-workload/1',
+      algorithm: WORKLOAD_ALGORITHM,
       format,
       file: basename(opts.path),
       fileDigest,

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scenario } from '../spec/scenario-types.js';
 import { Prng } from './prng.js';
+import { parseScenario } from '../spec/scenario.js';
 import { createItemSource, sampleTextLengths, workloadDigest, WORKLOAD_ALGORITHM } from './sampler.js';
 import { loadTokenizer } from './tokenizer.js';
 import type { ItemSource } from './work-item.js';
@@ -115,6 +116,24 @@ test('U lengths are uniform integers with both bounds inclusive', () => {
   assert.deepEqual([...seenIn.keys()].sort(), [3, 4, 5]);
   assert.deepEqual([...seenOut.keys()].sort(), [7, 8, 9]);
   for (const n of [...seenIn.values(), ...seenOut.values()]) assert.ok(n > 850 && n < 1150);
+});
+
+test('one-group U(maxIn,maxOut) samples inputs from 1 and outputs truncated to ≥ 2', () => {
+  const parsed = parseScenario('U(10,10)');
+  assert.ok(parsed.ok);
+  const rng = new Prng(11);
+  const outputs = new Set<number>();
+  let minInput = Infinity;
+  for (let i = 0; i < 2000; i++) {
+    const { inputTokens, outputTokens } = sampleTextLengths(parsed.scenario, rng);
+    minInput = Math.min(minInput, inputTokens);
+    outputs.add(outputTokens);
+  }
+  assert.equal(minInput, 1);
+  assert.deepEqual(
+    [...outputs].sort((a, b) => a - b),
+    [2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
 });
 
 test('U and N item sources give exact prompts of the sampled length', async () => {

@@ -24,10 +24,9 @@ import { makePngDataUrl } from './images.js';
 import { Permutation, Prng, keyFromString, mix32, type Key64 } from './prng.js';
 import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { ItemSource, WorkItem } from './work-item.js';
+import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
-/** Version of the generation algorithm; part of the description so a change changes digests. */
-export const WORKLOAD_ALGORITHM = 'infermark-workload/1';
+export { WORKLOAD_ALGORITHM };
 
 /** Defaults for what the scenario grammar leaves open. */
 export const WORKLOAD_DEFAULTS = {
@@ -68,7 +67,7 @@ export interface TextLengths {
 /**
  * Lengths for D, N and U scenarios. N: each length is `Math.round(mean + std·z)` (halves
  * round up), then clamped (not resampled, as genai-bench does) to input ≥ 1 and output ≥ 2.
- * U: uniform integers, both bounds inclusive.
+ * U: uniform integers, both bounds inclusive, output then clamped to ≥ 2 as genai-bench does.
  */
 export function sampleTextLengths(scenario: Scenario, rng: Prng): TextLengths {
   switch (scenario.kind) {
@@ -82,7 +81,8 @@ export function sampleTextLengths(scenario: Scenario, rng: Prng): TextLengths {
     case 'U':
       return {
         inputTokens: rng.intInclusive(scenario.minInput, scenario.maxInput),
-        outputTokens: rng.intInclusive(scenario.minOutput, scenario.maxOutput),
+        // genai-bench truncates sampled outputs to ≥ 2 (the one-group form's min is 1).
+        outputTokens: Math.max(2, rng.intInclusive(scenario.minOutput, scenario.maxOutput)),
       };
     default:
       throw new InfermarkError('E_SCENARIO', `scenario ${scenario.kind} has no text lengths`);

@@ -20,7 +20,7 @@ import { canonicalJson, sha256 } from '../evidence/digest.js';
 import { Permutation, keyFromString } from './prng.js';
 import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { ItemSource, WorkItem } from './work-item.js';
+import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
 /** One request of a trace. */
 export interface TraceRecord {
@@ -253,7 +253,7 @@ class TraceSource implements ItemSource {
     this.size = trace.records.length;
     this.description = {
       generator: 'trace',
-      algorithm: 'infermark-workload/1',
+      algorithm: WORKLOAD_ALGORITHM,
       format: trace.format,
       file: basename(opts.path),
       fileDigest,

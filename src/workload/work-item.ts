@@ -3,6 +3,12 @@
  * backend. Plain data: the same seed and spec produce byte-identical items.
  */
 
+/**
+ * Version of the item-generation algorithm, part of every source's description: bump it
+ * when the same seed and spec would produce different items, so digests change with it.
+ */
+export const WORKLOAD_ALGORITHM = 'infermark-workload/1';
+
 export interface ChatContentPart {
   type: 'text' | 'image_url';
   text?: string;

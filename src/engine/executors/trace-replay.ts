@@ -14,8 +14,9 @@ export function traceReplay(items: ItemSource): Executor {
     describe: () => `trace replay, ${items.size} arrivals`,
     run: (dispatcher: Dispatcher) => {
       let index = 0;
+      // The dispatcher's prepared items: building a prompt between arrivals would delay them.
       return runOpenLoop(dispatcher, () =>
-        index < items.size ? (items.itemAt(index++).arrival_offset_us ?? 0) : null,
+        index < items.size ? (dispatcher.itemAt(index++).arrival_offset_us ?? 0) : null,
       );
     },
   };
