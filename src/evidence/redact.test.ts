@@ -34,3 +34,19 @@ test('secret-named fields are redacted at any depth; other fields are kept', () 
   assert.equal(out.spec.apiKey.env, 'MY_KEY');
   assert.equal(job.spec.outputLocation.parameters.github_token, 'ghp_xxxxxxxxxxxx', 'input untouched');
 });
+
+test('URLs lose their userinfo and query values; arrays under secret names are redacted', () => {
+  const out = redactSecrets({
+    storageUri: 'az://account/container/path?sv=2024-01-01&sig=abcSIGNATURE',
+    metricsUrl: 'http://user:hunter2@127.0.0.1:8000/metrics?token=t0k3n',
+    plain: 'http://127.0.0.1:8000/v1/chat/completions',
+    notUrl: 'D(100,100)',
+    tokens: ['t1', 't2'],
+  });
+  assert.equal(out.plain, 'http://127.0.0.1:8000/v1/chat/completions');
+  assert.equal(out.notUrl, 'D(100,100)');
+  assert.deepEqual(out.tokens, [REDACTED, REDACTED]);
+  const text = JSON.stringify(out);
+  for (const secret of ['abcSIGNATURE', 'hunter2', 't0k3n', 'user:']) assert.ok(!text.includes(secret), text);
+  assert.match(out.storageUri, /^az:\/\/account\/container\/path\?sv=/);
+});

@@ -1,7 +1,7 @@
 /**
  * Redaction of what a run writes: any field whose name says it holds a secret
- * (keys, tokens, passwords, SAS tokens, connection strings) is replaced before
- * the job is copied into run.json. The seed's own examples put credentials in
+ * (keys, tokens, passwords, SAS tokens, connection strings) is replaced, and so are
+ * the userinfo and query of any URL, before the job is copied into run.json. The seed's own examples put credentials in
  * `outputLocation.parameters`, so a verbatim copy would leak them.
  */
 
@@ -16,10 +16,33 @@ export function redactSecrets<T>(value: T): T {
 }
 
 function redact(value: unknown, key = ''): unknown {
-  if (Array.isArray(value)) return value.map((item) => redact(item));
+  // Array elements keep their field's name: a list under `tokens` is a list of secrets.
+  if (Array.isArray(value)) return value.map((item) => redact(item, key));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
   }
-  if (typeof value === 'string' && SECRET_FIELD.test(key)) return REDACTED;
-  return value;
+  if (typeof value !== 'string') return value;
+  if (SECRET_FIELD.test(key)) return REDACTED;
+  return redactUrl(value);
+}
+
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * URLs carry secrets in their userinfo and query (SAS tokens `?sv=…&sig=…`, `?token=`):
+ * both are replaced, whatever the field is called. Other strings pass unchanged.
+ */
+export function redactUrl(text: string): string {
+  if (!URL_LIKE.test(text)) return text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (!url.username && !url.password && !url.search) return text;
+  if (url.username) url.username = REDACTED;
+  if (url.password) url.password = '';
+  for (const name of [...new Set(url.searchParams.keys())]) url.searchParams.set(name, REDACTED);
+  return url.toString();
 }
