@@ -15,9 +15,7 @@ import { basename } from 'node:path';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { canonicalJson, sha256 } from '../evidence/digest.js';
 import { Prng, keyFromString } from './prng.js';
-import type { Corpus } from './prompts.js';
-import type { Tokenizer } from './tokenizer.js';
-import { createTraceSource, looksLikeTrace, readText } from './trace.js';
+import { createTraceSource, looksLikeTrace, readText, type TraceSourceOptions } from './trace.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
 /** One dataset request before tokenization. */
@@ -131,15 +129,8 @@ function isTurn(t: unknown): t is Turn {
   return typeof from === 'string' && typeof value === 'string' && value !== '';
 }
 
-export interface DatasetSourceOptions {
-  path: string;
-  tokenizer: Tokenizer;
-  seed: number;
-  iterationKey: string;
-  task: string;
-  /** Corpus for trace files' prompts (a trace gives lengths, not texts). */
-  corpus?: Corpus;
-}
+/** What a dataset source needs: a trace source's options (a dataset file may be a trace). */
+export type DatasetSourceOptions = Omit<TraceSourceOptions, 'text'>;
 
 /**
  * An item source over a dataset file (or a trace file, detected by content).
