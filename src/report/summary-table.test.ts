@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { summarizeIteration, type IterationInfo, type IterationSummary } from '../metrics/aggregate.js';
 import { evenChunks, streamedRecord } from '../metrics/record-fixtures.js';
 import type { Slo } from '../spec/slo-types.js';
-import { formatMs, renderSummaryTable } from './summary-table.js';
+import { formatFigure, renderSummaryTable } from './summary-table.js';
 
 const info = (over: Partial<IterationInfo>): IterationInfo => ({
   iteration: 0,
@@ -111,7 +111,7 @@ test('colour only when asked; empty input; number formatting', () => {
   assert.ok(coloured.includes(`${ESC}33m⚠`), 'flags in yellow');
   assert.equal(renderSummaryTable([]), 'no iterations\n');
   assert.deepEqual(
-    [formatMs(3.14159), formatMs(31.4159), formatMs(314.159), formatMs(null)],
+    [formatFigure(3.14159), formatFigure(31.4159), formatFigure(314.159), formatFigure(null)],
     ['3.14', '31.4', '314', '-'],
   );
 });

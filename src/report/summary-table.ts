@@ -41,17 +41,8 @@ const FLAG_LEGEND: Record<string, string> = {
   empty: 'no measured request',
 };
 
-/** Latency in ms: more decimals for small values, none for large. */
-export function formatMs(value: number | null | undefined): string {
-  if (value === null || value === undefined) return '-';
-  const abs = Math.abs(value);
-  if (abs < 10) return value.toFixed(2);
-  if (abs < 100) return value.toFixed(1);
-  return value.toFixed(0);
-}
-
-/** Rates (req/s, tokens/s): 3 significant-ish figures, no scientific notation. */
-export function formatRate(value: number | null | undefined): string {
+/** Latencies (ms) and rates (req/s, tokens/s): more decimals for small values, none for large. */
+export function formatFigure(value: number | null | undefined): string {
   if (value === null || value === undefined) return '-';
   const abs = Math.abs(value);
   if (abs < 10) return value.toFixed(2);
@@ -83,7 +74,7 @@ export function iterationFlags(s: IterationSummary): string[] {
 function goodputCell(s: IterationSummary): string {
   if (s.goodput === null) return '-';
   const attainment = s.goodput.attainment === null ? '' : ` (${(s.goodput.attainment * 100).toFixed(0)}%)`;
-  return `${formatRate(s.goodput_rps)}${attainment}`;
+  return `${formatFigure(s.goodput_rps)}${attainment}`;
 }
 
 function columns(withGoodput: boolean): Column[] {
@@ -97,45 +88,45 @@ function columns(withGoodput: boolean): Column[] {
       cell: (s) => `${s.requests.completed}/${s.requests.errored}`,
       dropOrder: 7,
     },
-    { id: 'req_s', header: 'req/s', align: 'right', cell: (s) => formatRate(s.request_throughput_rps) },
+    { id: 'req_s', header: 'req/s', align: 'right', cell: (s) => formatFigure(s.request_throughput_rps) },
     {
       id: 'out_tok_s',
       header: 'out tok/s',
       align: 'right',
-      cell: (s) => formatRate(s.output_throughput_tokens_per_s),
+      cell: (s) => formatFigure(s.output_throughput_tokens_per_s),
     },
     {
       id: 'ttft_p50',
       header: 'TTFT p50',
       align: 'right',
-      cell: (s) => formatMs(s.distributions.ttft_ms.p50),
+      cell: (s) => formatFigure(s.distributions.ttft_ms.p50),
       dropOrder: 2,
     },
     {
       id: 'ttft_p99',
       header: 'TTFT p99',
       align: 'right',
-      cell: (s) => formatMs(s.distributions.ttft_ms.p99),
+      cell: (s) => formatFigure(s.distributions.ttft_ms.p99),
     },
     {
       id: 'tpot_p50',
       header: 'TPOT p50',
       align: 'right',
-      cell: (s) => formatMs(s.distributions.tpot_ms.p50),
+      cell: (s) => formatFigure(s.distributions.tpot_ms.p50),
       dropOrder: 4,
     },
     {
       id: 'itl_p99',
       header: 'ITL p99',
       align: 'right',
-      cell: (s) => formatMs(s.distributions.itl_ms.p99),
+      cell: (s) => formatFigure(s.distributions.itl_ms.p99),
       dropOrder: 3,
     },
     {
       id: 'e2e_p99',
       header: 'E2E p99',
       align: 'right',
-      cell: (s) => formatMs(s.distributions.e2e_latency_ms.p99),
+      cell: (s) => formatFigure(s.distributions.e2e_latency_ms.p99),
       dropOrder: 1,
     },
     {
