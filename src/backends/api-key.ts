@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ValidationError } from '../errors.js';
+import { registerSecret } from '../evidence/redact.js';
 import type { BenchmarkJobSpec } from '../spec/job-schema.js';
 
 /** The variable the controller sets from `apiKey.secretRef`. */
@@ -13,6 +14,15 @@ export const API_KEY_ENV = 'INFERMARK_API_KEY';
 export async function resolveApiKey(
   source: BenchmarkJobSpec['apiKey'],
   env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const key = await readApiKey(source, env);
+  // Registered with the redactor: no log line, error or artifact can carry it from here on.
+  return key === undefined ? undefined : registerSecret(key);
+}
+
+async function readApiKey(
+  source: BenchmarkJobSpec['apiKey'],
+  env: NodeJS.ProcessEnv,
 ): Promise<string | undefined> {
   if (!source) return env[API_KEY_ENV] || env.OPENAI_API_KEY || undefined;
   if (source.env) {

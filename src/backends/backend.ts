@@ -28,12 +28,14 @@ export interface BackendOptions {
   connections: number;
   /** Counts tokens of generated text when the server does not report usage. */
   countTokens: (text: string) => number;
-  /** Extra headers (e.g. traceparent is set per request by the engine later). */
+  /** Extra headers sent with every request. */
   headers?: Record<string, string>;
 }
 
 export interface RequestContext {
   request_id: string;
+  /** W3C trace id; when set it is sent as `traceparent` and `x-request-id`. */
+  trace_id?: string;
   iteration: number;
   index: number;
   phase: RequestPhase;

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { traceparentFor } from '../evidence/trace-id.js';
 import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
@@ -133,6 +134,7 @@ class OpenAIBackend implements Backend {
       ctx.phase,
       ctx.scheduled_at_us,
       item.input_tokens,
+      ctx.trace_id ?? null,
     );
     if (!this.signals.has(ctx.signal)) {
       this.signals.add(ctx.signal);
@@ -142,7 +144,9 @@ class OpenAIBackend implements Backend {
     const dispatch: Dispatcher.DispatchOptions = {
       method: 'POST',
       path: this.path,
-      headers: [...this.baseHeaders, 'x-request-id', ctx.request_id],
+      headers: ctx.trace_id
+        ? [...this.baseHeaders, 'x-request-id', ctx.trace_id, 'traceparent', traceparentFor(ctx.trace_id)]
+        : [...this.baseHeaders, 'x-request-id', ctx.request_id],
       body: JSON.stringify(buildRequestBody(this.kind, this.options, item)),
     };
     return new OpenAIRequest(rec, this.settings, ctx.signal).run(this.pool, dispatch);

@@ -5,29 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, assertNoStack, cli, jsonLines, runFolderUnder } from './cli-harness.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-// dist/src/cli → the repository root, where examples/ lives.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs the CLI; `onStderr` sees stderr as it arrives and may signal the child.
- * Killed after `timeoutMs` so a hung CLI fails the test instead of the suite.
- */
 /** `run` against the test's simulator with the command-line form; `extra` flags go last. */
 function runArgs(out: string, concurrency: string, maxRequests: number, ...extra: string[]): string[] {
   return [
@@ -46,57 +30,6 @@ function runArgs(out: string, concurrency: string, maxRequests: number, ...extra
     out,
     ...extra,
   ];
-}
-
-function cli(
-  args: string[],
-  options: { timeoutMs?: number; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      options.onStderr?.(stderr, child);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function assertNoStack(result: CliResult): void {
-  const output = result.stdout + result.stderr;
-  assert.doesNotMatch(output, /^ {4}at /m, `stack trace printed:\n${output}`);
-}
-
-/** The one run folder under `outRoot` (it holds run.json). */
-async function runFolderUnder(outRoot: string): Promise<string> {
-  const found: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    if (existsSync(join(dir, 'run.json'))) {
-      found.push(dir);
-      return;
-    }
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) await walk(join(dir, entry.name));
-    }
-  };
-  await walk(outRoot);
-  assert.equal(found.length, 1, `run folders under ${outRoot}: ${found.join(', ')}`);
-  return found[0] as string;
-}
-
-async function jsonLines(path: string): Promise<unknown[]> {
-  return (await readFile(path, 'utf8'))
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as unknown);
 }
 
 let sim: SpawnedSimulator;

@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { ExitCode, InfermarkError } from '../errors.js';
 import { infermarkVersion } from '../evidence/environment.js';
+import { scrubText } from '../evidence/redact.js';
 
 const DEFAULT_OUT = '.infermark/runs';
 
@@ -76,6 +77,43 @@ program
     process.exitCode = await demoCommand(flags);
   });
 
+program
+  .command('verify')
+  .description('check a run folder: what is complete, partial or corrupt (exit 0, 3 or 1)')
+  .argument('<run-dir>', 'run folder')
+  .option('--json', 'print the report as JSON')
+  .action(async (dir: string, flags) => {
+    const { verifyCommand } = await import('./verify.js');
+    process.exitCode = await verifyCommand(dir, flags);
+  });
+
+program
+  .command('upload')
+  .description("ship a sealed run folder to storage (default: the run's outputLocation)")
+  .argument('<run-dir>', 'run folder')
+  .argument('[uri]', 'storage URI: s3://, az://, gs://, oci://, github://, pvc:// or a local folder')
+  .option('--param <name=value>', 'storage parameter, e.g. aws_region=us-east-1 (repeatable)', collect)
+  .option('--folder <name>', "folder above <run_id>/ in the store (the job's resultFolderName)")
+  .option('--json', 'print the result as JSON')
+  .option('--quiet', 'no retry notices')
+  .action(async (dir: string, uri: string | undefined, flags) => {
+    const { uploadCommand } = await import('./upload.js');
+    process.exitCode = await uploadCommand(dir, uri, flags);
+  });
+
+program
+  .command('download')
+  .description('fetch an uploaded run and verify it')
+  .argument('<uri>', 'the storage URI it was uploaded to')
+  .argument('<run>', 'the run within it: [folder/]<run_id>')
+  .argument('[dir]', 'local folder (default: ./<run_id>)')
+  .option('--param <name=value>', 'storage parameter (repeatable)', collect)
+  .option('--json', 'print the verify report as JSON')
+  .action(async (uri: string, run: string, dir: string | undefined, flags) => {
+    const { downloadCommand } = await import('./upload.js');
+    process.exitCode = await downloadCommand(uri, run, dir, flags);
+  });
+
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);
 
@@ -84,12 +122,16 @@ try {
 } catch (error) {
   const debug = program.opts<{ debug?: boolean }>().debug === true || process.argv.includes('--debug');
   if (error instanceof InfermarkError) {
-    process.stderr.write(`infermark: ${error.message}\n`);
-    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.stderr.write(`infermark: ${scrubText(error.message)}\n`);
+    if (debug && error.stack) process.stderr.write(`${scrubText(error.stack)}\n`);
     process.exitCode = error.exitCode;
   } else {
-    process.stderr.write(`infermark: internal error: ${(error as Error)?.message ?? String(error)}\n`);
-    process.stderr.write(debug ? `${(error as Error)?.stack}\n` : '(run with --debug for the stack trace)\n');
+    process.stderr.write(
+      `infermark: internal error: ${scrubText((error as Error)?.message ?? String(error))}\n`,
+    );
+    process.stderr.write(
+      debug ? `${scrubText(String((error as Error)?.stack))}\n` : '(run with --debug for the stack trace)\n',
+    );
     process.exitCode = ExitCode.failure;
   }
 }

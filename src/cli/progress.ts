@@ -3,6 +3,7 @@
  * (only when stderr is a terminal, as autocannon does), and one line per finished
  * iteration so logs show progress too.
  */
+import { scrubText } from '../evidence/redact.js';
 import type { ProgressSnapshot } from '../engine/dispatcher.js';
 import { iterationLabel, type IterationPlan } from '../engine/plan.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
@@ -55,7 +56,8 @@ export class ProgressView {
   notice(message: string): void {
     if (this.drawn) this.stream.write('\r\x1b[2K');
     this.drawn = false;
-    if (!this.quiet) this.stream.write(`${message}\n`);
+    // Notices quote URLs and server replies: scrubbed like everything else that is printed.
+    if (!this.quiet) this.stream.write(`${scrubText(message)}\n`);
   }
 }
 

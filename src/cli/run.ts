@@ -6,7 +6,14 @@
  */
 import { resolveApiKey } from '../backends/api-key.js';
 import { executeRun, type RunResult } from '../engine/run.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, ValidationError } from '../errors.js';
+import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
+import { scrubText } from '../evidence/redact.js';
+import type { ResolvedEndpoint } from '../spec/endpoint.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { openLocation } from '../storage/open-location.js';
+import { uploadRunFolder, type UploadResult } from '../storage/upload.js';
+import { renderUpload } from './upload.js';
 import { renderSummaryTable } from '../report/summary-table.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobFromCli, loadJobFile, resolveEndpoint, type CliJobOptions } from '../spec/load-job.js';
@@ -57,18 +64,43 @@ export async function runAndReport(
 ): Promise<number> {
   const result = await runJob(job, jobFile, flags);
   if (flags.json) {
+    const upload = result.upload
+      ? result.upload.ok
+        ? result.upload.result
+        : { error: result.upload.error }
+      : null;
     process.stdout.write(
-      `${JSON.stringify({ run_id: result.runId, dir: result.dir, iterations: result.summaries }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          run_id: result.runId,
+          dir: result.dir,
+          benchmark_case_id: result.benchmarkCaseId,
+          artifact_manifest_digest: result.artifactManifestDigest,
+          upload,
+          iterations: result.summaries,
+        },
+        null,
+        2,
+      )}\n`,
     );
   } else {
     process.stdout.write(
       `\n${renderSummaryTable(result.summaries, { color: process.stdout.isTTY === true, width: process.stdout.columns ?? 160 })}\n`,
     );
     process.stdout.write(
-      `\nrun ${result.runId}${result.interrupted ? ' (interrupted)' : ''}\nrun folder: ${result.dir}\n`,
+      `\nrun ${result.runId}${result.interrupted ? ' (interrupted)' : ''}\nrun folder: ${result.dir}\n` +
+        `artifact_manifest_digest ${result.artifactManifestDigest}\n`,
+    );
+    if (result.upload?.ok) process.stdout.write(renderUpload(result.upload.result));
+  }
+  if (result.upload && !result.upload.ok) {
+    process.stderr.write(
+      `infermark: upload failed: ${result.upload.error}\n` +
+        `infermark: the run folder is kept; retry with: infermark upload ${result.dir}\n`,
     );
   }
   if (result.interrupted) return ExitCode.interrupted;
+  if (result.upload && !result.upload.ok) return ExitCode.failure;
   // Figures from a run where nothing succeeded are not figures: say so and fail.
   const completed = result.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
   if (completed === 0 && result.summaries.some((s) => s.requests.measured > 0)) {
@@ -81,12 +113,95 @@ export async function runAndReport(
 }
 
 /** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */
-export async function runJob(job: BenchmarkJob, jobFile: string | null, flags: RunFlags): Promise<RunResult> {
+export async function runJob(
+  job: BenchmarkJob,
+  jobFile: string | null,
+  flags: RunFlags,
+): Promise<RunOutcome> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
     ...(flags.model ? { model: flags.model } : {}),
   });
   const apiKey = await resolveApiKey(job.spec.apiKey);
+  const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
+  refuseUnpinnedClaim(job, jobFile, jobProvenance);
+  // Storage is checked before any load is sent: a bad URI or missing credentials cost nothing.
+  const output = job.spec.outputLocation
+    ? await openLocation({
+        uri: job.spec.outputLocation.storageUri,
+        parameters: job.spec.outputLocation.parameters ?? {},
+        source: { ...(jobFile ? { file: jobFile } : {}), path: 'spec.outputLocation.storageUri' },
+      })
+    : null;
+  try {
+    await output?.preflight();
+    const result = await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags);
+    if (!output) return { ...result, upload: null };
+    return { ...result, upload: await uploadAtEnd(result, output, job, flags) };
+  } finally {
+    await output?.close();
+  }
+}
+
+export interface RunOutcome extends RunResult {
+  /** The outputLocation upload: its result, or its error (the run itself is kept either way). */
+  upload: { ok: true; result: UploadResult } | { ok: false; error: string } | null;
+}
+
+async function uploadAtEnd(
+  result: RunResult,
+  store: ObjectStore,
+  job: BenchmarkJob,
+  flags: RunFlags,
+): Promise<RunOutcome['upload']> {
+  const quiet = flags.quiet === true || flags.json === true;
+  try {
+    const uploaded = await uploadRunFolder(result.dir, store, {
+      ...(job.spec.resultFolderName ? { folder: job.spec.resultFolderName } : {}),
+      onRetry: (key, attempt, error) => {
+        if (!quiet)
+          process.stderr.write(
+            `infermark: retrying upload of ${key} (attempt ${attempt}): ${error.message}\n`,
+          );
+      },
+    });
+    return { ok: true, result: uploaded };
+  } catch (error) {
+    return { ok: false, error: scrubText((error as Error).message) };
+  }
+}
+
+/**
+ * A claim run's numbers may be published, so its methodology must be pinned: the
+ * job file committed, unchanged, in git (performance-warehouse.md, "Claims cannot").
+ */
+function refuseUnpinnedClaim(
+  job: BenchmarkJob,
+  jobFile: string | null,
+  provenance: JobFileProvenance | null,
+): void {
+  if (job.spec.intent !== 'claim') return;
+  const why = !jobFile
+    ? 'a claim run needs a job file (the command-line form cannot be pinned)'
+    : !provenance?.git
+      ? 'a claim run needs its job file in a git repository'
+      : !provenance.git.committed_unchanged
+        ? 'a claim run needs its job file committed with no uncommitted change'
+        : null;
+  if (why)
+    throw new ValidationError([
+      { ...(jobFile ? { file: jobFile } : {}), path: 'spec.intent', value: 'claim', message: why },
+    ]);
+}
+
+async function executeWithView(
+  job: BenchmarkJob,
+  jobFile: string | null,
+  jobProvenance: JobFileProvenance | null,
+  endpoint: ResolvedEndpoint,
+  apiKey: string | undefined,
+  flags: RunFlags,
+): Promise<RunResult> {
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
   const interrupt = new AbortController();
   let total = 0;
@@ -100,6 +215,7 @@ export async function runJob(job: BenchmarkJob, jobFile: string | null, flags: R
     return await executeRun({
       job,
       jobFile,
+      jobProvenance,
       endpoint,
       ...(apiKey ? { apiKey } : {}),
       outRoot: flags.out,

@@ -5,6 +5,7 @@
  */
 import type { Backend } from '../backends/backend.js';
 import type { RequestPhase, RequestRecord } from '../metrics/record.js';
+import { traceIdFor } from '../evidence/trace-id.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { nowUs } from './clock.js';
 import type { IterationPlan } from './plan.js';
@@ -53,6 +54,8 @@ export class Dispatcher {
     readonly itemAt: (index: number) => WorkItem,
     private readonly onRecord: (record: RequestRecord) => void,
     startUs: number = nowUs(),
+    /** The run's id, from which each request's trace id is derived; none in unit tests. */
+    private readonly runId: string | null = null,
   ) {
     this.startUs = startUs;
     this.deadlineUs = startUs + Math.round(plan.max_time_s * 1e6);
@@ -94,6 +97,7 @@ export class Dispatcher {
     this.inFlight++;
     const record = await this.backend.send(item, {
       request_id: `${this.plan.index}-${claim.index}`,
+      ...(this.runId ? { trace_id: traceIdFor(this.runId, this.plan.index, claim.index) } : {}),
       iteration: this.plan.index,
       index: claim.index,
       phase: claim.phase,

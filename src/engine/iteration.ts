@@ -23,6 +23,8 @@ export interface IterationDeps {
   backend: Backend;
   items: ItemSource;
   executor: Executor;
+  /** The run's id: each request's trace id is derived from it. */
+  runId?: string;
   /** Called once per finished request, in completion order; must not block. */
   onRecord: (record: RequestRecord) => void;
   /** Run-level interruption (Ctrl-C): cancels in-flight requests and ends the iteration. */
@@ -55,7 +57,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
-  const dispatcher = new Dispatcher(plan, deps.backend, itemAt, deps.onRecord);
+  const dispatcher = new Dispatcher(plan, deps.backend, itemAt, deps.onRecord, nowUs(), deps.runId ?? null);
   const deadline = setTimeout(() => dispatcher.end('max_time'), plan.max_time_s * 1000);
   const interrupt = (): void => dispatcher.end('interrupted');
   if (deps.signal?.aborted) interrupt();

@@ -8,7 +8,9 @@ import type { Backend, BackendKind } from '../backends/backend.js';
 import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
 import { digestOf } from '../evidence/digest.js';
-import { redactSecrets } from '../evidence/redact.js';
+import type { JobFileProvenance } from '../evidence/job-provenance.js';
+import { sealIteration, sealRun } from '../evidence/manifest.js';
+import { redactSecrets, redactUrl } from '../evidence/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
@@ -37,6 +39,8 @@ export interface RunInputs {
   job: BenchmarkJob;
   /** The job file as given, or null for the command-line form. */
   jobFile: string | null;
+  /** The job file's digest and git state, when there is a file (see jobFileProvenance). */
+  jobProvenance?: JobFileProvenance | null;
   endpoint: ResolvedEndpoint;
   /** Bearer token; kept in memory only. */
   apiKey?: string;
@@ -59,6 +63,9 @@ export interface RunEvents {
 export interface RunResult {
   runId: string;
   dir: string;
+  /** sha256 of the sealed manifest (see evidence/manifest.ts). */
+  artifactManifestDigest: string;
+  benchmarkCaseId: string;
   summaries: IterationSummary[];
   interrupted: boolean;
 }
@@ -128,26 +135,37 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
 
   const sources = new Map<number, ItemSource>();
   for (const plan of plans) sources.set(plan.index, await itemSourceFor(plan, job, tokenizer));
+  const workloads = plans.map((plan) => {
+    const { description } = sources.get(plan.index) as ItemSource;
+    return { iteration: plan.index, description, spec_digest: digestOf(description) };
+  });
+  const workloadSpecDigest = digestOf(workloads.map((w) => w.spec_digest));
+  const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, kind, plans, workloadSpecDigest);
   await folder.writeJson('run.json', {
     schema_version: 1,
     run_id: runId,
+    benchmark_case_id: benchmarkCaseId,
+    workload_spec_digest: workloadSpecDigest,
     started_at: wallIso(anchor, anchor.mono_us),
-    intent: 'exploratory',
-    job_file: inputs.jobFile,
+    intent: spec.intent,
+    job_file:
+      inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
     job: redactSecrets(job),
-    endpoint: { base_url: endpoint.baseUrl, path: endpoint.path, model: endpoint.model, backend: kind },
+    endpoint: {
+      base_url: redactUrl(endpoint.baseUrl),
+      path: endpoint.path,
+      model: endpoint.model,
+      backend: kind,
+    },
     server: {
       version: serverVersion,
-      metrics_url: metricsUrl,
+      metrics_url: redactUrl(metricsUrl),
       metrics_scraped: firstScrape.ok,
     },
     tokenizer: tokenizer.name,
     plan: plans,
     // The items' own digest is written per iteration (workload.json), from the items it sent.
-    workloads: plans.map((plan) => {
-      const { description } = sources.get(plan.index) as ItemSource;
-      return { iteration: plan.index, description, spec_digest: digestOf(description) };
-    }),
+    workloads,
     environment,
     clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
   });
@@ -164,6 +182,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
       events.onIterationStart?.(plan, plans.length);
       const items = sources.get(plan.index) as ItemSource;
       const summary = await runOneIteration(plan, {
+        runId,
         folder,
         backend,
         items,
@@ -174,6 +193,8 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         signal: inputs.signal,
         onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
       });
+      // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
+      await sealIteration(folder, runId, plan.index);
       summaries.push(summary);
       events.onIterationEnd?.(plan, summary);
       if (summary.ended_by === 'interrupted') {
@@ -186,15 +207,46 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   }
   await folder.writeJson('summary.json', {
     run_id: runId,
+    benchmark_case_id: benchmarkCaseId,
+    workload_spec_digest: workloadSpecDigest,
     status: interrupted ? 'interrupted' : 'complete',
     iterations_planned: plans.length,
     iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
     iterations: summaries,
   });
-  return { runId, dir: folder.dir, summaries, interrupted };
+  const artifactManifestDigest = await sealRun(folder, runId, interrupted ? 'interrupted' : 'complete');
+  return { runId, dir: folder.dir, artifactManifestDigest, benchmarkCaseId, summaries, interrupted };
+}
+
+/**
+ * What makes two runs the same benchmark case: the model, protocol, request shape,
+ * plan and workload, not the endpoint's address, the time or the server under test
+ * (comparing servers on one case is the point).
+ */
+export function benchmarkCaseIdOf(
+  job: BenchmarkJob,
+  endpoint: ResolvedEndpoint,
+  kind: BackendKind,
+  plans: IterationPlan[],
+  workloadSpecDigest: string,
+): string {
+  const { spec } = job;
+  return digestOf({
+    model: endpoint.model,
+    backend: kind,
+    task: spec.task,
+    stream: spec.stream,
+    ignore_eos: spec.ignoreEos,
+    request_params: coerceRequestParams(spec.additionalRequestParams),
+    request_timeout_s: spec.requestTimeoutSeconds,
+    slos: spec.slos ?? [],
+    plan: plans,
+    workload_spec_digest: workloadSpecDigest,
+  });
 }
 
 interface IterationContext {
+  runId: string;
   folder: RunFolder;
   backend: Backend;
   items: ItemSource;
@@ -216,6 +268,7 @@ async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Prom
       backend: ctx.backend,
       items: ctx.items,
       executor: ctx.executor,
+      runId: ctx.runId,
       onRecord: (record) => lines.write(record),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),

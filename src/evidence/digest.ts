@@ -3,6 +3,7 @@
  * same logical content always has the same digest whatever order it was built in.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 /** JSON with object keys sorted recursively; `undefined` members are dropped as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
@@ -30,4 +31,26 @@ export function sha256(data: string | Uint8Array): string {
 /** Digest of a value's canonical JSON. */
 export function digestOf(value: unknown): string {
   return sha256(canonicalJson(value));
+}
+
+export interface FileDigests {
+  size_bytes: number;
+  /** `sha256:<hex>`. */
+  sha256: string;
+  /** Base64 MD5, what object stores check on arrival (Content-MD5). */
+  md5_base64: string;
+}
+
+/** Size, sha256 and MD5 of a file in one streamed read. */
+export async function digestFile(path: string): Promise<FileDigests> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    const bytes = chunk as Buffer;
+    sha.update(bytes);
+    md5.update(bytes);
+    size += bytes.length;
+  }
+  return { size_bytes: size, sha256: `sha256:${sha.digest('hex')}`, md5_base64: md5.digest('base64') };
 }

@@ -1,14 +1,20 @@
 /**
- * Redaction of what a run writes: any field whose name says it holds a secret
- * (keys, tokens, passwords, SAS tokens, connection strings) is replaced, and so are
- * the userinfo and query of any URL, before the job is copied into run.json. The seed's own examples put credentials in
- * `outputLocation.parameters`, so a verbatim copy would leak them.
+ * One redaction pass for everything a run writes or prints. Three layers:
+ * - structured: any field whose name says it holds a secret (keys, tokens,
+ *   passwords, SAS tokens, connection strings) is replaced, and so are the userinfo
+ *   and query of any URL, before the job is copied into run.json. OME's own examples
+ *   put credentials in `outputLocation.parameters`, so a verbatim copy would leak them;
+ * - known values: every secret infermark reads (API key, storage credentials) is
+ *   registered, and `scrubText` removes it from any text, whatever surrounds it;
+ * - patterns: secrets infermark never read but a message may quote (a bearer
+ *   header, a SAS signature, an account key in a connection string, a GitHub token).
  */
 
 export const REDACTED = '[redacted]';
 
+// `token` only as a whole word part: `github_token`, `tokens` are secrets; `max_tokens`, `tokenizer` are not.
 const SECRET_FIELD =
-  /(secret|token|password|passwd|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string|sas|credential|authorization|^key$)/i;
+  /(secret|(^|[_-])token$|^tokens$|password|passwd|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string|sas|credential|authorization|^key$)/i;
 
 /** A deep copy of `value` with every secret-named string field replaced by `[redacted]`. */
 export function redactSecrets<T>(value: T): T {
@@ -45,4 +51,42 @@ export function redactUrl(text: string): string {
   if (url.password) url.password = '';
   for (const name of [...new Set(url.searchParams.keys())]) url.searchParams.set(name, REDACTED);
   return url.toString();
+}
+
+const knownSecrets = new Set<string>();
+
+/** Registers a secret value read from parameters, a file or the environment; returns it. */
+export function registerSecret(value: string): string {
+  // Very short values would redact ordinary words; no real credential is that short.
+  if (value.length >= 6) knownSecrets.add(value);
+  return value;
+}
+
+const SECRET_PATTERNS: [RegExp, string][] = [
+  [/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`],
+  [
+    /((?:^|[?&;\s"'])(?:sig|signature|token|access_token|api[-_]?key|key|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&;\s"']+/gi,
+    `$1${REDACTED}`,
+  ],
+  [/((?:AccountKey|SharedAccessSignature|SharedAccessKey|Password|pwd)=)[^;"'\s]+/gi, `$1${REDACTED}`],
+  [/\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}\b/g, REDACTED],
+  [/\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, REDACTED],
+  [/\bsk-[A-Za-z0-9_-]{16,}\b/g, REDACTED],
+  [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, `$1${REDACTED}@`],
+];
+
+/** `text` with every registered secret and every secret-shaped token replaced by `[redacted]`. */
+export function scrubText(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Whether any registered secret occurs in `text` (cheap check for hot writers). */
+export function holdsKnownSecret(text: string): boolean {
+  for (const secret of knownSecrets) if (text.includes(secret)) return true;
+  return false;
 }

@@ -13,8 +13,10 @@ export type RequestStatus = 'ok' | 'error' | 'cancelled';
 export type RequestPhase = 'warmup' | 'measured';
 
 export interface RequestRecord {
-  /** Unique per run: `<iteration>-<index>`. */
+  /** Unique per run: `<iteration>-<index>`; (run_id, request_id) is the global key. */
   request_id: string;
+  /** W3C trace id sent in `traceparent` and `x-request-id` (globally unique; see evidence/trace-id.ts), or null. */
+  trace_id: string | null;
   /** Index of the iteration in the plan. */
   iteration: number;
   /** Index of the work item within the iteration (dispatch order). */
@@ -61,9 +63,11 @@ export function emptyRecord(
   phase: RequestPhase,
   scheduled_at_us: number,
   input_tokens: number,
+  trace_id: string | null = null,
 ): RequestRecord {
   return {
     request_id,
+    trace_id,
     iteration,
     index,
     phase,

@@ -9,6 +9,7 @@ import type { PathSegment } from './field-path.js';
 import { builtinTokenizers, omeApiFormats } from './job-schema.js';
 import { parseScenario } from './scenario.js';
 import { parseSlo } from './slo.js';
+import { parseStorageUri } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
 
 /** One problem: where, and what was expected. */
@@ -59,6 +60,10 @@ export function checkJobRules(raw: unknown): JobIssue[] {
       ['spec', 'dataset'],
       'reading a dataset from storage is not supported yet: download it and set spec.datasetFile (or list trafficScenarios)',
     );
+  }
+  if (isObj(spec.outputLocation) && typeof spec.outputLocation.storageUri === 'string') {
+    const parsed = parseStorageUri(spec.outputLocation.storageUri);
+    if (!parsed.ok) add(['spec', 'outputLocation', 'storageUri'], parsed.message);
   }
   checkSet(spec.numConcurrency, ['spec', 'numConcurrency'], 'concurrency level', add);
   checkSet(spec.requestRates, ['spec', 'requestRates'], 'request rate', add);

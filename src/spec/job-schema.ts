@@ -165,6 +165,11 @@ const jobSpec = z.strictObject({
     .string()
     .regex(/^(http|https):\/\//, 'must start with http:// or https://')
     .optional(),
+  /**
+   * `exploratory` (default) or `claim`: a claim run is one whose numbers may be published,
+   * so it is refused unless its job file is committed unchanged in git (pinned methodology).
+   */
+  intent: z.enum(['exploratory', 'claim']).default('exploratory'),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
   datasetFile: nonEmpty.optional(),
 });

@@ -1,0 +1,297 @@
+/**
+ * `infermark verify RUN_DIR`: says exactly what in a run folder is complete,
+ * partial or corrupt. A sealed run is checked against its manifest (every byte of
+ * every artifact, nothing missing, nothing added, the manifest against
+ * manifest.sha256). An unsealed run (killed before it ended) is checked iteration
+ * by iteration: sealed iterations against their own manifests, the cut one by
+ * reading its records, each of which must be a whole JSON line.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalJson, digestFile, sha256, type FileDigests } from './digest.js';
+import {
+  MANIFEST_DIGEST_FILE,
+  MANIFEST_FILE,
+  isTempFile,
+  listFiles,
+  type IterationManifest,
+  type ManifestArtifact,
+  type RunManifest,
+} from './manifest.js';
+
+export type Integrity = 'complete' | 'partial' | 'corrupt';
+
+export interface VerifyProblem {
+  /** The file, relative to the run folder. */
+  path: string;
+  problem: string;
+}
+
+export interface IterationVerdict {
+  iteration: number;
+  status: Integrity;
+  sealed: boolean;
+  /** Whole request records in requests.jsonl. */
+  records: number;
+  /** From the iteration's summary.json, when it has one. */
+  ended_by: string | null;
+  detail: string;
+}
+
+export interface VerifyReport {
+  run_dir: string;
+  run_id: string | null;
+  status: Integrity;
+  sealed: boolean;
+  /** The manifest's own status when sealed: `complete` or `interrupted`. */
+  run_status: string | null;
+  artifact_manifest_digest: string | null;
+  artifacts_checked: number;
+  iterations_planned: number | null;
+  iterations: IterationVerdict[];
+  problems: VerifyProblem[];
+}
+
+const ITERATION_DIR = /^iterations\/(\d+)\//;
+
+export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
+  const files = await listFiles(dir);
+  const checker = new ArtifactChecker(dir);
+  const report: VerifyReport = {
+    run_dir: dir,
+    run_id: null,
+    status: 'complete',
+    sealed: false,
+    run_status: null,
+    artifact_manifest_digest: null,
+    artifacts_checked: 0,
+    iterations_planned: null,
+    iterations: [],
+    problems: [],
+  };
+  const runJson = await readJson<{ run_id?: string; plan?: unknown[] }>(join(dir, 'run.json'));
+  if (runJson.ok) {
+    report.run_id = runJson.value.run_id ?? null;
+    report.iterations_planned = Array.isArray(runJson.value.plan) ? runJson.value.plan.length : null;
+  } else {
+    report.problems.push({ path: 'run.json', problem: runJson.problem });
+  }
+
+  const sealedPaths = new Set<string>();
+  if (files.includes(MANIFEST_FILE)) {
+    report.sealed = true;
+    const manifest = await checkRunManifest(dir, report);
+    if (manifest) {
+      report.run_id ??= manifest.run_id;
+      report.run_status = manifest.status;
+      for (const artifact of manifest.artifacts) {
+        sealedPaths.add(artifact.path);
+        await checker.check(artifact, report.problems);
+      }
+      for (const path of files) {
+        if (!sealedPaths.has(path) && path !== MANIFEST_FILE && path !== MANIFEST_DIGEST_FILE) {
+          report.problems.push({ path, problem: 'not in the manifest (added after the run was sealed)' });
+        }
+      }
+    }
+  } else if (files.includes(MANIFEST_DIGEST_FILE)) {
+    report.problems.push({
+      path: MANIFEST_FILE,
+      problem: 'missing, but manifest.sha256 says the run was sealed',
+    });
+  }
+
+  const byIteration = new Map<number, string[]>();
+  for (const path of files) {
+    const match = ITERATION_DIR.exec(path);
+    if (!match) continue;
+    const index = Number(match[1]);
+    byIteration.set(index, [...(byIteration.get(index) ?? []), path]);
+  }
+  for (const [index, paths] of [...byIteration].sort((a, b) => a[0] - b[0])) {
+    report.iterations.push(await verifyIteration(dir, index, paths, checker, report));
+  }
+  report.artifacts_checked = checker.checked;
+
+  if (report.problems.length > 0) report.status = 'corrupt';
+  else if (!report.sealed || report.run_status !== 'complete') report.status = 'partial';
+  else if (report.iterations.some((it) => it.status !== 'complete')) report.status = 'partial';
+  return report;
+}
+
+async function checkRunManifest(dir: string, report: VerifyReport): Promise<RunManifest | null> {
+  const bytes = await readFile(join(dir, MANIFEST_FILE));
+  const digest = sha256(bytes);
+  report.artifact_manifest_digest = digest;
+  let recorded: string | null = null;
+  try {
+    recorded = (await readFile(join(dir, MANIFEST_DIGEST_FILE), 'utf8')).trim();
+  } catch {
+    report.problems.push({
+      path: MANIFEST_DIGEST_FILE,
+      problem: 'missing (the seal was not finished or was removed)',
+    });
+  }
+  if (recorded !== null && !/^sha256:[0-9a-f]{64}$/.test(recorded)) {
+    report.problems.push({
+      path: MANIFEST_DIGEST_FILE,
+      problem: `malformed: ${JSON.stringify(recorded.slice(0, 80))}`,
+    });
+  } else if (recorded !== null && recorded !== digest) {
+    report.problems.push({
+      path: MANIFEST_FILE,
+      problem: `changed: its sha256 is ${digest} but ${MANIFEST_DIGEST_FILE} says ${recorded} (one of the two was altered)`,
+    });
+  }
+  let manifest: RunManifest;
+  try {
+    manifest = JSON.parse(bytes.toString('utf8')) as RunManifest;
+  } catch {
+    report.problems.push({ path: MANIFEST_FILE, problem: 'not valid JSON' });
+    return null;
+  }
+  if (canonicalJson(manifest) !== bytes.toString('utf8') || !Array.isArray(manifest.artifacts)) {
+    report.problems.push({ path: MANIFEST_FILE, problem: 'not a canonical infermark manifest' });
+    return Array.isArray(manifest.artifacts) ? manifest : null;
+  }
+  return manifest;
+}
+
+async function verifyIteration(
+  dir: string,
+  index: number,
+  paths: string[],
+  checker: ArtifactChecker,
+  report: VerifyReport,
+): Promise<IterationVerdict> {
+  const prefix = `iterations/${String(index).padStart(3, '0')}/`;
+  const problems: VerifyProblem[] = [];
+  const verdict: IterationVerdict = {
+    iteration: index,
+    status: 'complete',
+    sealed: false,
+    records: 0,
+    ended_by: null,
+    detail: '',
+  };
+  const manifestPath = `${prefix}${MANIFEST_FILE}`;
+  const notes: string[] = [];
+  if (paths.includes(manifestPath)) {
+    verdict.sealed = true;
+    const manifest = await readJson<IterationManifest>(join(dir, manifestPath));
+    if (!manifest.ok || !Array.isArray(manifest.value.artifacts)) {
+      problems.push({
+        path: manifestPath,
+        problem: manifest.ok ? 'not an iteration manifest' : manifest.problem,
+      });
+    } else {
+      const listed = new Set(manifest.value.artifacts.map((a) => a.path));
+      for (const artifact of manifest.value.artifacts) await checker.check(artifact, problems);
+      for (const path of paths) {
+        // In a sealed run the run manifest already names what was added; say it once.
+        if (report.sealed) break;
+        if (!listed.has(path) && path !== manifestPath && !isTempFile(path)) {
+          problems.push({ path, problem: "not in the iteration's manifest (added after it was sealed)" });
+        }
+      }
+    }
+  } else {
+    notes.push('not sealed: the run stopped during this iteration');
+  }
+
+  const records = await countRecords(dir, `${prefix}requests.jsonl`, paths, problems, verdict.sealed);
+  verdict.records = records.whole;
+  if (records.cut) notes.push('its last record was cut off mid-line');
+  const summary = await readJson<{ ended_by?: string }>(join(dir, `${prefix}summary.json`));
+  verdict.ended_by = summary.ok ? (summary.value.ended_by ?? null) : null;
+  if (verdict.ended_by === 'interrupted') notes.push('interrupted before its planned end');
+
+  // Problems found in a file of this iteration belong to it; the run's list keeps them all.
+  const own = [...problems, ...report.problems.filter((p) => p.path.startsWith(prefix))];
+  for (const problem of problems) {
+    if (!report.problems.some((p) => p.path === problem.path && p.problem === problem.problem)) {
+      report.problems.push(problem);
+    }
+  }
+  if (own.length > 0) {
+    verdict.status = 'corrupt';
+    notes.unshift(own.map((p) => `${p.path}: ${p.problem}`).join('; '));
+  } else if (!verdict.sealed || verdict.ended_by === 'interrupted' || records.cut) {
+    verdict.status = 'partial';
+  }
+  verdict.detail = notes.join('; ') || `${verdict.records} records, sealed and verified`;
+  return verdict;
+}
+
+/** Whole JSON lines in a records file; a malformed line other than a cut-off last one is corruption. */
+async function countRecords(
+  dir: string,
+  path: string,
+  paths: string[],
+  problems: VerifyProblem[],
+  sealed: boolean,
+): Promise<{ whole: number; cut: boolean }> {
+  if (!paths.includes(path)) {
+    if (sealed) problems.push({ path, problem: 'missing' });
+    return { whole: 0, cut: false };
+  }
+  const text = await readFile(join(dir, path), 'utf8');
+  const lines = text.split('\n');
+  const tail = lines.pop() ?? '';
+  let whole = 0;
+  for (const [i, line] of lines.entries()) {
+    try {
+      JSON.parse(line);
+      whole++;
+    } catch {
+      problems.push({ path, problem: `line ${i + 1} is not a whole JSON record` });
+      break;
+    }
+  }
+  const cut = tail !== '';
+  if (cut && sealed) problems.push({ path, problem: 'ends in the middle of a line' });
+  return { whole, cut };
+}
+
+/** Digests each artifact once, however many manifests list it. */
+class ArtifactChecker {
+  private readonly cache = new Map<string, FileDigests | null>();
+  checked = 0;
+  constructor(private readonly dir: string) {}
+
+  async check(artifact: ManifestArtifact, problems: VerifyProblem[]): Promise<void> {
+    let digests = this.cache.get(artifact.path);
+    if (digests === undefined) {
+      digests = await digestFile(join(this.dir, artifact.path)).catch(() => null);
+      this.cache.set(artifact.path, digests);
+      this.checked++;
+    }
+    const add = (problem: string): void => {
+      if (!problems.some((p) => p.path === artifact.path && p.problem === problem)) {
+        problems.push({ path: artifact.path, problem });
+      }
+    };
+    if (digests === null) add('missing');
+    else if (digests.size_bytes !== artifact.size_bytes) {
+      add(`changed: ${digests.size_bytes} bytes, the manifest says ${artifact.size_bytes}`);
+    } else if (digests.sha256 !== artifact.sha256) {
+      add(`changed: sha256 is ${digests.sha256}, the manifest says ${artifact.sha256}`);
+    }
+  }
+}
+
+type JsonRead<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+async function readJson<T>(path: string): Promise<JsonRead<T>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return { ok: false, problem: 'missing' };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) as T };
+  } catch {
+    return { ok: false, problem: 'not valid JSON' };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * A local folder as a store: plain paths and `file://` URIs, and `pvc://` claims,
+ * which inside a pod are folders where the claim is mounted. The mount point is
+ * `parameters.mount_path`, else `$INFERMARK_PVC_ROOT/<claim>` (default
+ * `/mnt/pvc/<claim>`); the controller mounts claims there. Writes go to a temp
+ * file and are renamed into place, so a reader never sees half an object.
+ */
+import { access, constants, copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { digestFile } from '../evidence/digest.js';
+import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
+import type { ObjectStore, ObjectToPut, StoredObject, StoreOptions } from './object-store.js';
+import { configError } from './storage-error.js';
+
+type FileLocation = Extract<StorageLocation, { scheme: 'file' | 'pvc' }>;
+
+const DEFAULT_PVC_ROOT = '/mnt/pvc';
+
+export async function createStore(options: StoreOptions<FileLocation>): Promise<ObjectStore> {
+  return new FileStore(rootOf(options), formatStorageUri(options.location));
+}
+
+/** The local folder a file or pvc location stands for. */
+export function rootOf(options: StoreOptions<FileLocation>): string {
+  const { location } = options;
+  if (location.scheme === 'file') return resolve(location.path);
+  const mount =
+    options.parameters.mount_path ?? join(options.env.INFERMARK_PVC_ROOT ?? DEFAULT_PVC_ROOT, location.claim);
+  return resolve(mount, location.path);
+}
+
+class FileStore implements ObjectStore {
+  constructor(
+    private readonly root: string,
+    readonly display: string,
+  ) {}
+
+  async preflight(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw configError(this.display, `folder ${this.root} is not writable (${code})`);
+    }
+  }
+
+  async put(object: ObjectToPut): Promise<void> {
+    const target = this.pathOf(object.key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${process.pid}`;
+    await copyFile(object.localPath, temp);
+    await rename(temp, target);
+  }
+
+  async head(key: string): Promise<StoredObject | null> {
+    const path = this.pathOf(key);
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) return null;
+      // A folder keeps no metadata: the digest is read from the bytes themselves.
+      return { key, size_bytes: info.size, sha256: (await digestFile(path)).sha256 };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async get(key: string, localPath: string): Promise<void> {
+    await mkdir(dirname(localPath), { recursive: true });
+    await copyFile(this.pathOf(key), localPath);
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    await this.walk(this.root, prefix, out);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  async close(): Promise<void> {}
+
+  private async walk(dir: string, prefix: string, out: StoredObject[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const key = relative(this.root, path).split(sep).join('/');
+      if (entry.isDirectory()) {
+        // Only descend where the prefix can still match.
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.walk(path, prefix, out);
+      } else if (entry.isFile() && key.startsWith(prefix) && !/\.tmp-\d+$/.test(key)) {
+        out.push({ key, size_bytes: (await stat(path)).size, sha256: null });
+      }
+    }
+  }
+
+  private pathOf(key: string): string {
+    const path = resolve(this.root, key);
+    if (!path.startsWith(this.root + sep)) throw configError(this.display, `key ${key} leaves the folder`);
+    return path;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Google Cloud Storage (`gs://bucket/prefix`) behind the ObjectStore interface, with
+ * the official `@google-cloud/storage` client. Credentials: `gcp_credentials_path`
+ * (a service-account key file, or GOOGLE_APPLICATION_CREDENTIALS), else application
+ * default credentials. `gcp_endpoint` (or STORAGE_EMULATOR_HOST) points the client at
+ * an emulator, which takes no credentials.
+ */
+import { Storage, type Bucket, type FileMetadata, type UploadOptions } from '@google-cloud/storage';
+import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
+import { setting } from './credentials.js';
+import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
+import { configError, httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+
+type GsLocation = Extract<StorageLocation, { scheme: 'gs' }>;
+
+// Google's advice: one multipart request for small objects, a resumable session above ~5 MB.
+const RESUMABLE_ABOVE_BYTES = 5 * 1024 * 1024;
+const PAGE_SIZE = 1000;
+
+/** Opens a store on `gs://bucket/prefix`; nothing is sent until the first call. */
+export const createStore: StoreFactory<GsLocation> = async (options) => {
+  const display = formatStorageUri(options.location);
+  const config = clientConfig(options);
+  const storage = new Storage(config.storage);
+  if (config.endpoint) {
+    // The client takes STORAGE_EMULATOR_HOST from process.env verbatim as its base URL;
+    // pinning it keeps the endpoint the job names, in the form every GCS emulator serves.
+    storage.baseUrl = `${config.endpoint}/storage/v1`;
+  }
+  return new GcsStore(display, options.location, storage, config.credentialsPath);
+};
+
+interface ClientConfig {
+  storage: ConstructorParameters<typeof Storage>[0];
+  endpoint: string | undefined;
+  credentialsPath: string | undefined;
+}
+
+function clientConfig(options: StoreOptions<GsLocation>): ClientConfig {
+  const projectId = setting(options, 'gcp_project_id', ['GOOGLE_CLOUD_PROJECT']);
+  const credentialsPath = setting(options, 'gcp_credentials_path', ['GOOGLE_APPLICATION_CREDENTIALS']);
+  const rawEndpoint = setting(options, 'gcp_endpoint', ['STORAGE_EMULATOR_HOST']);
+  const endpoint = rawEndpoint ? normalizeEndpoint(rawEndpoint) : undefined;
+  return {
+    endpoint,
+    credentialsPath,
+    storage: {
+      ...(projectId ? { projectId } : {}),
+      ...(credentialsPath ? { keyFilename: credentialsPath } : {}),
+      ...(endpoint
+        ? { apiEndpoint: endpoint, useAuthWithCustomEndpoint: credentialsPath !== undefined }
+        : {}),
+      // upload.ts retries every call over this interface; retries here would multiply them.
+      retryOptions: { autoRetry: false },
+    },
+  };
+}
+
+/** `localhost:4443`, `http://h:p/`, `http://h:p/storage/v1` → `http://h:p`. */
+function normalizeEndpoint(endpoint: string): string {
+  const withScheme = /^https?:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+  return withScheme.replace(/\/+$/, '').replace(/\/storage\/v1$/, '');
+}
+
+class GcsStore implements ObjectStore {
+  private readonly bucket: Bucket;
+
+  constructor(
+    readonly display: string,
+    private readonly location: GsLocation,
+    storage: Storage,
+    private readonly credentialsPath: string | undefined,
+  ) {
+    this.bucket = storage.bucket(location.bucket);
+  }
+
+  async preflight(): Promise<void> {
+    let exists: boolean;
+    try {
+      [exists] = await this.bucket.exists();
+    } catch (error) {
+      throw this.accessError(error);
+    }
+    if (!exists) {
+      throw configError(
+        this.display,
+        `bucket "${this.location.bucket}" does not exist: create it or fix outputLocation.storageUri`,
+      );
+    }
+  }
+
+  async put(object: ObjectToPut): Promise<void> {
+    const options: UploadOptions = {
+      destination: this.objectName(object.key),
+      resumable: object.size_bytes > RESUMABLE_ABOVE_BYTES,
+      // The client hashes what it sent and compares with what GCS stored; GCS itself
+      // refuses the bytes when the declared md5Hash does not match.
+      validation: 'md5',
+      metadata: {
+        contentType: object.content_type,
+        md5Hash: object.md5_base64,
+        metadata: { sha256: object.sha256 },
+      },
+    };
+    await this.call('put', object.key, () => this.bucket.upload(object.localPath, options));
+  }
+
+  async head(key: string): Promise<StoredObject | null> {
+    try {
+      const [metadata] = await this.bucket.file(this.objectName(key)).getMetadata();
+      return toStored(key, metadata);
+    } catch (error) {
+      if (httpStatusOf(error) === 404) return null;
+      throw this.failure('head', key, error);
+    }
+  }
+
+  async get(key: string, localPath: string): Promise<void> {
+    await this.call('get', key, () =>
+      this.bucket.file(this.objectName(key)).download({ destination: localPath }),
+    );
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const base = this.objectName('');
+    const out: StoredObject[] = [];
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.call('list', prefix, () =>
+        this.bucket.getFiles({
+          prefix: base + prefix,
+          autoPaginate: false,
+          maxResults: PAGE_SIZE,
+          pageToken,
+        }),
+      );
+      for (const file of files) {
+        // Consoles create `folder/` placeholder objects; they are not part of a run.
+        if (!file.name.endsWith('/')) out.push(toStored(file.name.slice(base.length), file.metadata));
+      }
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    // The client holds no connections of its own beyond Node's pooled agent.
+  }
+
+  private objectName(key: string): string {
+    return this.location.prefix ? `${this.location.prefix}/${key}` : key;
+  }
+
+  private async call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw this.failure(op, key, error);
+    }
+  }
+
+  private failure(op: string, key: string, error: unknown): StorageError {
+    const status = httpStatusOf(error);
+    if (status === 401 || status === 403 || isCredentialProblem(error)) return this.accessError(error);
+    return new StorageError(`${this.display}: ${op} ${key}: ${messageOf(error)}`, {
+      retryable: isRetryable(error),
+    });
+  }
+
+  /** Missing, unreadable or refused credentials, in words that say what to set. */
+  private accessError(error: unknown): StorageError {
+    const status = httpStatusOf(error);
+    if (status === 401 || status === 403) {
+      return configError(
+        this.display,
+        `Google Cloud refused the credentials (${status}): set parameters.gcp_credentials_path (or GOOGLE_APPLICATION_CREDENTIALS) to a service-account key that can write to bucket "${this.location.bucket}"`,
+      );
+    }
+    if ((error as NodeJS.ErrnoException)?.code === 'ENOENT' && this.credentialsPath) {
+      return configError(
+        this.display,
+        `parameters.gcp_credentials_path: cannot read ${this.credentialsPath}`,
+      );
+    }
+    if (isCredentialProblem(error)) {
+      return configError(
+        this.display,
+        'no Google Cloud credentials: set parameters.gcp_credentials_path (or GOOGLE_APPLICATION_CREDENTIALS), or run where application default credentials exist',
+      );
+    }
+    return new StorageError(`${this.display}: preflight: ${messageOf(error)}`, {
+      retryable: isRetryable(error),
+    });
+  }
+}
+
+function toStored(key: string, metadata: FileMetadata): StoredObject {
+  const sha256 = metadata.metadata?.['sha256'];
+  return {
+    key,
+    size_bytes: Number(metadata.size ?? 0),
+    sha256: typeof sha256 === 'string' && sha256.startsWith('sha256:') ? sha256 : null,
+  };
+}
+
+function isCredentialProblem(error: unknown): boolean {
+  return /default credentials|could not load the credentials|invalid_grant/i.test(messageOf(error));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,303 @@
+/**
+ * Shipping run folders, end to end against real object stores on loopback:
+ * s3rver (S3) and azurite (Azure Blob), both started here. A real run by the
+ * built CLI uploads to its outputLocation; `download` reads it back and every
+ * digest verifies. Uploading twice leaves the same objects; an upload whose server
+ * is stopped mid-way completes when it is back, or resumes when run again.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, runFolderUnder } from '../cli/cli-harness.js';
+import { listFiles } from '../evidence/manifest.js';
+import { verifyRunFolder } from '../evidence/verify.js';
+import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
+import { openLocation } from './open-location.js';
+import { startAzurite, type AzuriteHandle } from './testing/azurite.js';
+import { startS3rver, type S3rverHandle } from './testing/s3rver.js';
+import { downloadRun, uploadRunFolder } from './upload.js';
+
+let sim: SpawnedSimulator;
+let s3: S3rverHandle;
+let azurite: AzuriteHandle;
+let tmp: string;
+/** A sealed run folder made once by a real run, for the tests that upload by hand. */
+let localRun: string;
+
+before(async () => {
+  [sim, s3, azurite] = await Promise.all([
+    spawnSimulator({ ttftMs: 5, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 }),
+    startS3rver(),
+    startAzurite(),
+  ]);
+  await BlobServiceClient.fromConnectionString(azurite.connectionString())
+    .getContainerClient('runs')
+    .create();
+  tmp = await mkdtemp(join(tmpdir(), 'infermark-upload-'));
+  const out = join(tmp, 'local');
+  const result = await cli(['run', ...runFlags(out)]);
+  assert.equal(result.code, 0, result.stderr);
+  localRun = await runFolderUnder(out);
+});
+
+after(async () => {
+  await Promise.all([sim?.close(), s3?.dispose(), azurite?.dispose()]);
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function runFlags(out: string): string[] {
+  return [
+    '--url',
+    sim.url,
+    '--model',
+    'm',
+    '--scenario',
+    'D(16,6)',
+    '--concurrency',
+    '1,2',
+    '--max-requests',
+    '5',
+    '--out',
+    out,
+    '--quiet',
+  ];
+}
+
+/** A job file for a run against the simulator whose results go to `storageUri`. */
+async function jobFile(
+  name: string,
+  storageUri: string,
+  parameters: Record<string, string>,
+): Promise<string> {
+  const path = join(tmp, `${name}.yaml`);
+  const entries = Object.entries(parameters).map(
+    ([key, value]) => `\n      ${key}: ${JSON.stringify(value)}`,
+  );
+  const params = entries.length > 0 ? entries.join('') : ' {}';
+  await writeFile(
+    path,
+    `apiVersion: ome.io/v1beta1
+kind: BenchmarkJob
+metadata:
+  name: ${name}
+spec:
+  endpoint:
+    endpoint:
+      url: '${sim.url}/v1/chat/completions'
+      apiFormat: openai
+      modelName: m
+  task: text-to-text
+  trafficScenarios: ['D(16,6)']
+  numConcurrency: [1, 2]
+  maxTimePerIteration: 1
+  maxRequestsPerIteration: 5
+  resultFolderName: nightly
+  outputLocation:
+    storageUri: '${storageUri}'
+    parameters:${params}
+`,
+  );
+  return path;
+}
+
+/** Runs the job with the CLI, downloads what it uploaded, and checks both folders match byte for byte. */
+async function runUploadAndReadBack(
+  name: string,
+  storageUri: string,
+  parameters: Record<string, string>,
+): Promise<void> {
+  const out = join(tmp, `${name}-runs`);
+  const result = await cli([
+    'run',
+    await jobFile(name, storageUri, parameters),
+    '--out',
+    out,
+    '--quiet',
+    '--json',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout) as {
+    run_id: string;
+    artifact_manifest_digest: string;
+    upload: { uploaded: number; skipped: number; objects: number; prefix: string };
+  };
+  assert.equal(printed.upload.prefix, `nightly/${printed.run_id}`);
+  assert.equal(printed.upload.uploaded, printed.upload.objects);
+  const runDir = await runFolderUnder(out);
+
+  const back = join(tmp, `${name}-back`);
+  const params = Object.entries(parameters).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
+  const download = await cli(['download', storageUri, printed.upload.prefix, back, '--json', ...params]);
+  assert.equal(download.code, 0, download.stdout + download.stderr);
+  const report = JSON.parse(download.stdout) as { status: string; artifact_manifest_digest: string };
+  assert.equal(report.status, 'complete');
+  assert.equal(report.artifact_manifest_digest, printed.artifact_manifest_digest);
+  const files = await listFiles(runDir);
+  assert.deepEqual(await listFiles(back), files);
+  for (const file of files) {
+    assert.deepEqual(await readFile(join(back, file)), await readFile(join(runDir, file)), file);
+  }
+}
+
+test('s3 (s3rver): a run uploads to its outputLocation; download reads it back and every digest verifies', async () => {
+  await runUploadAndReadBack('to-s3', `s3://${s3.bucket}@us-east-1/experiments`, {
+    ...s3.parameters(),
+    aws_region: 'us-east-1',
+  });
+});
+
+test('az (azurite): a run uploads to its outputLocation; download reads it back and every digest verifies', async () => {
+  await runUploadAndReadBack('to-az', `az://${azurite.account}/runs/experiments`, azurite.parameters());
+});
+
+/** Every object under a prefix with the digest its store holds. */
+async function snapshot(store: ObjectStore, prefix: string): Promise<StoredObject[]> {
+  const listed = await store.list(prefix);
+  return Promise.all(listed.map(async (o) => (await store.head(o.key)) as StoredObject));
+}
+
+test('uploading the same run twice leaves the same objects (s3 and az)', async () => {
+  for (const [uri, parameters] of [
+    [`s3://${s3.bucket}/twice`, s3.parameters()],
+    [`az://${azurite.account}/runs/twice`, azurite.parameters()],
+  ] as const) {
+    const store = await openLocation({ uri, parameters, source: { path: 'URI' } });
+    try {
+      const first = await uploadRunFolder(localRun, store);
+      const before = await snapshot(store, `${first.run_id}/`);
+      const second = await uploadRunFolder(localRun, store);
+      const afterwards = await snapshot(store, `${first.run_id}/`);
+      assert.equal(second.uploaded, 0, uri);
+      assert.equal(second.skipped, first.objects, uri);
+      assert.deepEqual(afterwards, before, uri);
+      assert.equal(before.length, first.objects);
+    } finally {
+      await store.close();
+    }
+  }
+});
+
+/** A store that calls `afterPut` once `count` puts have completed (to stop the server mid-upload). */
+function stopAfter(store: ObjectStore, count: number, afterPut: () => Promise<void>): ObjectStore {
+  let puts = 0;
+  return {
+    display: store.display,
+    preflight: () => store.preflight(),
+    head: (key) => store.head(key),
+    get: (key, path) => store.get(key, path),
+    list: (prefix) => store.list(prefix),
+    close: () => store.close(),
+    async put(object: ObjectToPut) {
+      await store.put(object);
+      if (++puts === count) await afterPut();
+    },
+  };
+}
+
+test('s3: the server stops mid-upload and comes back; the upload retries and completes', async () => {
+  const store = await openLocation({
+    uri: `s3://${s3.bucket}/outage`,
+    parameters: s3.parameters(),
+    source: { path: 'URI' },
+  });
+  const retries: string[] = [];
+  try {
+    const flaky = stopAfter(store, 3, async () => {
+      await s3.stop();
+      setTimeout(() => void s3.restart(), 1_500);
+    });
+    const result = await uploadRunFolder(localRun, flaky, {
+      parallel: 1,
+      retry: { giveUpAfterMs: 30_000, firstDelayMs: 100, maxDelayMs: 1_000 },
+      onRetry: (key) => retries.push(key),
+    });
+    assert.ok(retries.length > 0, 'the outage was seen and retried');
+    assert.equal(result.uploaded + result.skipped, result.objects);
+    const report = await downloadRun(store, result.run_id, join(tmp, 'outage-back'));
+    assert.equal(report.status, 'complete', JSON.stringify(report.problems));
+  } finally {
+    await store.close();
+  }
+});
+
+test('az: an upload that gave up while the server was down resumes when run again, skipping what is there', async () => {
+  const store = await openLocation({
+    uri: `az://${azurite.account}/runs/resume`,
+    parameters: azurite.parameters(),
+    source: { path: 'URI' },
+  });
+  try {
+    const flaky = stopAfter(store, 4, () => azurite.stop());
+    await assert.rejects(
+      uploadRunFolder(localRun, flaky, {
+        parallel: 1,
+        retry: { giveUpAfterMs: 500, firstDelayMs: 50, maxDelayMs: 200 },
+      }),
+      (error: Error) => error.name === 'StorageError',
+    );
+    await azurite.restart();
+    const resumed = await uploadRunFolder(localRun, store);
+    assert.ok(resumed.skipped >= 4, `skipped ${resumed.skipped}`);
+    assert.equal(resumed.uploaded + resumed.skipped, resumed.objects);
+    const report = await downloadRun(store, resumed.run_id, join(tmp, 'resume-back'));
+    assert.equal(report.status, 'complete', JSON.stringify(report.problems));
+  } finally {
+    await store.close();
+  }
+});
+
+test('pvc and local folders: upload by hand, then download verifies', async () => {
+  const root = join(tmp, 'pvc-root');
+  const env = { ...process.env, INFERMARK_PVC_ROOT: root };
+  const upload = await cli(['upload', localRun, 'pvc://bench:results-claim/runs', '--json'], { env });
+  assert.equal(upload.code, 0, upload.stderr);
+  const { run_id } = JSON.parse(upload.stdout) as { run_id: string };
+  const copy = join(root, 'results-claim', 'runs', run_id);
+  assert.equal((await verifyRunFolder(copy)).status, 'complete');
+  const back = join(tmp, 'pvc-back');
+  const download = await cli(['download', join(root, 'results-claim', 'runs'), run_id, back]);
+  assert.equal(download.code, 0, download.stdout + download.stderr);
+  assert.match(download.stdout, /COMPLETE/);
+});
+
+test('a bad URI or missing credentials are refused before any load is sent (exit 2)', async () => {
+  const before = (await sim.stats()).requests;
+  const badUri = await cli(['run', await jobFile('bad-uri', 'oci://ns/bucket/path', {}), '--quiet']);
+  assert.equal(badUri.code, 2, badUri.stderr);
+  assert.match(
+    badUri.stderr,
+    /spec\.outputLocation\.storageUri: "oci:\/\/ns\/bucket\/path": expected oci:\/\/n\//,
+  );
+  const noToken = await cli(['run', await jobFile('no-token', 'github://owner/repo@v1', {}), '--quiet'], {
+    env: { ...process.env, GITHUB_TOKEN: '', GH_TOKEN: '' },
+  });
+  assert.equal(noToken.code, 2, noToken.stderr);
+  assert.match(noToken.stderr, /github_token/);
+  const noBucket = await cli([
+    'run',
+    await jobFile('no-bucket', 's3://no-such-bucket/x', s3.parameters()),
+    '--quiet',
+  ]);
+  assert.equal(noBucket.code, 2, noBucket.stderr);
+  assert.match(noBucket.stderr, /no-such-bucket/);
+  assert.equal((await sim.stats()).requests, before, 'no request reached the server');
+});
+
+test('an unsealed or altered run folder is not uploaded', async () => {
+  const store = await openLocation({ uri: join(tmp, 'refused'), source: { path: 'URI' } });
+  try {
+    const copy = join(tmp, 'altered');
+    await cp(localRun, copy, { recursive: true });
+    await writeFile(join(copy, 'run.json'), '{}');
+    await assert.rejects(uploadRunFolder(copy, store), /does not verify \(run\.json: changed/);
+    await rm(join(copy, 'manifest.sha256'));
+    await rm(join(copy, 'manifest.json'));
+    await assert.rejects(uploadRunFolder(copy, store), /was not sealed/);
+  } finally {
+    await store.close();
+  }
+});
