@@ -34,7 +34,7 @@ export interface BackendOptions {
 
 export interface RequestContext {
   request_id: string;
-  /** W3C trace id; when set it is sent as `traceparent` and `x-request-id`. */
+  /** W3C trace id; when set it is sent in a `traceparent` header (request_id goes in `x-request-id`). */
   trace_id?: string;
   iteration: number;
   index: number;

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../sim/server.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
+import { traceIdFor } from '../evidence/trace-id.js';
 import type { Backend, BackendKind, BackendOptions } from './backend.js';
 import { buildRequestBody, createBackend } from './openai.js';
 
@@ -312,6 +313,7 @@ test('request body, headers and path: chat with images, force output length, par
   assert.equal(seen.headers['x-extra'], 'yes');
   assert.match(String(seen.headers['x-request-id']), /^0-\d+$/);
   assert.equal(seen.headers['content-type'], 'application/json');
+  assert.equal(seen.headers.traceparent, undefined, 'no trace id, no traceparent');
   assert.deepEqual(seen.body, {
     model: 'test-model',
     messages: [
@@ -523,4 +525,25 @@ test('server closes the socket mid-stream without a terminating chunk: connectio
   });
   const r = await send(backend('openai-chat', srv.url));
   assert.deepEqual([r.status, r.error_class, r.chunk_times_us.length], ['error', 'connection', 1]);
+});
+
+test('a request sends its request_id as x-request-id and its trace id in a W3C traceparent, and records both', async () => {
+  const srv = await bytes((res) => sse(res, delta({ content: 'x' }) + 'data: [DONE]\n\n'));
+  const b = backend('openai-chat', srv.url);
+  const traceId = traceIdFor('0190a5f2-7c3e-7a11-9d4b-2f6e8c1a3b5d', 2, 17);
+  const record = await b.send(item(), {
+    request_id: '2-17',
+    trace_id: traceId,
+    iteration: 2,
+    index: 17,
+    phase: 'measured',
+    scheduled_at_us: 0,
+    signal: new AbortController().signal,
+  });
+  assert.equal(traceId, '9d4b2f6e8c1a3b5d0002000000000011');
+  const seen = srv.seen[0] as Seen;
+  assert.equal(seen.headers['x-request-id'], '2-17');
+  assert.equal(seen.headers.traceparent, `00-${traceId}-0000000000000012-01`);
+  assert.equal(record.trace_id, traceId);
+  assert.equal(record.request_id, '2-17');
 });

@@ -145,7 +145,7 @@ class OpenAIBackend implements Backend {
       method: 'POST',
       path: this.path,
       headers: ctx.trace_id
-        ? [...this.baseHeaders, 'x-request-id', ctx.trace_id, 'traceparent', traceparentFor(ctx.trace_id)]
+        ? [...this.baseHeaders, 'x-request-id', ctx.request_id, 'traceparent', traceparentFor(ctx.trace_id)]
         : [...this.baseHeaders, 'x-request-id', ctx.request_id],
       body: JSON.stringify(buildRequestBody(this.kind, this.options, item)),
     };

@@ -5,13 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 // dist/src/cli → the repository root, where examples/ lives.
+/** The warehouse file the CLI's runs ingest into during this test process; removed at exit. */
+export const TEST_WAREHOUSE = join(tmpdir(), `infermark-test-warehouse-${process.pid}.duckdb`);
+process.once('exit', () => {
+  for (const suffix of ['', '.wal']) rmSync(`${TEST_WAREHOUSE}${suffix}`, { force: true });
+});
+
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface CliResult {
@@ -39,7 +46,11 @@ export function cli(
     const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.env ? { env: options.env } : {}),
+      // Runs ingest into a warehouse of this test process, never the user's own.
+      env: {
+        ...(options.env ?? process.env),
+        INFERMARK_WAREHOUSE: options.env?.INFERMARK_WAREHOUSE ?? TEST_WAREHOUSE,
+      },
     });
     options.onSpawn?.(child);
     let stdout = '';

@@ -22,7 +22,9 @@ export function demoJobPath(): string {
   return fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
 }
 
-export async function demoCommand(flags: Pick<RunFlags, 'out' | 'json' | 'quiet'>): Promise<number> {
+export async function demoCommand(
+  flags: Pick<RunFlags, 'out' | 'json' | 'quiet' | 'warehouse'>,
+): Promise<number> {
   const jobFile = demoJobPath();
   // Validated before the simulator starts, and only once.
   const job = await loadJobFile(jobFile);

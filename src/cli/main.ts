@@ -50,6 +50,11 @@ program
   .option('--metrics-url <url>', 'server Prometheus endpoint to scrape')
   .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
   .option('--out <dir>', 'parent folder of run folders', DEFAULT_OUT)
+  .option(
+    '--warehouse <path>',
+    'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
+  )
+  .option('--no-warehouse', 'do not ingest the run into the warehouse')
   .option('--json', 'print the result as JSON on stdout')
   .option('--quiet', 'no progress output')
   .action(async (job: string | undefined, flags) => {
@@ -70,6 +75,11 @@ program
   .command('demo')
   .description('start the simulator on loopback and run examples/demo.yaml against it')
   .addOption(new Option('--out <dir>', 'parent folder of run folders').default(DEFAULT_OUT))
+  .option(
+    '--warehouse <path>',
+    'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
+  )
+  .option('--no-warehouse', 'do not ingest the run into the warehouse')
   .option('--json', 'print the result as JSON on stdout')
   .option('--quiet', 'no progress output')
   .action(async (flags) => {
@@ -113,6 +123,9 @@ program
     const { downloadCommand } = await import('./upload.js');
     process.exitCode = await downloadCommand(uri, run, dir, flags);
   });
+
+const { registerWarehouseCommands } = await import('./warehouse.js');
+registerWarehouseCommands(program);
 
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);

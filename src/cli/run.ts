@@ -8,7 +8,7 @@ import { resolveApiKey } from '../backends/api-key.js';
 import { executeRun, type RunResult } from '../engine/run.js';
 import { ExitCode, ValidationError } from '../errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
-import { scrubText } from '../evidence/redact.js';
+import { registerUrlSecrets, scrubText } from '../evidence/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openLocation } from '../storage/open-location.js';
@@ -46,6 +46,8 @@ export interface RunFlags {
   dataset?: string;
   param?: string[];
   out: string;
+  /** A warehouse file to ingest into, or false for none; undefined is the default warehouse. */
+  warehouse?: string | false;
   json?: boolean;
   quiet?: boolean;
 }
@@ -77,6 +79,7 @@ export async function runAndReport(
           benchmark_case_id: result.benchmarkCaseId,
           artifact_manifest_digest: result.artifactManifestDigest,
           upload,
+          warehouse: result.warehouse,
           iterations: result.summaries,
         },
         null,
@@ -92,6 +95,13 @@ export async function runAndReport(
         `artifact_manifest_digest ${result.artifactManifestDigest}\n`,
     );
     if (result.upload?.ok) process.stdout.write(renderUpload(result.upload.result));
+    if (result.warehouse?.ok) process.stdout.write(`warehouse: ${result.warehouse.path}\n`);
+  }
+  if (result.warehouse && !result.warehouse.ok) {
+    process.stderr.write(
+      `infermark: not ingested into the warehouse ${result.warehouse.path}: ${result.warehouse.error}\n` +
+        `infermark: the run folder is kept; ingest it with: infermark warehouse ingest ${result.dir}\n`,
+    );
   }
   if (result.upload && !result.upload.ok) {
     process.stderr.write(
@@ -101,6 +111,7 @@ export async function runAndReport(
   }
   if (result.interrupted) return ExitCode.interrupted;
   if (result.upload && !result.upload.ok) return ExitCode.failure;
+  if (result.warehouse && !result.warehouse.ok) return ExitCode.failure;
   // Figures from a run where nothing succeeded are not figures: say so and fail.
   const completed = result.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
   if (completed === 0 && result.summaries.some((s) => s.requests.measured > 0)) {
@@ -122,6 +133,9 @@ export async function runJob(
     ...(flags.url ? { url: flags.url } : {}),
     ...(flags.model ? { model: flags.model } : {}),
   });
+  // Secrets in the URLs themselves (userinfo, `?code=`) are scrubbed from all output from here on.
+  registerUrlSecrets(endpoint.baseUrl);
+  if (job.spec.metricsUrl) registerUrlSecrets(job.spec.metricsUrl);
   const apiKey = await resolveApiKey(job.spec.apiKey);
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
@@ -136,8 +150,9 @@ export async function runJob(
   try {
     await output?.preflight();
     const result = await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags);
-    if (!output) return { ...result, upload: null };
-    return { ...result, upload: await uploadAtEnd(result, output, job, flags) };
+    const upload = output ? await uploadAtEnd(result, output, job, flags) : null;
+    const uploadedTo = upload?.ok && job.spec.outputLocation ? [job.spec.outputLocation.storageUri] : [];
+    return { ...result, upload, warehouse: await ingestAtEnd(result, uploadedTo, flags) };
   } finally {
     await output?.close();
   }
@@ -146,6 +161,31 @@ export async function runJob(
 export interface RunOutcome extends RunResult {
   /** The outputLocation upload: its result, or its error (the run itself is kept either way). */
   upload: { ok: true; result: UploadResult } | { ok: false; error: string } | null;
+  /** The ingest into the warehouse: where, or its error; null with --no-warehouse. */
+  warehouse: { ok: true; path: string } | { ok: false; path: string; error: string } | null;
+}
+
+/** Ingests the sealed run into the warehouse, unless told not to; a failure is reported, the run kept. */
+async function ingestAtEnd(
+  result: RunResult,
+  rawUris: string[],
+  flags: RunFlags,
+): Promise<RunOutcome['warehouse']> {
+  if (flags.warehouse === false) return null;
+  const { Warehouse, defaultWarehousePath } = await import('../warehouse/warehouse.js');
+  const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
+  const path = flags.warehouse ?? defaultWarehousePath();
+  try {
+    const warehouse = await Warehouse.open(path);
+    try {
+      await ingestRunFolder(warehouse, result.dir, { rawUris });
+    } finally {
+      warehouse.close();
+    }
+    return { ok: true, path };
+  } catch (error) {
+    return { ok: false, path, error: scrubText((error as Error).message) };
+  }
 }
 
 async function uploadAtEnd(

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, ValidationError } from '../errors.js';
 import { REDACTED } from '../evidence/redact.js';
+import { isSafeRelativePath } from '../spec/storage-uri.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun, uploadRunFolder, type UploadResult } from '../storage/upload.js';
 import { renderReport, VERIFY_PARTIAL_EXIT } from './verify.js';
@@ -25,7 +26,22 @@ export async function uploadCommand(
   uri: string | undefined,
   flags: UploadFlags,
 ): Promise<number> {
-  const target = uri ? { uri, parameters: {}, folder: flags.folder } : await outputLocationOf(runDir);
+  const own = await outputLocationOf(runDir, uri === undefined);
+  // The same prefix as the upload `run` makes at its end, unless told otherwise.
+  const target = {
+    uri: uri ?? own.uri,
+    parameters: uri ? {} : own.parameters,
+    folder: flags.folder ?? own.folder,
+  };
+  if (target.folder !== undefined && !isSafeRelativePath(target.folder)) {
+    throw new ValidationError([
+      {
+        path: '--folder',
+        value: target.folder,
+        message: 'expected a relative folder name (no "." or ".." parts)',
+      },
+    ]);
+  }
   const store = await openLocation({
     uri: target.uri,
     parameters: { ...target.parameters, ...parseParams(flags.param) },
@@ -63,8 +79,14 @@ export async function downloadCommand(
 ): Promise<number> {
   const store = await openLocation({ uri, parameters: parseParams(flags.param), source: { path: 'URI' } });
   try {
-    const dest = dir ?? runPrefix.split('/').pop() ?? runPrefix;
-    const report = await downloadRun(store, runPrefix, dest);
+    const prefix = runPrefix.replace(/\/+$/, '');
+    if (!isSafeRelativePath(prefix)) {
+      throw new ValidationError([
+        { path: 'RUN', value: runPrefix, message: 'expected [folder/]<run_id> (no "." or ".." parts)' },
+      ]);
+    }
+    const dest = dir ?? (prefix.split('/').pop() as string);
+    const report = await downloadRun(store, prefix, dest);
     process.stdout.write(
       flags.json ? `${JSON.stringify(report, null, 2)}\n` : `downloaded to ${dest}\n${renderReport(report)}`,
     );
@@ -75,9 +97,13 @@ export async function downloadCommand(
   }
 }
 
-/** The run's outputLocation from run.json, without the parameters that were redacted. */
+/**
+ * The run's outputLocation from run.json, without the parameters that were
+ * redacted; `needUri` makes a run without one an error.
+ */
 async function outputLocationOf(
   runDir: string,
+  needUri: boolean,
 ): Promise<{ uri: string; parameters: Record<string, string>; folder: string | undefined }> {
   const path = join(runDir, 'run.json');
   let run: {
@@ -100,7 +126,9 @@ async function outputLocationOf(
     ]);
   }
   const location = run.job?.spec?.outputLocation;
+  const folder = run.job?.spec?.resultFolderName;
   if (!location?.storageUri) {
+    if (!needUri) return { uri: '', parameters: {}, folder };
     throw new ValidationError([
       { file: path, path: 'job.spec.outputLocation', message: 'the run has no outputLocation: give a URI' },
     ]);
@@ -108,7 +136,7 @@ async function outputLocationOf(
   const parameters = Object.fromEntries(
     Object.entries(location.parameters ?? {}).filter(([, value]) => value !== REDACTED),
   );
-  return { uri: location.storageUri, parameters, folder: run.job?.spec?.resultFolderName };
+  return { uri: location.storageUri, parameters, folder };
 }
 
 /** `--param key=value` flags → a parameters map; a flag without `=` is an error. */

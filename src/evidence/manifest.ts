@@ -10,6 +10,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { isSafeRelativePath } from '../spec/storage-uri.js';
 import { canonicalJson, digestFile, sha256 } from './digest.js';
 import { RunFolder } from './run-folder.js';
 
@@ -43,6 +44,13 @@ export interface IterationManifest {
   sealed_at: string;
   artifacts: ManifestArtifact[];
 }
+
+/**
+ * Whether a manifest path may be joined to a folder (see isSafeRelativePath):
+ * manifests read from a store, or a folder someone else made, are not trusted to
+ * stay inside their run folder.
+ */
+export const isSafeArtifactPath = isSafeRelativePath;
 
 /** Files that are scaffolding, not artifacts: a temp file of an atomic write never counts. */
 export function isTempFile(path: string): boolean {

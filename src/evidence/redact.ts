@@ -14,7 +14,7 @@ export const REDACTED = '[redacted]';
 
 // `token` only as a whole word part: `github_token`, `tokens` are secrets; `max_tokens`, `tokenizer` are not.
 const SECRET_FIELD =
-  /(secret|(^|[_-])token$|^tokens$|password|passwd|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string|sas|credential|authorization|^key$)/i;
+  /(secret|(^|[_-])token$|^tokens$|password|passwd|passphrase|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string|sas|credential|authorization|^key$)/i;
 
 /** A deep copy of `value` with every secret-named string field replaced by `[redacted]`. */
 export function redactSecrets<T>(value: T): T {
@@ -58,8 +58,33 @@ const knownSecrets = new Set<string>();
 /** Registers a secret value read from parameters, a file or the environment; returns it. */
 export function registerSecret(value: string): string {
   // Very short values would redact ordinary words; no real credential is that short.
-  if (value.length >= 6) knownSecrets.add(value);
+  if (value.length < 6) return value;
+  knownSecrets.add(value);
+  // Inside a JSON document a PEM key's newlines are escaped: that spelling is registered too.
+  const escaped = JSON.stringify(value).slice(1, -1);
+  if (escaped !== value) knownSecrets.add(escaped);
+  for (const line of value.split('\n')) if (line.trim().length >= 24) knownSecrets.add(line.trim());
   return value;
+}
+
+/** Registers the userinfo and every query value of a URL (an endpoint's `?code=`, `user:pass@`). */
+export function registerUrlSecrets(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return;
+  }
+  if (url.password) registerSecret(decodeURIComponent(url.password));
+  if (url.username && !url.password) registerSecret(decodeURIComponent(url.username));
+  for (const value of url.searchParams.values()) registerSecret(value);
+}
+
+/** Cheap test for text a pattern of SECRET_PATTERNS might match (the records writer's prefilter). */
+export function mayHoldSecretPattern(text: string): boolean {
+  return /bearer|sig=|signature=|token=|key=|sk-|gh[pousr]_|github_pat_|accountkey|sharedaccess|password|pwd=|@/i.test(
+    text,
+  );
 }
 
 const SECRET_PATTERNS: [RegExp, string][] = [

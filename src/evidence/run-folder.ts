@@ -13,7 +13,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { holdsKnownSecret, scrubText } from './redact.js';
+import { holdsKnownSecret, mayHoldSecretPattern, scrubText } from './redact.js';
 
 export class RunFolder {
   private constructor(readonly dir: string) {}
@@ -72,9 +72,11 @@ export class LineWriter {
   write(value: unknown): void {
     if (this.fd === null) return;
     let line = `${JSON.stringify(value)}\n`;
-    if (holdsKnownSecret(line)) line = scrubText(line);
+    if (holdsKnownSecret(line) || mayHoldSecretPattern(line)) line = scrubText(line);
     try {
-      writeSync(this.fd, line);
+      const bytes = Buffer.from(line);
+      // A write to a regular file is whole unless the disk fills; a short one is retried for the rest.
+      for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at);
     } catch (error) {
       this.failure ??= error as Error;
       this.closeFd();

@@ -6,12 +6,14 @@
  * by iteration: sealed iterations against their own manifests, the cut one by
  * reading its records, each of which must be a whole JSON line.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ExitCode, InfermarkError } from '../errors.js';
 import { canonicalJson, digestFile, sha256, type FileDigests } from './digest.js';
 import {
   MANIFEST_DIGEST_FILE,
   MANIFEST_FILE,
+  isSafeArtifactPath,
   isTempFile,
   listFiles,
   type IterationManifest,
@@ -50,12 +52,23 @@ export interface VerifyReport {
   iterations_planned: number | null;
   iterations: IterationVerdict[];
   problems: VerifyProblem[];
+  /** What is unusual but not corruption (an unfinished seal). */
+  notes: string[];
 }
 
 const ITERATION_DIR = /^iterations\/(\d+)\//;
 
 export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
-  const files = await listFiles(dir);
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new InfermarkError(
+      'E_NOT_A_RUN',
+      `${dir}: ${info ? 'not a folder' : 'no such folder'} (expected a run folder)`,
+      ExitCode.badInput,
+    );
+  }
+  // A leftover temp file of an atomic write that a kill interrupted is not an artifact.
+  const files = (await listFiles(dir)).filter((path) => !isTempFile(path));
   const checker = new ArtifactChecker(dir);
   const report: VerifyReport = {
     run_dir: dir,
@@ -68,6 +81,7 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
     iterations_planned: null,
     iterations: [],
     problems: [],
+    notes: [],
   };
   const runJson = await readJson<{ run_id?: string; plan?: unknown[] }>(join(dir, 'run.json'));
   if (runJson.ok) {
@@ -78,9 +92,12 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
   }
 
   const sealedPaths = new Set<string>();
+  const notes: string[] = [];
   if (files.includes(MANIFEST_FILE)) {
-    report.sealed = true;
     const manifest = await checkRunManifest(dir, report);
+    // manifest.json is written whole before manifest.sha256: without the latter, sealing was cut.
+    report.sealed = files.includes(MANIFEST_DIGEST_FILE);
+    if (!report.sealed) notes.push('sealing did not finish (manifest.sha256 is missing)');
     if (manifest) {
       report.run_id ??= manifest.run_id;
       report.run_status = manifest.status;
@@ -93,12 +110,18 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
           report.problems.push({ path, problem: 'not in the manifest (added after the run was sealed)' });
         }
       }
+      checkCompleteness(manifest, files, report);
+      blameSealPair(report);
     }
   } else if (files.includes(MANIFEST_DIGEST_FILE)) {
     report.problems.push({
       path: MANIFEST_FILE,
       problem: 'missing, but manifest.sha256 says the run was sealed',
     });
+  } else if (files.includes('summary.json')) {
+    notes.push(
+      'the run ended (summary.json) but is not sealed: killed while sealing, or its manifest was removed',
+    );
   }
 
   const byIteration = new Map<number, string[]>();
@@ -112,11 +135,54 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
     report.iterations.push(await verifyIteration(dir, index, paths, checker, report));
   }
   report.artifacts_checked = checker.checked;
+  report.notes = notes;
 
   if (report.problems.length > 0) report.status = 'corrupt';
   else if (!report.sealed || report.run_status !== 'complete') report.status = 'partial';
   else if (report.iterations.some((it) => it.status !== 'complete')) report.status = 'partial';
   return report;
+}
+
+/**
+ * A run sealed `complete` ran every planned iteration, and its manifest covers each
+ * iteration's own manifest: a removed iteration cannot hide behind a rewritten seal.
+ */
+function checkCompleteness(manifest: RunManifest, files: string[], report: VerifyReport): void {
+  const isIterationManifest = (path: string): boolean => /^iterations\/\d+\/manifest\.json$/.test(path);
+  const listed = new Set(manifest.artifacts.map((a) => a.path));
+  for (const path of files) {
+    if (isIterationManifest(path) && !listed.has(path)) {
+      report.problems.push({ path, problem: "an iteration manifest the run's manifest does not list" });
+    }
+  }
+  const sealed = [...listed].filter(isIterationManifest).length;
+  const planned = report.iterations_planned;
+  if (manifest.status === 'complete' && planned !== null && sealed !== planned) {
+    report.problems.push({
+      path: MANIFEST_FILE,
+      problem: `sealed complete with ${sealed} iterations, but run.json plans ${planned}`,
+    });
+  }
+}
+
+/**
+ * When the only problem is that manifest.json's digest differs from manifest.sha256,
+ * while manifest.json is canonical and every artifact it lists verifies, the
+ * altered file is manifest.sha256.
+ */
+function blameSealPair(report: VerifyReport): void {
+  const [only, ...others] = report.problems;
+  if (
+    !only ||
+    others.length > 0 ||
+    only.path !== MANIFEST_FILE ||
+    !only.problem.startsWith('changed: its sha256')
+  )
+    return;
+  report.problems[0] = {
+    path: MANIFEST_DIGEST_FILE,
+    problem: `changed: manifest.json is canonical and every artifact it lists verifies, but its sha256 ${report.artifact_manifest_digest} is not what manifest.sha256 says`,
+  };
 }
 
 async function checkRunManifest(dir: string, report: VerifyReport): Promise<RunManifest | null> {
@@ -239,14 +305,18 @@ async function countRecords(
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
   let whole = 0;
+  const bad: number[] = [];
   for (const [i, line] of lines.entries()) {
     try {
       JSON.parse(line);
       whole++;
     } catch {
-      problems.push({ path, problem: `line ${i + 1} is not a whole JSON record` });
-      break;
+      bad.push(i + 1);
     }
+  }
+  if (bad.length > 0) {
+    const which = bad.length === 1 ? `line ${bad[0]} is` : `${bad.length} lines (the first: ${bad[0]}) are`;
+    problems.push({ path, problem: `${which} not a whole JSON record` });
   }
   const cut = tail !== '';
   if (cut && sealed) problems.push({ path, problem: 'ends in the middle of a line' });
@@ -260,6 +330,13 @@ class ArtifactChecker {
   constructor(private readonly dir: string) {}
 
   async check(artifact: ManifestArtifact, problems: VerifyProblem[]): Promise<void> {
+    if (!isSafeArtifactPath(artifact.path)) {
+      problems.push({
+        path: artifact.path,
+        problem: 'a manifest path that leaves the run folder (not read)',
+      });
+      return;
+    }
     let digests = this.cache.get(artifact.path);
     if (digests === undefined) {
       digests = await digestFile(join(this.dir, artifact.path)).catch(() => null);

@@ -15,7 +15,7 @@ export type RequestPhase = 'warmup' | 'measured';
 export interface RequestRecord {
   /** Unique per run: `<iteration>-<index>`; (run_id, request_id) is the global key. */
   request_id: string;
-  /** W3C trace id sent in `traceparent` and `x-request-id` (globally unique; see evidence/trace-id.ts), or null. */
+  /** W3C trace id sent in `traceparent` (globally unique; see evidence/trace-id.ts), or null. */
   trace_id: string | null;
   /** Index of the iteration in the plan. */
   iteration: number;

@@ -9,7 +9,7 @@ import type { PathSegment } from './field-path.js';
 import { builtinTokenizers, omeApiFormats } from './job-schema.js';
 import { parseScenario } from './scenario.js';
 import { parseSlo } from './slo.js';
-import { parseStorageUri } from './storage-uri.js';
+import { isSafeRelativePath, parseStorageUri } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
 
 /** One problem: where, and what was expected. */
@@ -60,6 +60,14 @@ export function checkJobRules(raw: unknown): JobIssue[] {
       ['spec', 'dataset'],
       'reading a dataset from storage is not supported yet: download it and set spec.datasetFile (or list trafficScenarios)',
     );
+  }
+  if (typeof spec.resultFolderName === 'string' && spec.resultFolderName !== '') {
+    if (!isSafeRelativePath(spec.resultFolderName)) {
+      add(
+        ['spec', 'resultFolderName'],
+        'expected a relative folder name (no leading "/", no "." or ".." parts)',
+      );
+    }
   }
   if (isObj(spec.outputLocation) && typeof spec.outputLocation.storageUri === 'string') {
     const parsed = parseStorageUri(spec.outputLocation.storageUri);

@@ -170,6 +170,8 @@ const jobSpec = z.strictObject({
    * so it is refused unless its job file is committed unchanged in git (pinned methodology).
    */
   intent: z.enum(['exploratory', 'claim']).default('exploratory'),
+  /** What the deployment under test costs per hour (USD): gives cost per request and per million tokens. */
+  costPerHourUsd: z.number().positive().optional(),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
   datasetFile: nonEmpty.optional(),
 });

@@ -153,6 +153,12 @@ function parseGithub(rest: string): ParsedStorageUri {
   return ok({ scheme: 'github', owner, repo, tag });
 }
 
+/** A relative, `/`-separated path with no empty, `.` or `..` segment and no backslash or NUL. */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0')) return false;
+  return path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
 /** Path segments joined without empty parts: `a//b/` → `a/b`; `..` is refused by the caller's rules. */
 function cleanPrefix(segments: string[]): string {
   return segments.filter((segment) => segment !== '' && segment !== '.').join('/');

@@ -1,0 +1,238 @@
+/**
+ * `infermark warehouse ...` and `infermark lineage`: ingest run folders, list,
+ * show and compare runs, run read-only SQL and named queries, and walk a number
+ * back to its raw evidence. Output as a table (default), CSV or JSON.
+ */
+import type { Command } from 'commander';
+import { ExitCode, ValidationError } from '../errors.js';
+import { formatRows, ROW_FORMATS, type RowFormat } from '../warehouse/format-rows.js';
+
+// The warehouse module loads DuckDB's native library: imported only by the commands that use it.
+import type { Warehouse } from '../warehouse/warehouse.js';
+
+interface OutputFlags {
+  warehouse?: string;
+  format?: string;
+}
+
+export function registerWarehouseCommands(program: Command): void {
+  const warehouse = program
+    .command('warehouse')
+    .description('the curated store: ingest runs, list, show, compare, query (DuckDB)');
+  const common = (command: Command): Command =>
+    command
+      .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
+      .option('--format <format>', 'table, csv or json', 'table');
+
+  common(warehouse.command('ingest'))
+    .description('ingest sealed run folders (idempotent: a run already there is left as it is)')
+    .argument('<run-dirs...>', 'run folders')
+    .option(
+      '--cost-per-hour <usd>',
+      'what the deployment costs per hour (cost per request and per million tokens)',
+    )
+    .action(async (dirs: string[], flags: OutputFlags & { costPerHour?: string }) => {
+      const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
+      const cost =
+        flags.costPerHour === undefined ? undefined : positiveNumber('--cost-per-hour', flags.costPerHour);
+      await withWarehouse(flags, false, async (w) => {
+        const rows = [];
+        for (const dir of dirs) {
+          const result = await ingestRunFolder(w, dir, cost === undefined ? {} : { costPerHourUsd: cost });
+          rows.push({ run_dir: dir, ...result });
+        }
+        print(['run_dir', 'run_id', 'outcome', 'iterations', 'requests'], rows, flags);
+      });
+    });
+
+  common(warehouse.command('runs'))
+    .description('list runs, newest first')
+    .option('--model <name>')
+    .option('--engine <name>')
+    .option('--gpu <type>')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (flags: OutputFlags & { model?: string; engine?: string; gpu?: string; limit: string }) => {
+      const { listRuns } = await import('../warehouse/queries.js');
+      const limit = positiveNumber('--limit', flags.limit);
+      await withWarehouse(flags, true, async (w) => {
+        const result = await listRuns(w, { ...pick(flags, ['model', 'engine', 'gpu']), limit });
+        print(result.columns, result.rows, flags);
+      });
+    });
+
+  common(warehouse.command('show'))
+    .description("one run: its facts and every point's outcome")
+    .argument('<run>', 'run_id or a unique prefix')
+    .action(async (run: string, flags: OutputFlags) => {
+      const { showRun } = await import('../warehouse/queries.js');
+      await withWarehouse(flags, true, async (w) => {
+        const shown = await showRun(w, run);
+        if (format(flags) === 'json') {
+          process.stdout.write(`${JSON.stringify({ run: shown.run, points: shown.points.rows }, null, 2)}\n`);
+          return;
+        }
+        const facts = Object.entries(shown.run).map(([field, value]) => ({ field, value }));
+        print(['field', 'value'], facts, flags);
+        process.stdout.write('\n');
+        print(shown.points.columns, shown.points.rows, flags);
+      });
+    });
+
+  common(warehouse.command('compare'))
+    .description("two runs point by point: each metric in A and B, and B's change in percent")
+    .argument('<run-a>')
+    .argument('<run-b>')
+    .action(async (a: string, b: string, flags: OutputFlags) => {
+      const { compareRuns } = await import('../warehouse/queries.js');
+      await withWarehouse(flags, true, async (w) => {
+        const result = await compareRuns(w, a, b);
+        print(result.columns, result.rows, flags);
+      });
+    });
+
+  common(warehouse.command('query'))
+    .description('run read-only SQL over the warehouse')
+    .argument('<sql>', 'one SQL query')
+    .action(async (sql: string, flags: OutputFlags) => {
+      await withWarehouse(flags, true, async (w) => {
+        const result = await w.json(sql);
+        print(result.columns, result.rows, flags);
+      });
+    });
+
+  common(warehouse.command('named'))
+    .description('list named queries, or run one')
+    .argument('[name]')
+    .action(async (name: string | undefined, flags: OutputFlags) => {
+      const { namedQuery } = await import('../warehouse/queries.js');
+      await withWarehouse(flags, true, async (w) => {
+        if (!name) {
+          const result = await w.json(
+            'SELECT name, description, query_spec_digest FROM named_query ORDER BY name',
+          );
+          print(result.columns, result.rows, flags);
+          return;
+        }
+        const query = await namedQuery(w, name);
+        const result = await w.json(query.sql);
+        if (format(flags) === 'table')
+          process.stdout.write(`${query.name}  query_spec_digest ${query.query_spec_digest}\n`);
+        print(result.columns, result.rows, flags);
+      });
+    });
+
+  common(warehouse.command('save-query'))
+    .description('save a named query: the definition of a published number')
+    .argument('<name>')
+    .argument('<sql>')
+    .option('--description <text>', '', '')
+    .action(async (name: string, sql: string, flags: OutputFlags & { description: string }) => {
+      const { saveNamedQuery } = await import('../warehouse/queries.js');
+      await withWarehouse(flags, false, async (w) => {
+        // The SQL must run, and read only, before it is saved.
+        await w.json(`SELECT * FROM (${sql}) LIMIT 0`);
+        const saved = await saveNamedQuery(w, name, sql, flags.description);
+        print(['name', 'query_spec_digest'], [{ ...saved }], flags);
+      });
+    });
+
+  common(program.command('lineage'))
+    .description('walk a number of a named query back to the run, its digests and the raw artifacts')
+    .argument('<query>', 'named query')
+    .requiredOption('--column <name>', 'the column holding the number')
+    .option('--row <n>', 'row of the result (0-based)')
+    .option('--run <run_id>', 'the row of this run (instead of --row)')
+    .option('--iteration <n>', 'with --run: the row of this iteration')
+    .action(
+      async (
+        query: string,
+        flags: OutputFlags & { column: string; row?: string; run?: string; iteration?: string },
+      ) => {
+        const { traceLineage, renderLineage } = await import('../warehouse/lineage.js');
+        await withWarehouse(flags, true, async (w) => {
+          const report = await traceLineage(w, {
+            query,
+            column: flags.column,
+            ...(flags.row !== undefined ? { row: wholeNumber('--row', flags.row) } : {}),
+            ...(flags.run !== undefined ? { runId: flags.run } : {}),
+            ...(flags.iteration !== undefined
+              ? { iteration: wholeNumber('--iteration', flags.iteration) }
+              : {}),
+          });
+          process.stdout.write(
+            format(flags) === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderLineage(report),
+          );
+          if (!report.publication_safe) process.exitCode = ExitCode.failure;
+        });
+      },
+    );
+}
+
+async function withWarehouse(
+  flags: OutputFlags,
+  readOnly: boolean,
+  work: (w: Warehouse) => Promise<void>,
+): Promise<void> {
+  format(flags);
+  const { defaultWarehousePath } = await import('../warehouse/warehouse.js');
+  const path = flags.warehouse ?? defaultWarehousePath();
+  const warehouse = await openOrExplain(path, readOnly);
+  try {
+    // User SQL reads the warehouse and nothing else: no files, no network, no ATTACH.
+    if (readOnly) await warehouse.run('SET enable_external_access = false; SET lock_configuration = true');
+    await work(warehouse);
+  } finally {
+    warehouse.close();
+  }
+}
+
+async function openOrExplain(path: string, readOnly: boolean): Promise<Warehouse> {
+  try {
+    const { Warehouse } = await import('../warehouse/warehouse.js');
+    return await Warehouse.open(path, { readOnly });
+  } catch (error) {
+    const message = (error as Error).message;
+    if (readOnly && /does not exist|No such file|Cannot open/i.test(message)) {
+      throw new ValidationError([
+        { path: '--warehouse', value: path, message: 'no warehouse there yet (ingest a run first)' },
+      ]);
+    }
+    throw error;
+  }
+}
+
+function format(flags: OutputFlags): RowFormat {
+  const value = flags.format ?? 'table';
+  if (!(ROW_FORMATS as readonly string[]).includes(value)) {
+    throw new ValidationError([
+      { path: '--format', value, message: `expected one of ${ROW_FORMATS.join(', ')}` },
+    ]);
+  }
+  return value as RowFormat;
+}
+
+function print(columns: string[], rows: Record<string, unknown>[], flags: OutputFlags): void {
+  process.stdout.write(formatRows(columns, rows, format(flags)));
+}
+
+function positiveNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new ValidationError([{ path: flag, value: text, message: 'expected a positive number' }]);
+  }
+  return value;
+}
+
+function wholeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value)) {
+    throw new ValidationError([{ path: flag, value: text, message: 'expected a whole number ≥ 0' }]);
+  }
+  return value;
+}
+
+function pick<T extends object, K extends keyof T>(object: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (object[key] !== undefined) out[key] = object[key];
+  return out;
+}

@@ -1,0 +1,392 @@
+/**
+ * Ingest of an infermark run folder into the curated tables. The folder must be
+ * sealed and verify (evidence first: a number must walk back to bytes that still
+ * match). A run is ingested whole in one transaction, or not at all; ingesting a
+ * run already there with the same manifest digest changes nothing, and a run_id
+ * seen with a different digest is refused (a run never changes). Request rows are
+ * read by DuckDB itself from requests.jsonl, with the per-request formulas of
+ * METRICS.md in SQL, which is what makes a million records take seconds.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ExitCode, InfermarkError } from '../errors.js';
+import { digestOf } from '../evidence/digest.js';
+import type { RunManifest } from '../evidence/manifest.js';
+import { verifyRunFolder } from '../evidence/verify.js';
+import type { IterationSummary } from '../metrics/aggregate.js';
+import type { Distribution } from '../metrics/percentiles.js';
+import type { BenchmarkJob } from '../spec/job-schema.js';
+import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
+import { telemetrySlices } from './prometheus-text.js';
+import { sqlString, type Warehouse } from './warehouse.js';
+
+export interface IngestOptions {
+  /** Where else the raw evidence lives (upload URIs), besides the folder itself. */
+  rawUris?: string[];
+  /** Overrides the job's costPerHourUsd. */
+  costPerHourUsd?: number;
+}
+
+export interface IngestResult {
+  run_id: string;
+  /** `ingested`, or `unchanged` when the same run was already there. */
+  outcome: 'ingested' | 'unchanged';
+  iterations: number;
+  requests: number;
+}
+
+interface RunJson {
+  run_id: string;
+  benchmark_case_id?: string;
+  workload_spec_digest?: string;
+  started_at: string;
+  intent?: string;
+  job_file?: { git?: { commit?: string } | null } | null;
+  job: BenchmarkJob;
+  endpoint: { base_url: string; model: string; backend: string };
+  server?: { version?: string | null };
+  tokenizer?: string;
+  plan: unknown[];
+  workloads?: { iteration: number; description: Record<string, unknown>; spec_digest: string }[];
+  environment: {
+    infermark_version: string;
+    node_version: string;
+    os: { platform: string; release: string; arch: string };
+    host: { cpu_model: string; cores: number; memory_bytes: number };
+    gpus: { name: string; memory_mib: number }[];
+  };
+}
+
+export async function ingestRunFolder(
+  warehouse: Warehouse,
+  runDir: string,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  const dir = resolve(runDir);
+  const report = await verifyRunFolder(dir);
+  if (!report.sealed || report.status === 'corrupt') {
+    const why = !report.sealed
+      ? 'it was not sealed (the run stopped before it ended)'
+      : `it does not verify (${report.problems
+          .slice(0, 3)
+          .map((p) => `${p.path}: ${p.problem}`)
+          .join('; ')})`;
+    throw new InfermarkError('E_NOT_VERIFIED', `${runDir}: not ingested: ${why}`, ExitCode.badInput);
+  }
+  const digest = report.artifact_manifest_digest as string;
+  const run = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunJson;
+  const existing = await warehouse.all(
+    'SELECT artifact_manifest_digest AS d FROM benchmark_run_fact WHERE run_id = $1',
+    [run.run_id],
+  );
+  if (existing.length > 0) {
+    if (existing[0]?.d === digest)
+      return { run_id: run.run_id, outcome: 'unchanged', iterations: 0, requests: 0 };
+    throw new InfermarkError(
+      'E_RUN_CHANGED',
+      `${runDir}: run ${run.run_id} is already in the warehouse with artifact_manifest_digest ${String(existing[0]?.d)}, not ${digest}`,
+      ExitCode.badInput,
+    );
+  }
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as RunManifest;
+  const summaries: IterationSummary[] = [];
+  for (const it of report.iterations) {
+    const path = join(dir, 'iterations', String(it.iteration).padStart(3, '0'), 'summary.json');
+    summaries.push(JSON.parse(await readFile(path, 'utf8')) as IterationSummary);
+  }
+  const cost = options.costPerHourUsd ?? run.job.spec.costPerHourUsd ?? null;
+  let requests = 0;
+  await warehouse.transaction(async () => {
+    const ids = await insertDimensions(warehouse, run);
+    await insertRunFact(warehouse, run, manifest, digest, ids, summaries.length, cost);
+    for (const summary of summaries) {
+      await insertOutcome(warehouse, run, summary, digest, cost);
+      requests += await insertRequests(warehouse, run.run_id, dir, summary.iteration);
+      await insertTelemetry(warehouse, run.run_id, dir, summary.iteration);
+    }
+    for (const artifact of manifest.artifacts) {
+      await warehouse.run('INSERT INTO run_artifact VALUES ($1, $2, $3, $4)', [
+        run.run_id,
+        artifact.path,
+        artifact.size_bytes,
+        artifact.sha256,
+      ]);
+    }
+    await warehouse.run(
+      `INSERT INTO artifact_lineage_dim VALUES ($1, $2, ${listLiteral([dir, ...(options.rawUris ?? [])])}, $3, 'unsigned', [])`,
+      [run.run_id, digest, run.job.spec.resultFolderName ?? null],
+    );
+  });
+  return { run_id: run.run_id, outcome: 'ingested', iterations: summaries.length, requests };
+}
+
+interface DimensionIds {
+  software: string;
+  hardware: string;
+  cluster: string;
+}
+
+async function insertDimensions(warehouse: Warehouse, run: RunJson): Promise<DimensionIds> {
+  const { environment: env, job } = run;
+  const meta = job.spec.serviceMetadata;
+  const software = {
+    infermark_version: env.infermark_version,
+    node_version: env.node_version,
+    os_platform: env.os.platform,
+    os_release: env.os.release,
+    arch: env.os.arch,
+    server_engine: meta?.engine ?? null,
+    server_version: run.server?.version ?? meta?.version ?? null,
+  };
+  const hardware = {
+    gpu_model: meta?.gpuType ?? env.gpus[0]?.name ?? null,
+    gpu_count: meta?.gpuCount ?? (env.gpus.length || null),
+    gpu_memory_mib: env.gpus[0]?.memory_mib ?? null,
+    client_cpu_model: env.host.cpu_model,
+    client_cores: env.host.cores,
+    client_memory_bytes: env.host.memory_bytes,
+  };
+  const labels = job.metadata.labels ?? {};
+  const cluster = {
+    cluster: labels['infermark.io/cluster'] ?? null,
+    region: labels['topology.kubernetes.io/region'] ?? null,
+    zone: labels['topology.kubernetes.io/zone'] ?? null,
+    node_pool: labels['infermark.io/node-pool'] ?? null,
+    scheduler_path: labels['infermark.io/scheduler-path'] ?? 'local',
+    namespace: job.metadata.namespace ?? null,
+  };
+  const ids = { software: digestOf(software), hardware: digestOf(hardware), cluster: digestOf(cluster) };
+  await insertIgnore(warehouse, 'software_version_dim', { software_version_id: ids.software, ...software });
+  await insertIgnore(warehouse, 'hardware_topology_dim', { hardware_topology_id: ids.hardware, ...hardware });
+  await insertIgnore(warehouse, 'cluster_region_dim', { cluster_region_id: ids.cluster, ...cluster });
+  for (const workload of run.workloads ?? []) {
+    const d = workload.description;
+    await insertIgnore(warehouse, 'workload_dim', {
+      workload_spec_digest: workload.spec_digest,
+      kind: 'iteration',
+      scenario: typeof d.scenario === 'string' ? d.scenario : null,
+      task: job.spec.task,
+      tokenizer: run.tokenizer ?? null,
+      seed: job.spec.seed,
+      model: run.endpoint.model,
+      protocol: run.endpoint.backend,
+      description: JSON.stringify(d),
+    });
+  }
+  if (run.workload_spec_digest) {
+    await insertIgnore(warehouse, 'workload_dim', {
+      workload_spec_digest: run.workload_spec_digest,
+      kind: 'run',
+      task: job.spec.task,
+      model: run.endpoint.model,
+      protocol: run.endpoint.backend,
+      description: JSON.stringify((run.workloads ?? []).map((w) => w.spec_digest)),
+    });
+  }
+  return ids;
+}
+
+async function insertRunFact(
+  warehouse: Warehouse,
+  run: RunJson,
+  manifest: RunManifest,
+  digest: string,
+  ids: DimensionIds,
+  iterationsCompleted: number,
+  cost: number | null,
+): Promise<void> {
+  const meta = run.job.spec.serviceMetadata;
+  await insertRow(warehouse, 'benchmark_run_fact', {
+    run_id: run.run_id,
+    run_group_id: null,
+    benchmark_case_id: run.benchmark_case_id ?? null,
+    workload_spec_digest: run.workload_spec_digest ?? null,
+    artifact_manifest_digest: digest,
+    source: 'infermark',
+    intent: run.intent ?? 'exploratory',
+    status: manifest.status,
+    job_name: run.job.metadata.name,
+    job_namespace: run.job.metadata.namespace ?? null,
+    job_file_commit: run.job_file?.git?.commit ?? null,
+    started_at: run.started_at,
+    model: run.endpoint.model,
+    task: run.job.spec.task,
+    backend: run.endpoint.backend,
+    endpoint_base_url: run.endpoint.base_url,
+    engine: meta?.engine ?? null,
+    engine_version: meta?.version ?? null,
+    gpu_type: meta?.gpuType ?? null,
+    gpu_count: meta?.gpuCount ?? null,
+    software_version_id: ids.software,
+    hardware_topology_id: ids.hardware,
+    cluster_region_id: ids.cluster,
+    scheduler_path: run.job.metadata.labels?.['infermark.io/scheduler-path'] ?? 'local',
+    iterations_planned: run.plan.length,
+    iterations_completed: iterationsCompleted,
+    price_per_hour_usd: cost,
+    ingested_at: new Date().toISOString(),
+  });
+}
+
+async function insertOutcome(
+  warehouse: Warehouse,
+  run: RunJson,
+  s: IterationSummary,
+  digest: string,
+  cost: number | null,
+): Promise<void> {
+  const row: Record<string, unknown> = {
+    run_id: run.run_id,
+    iteration: s.iteration,
+    benchmark_case_id: run.benchmark_case_id ?? null,
+    workload_spec_digest: run.workloads?.find((w) => w.iteration === s.iteration)?.spec_digest ?? null,
+    artifact_manifest_digest: digest,
+    scenario: s.scenario,
+    mode: s.mode,
+    concurrency: s.concurrency,
+    rate_rps: s.rate_rps,
+    ended_by: s.ended_by,
+    duration_s: s.duration_s,
+    requests_measured: s.requests.measured,
+    requests_completed: s.requests.completed,
+    requests_errored: s.requests.errored,
+    requests_cancelled: s.requests.cancelled,
+    dropped_arrivals: s.requests.dropped_arrivals,
+    late_arrivals: s.requests.late_arrivals,
+    error_rate: s.error_rate,
+    request_throughput_rps: s.request_throughput_rps,
+    output_throughput_tokens_per_s: s.output_throughput_tokens_per_s,
+    input_throughput_tokens_per_s: s.input_throughput_tokens_per_s,
+    total_token_throughput_tokens_per_s: s.total_token_throughput_tokens_per_s,
+    goodput_rps: s.goodput_rps,
+    goodput_attainment: s.goodput?.attainment ?? null,
+    itl_jitter_ms: s.distributions.itl_ms.stddev,
+    queueing_delay_p99_ms: s.distributions.client_queue_ms.p99,
+    ...costs(cost, s),
+    low_samples: s.flags.low_samples,
+    event_loop_flag: s.flags.event_loop_flag,
+    ingested_at: new Date().toISOString(),
+  };
+  for (const metric of OUTCOME_DISTRIBUTIONS) {
+    const distribution = s.distributions[metric] as Distribution;
+    for (const stat of OUTCOME_STATS) row[`${metric}_${stat}`] = distribution[stat];
+  }
+  await insertRow(warehouse, 'serving_outcome_fact', row);
+}
+
+/** Cost per request and per million output tokens from the deployment's hourly price. */
+function costs(
+  costPerHourUsd: number | null,
+  s: IterationSummary,
+): { cost_per_request_usd: number | null; cost_per_million_output_tokens_usd: number | null } {
+  const perSecond = costPerHourUsd === null ? null : costPerHourUsd / 3600;
+  const rps = s.request_throughput_rps;
+  const tps = s.output_throughput_tokens_per_s;
+  return {
+    cost_per_request_usd: perSecond === null || !rps ? null : perSecond / rps,
+    cost_per_million_output_tokens_usd: perSecond === null || !tps ? null : (perSecond / tps) * 1e6,
+  };
+}
+
+/** Request rows, read and derived by DuckDB from the records file (METRICS.md formulas). */
+async function insertRequests(
+  warehouse: Warehouse,
+  runId: string,
+  dir: string,
+  iteration: number,
+): Promise<number> {
+  const path = join(dir, 'iterations', String(iteration).padStart(3, '0'), 'requests.jsonl');
+  const columns = {
+    iteration: 'INTEGER',
+    request_id: 'VARCHAR',
+    trace_id: 'VARCHAR',
+    phase: 'VARCHAR',
+    status: 'VARCHAR',
+    error_class: 'VARCHAR',
+    http_status: 'INTEGER',
+    scheduled_at_us: 'BIGINT',
+    sent_at_us: 'BIGINT',
+    first_token_at_us: 'BIGINT',
+    last_token_at_us: 'BIGINT',
+    chunk_times_us: 'BIGINT[]',
+    input_tokens: 'BIGINT',
+    output_tokens: 'BIGINT',
+  };
+  const columnsSql = `{${Object.entries(columns)
+    .map(([name, type]) => `${name}: '${type}'`)
+    .join(', ')}}`;
+  const before = await warehouse.all('SELECT count(*) AS n FROM request_fact WHERE run_id = $1', [runId]);
+  await warehouse.run(
+    `INSERT INTO request_fact
+     SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
+       (first_token_at_us - sent_at_us) / 1000.0,
+       CASE WHEN output_tokens >= 2 AND len(chunk_times_us) >= 2 AND first_token_at_us IS NOT NULL
+            AND last_token_at_us IS NOT NULL
+            THEN (last_token_at_us - first_token_at_us) / 1000.0 / (output_tokens - 1) END,
+       (last_token_at_us - sent_at_us) / 1000.0,
+       (sent_at_us - scheduled_at_us) / 1000.0,
+       list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
+       input_tokens, output_tokens, len(chunk_times_us)
+     FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${columnsSql})`,
+    [runId],
+  );
+  const after = await warehouse.all('SELECT count(*) AS n FROM request_fact WHERE run_id = $1', [runId]);
+  return Number(after[0]?.n ?? 0) - Number(before[0]?.n ?? 0);
+}
+
+/** The server's /metrics change over the iteration, as telemetry slices. */
+async function insertTelemetry(
+  warehouse: Warehouse,
+  runId: string,
+  dir: string,
+  iteration: number,
+): Promise<void> {
+  const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
+  const read = (name: string): Promise<string | null> =>
+    readFile(join(folder, name), 'utf8').catch(() => null);
+  const [start, end] = await Promise.all([read('metrics-start.prom'), read('metrics-end.prom')]);
+  if (start === null || end === null) return;
+  for (const slice of telemetrySlices(start, end)) {
+    await warehouse.run(
+      'INSERT INTO telemetry_slice_fact VALUES ($1, NULL, NULL, $2, $3, $4, $5, $6, now())',
+      [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],
+    );
+  }
+}
+
+/** INSERT of one row from an object; undefined members are left to their default (NULL). */
+export async function insertRow(
+  warehouse: Warehouse,
+  table: string,
+  row: Record<string, unknown>,
+): Promise<void> {
+  await insert(warehouse, 'INSERT INTO', table, row);
+}
+
+/** INSERT OR IGNORE: a dimension row already there (same digest) stays as it is. */
+export async function insertIgnore(
+  warehouse: Warehouse,
+  table: string,
+  row: Record<string, unknown>,
+): Promise<void> {
+  await insert(warehouse, 'INSERT OR IGNORE INTO', table, row);
+}
+
+async function insert(
+  warehouse: Warehouse,
+  verb: string,
+  table: string,
+  row: Record<string, unknown>,
+): Promise<void> {
+  const entries = Object.entries(row).filter(([, value]) => value !== undefined);
+  const names = entries.map(([name]) => name).join(', ');
+  const placeholders = entries.map((_, i) => `$${i + 1}`).join(', ');
+  await warehouse.run(
+    `${verb} ${table} (${names}) VALUES (${placeholders})`,
+    entries.map(([, value]) => value as never),
+  );
+}
+
+function listLiteral(values: string[]): string {
+  return `[${values.map(sqlString).join(', ')}]::VARCHAR[]`;
+}

@@ -1,0 +1,108 @@
+/**
+ * The curated store: one embedded DuckDB file (`--warehouse PATH`, else
+ * $INFERMARK_WAREHOUSE, else `<user data dir>/infermark/warehouse.duckdb`). Opening
+ * it applies any migration it has not seen yet, in order, each in a transaction.
+ * Raw evidence stays in run folders; only curated rows live here.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+import { seedNamedQueries } from './queries.js';
+
+export type SqlParams = DuckDBValue[] | Record<string, DuckDBValue>;
+export type Row = Record<string, unknown>;
+
+/** Where the warehouse lives when no path is given. */
+export function defaultWarehousePath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.INFERMARK_WAREHOUSE) return env.INFERMARK_WAREHOUSE;
+  const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(dataHome, 'infermark', 'warehouse.duckdb');
+}
+
+export class Warehouse {
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+    readonly readOnly: boolean,
+  ) {}
+
+  /** Opens (creating if needed) and migrates; `readOnly` opens an existing file without write access. */
+  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<Warehouse> {
+    const readOnly = options.readOnly === true;
+    if (!readOnly && path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
+    const connection = await instance.connect();
+    const warehouse = new Warehouse(path, instance, connection, readOnly);
+    if (!readOnly) {
+      await warehouse.migrate();
+      await seedNamedQueries(warehouse);
+    }
+    return warehouse;
+  }
+
+  /** Runs a statement. */
+  async run(sql: string, params?: SqlParams): Promise<void> {
+    await this.connection.run(sql, params);
+  }
+
+  /** Runs a query; rows as plain JS values (BIGINT as bigint, TIMESTAMP as Date). */
+  async all(sql: string, params?: SqlParams): Promise<Row[]> {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS() as Row[];
+  }
+
+  /** Runs a query; rows as JSON-safe values, with the column names in order. */
+  async json(sql: string, params?: SqlParams): Promise<{ columns: string[]; rows: Row[] }> {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Row[] };
+  }
+
+  /** Runs `work` in one transaction: all of it or none of it. */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.run('BEGIN TRANSACTION');
+    try {
+      const result = await work();
+      await this.run('COMMIT');
+      return result;
+    } catch (error) {
+      await this.run('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** The highest migration applied. */
+  async schemaVersion(): Promise<number> {
+    const rows = await this.all('SELECT coalesce(max(version), 0) AS v FROM schema_migration');
+    return Number(rows[0]?.v ?? 0);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  private async migrate(): Promise<void> {
+    await this.run(
+      'CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)',
+    );
+    const applied = await this.schemaVersion();
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= applied) continue;
+      await this.transaction(async () => {
+        for (const statement of migration.statements) await this.run(statement);
+        await this.run('INSERT INTO schema_migration VALUES ($1, $2, now())', [
+          migration.version,
+          migration.description,
+        ]);
+      });
+    }
+  }
+}
+
+/** A SQL string literal (for table-function arguments, which cannot be bound parameters). */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
