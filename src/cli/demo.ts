@@ -23,7 +23,7 @@ export function demoJobPath(): string {
 }
 
 export async function demoCommand(
-  flags: Pick<RunFlags, 'out' | 'json' | 'quiet' | 'warehouse'>,
+  flags: Pick<RunFlags, 'out' | 'json' | 'quiet' | 'warehouse' | 'metricsPort' | 'metricsHost'>,
 ): Promise<number> {
   const jobFile = demoJobPath();
   // Validated before the simulator starts, and only once.

@@ -55,6 +55,8 @@ program
     'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
   )
   .option('--no-warehouse', 'do not ingest the run into the warehouse')
+  .option('--metrics-port <port>', 'serve hot metrics for Prometheus at /metrics on this port during the run')
+  .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
   .option('--json', 'print the result as JSON on stdout')
   .option('--quiet', 'no progress output')
   .action(async (job: string | undefined, flags) => {
@@ -80,6 +82,8 @@ program
     'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
   )
   .option('--no-warehouse', 'do not ingest the run into the warehouse')
+  .option('--metrics-port <port>', 'serve hot metrics for Prometheus at /metrics on this port during the run')
+  .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
   .option('--json', 'print the result as JSON on stdout')
   .option('--quiet', 'no progress output')
   .action(async (flags) => {

@@ -5,7 +5,7 @@
  * Ctrl-C exits at once.
  */
 import { resolveApiKey } from '../backends/api-key.js';
-import { executeRun, type RunResult } from '../engine/run.js';
+import { executeRun, type RunEvents, type RunResult } from '../engine/run.js';
 import { ExitCode, ValidationError } from '../errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
 import { registerUrlSecrets, scrubText } from '../evidence/redact.js';
@@ -50,6 +50,10 @@ export interface RunFlags {
   warehouse?: string | false;
   json?: boolean;
   quiet?: boolean;
+  /** Serve hot metrics for Prometheus on this port during the run (0: any free port). */
+  metricsPort?: string;
+  /** Interface for --metrics-port; loopback by default. */
+  metricsHost?: string;
 }
 
 /** Runs the command; returns the process exit code. */
@@ -243,12 +247,31 @@ async function executeWithView(
   flags: RunFlags,
 ): Promise<RunResult> {
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
+  // Listening before any load is sent: a taken port or a bad topology label costs nothing.
+  const hot =
+    flags.metricsPort === undefined
+      ? null
+      : await (
+          await import('../telemetry/metrics-server.js')
+        ).serveHotMetrics(job, jobFile, { port: flags.metricsPort, host: flags.metricsHost });
+  if (hot) view.notice(`hot metrics: ${hot.url}`);
   const interrupt = new AbortController();
   let total = 0;
   const onSigint = (): void => {
     if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
     view.notice('interrupted: finishing the current iteration (Ctrl-C again to exit now)');
     interrupt.abort();
+  };
+  const events: RunEvents = {
+    onRunStart: ({ runId, dir, plans }) => {
+      total = plans.length;
+      view.notice(
+        `run ${runId}: ${plans.length} iterations against ${endpoint.baseUrl} (${endpoint.model}); folder ${dir}`,
+      );
+    },
+    onProgress: (plan, snapshot) => view.update(plan, total, snapshot),
+    onIterationEnd: (plan, summary) => view.done(plan, total, summary),
+    onNotice: (message) => view.notice(message),
   };
   process.on('SIGINT', onSigint);
   try {
@@ -260,20 +283,11 @@ async function executeWithView(
       ...(apiKey ? { apiKey } : {}),
       outRoot: flags.out,
       signal: interrupt.signal,
-      events: {
-        onRunStart: ({ runId, dir, plans }) => {
-          total = plans.length;
-          view.notice(
-            `run ${runId}: ${plans.length} iterations against ${endpoint.baseUrl} (${endpoint.model}); folder ${dir}`,
-          );
-        },
-        onProgress: (plan, snapshot) => view.update(plan, total, snapshot),
-        onIterationEnd: (plan, summary) => view.done(plan, total, summary),
-        onNotice: (message) => view.notice(message),
-      },
+      events: hot ? hot.events(events) : events,
     });
   } finally {
     process.off('SIGINT', onSigint);
+    await hot?.close();
   }
 }
 

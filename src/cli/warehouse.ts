@@ -9,8 +9,10 @@ import { formatRows, ROW_FORMATS, type RowFormat } from '../warehouse/format-row
 
 // The warehouse module loads DuckDB's native library: imported only by the commands that use it.
 import type { Warehouse } from '../warehouse/warehouse.js';
+import { registerExportCommands } from './warehouse-export.js';
+import { registerImportCommand } from './warehouse-import.js';
 
-interface OutputFlags {
+export interface OutputFlags {
   warehouse?: string;
   format?: string;
 }
@@ -19,10 +21,6 @@ export function registerWarehouseCommands(program: Command): void {
   const warehouse = program
     .command('warehouse')
     .description('the curated store: ingest runs, list, show, compare, query (DuckDB)');
-  const common = (command: Command): Command =>
-    command
-      .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
-      .option('--format <format>', 'table, csv or json', 'table');
 
   common(warehouse.command('ingest'))
     .description('ingest sealed run folders (idempotent: a run already there is left as it is)')
@@ -136,6 +134,9 @@ export function registerWarehouseCommands(program: Command): void {
       });
     });
 
+  registerImportCommand(warehouse);
+  registerExportCommands(warehouse);
+
   common(program.command('lineage'))
     .description('walk a number of a named query back to the run, its digests and the raw artifacts')
     .argument('<query>', 'named query')
@@ -168,7 +169,15 @@ export function registerWarehouseCommands(program: Command): void {
     );
 }
 
-async function withWarehouse(
+/** The options every warehouse command takes. */
+export function common(command: Command): Command {
+  return command
+    .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
+    .option('--format <format>', 'table, csv or json', 'table');
+}
+
+/** Opens the warehouse (read-only for queries), runs `work`, closes it. */
+export async function withWarehouse(
   flags: OutputFlags,
   readOnly: boolean,
   work: (w: Warehouse) => Promise<void>,
@@ -211,11 +220,11 @@ function format(flags: OutputFlags): RowFormat {
   return value as RowFormat;
 }
 
-function print(columns: string[], rows: Record<string, unknown>[], flags: OutputFlags): void {
+export function print(columns: string[], rows: Record<string, unknown>[], flags: OutputFlags): void {
   process.stdout.write(formatRows(columns, rows, format(flags)));
 }
 
-function positiveNumber(flag: string, text: string): number {
+export function positiveNumber(flag: string, text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
     throw new ValidationError([{ path: flag, value: text, message: 'expected a positive number' }]);

@@ -10,11 +10,12 @@ import { captureEnvironment } from '../evidence/environment.js';
 import { digestOf } from '../evidence/digest.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
 import { sealIteration, sealRun } from '../evidence/manifest.js';
-import { redactSecrets, redactUrl } from '../evidence/redact.js';
+import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../evidence/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
 import { summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
+import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import { parseScenario } from '../spec/scenario.js';
@@ -52,10 +53,12 @@ export interface RunInputs {
 }
 
 export interface RunEvents {
-  onRunStart?(info: { runId: string; dir: string; plans: IterationPlan[] }): void;
+  onRunStart?(info: { runId: string; dir: string; plans: IterationPlan[]; benchmarkCaseId: string }): void;
   onIterationStart?(plan: IterationPlan, total: number): void;
   onProgress?(plan: IterationPlan, snapshot: ProgressSnapshot): void;
   onIterationEnd?(plan: IterationPlan, summary: IterationSummary): void;
+  /** Each finished record, once it is written to the run folder; on the request path: O(1), no awaits. */
+  onRecord?(plan: IterationPlan, record: RequestRecord): void;
   /** Something worth telling the user that does not stop the run. */
   onNotice?(message: string): void;
 }
@@ -99,6 +102,10 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     if (!parsed.ok) throw new Error(`unvalidated SLO ${text}`);
     return parsed.slo;
   });
+  // A secret-named request parameter (`api_key`) goes to the server, which may quote it back in an error.
+  for (const [name, value] of Object.entries(spec.additionalRequestParams ?? {})) {
+    if (isSecretField(name)) registerSecret(value);
+  }
   const tokenizer = await loadTokenizer(spec.tokenizer);
   const kind = backendKindFor(job, endpoint);
   const authHeaders: Record<string, string> = inputs.apiKey
@@ -169,7 +176,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     environment,
     clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
   });
-  events.onRunStart?.({ runId, dir: folder.dir, plans });
+  events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId });
 
   const summaries: IterationSummary[] = [];
   let interrupted = false;
@@ -192,6 +199,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         metricsHeaders,
         signal: inputs.signal,
         onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
+        onRecord: events.onRecord ? (record) => events.onRecord?.(plan, record) : undefined,
       });
       // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
       await sealIteration(folder, runId, plan.index);
@@ -256,6 +264,7 @@ interface IterationContext {
   metricsHeaders: Record<string, string>;
   signal: AbortSignal | undefined;
   onProgress: ((snapshot: ProgressSnapshot) => void) | undefined;
+  onRecord: ((record: RequestRecord) => void) | undefined;
 }
 
 async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Promise<IterationSummary> {
@@ -269,7 +278,10 @@ async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Prom
       items: ctx.items,
       executor: ctx.executor,
       runId: ctx.runId,
-      onRecord: (record) => lines.write(record),
+      onRecord: (record) => {
+        lines.write(record);
+        ctx.onRecord?.(record);
+      },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
     });

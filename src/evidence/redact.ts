@@ -16,6 +16,11 @@ export const REDACTED = '[redacted]';
 const SECRET_FIELD =
   /(secret|(^|[_-])token$|^tokens$|password|passwd|passphrase|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string|sas|credential|authorization|^key$)/i;
 
+/** Whether a field of this name holds a secret (`api_key`, `azure_sas_token`; not `max_tokens`). */
+export function isSecretField(name: string): boolean {
+  return SECRET_FIELD.test(name);
+}
+
 /** A deep copy of `value` with every secret-named string field replaced by `[redacted]`. */
 export function redactSecrets<T>(value: T): T {
   return redact(value) as T;
@@ -38,6 +43,8 @@ const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
  * URLs carry secrets in their userinfo and query (SAS tokens `?sv=…&sig=…`, `?token=`):
  * both are replaced, whatever the field is called. Other strings pass unchanged.
  */
+const STORAGE_SCHEMES = new Set(['s3:', 'az:', 'gs:', 'oci:', 'github:', 'pvc:', 'file:']);
+
 export function redactUrl(text: string): string {
   if (!URL_LIKE.test(text)) return text;
   let url: URL;
@@ -46,9 +53,11 @@ export function redactUrl(text: string): string {
   } catch {
     return text;
   }
-  if (!url.username && !url.password && !url.search) return text;
-  if (url.username) url.username = REDACTED;
-  if (url.password) url.password = '';
+  // In a storage URI `bucket@region` is a bucket and a region, not a user.
+  const userinfo = !STORAGE_SCHEMES.has(url.protocol);
+  if (!(userinfo && (url.username || url.password)) && !url.search) return text;
+  if (userinfo && url.username) url.username = REDACTED;
+  if (userinfo && url.password) url.password = '';
   for (const name of [...new Set(url.searchParams.keys())]) url.searchParams.set(name, REDACTED);
   return url.toString();
 }
@@ -77,7 +86,11 @@ export function registerUrlSecrets(text: string): void {
   }
   if (url.password) registerSecret(decodeURIComponent(url.password));
   if (url.username && !url.password) registerSecret(decodeURIComponent(url.username));
-  for (const value of url.searchParams.values()) registerSecret(value);
+  // A query value is a secret when its name says so or it is long enough to be a key (`?code=<function key>`);
+  // `?format=prometheus` is not, and registering it would blank the word everywhere.
+  for (const [name, value] of url.searchParams) {
+    if (isSecretField(name) || value.length >= 16) registerSecret(value);
+  }
 }
 
 /** Cheap test for text a pattern of SECRET_PATTERNS might match (the records writer's prefilter). */

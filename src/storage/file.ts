@@ -8,6 +8,7 @@
 import { access, constants, copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { digestFile } from '../evidence/digest.js';
+import { isTempFile } from '../evidence/manifest.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreOptions } from './object-store.js';
 import { configError } from './storage-error.js';
@@ -93,7 +94,7 @@ class FileStore implements ObjectStore {
       if (entry.isDirectory()) {
         // Only descend where the prefix can still match.
         if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.walk(path, prefix, out);
-      } else if (entry.isFile() && key.startsWith(prefix) && !/\.tmp-\d+$/.test(key)) {
+      } else if (entry.isFile() && key.startsWith(prefix) && !isTempFile(key)) {
         out.push({ key, size_bytes: (await stat(path)).size, sha256: null });
       }
     }

@@ -18,7 +18,16 @@ import { Octokit } from '@octokit/rest';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
-import { configError, httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import {
+  configError,
+  describeError,
+  httpStatusOf,
+  isRetryable,
+  permanentKindOf,
+  rethrowAs,
+  StorageError,
+} from './storage-error.js';
+import { digestOf } from './stored-digest.js';
 
 type GithubLocation = Extract<StorageLocation, { scheme: 'github' }>;
 
@@ -177,7 +186,7 @@ class GithubStore implements ObjectStore {
     return {
       key,
       size_bytes: found.empty ? 0 : found.asset.size,
-      sha256: digestOf(found.asset, found.empty),
+      sha256: assetDigest(found.asset, found.empty),
     };
   }
 
@@ -214,7 +223,7 @@ class GithubStore implements ObjectStore {
       out.push({
         key: decoded.key,
         size_bytes: decoded.empty ? 0 : asset.size,
-        sha256: digestOf(asset, decoded.empty),
+        sha256: assetDigest(asset, decoded.empty),
       });
     }
     return out;
@@ -350,7 +359,8 @@ class GithubStore implements ObjectStore {
       release_id: release.id,
       name,
       data: data as unknown as string,
-      headers: { 'content-type': contentType, 'content-length': data.length },
+      // No content-length: fetch sets it from the Buffer, and a second one is refused by undici.
+      headers: { 'content-type': contentType },
     });
     return response.data as Asset;
   }
@@ -378,12 +388,8 @@ class GithubStore implements ObjectStore {
     assets.delete(asset.name);
   }
 
-  private async call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (error) {
-      throw this.failure(op, key, error);
-    }
+  private call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
+    return rethrowAs(action, (error) => this.failure(op, key, error));
   }
 
   private failure(op: string, key: string, error: unknown): StorageError {
@@ -403,21 +409,21 @@ class GithubStore implements ObjectStore {
     }
     const what = key ? `${op} ${key}` : op;
     const retryable = isRateLimited(error) || isRetryable(error);
-    return new StorageError(`${this.display}: ${what}: ${messageOf(error)}`, { retryable });
+    return new StorageError(`${this.display}: ${what}: ${describeError(error)}`, {
+      retryable,
+      kind: permanentKindOf(error),
+    });
   }
 }
 
-function digestOf(asset: Asset, empty: boolean): string | null {
+/** The digest GitHub reports for an asset, as the object's: an empty object's placeholder stands for no bytes. */
+function assetDigest(asset: Asset, empty: boolean): string | null {
   if (empty) return asset.digest === PLACEHOLDER_SHA256 ? EMPTY_SHA256 : null;
-  return asset.digest?.startsWith('sha256:') ? asset.digest : null;
+  return digestOf(asset.digest);
 }
 
 function isRateLimited(error: unknown): boolean {
   const headers = (error as { response?: { headers?: Record<string, string | undefined> } }).response
     ?.headers;
   return headers?.['x-ratelimit-remaining'] === '0' || headers?.['retry-after'] !== undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

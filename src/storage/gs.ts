@@ -9,7 +9,17 @@ import { Storage, type Bucket, type FileMetadata, type UploadOptions } from '@go
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
-import { configError, httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import {
+  configError,
+  describeError,
+  errorCode,
+  httpStatusOf,
+  isRetryable,
+  permanentKindOf,
+  rethrowAs,
+  StorageError,
+} from './storage-error.js';
+import { digestOf } from './stored-digest.js';
 
 type GsLocation = Extract<StorageLocation, { scheme: 'gs' }>;
 
@@ -151,19 +161,16 @@ class GcsStore implements ObjectStore {
     return this.location.prefix ? `${this.location.prefix}/${key}` : key;
   }
 
-  private async call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (error) {
-      throw this.failure(op, key, error);
-    }
+  private call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
+    return rethrowAs(action, (error) => this.failure(op, key, error));
   }
 
   private failure(op: string, key: string, error: unknown): StorageError {
     const status = httpStatusOf(error);
     if (status === 401 || status === 403 || isCredentialProblem(error)) return this.accessError(error);
-    return new StorageError(`${this.display}: ${op} ${key}: ${messageOf(error)}`, {
+    return new StorageError(`${this.display}: ${op} ${key}: ${describeError(error)}`, {
       retryable: isRetryable(error),
+      kind: permanentKindOf(error),
     });
   }
 
@@ -176,7 +183,7 @@ class GcsStore implements ObjectStore {
         `Google Cloud refused the credentials (${status}): set parameters.gcp_credentials_path (or GOOGLE_APPLICATION_CREDENTIALS) to a service-account key that can write to bucket "${this.location.bucket}"`,
       );
     }
-    if ((error as NodeJS.ErrnoException)?.code === 'ENOENT' && this.credentialsPath) {
+    if (errorCode(error) === 'ENOENT' && this.credentialsPath) {
       return configError(
         this.display,
         `parameters.gcp_credentials_path: cannot read ${this.credentialsPath}`,
@@ -188,25 +195,20 @@ class GcsStore implements ObjectStore {
         'no Google Cloud credentials: set parameters.gcp_credentials_path (or GOOGLE_APPLICATION_CREDENTIALS), or run where application default credentials exist',
       );
     }
-    return new StorageError(`${this.display}: preflight: ${messageOf(error)}`, {
+    return new StorageError(`${this.display}: preflight: ${describeError(error)}`, {
       retryable: isRetryable(error),
     });
   }
 }
 
 function toStored(key: string, metadata: FileMetadata): StoredObject {
-  const sha256 = metadata.metadata?.['sha256'];
   return {
     key,
     size_bytes: Number(metadata.size ?? 0),
-    sha256: typeof sha256 === 'string' && sha256.startsWith('sha256:') ? sha256 : null,
+    sha256: digestOf(metadata.metadata?.['sha256']),
   };
 }
 
 function isCredentialProblem(error: unknown): boolean {
-  return /default credentials|could not load the credentials|invalid_grant/i.test(messageOf(error));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return /default credentials|could not load the credentials|invalid_grant/i.test(describeError(error));
 }

@@ -23,7 +23,16 @@ import { ObjectStorageClient } from 'oci-objectstorage';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
-import { configError, httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import {
+  configError,
+  describeError,
+  httpStatusOf,
+  isRetryable,
+  permanentKindOf,
+  rethrowAs,
+  StorageError,
+} from './storage-error.js';
+import { digestOf } from './stored-digest.js';
 
 type OciLocation = Extract<StorageLocation, { scheme: 'oci' }>;
 type Options = StoreOptions<OciLocation>;
@@ -86,11 +95,10 @@ class OciStore implements ObjectStore {
     const client = await this.open();
     try {
       const response = await client.headObject(this.objectRef(key));
-      const sha256 = response.opcMeta?.['opc-meta-sha256'];
       return {
         key,
         size_bytes: Number(response.contentLength ?? 0),
-        sha256: sha256?.startsWith('sha256:') ? sha256 : null,
+        sha256: digestOf(response.opcMeta?.['opc-meta-sha256']),
       };
     } catch (error) {
       if (httpStatusOf(error) === 404) return null;
@@ -165,12 +173,8 @@ class OciStore implements ObjectStore {
     return this.client;
   }
 
-  private async call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (error) {
-      throw this.failure(op, key, error);
-    }
+  private call<T>(op: string, key: string, action: () => Promise<T>): Promise<T> {
+    return rethrowAs(action, (error) => this.failure(op, key, error));
   }
 
   private failure(op: string, key: string, error: unknown): StorageError {
@@ -182,8 +186,9 @@ class OciStore implements ObjectStore {
       );
     }
     const what = key ? `${op} ${key}` : op;
-    return new StorageError(`${this.display}: ${what}: ${messageOf(error)}`, {
+    return new StorageError(`${this.display}: ${what}: ${describeError(error)}`, {
       retryable: isRetryable(error),
+      kind: permanentKindOf(error),
     });
   }
 }
@@ -280,7 +285,7 @@ function fromConfigFile(
       : new common.ConfigFileAuthenticationDetailsProvider(configFile, profile);
   } catch (error) {
     // The SDK throws plain strings and Errors naming the missing field; neither holds a key.
-    throw configError(display, `auth ${auth}: ${configFile} [${profile}]: ${messageOf(error)}`);
+    throw configError(display, `auth ${auth}: ${configFile} [${profile}]: ${describeError(error)}`);
   }
 }
 
@@ -290,7 +295,7 @@ async function instancePrincipal(display: string): Promise<common.Authentication
   } catch (error) {
     throw configError(
       display,
-      `auth instance_principal: cannot get the instance's identity from the metadata service (${messageOf(error)}): run on an OCI instance in a dynamic group, or choose another parameters.auth`,
+      `auth instance_principal: cannot get the instance's identity from the metadata service (${describeError(error)}): run on an OCI instance in a dynamic group, or choose another parameters.auth`,
     );
   }
 }
@@ -377,9 +382,4 @@ function onBehalfOfUser(
 /** A region by id; one this SDK version does not know is taken to be in the commercial realm. */
 function region(regionId: string): common.Region {
   return common.Region.fromRegionId(regionId) ?? common.Region.register(regionId, common.Realm.OC1);
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }

@@ -28,7 +28,15 @@ import { redactUrl } from '../evidence/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
-import { configError, httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import {
+  configError,
+  describeError,
+  errorCode,
+  httpStatusOf,
+  isRetryable,
+  StorageError,
+} from './storage-error.js';
+import { checkSize, digestOf, hexOf } from './stored-digest.js';
 
 type S3Location = Extract<StorageLocation, { scheme: 's3' }>;
 
@@ -334,25 +342,6 @@ async function readPart(
   return buffer;
 }
 
-/** The file changed after its digests were taken: sending it would store bytes the manifest does not describe. */
-function checkSize(display: string, object: ObjectToPut, actual: number): void {
-  if (actual === object.size_bytes) return;
-  throw new StorageError(
-    `${display}: ${object.key}: ${object.localPath} is ${actual} bytes, but its digests were taken over ${object.size_bytes}`,
-    { retryable: false },
-  );
-}
-
-/** Metadata holds the bare hex (the key already says sha256); `sha256:<hex>` is also read back. */
-function hexOf(sha256: string): string {
-  return sha256.startsWith('sha256:') ? sha256.slice('sha256:'.length) : sha256;
-}
-
-function digestOf(metadata: string | undefined): string | null {
-  if (metadata === undefined || metadata === '') return null;
-  return `sha256:${hexOf(metadata.trim()).toLowerCase()}`;
-}
-
 /** What preflight throws: always a StorageError, whose message says what to change. */
 function preflightError(
   error: unknown,
@@ -385,14 +374,14 @@ function preflightError(
       );
   }
   if (errorCode(error) === 'ENOTFOUND') {
-    return configError(display, `cannot resolve the service's host${where} (${describe(error)})`);
+    return configError(display, `cannot resolve the service's host${where} (${describeError(error)})`);
   }
-  if (isTransient(error)) {
-    return new StorageError(`${display}: cannot reach bucket ${bucket}${where}: ${describe(error)}`, {
+  if (isRetryable(error)) {
+    return new StorageError(`${display}: cannot reach bucket ${bucket}${where}: ${describeError(error)}`, {
       retryable: true,
     });
   }
-  return configError(display, `bucket ${bucket}${where} cannot be used: ${describe(error)}`);
+  return configError(display, `bucket ${bucket}${where} cannot be used: ${describeError(error)}`);
 }
 
 /** The bucket's region as S3 reports it in a redirect, so the message can say what to write. */
@@ -410,43 +399,4 @@ function isCredentialsError(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
   const e = error as { name?: unknown; tryNextLink?: unknown };
   return e.name === 'CredentialsProviderError' || typeof e.tryNextLink === 'boolean';
-}
-
-/** Codes of a network failure that may pass; anything else without an HTTP status is a setup problem. */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'REQUEST_SEND_ERROR',
-]);
-
-/**
- * Narrower than `isRetryable` (which retries whatever it cannot place): in
- * preflight an error with no status and no network code, such as an SDK refusing
- * its own configuration, is for the user to fix.
- */
-function isTransient(error: unknown): boolean {
-  if (httpStatusOf(error) !== null) return isRetryable(error);
-  const name = (error as { name?: unknown } | null)?.name;
-  return TRANSIENT_CODES.has(errorCode(error) ?? '') || name === 'TimeoutError';
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** Name, code and message of an SDK or network error; the StorageError scrubs what it quotes. */
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = errorCode(error);
-  const message = error.message;
-  const parts = [error.name, code].filter(
-    (part) => part !== undefined && part !== 'Error' && !message.includes(part),
-  );
-  return [...parts, message].join(': ');
 }

@@ -1,7 +1,10 @@
 /**
  * Ships a sealed run folder to a store, and fetches one back. Done once for every
  * scheme, over the ObjectStore interface:
- * - only a sealed folder whose manifest verifies is shipped;
+ * - only a sealed folder whose manifest verifies is shipped, and each file only
+ *   with the size and sha256 its manifest gives (a file changed since is refused);
+ * - a manifest is not trusted to stay inside its folder: an artifact path or a
+ *   run_id that could climb out of it is refused, on upload and on download;
  * - objects go under `<folder>/<run_id>/`, with the same keys and bytes every time,
  *   so uploading a run twice leaves the same objects; an object already there with
  *   the same size and sha256 is skipped, which makes an interrupted upload resume;
@@ -14,11 +17,17 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InfermarkError } from '../errors.js';
-import { digestFile } from '../evidence/digest.js';
-import { MANIFEST_DIGEST_FILE, MANIFEST_FILE, type RunManifest } from '../evidence/manifest.js';
+import { digestFile, sha256, type FileDigests } from '../evidence/digest.js';
+import {
+  isSafeArtifactPath,
+  MANIFEST_DIGEST_FILE,
+  MANIFEST_FILE,
+  type ManifestArtifact,
+  type RunManifest,
+} from '../evidence/manifest.js';
 import { verifyRunFolder, type VerifyReport } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut } from './object-store.js';
-import { isRetryable, StorageError } from './storage-error.js';
+import { configError, describeError, isRetryable, permanentKindOf, StorageError } from './storage-error.js';
 
 export interface RetryPolicy {
   /** Give up on an object after this long of failed attempts. */
@@ -60,8 +69,8 @@ export async function uploadRunFolder(
 ): Promise<UploadResult> {
   const report = await verifyRunFolder(runDir);
   refuseUnsealed(runDir, report);
-  const manifest = JSON.parse(await readFile(join(runDir, MANIFEST_FILE), 'utf8')) as RunManifest;
-  const prefix = [options.folder, manifest.run_id].filter(Boolean).join('/');
+  const { manifest, sealed } = await readSeal(runDir, report);
+  const prefix = runPrefixOf(runDir, options.folder, manifest.run_id);
   const retry = options.retry ?? DEFAULT_RETRY;
   const result: UploadResult = {
     store: store.display,
@@ -75,7 +84,13 @@ export async function uploadRunFolder(
   };
   const toPut = async (path: string): Promise<ObjectToPut> => {
     const localPath = join(runDir, path);
-    const digests = await digestFile(localPath);
+    const digests = await digestFile(localPath, { md5: true }).catch((error: unknown) => {
+      throw new StorageError(`${runDir}: ${path}: cannot read it: ${describeError(error)}`, {
+        retryable: false,
+        kind: permanentKindOf(error),
+      });
+    });
+    refuseChanged(runDir, path, digests, sealed.get(path));
     return { key: `${prefix}/${path}`, localPath, ...digests, content_type: contentTypeOf(path) };
   };
   const ship = async (path: string): Promise<void> => {
@@ -99,6 +114,93 @@ export async function uploadRunFolder(
   return result;
 }
 
+type Sealed = Map<string, Pick<ManifestArtifact, 'size_bytes' | 'sha256'>>;
+
+/**
+ * The manifest the verify report speaks of, and the size and sha256 every file to
+ * ship must still have: the manifest's artifacts, and the two seal files as they
+ * were verified. A seal file that changed since, or a manifest naming a path
+ * outside the folder, is refused here.
+ */
+async function readSeal(
+  runDir: string,
+  report: VerifyReport,
+): Promise<{ manifest: RunManifest; sealed: Sealed }> {
+  const bytes = await readFile(join(runDir, MANIFEST_FILE));
+  const digestText = await readFile(join(runDir, MANIFEST_DIGEST_FILE), 'utf8');
+  const digest = sha256(bytes);
+  if (digest !== report.artifact_manifest_digest || digestText.trim() !== digest) {
+    throw new StorageError(
+      `${runDir}: ${MANIFEST_FILE} or ${MANIFEST_DIGEST_FILE} changed while it was being verified; run \`infermark verify ${runDir}\``,
+      { retryable: false },
+    );
+  }
+  const manifest = JSON.parse(bytes.toString('utf8')) as RunManifest;
+  refuseUnsafeManifest(runDir, manifest);
+  const sealed: Sealed = new Map(manifest.artifacts.map((a) => [a.path, a]));
+  sealed.set(MANIFEST_FILE, { size_bytes: bytes.length, sha256: digest });
+  sealed.set(MANIFEST_DIGEST_FILE, {
+    size_bytes: Buffer.byteLength(digestText),
+    sha256: sha256(digestText),
+  });
+  return { manifest, sealed };
+}
+
+/** A file that no longer has the size and sha256 it was sealed with is not shipped under new digests. */
+function refuseChanged(
+  runDir: string,
+  path: string,
+  digests: FileDigests,
+  sealed: Pick<ManifestArtifact, 'size_bytes' | 'sha256'> | undefined,
+): void {
+  if (sealed && digests.size_bytes === sealed.size_bytes && digests.sha256 === sealed.sha256) return;
+  const was = sealed ? `${sealed.size_bytes} bytes, ${sealed.sha256}` : 'not in it';
+  throw new StorageError(
+    `${runDir}: ${path} changed after the run was sealed (now ${digests.size_bytes} bytes, ${digests.sha256}; ` +
+      `the manifest says ${was}); it is not uploaded: \`infermark verify ${runDir}\` shows what changed`,
+    { retryable: false },
+  );
+}
+
+/**
+ * A manifest from a store, or from a folder someone else made, is not trusted:
+ * every artifact path must stay inside the run folder, and the run_id must make a
+ * clean key prefix.
+ */
+function refuseUnsafeManifest(where: string, manifest: RunManifest): void {
+  if (!Array.isArray(manifest.artifacts)) {
+    throw new StorageError(`${where}: ${MANIFEST_FILE} is not an infermark run manifest (no artifacts)`, {
+      retryable: false,
+    });
+  }
+  for (const artifact of manifest.artifacts as unknown[]) {
+    const path = (artifact as { path?: unknown } | null)?.path;
+    if (typeof path !== 'string' || !isSafeArtifactPath(path)) {
+      throw new StorageError(
+        `${where}: ${MANIFEST_FILE} lists the artifact path ${JSON.stringify(path)}, which is not a relative path inside the run folder; nothing is transferred`,
+        { retryable: false },
+      );
+    }
+  }
+  if (typeof manifest.run_id !== 'string' || !isSafeArtifactPath(manifest.run_id)) {
+    throw new StorageError(
+      `${where}: ${MANIFEST_FILE}: run_id ${JSON.stringify(manifest.run_id)} cannot name a folder (empty, or with an empty, '.' or '..' segment)`,
+      { retryable: false },
+    );
+  }
+}
+
+/** `[folder/]<run_id>`, refusing a folder that would climb out of, or blur, the key space. */
+function runPrefixOf(runDir: string, folder: string | undefined, runId: string): string {
+  if (folder && !isSafeArtifactPath(folder)) {
+    throw new StorageError(
+      `${runDir}: folder ${JSON.stringify(folder)} is not a relative folder (an empty, '.' or '..' segment): name one like nightly or team/nightly`,
+      { retryable: false },
+    );
+  }
+  return [folder, runId].filter(Boolean).join('/');
+}
+
 /** Writes an object unless it is already there, then checks what the store holds. True if written. */
 async function putChecked(store: ObjectStore, object: ObjectToPut): Promise<boolean> {
   const before = await store.head(object.key);
@@ -118,23 +220,38 @@ async function putChecked(store: ObjectStore, object: ObjectToPut): Promise<bool
   return true;
 }
 
-/** Downloads a run (`[folder/]<run_id>`) into `destDir` and verifies it; throws if it does not verify. */
+/**
+ * Downloads a run (`[folder/]<run_id>`) into `destDir`, then verifies it and
+ * returns the verify report: a run that does not verify (corrupt, partial) is
+ * reported there, not thrown. Throws when the store holds no whole run under
+ * `runPrefix`, when `runPrefix` or the stored manifest names a path outside the
+ * run folder (before anything but the manifest is fetched), or when a download
+ * fails for good.
+ */
 export async function downloadRun(
   store: ObjectStore,
   runPrefix: string,
   destDir: string,
   options: Pick<UploadOptions, 'retry' | 'parallel' | 'onRetry'> = {},
 ): Promise<VerifyReport> {
+  // The rule for an artifact path: the prefix is joined to every key read.
+  if (!isSafeArtifactPath(runPrefix)) {
+    throw configError(
+      store.display,
+      `run ${JSON.stringify(runPrefix)} is not [folder/]<run_id> (an empty, '.' or '..' segment)`,
+    );
+  }
   const retry = options.retry ?? DEFAULT_RETRY;
   const fetch = async (path: string): Promise<void> => {
     const target = join(destDir, path);
-    await mkdir(dirname(target), { recursive: true });
     await withRetry(`${runPrefix}/${path}`, retry, options, async () => {
+      await mkdir(dirname(target), { recursive: true });
       await store.get(`${runPrefix}/${path}`, target);
       return true;
     });
   };
-  const present = await store.head(`${runPrefix}/${MANIFEST_DIGEST_FILE}`);
+  const sealKey = `${runPrefix}/${MANIFEST_DIGEST_FILE}`;
+  const present = await withRetry(sealKey, retry, options, () => store.head(sealKey));
   if (!present) {
     throw new InfermarkError(
       'E_NOT_FOUND',
@@ -144,7 +261,14 @@ export async function downloadRun(
   }
   await fetch(MANIFEST_FILE);
   await fetch(MANIFEST_DIGEST_FILE);
-  const manifest = JSON.parse(await readFile(join(destDir, MANIFEST_FILE), 'utf8')) as RunManifest;
+  const where = `${store.display}: ${runPrefix}`;
+  let manifest: RunManifest;
+  try {
+    manifest = JSON.parse(await readFile(join(destDir, MANIFEST_FILE), 'utf8')) as RunManifest;
+  } catch {
+    throw new StorageError(`${where}: ${MANIFEST_FILE} is not valid JSON`, { retryable: false });
+  }
+  refuseUnsafeManifest(where, manifest);
   await inParallel(
     manifest.artifacts.map((a) => a.path),
     options.parallel ?? 4,
@@ -184,11 +308,16 @@ async function withRetry<T>(
       return await attempt();
     } catch (error) {
       const elapsed = Date.now() - started;
-      if (!isRetryable(error) || elapsed + delay > policy.giveUpAfterMs) {
+      const retryable = isRetryable(error);
+      if (!retryable || elapsed + delay > policy.giveUpAfterMs) {
         if (error instanceof StorageError) throw error;
-        throw new StorageError(`${key}: ${describe(error)}`, { retryable: isRetryable(error), cause: error });
+        throw new StorageError(`${key}: ${describeError(error)}`, {
+          retryable,
+          kind: permanentKindOf(error),
+          cause: error,
+        });
       }
-      options.onRetry?.(key, n, new StorageError(describe(error), { retryable: true }));
+      options.onRetry?.(key, n, new StorageError(describeError(error), { retryable: true }));
       // Full jitter: parallel uploads that failed together do not retry together.
       await sleep(Math.round(Math.random() * delay));
       delay = Math.min(delay * 2, policy.maxDelayMs);
@@ -196,29 +325,25 @@ async function withRetry<T>(
   }
 }
 
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message || error.name;
-  }
-  return String(error);
-}
-
+/**
+ * Runs `work` over `items`, at most `limit` at once. After one failure no new work
+ * starts, but what is in flight is waited for: a caller that closes the store
+ * after a failure must not close it under a put. The first failure is thrown.
+ */
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  let failed = false;
+  const failures: unknown[] = [];
   const worker = async (): Promise<void> => {
-    // After one failure no new work starts; what is in flight finishes.
-    while (!failed && next < items.length) {
+    while (failures.length === 0 && next < items.length) {
       try {
         await work(items[next++] as T);
       } catch (error) {
-        failed = true;
-        throw error;
+        failures.push(error);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
 }
 
 function contentTypeOf(path: string): string {

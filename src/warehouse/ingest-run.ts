@@ -16,6 +16,7 @@ import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
+import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
 import { telemetrySlices } from './prometheus-text.js';
 import { sqlString, type Warehouse } from './warehouse.js';
@@ -101,11 +102,16 @@ export async function ingestRunFolder(
     await insertRunFact(warehouse, run, manifest, digest, ids, summaries.length, cost);
     for (const summary of summaries) {
       await insertOutcome(warehouse, run, summary, digest, cost);
-      requests += await insertRequests(warehouse, run.run_id, dir, summary.iteration);
       await insertTelemetry(warehouse, run.run_id, dir, summary.iteration);
     }
+    requests = await insertRequests(
+      warehouse,
+      run.run_id,
+      summaries.map((s) => join(dir, 'iterations', String(s.iteration).padStart(3, '0'), 'requests.jsonl')),
+    );
     for (const artifact of manifest.artifacts) {
-      await warehouse.run('INSERT INTO run_artifact VALUES ($1, $2, $3, $4)', [
+      // OR IGNORE: after the warm tier pruned a run's facts, its lineage rows are still there (retention.ts).
+      await warehouse.run('INSERT OR IGNORE INTO run_artifact VALUES ($1, $2, $3, $4)', [
         run.run_id,
         artifact.path,
         artifact.size_bytes,
@@ -113,8 +119,8 @@ export async function ingestRunFolder(
       ]);
     }
     await warehouse.run(
-      `INSERT INTO artifact_lineage_dim VALUES ($1, $2, ${listLiteral([dir, ...(options.rawUris ?? [])])}, $3, 'unsigned', [])`,
-      [run.run_id, digest, run.job.spec.resultFolderName ?? null],
+      `INSERT OR IGNORE INTO artifact_lineage_dim VALUES ($1, $2, ${listLiteral([dir, ...(options.rawUris ?? [])])}, $3, $4, 'unsigned', [])`,
+      [run.run_id, digest, run.job.spec.resultFolderName ?? null, run.started_at],
     );
   });
   return { run_id: run.run_id, outcome: 'ingested', iterations: summaries.length, requests };
@@ -139,20 +145,20 @@ async function insertDimensions(warehouse: Warehouse, run: RunJson): Promise<Dim
     server_version: run.server?.version ?? meta?.version ?? null,
   };
   const hardware = {
-    gpu_model: meta?.gpuType ?? env.gpus[0]?.name ?? null,
+    gpu_model: jobTopology(job).gpu_model ?? env.gpus[0]?.name ?? null,
     gpu_count: meta?.gpuCount ?? (env.gpus.length || null),
     gpu_memory_mib: env.gpus[0]?.memory_mib ?? null,
     client_cpu_model: env.host.cpu_model,
     client_cores: env.host.cores,
     client_memory_bytes: env.host.memory_bytes,
   };
-  const labels = job.metadata.labels ?? {};
+  const topology = jobTopology(job);
   const cluster = {
-    cluster: labels['infermark.io/cluster'] ?? null,
-    region: labels['topology.kubernetes.io/region'] ?? null,
-    zone: labels['topology.kubernetes.io/zone'] ?? null,
-    node_pool: labels['infermark.io/node-pool'] ?? null,
-    scheduler_path: labels['infermark.io/scheduler-path'] ?? 'local',
+    cluster: topology.cluster,
+    region: topology.region,
+    zone: topology.zone,
+    node_pool: topology.node_pool,
+    scheduler_path: topology.scheduler_path,
     namespace: job.metadata.namespace ?? null,
   };
   const ids = { software: digestOf(software), hardware: digestOf(hardware), cluster: digestOf(cluster) };
@@ -220,7 +226,7 @@ async function insertRunFact(
     software_version_id: ids.software,
     hardware_topology_id: ids.hardware,
     cluster_region_id: ids.cluster,
-    scheduler_path: run.job.metadata.labels?.['infermark.io/scheduler-path'] ?? 'local',
+    scheduler_path: jobTopology(run.job).scheduler_path,
     iterations_planned: run.plan.length,
     iterations_completed: iterationsCompleted,
     price_per_hour_usd: cost,
@@ -289,13 +295,8 @@ function costs(
 }
 
 /** Request rows, read and derived by DuckDB from the records file (METRICS.md formulas). */
-async function insertRequests(
-  warehouse: Warehouse,
-  runId: string,
-  dir: string,
-  iteration: number,
-): Promise<number> {
-  const path = join(dir, 'iterations', String(iteration).padStart(3, '0'), 'requests.jsonl');
+async function insertRequests(warehouse: Warehouse, runId: string, paths: string[]): Promise<number> {
+  if (paths.length === 0) return 0;
   const columns = {
     iteration: 'INTEGER',
     request_id: 'VARCHAR',
@@ -315,8 +316,8 @@ async function insertRequests(
   const columnsSql = `{${Object.entries(columns)
     .map(([name, type]) => `${name}: '${type}'`)
     .join(', ')}}`;
-  const before = await warehouse.all('SELECT count(*) AS n FROM request_fact WHERE run_id = $1', [runId]);
-  await warehouse.run(
+  // One statement over every iteration's file: DuckDB reads them in parallel.
+  const inserted = await warehouse.run(
     `INSERT INTO request_fact
      SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
        (first_token_at_us - sent_at_us) / 1000.0,
@@ -327,11 +328,10 @@ async function insertRequests(
        (sent_at_us - scheduled_at_us) / 1000.0,
        list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
        input_tokens, output_tokens, len(chunk_times_us)
-     FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${columnsSql})`,
+     FROM read_json([${paths.map(sqlString).join(', ')}], format = 'newline_delimited', columns = ${columnsSql})`,
     [runId],
   );
-  const after = await warehouse.all('SELECT count(*) AS n FROM request_fact WHERE run_id = $1', [runId]);
-  return Number(after[0]?.n ?? 0) - Number(before[0]?.n ?? 0);
+  return inserted;
 }
 
 /** The server's /metrics change over the iteration, as telemetry slices. */

@@ -108,6 +108,7 @@ const V1: string[] = [
   artifact_manifest_digest VARCHAR,
   raw_uris VARCHAR[],               -- where the raw evidence is: the run folder, and each upload
   result_folder VARCHAR,            -- in a store, objects are under <uri>/[result_folder/]<run_id>/
+  started_at TIMESTAMPTZ,           -- the run's start, kept here so raw evidence can be aged after its facts are pruned
   signing_state VARCHAR,
   report_refs VARCHAR[])`,
   `CREATE TABLE run_artifact (

@@ -43,9 +43,9 @@ export class Warehouse {
     return warehouse;
   }
 
-  /** Runs a statement. */
-  async run(sql: string, params?: SqlParams): Promise<void> {
-    await this.connection.run(sql, params);
+  /** Runs a statement; returns the rows it changed (inserted, updated, deleted). */
+  async run(sql: string, params?: SqlParams): Promise<number> {
+    return (await this.connection.run(sql, params)).rowsChanged;
   }
 
   /** Runs a query; rows as plain JS values (BIGINT as bigint, TIMESTAMP as Date). */
