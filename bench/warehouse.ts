@@ -44,7 +44,15 @@ const OUTPUT_TOKENS = 20;
 
 /** A plausible record: TTFT ~50 ms, ITL ~15 ms, one token per event. */
 function record(iteration: number, index: number, startUs: number): RequestRecord {
-  const r = emptyRecord(`${iteration}-${index}`, iteration, index, 'measured', startUs, 100, `${index.toString(16).padStart(32, '0')}`);
+  const r = emptyRecord(
+    `${iteration}-${index}`,
+    iteration,
+    index,
+    'measured',
+    startUs,
+    100,
+    `${index.toString(16).padStart(32, '0')}`,
+  );
   r.sent_at_us = startUs + 200;
   r.headers_at_us = r.sent_at_us + 2_000;
   const ttftUs = 45_000 + ((index * 7919) % 10_000);
@@ -71,7 +79,12 @@ async function makeRunFolder(root: string): Promise<string> {
   const runId = newRunId();
   const folder = await RunFolder.create(join(root, runId));
   const perIteration = Math.ceil(RECORDS / ITERATIONS);
-  const plan = Array.from({ length: ITERATIONS }, (_, i) => ({ index: i, scenario: 'D(100,20)', mode: 'concurrency', concurrency: 2 ** (i % 8) }));
+  const plan = Array.from({ length: ITERATIONS }, (_, i) => ({
+    index: i,
+    scenario: 'D(100,20)',
+    mode: 'concurrency',
+    concurrency: 2 ** (i % 8),
+  }));
   await folder.writeJson('run.json', {
     schema_version: 1,
     run_id: runId,
@@ -84,13 +97,21 @@ async function makeRunFolder(root: string): Promise<string> {
       apiVersion: 'ome.io/v1beta1',
       kind: 'BenchmarkJob',
       metadata: { name: 'bench' },
-      spec: { task: 'text-to-text', seed: 42, serviceMetadata: { engine: 'vLLM', version: 'bench', gpuType: 'H100', gpuCount: 1 } },
+      spec: {
+        task: 'text-to-text',
+        seed: 42,
+        serviceMetadata: { engine: 'vLLM', version: 'bench', gpuType: 'H100', gpuCount: 1 },
+      },
     },
     endpoint: { base_url: 'http://127.0.0.1:8000', path: null, model: 'bench-model', backend: 'openai-chat' },
     server: { version: null },
     tokenizer: 'o200k_base',
     plan,
-    workloads: plan.map((p) => ({ iteration: p.index, description: { scenario: p.scenario }, spec_digest: `sha256:w${p.index}` })),
+    workloads: plan.map((p) => ({
+      iteration: p.index,
+      description: { scenario: p.scenario },
+      spec_digest: `sha256:w${p.index}`,
+    })),
     environment: {
       infermark_version: 'bench',
       node_version: process.version,
@@ -111,7 +132,15 @@ async function makeRunFolder(root: string): Promise<string> {
     await lines.close();
     const summary = summarizeIteration(
       records,
-      { iteration: it, scenario: 'D(100,20)', mode: 'concurrency', concurrency: plan[it]?.concurrency ?? 1, wall_s: 100, warmup_requests: 0, ended_by: 'max_requests' },
+      {
+        iteration: it,
+        scenario: 'D(100,20)',
+        mode: 'concurrency',
+        concurrency: plan[it]?.concurrency ?? 1,
+        wall_s: 100,
+        warmup_requests: 0,
+        ended_by: 'max_requests',
+      },
       [],
     );
     await folder.writeJson(`${dir}/summary.json`, summary);
@@ -133,7 +162,9 @@ async function fillRuns(warehouse: Warehouse): Promise<string[]> {
       50 + random() * 10, 90 + random() * 30, 15 + random(), 20 + random(), 40 + random() * 5, 2000 + random() * 100,
       500 + random() * 50, 3 + random(), 0, now()
     FROM range(${RUNS}) a(r), range(6) b(p)`);
-  return (await warehouse.all('SELECT run_id FROM benchmark_run_fact ORDER BY run_id')).map((r) => String(r.run_id));
+  return (await warehouse.all('SELECT run_id FROM benchmark_run_fact ORDER BY run_id')).map((r) =>
+    String(r.run_id),
+  );
 }
 
 function percentile(sorted: number[], q: number): number {
