@@ -17,26 +17,38 @@ export interface OutputFlags {
   format?: string;
 }
 
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export function registerWarehouseCommands(program: Command): void {
   const warehouse = program
     .command('warehouse')
     .description('the curated store: ingest runs, list, show, compare, query (DuckDB)');
 
   common(warehouse.command('ingest'))
-    .description('ingest sealed run folders (idempotent: a run already there is left as it is)')
-    .argument('<run-dirs...>', 'run folders')
+    .description('ingest sealed runs (idempotent: a run already there is left as it is)')
+    .argument(
+      '<runs...>',
+      'run folders, or runs in a store: s3://bucket/results/<run_id>, az://, gs://, oci://, pvc://',
+    )
+    .option('--param <name=value>', 'storage parameter for runs in a store (repeatable)', collect)
     .option(
       '--cost-per-hour <usd>',
       'what the deployment costs per hour (cost per request and per million tokens)',
     )
-    .action(async (dirs: string[], flags: OutputFlags & { costPerHour?: string }) => {
+    .action(async (dirs: string[], flags: OutputFlags & { costPerHour?: string; param?: string[] }) => {
       const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
+      const { ingestFromStore, isStoreUri } = await import('../warehouse/ingest-uri.js');
+      const { parseParams } = await import('./upload.js');
+      const parameters = parseParams(flags.param);
       const cost =
         flags.costPerHour === undefined ? undefined : positiveNumber('--cost-per-hour', flags.costPerHour);
       await withWarehouse(flags, false, async (w) => {
         const rows = [];
         for (const dir of dirs) {
-          const result = await ingestRunFolder(w, dir, cost === undefined ? {} : { costPerHourUsd: cost });
+          const options = cost === undefined ? {} : { costPerHourUsd: cost };
+          const result = isStoreUri(dir)
+            ? await ingestFromStore(w, dir, { ...options, parameters })
+            : await ingestRunFolder(w, dir, options);
           rows.push({ run_dir: dir, ...result });
         }
         print(['run_dir', 'run_id', 'outcome', 'iterations', 'requests'], rows, flags);

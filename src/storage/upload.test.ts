@@ -301,3 +301,54 @@ test('an unsealed or altered run folder is not uploaded', async () => {
     await store.close();
   }
 });
+
+test('a run in a store is ingested from its URI; lineage checks the objects there', async () => {
+  const store = await openLocation({
+    uri: `s3://${s3.bucket}/ingest`,
+    parameters: s3.parameters(),
+    source: { path: 'URI' },
+  });
+  const uploaded = await uploadRunFolder(localRun, store, { folder: 'nightly' });
+  await store.close();
+  const warehouse = join(tmp, 'from-store.duckdb');
+  // Lineage reads the store with credentials from the environment, as a CI job would.
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+  const uri = `s3://${s3.bucket}/ingest/nightly/${uploaded.run_id}`;
+  const ingest = await cli(['warehouse', 'ingest', uri, '--warehouse', warehouse, '--format', 'json'], {
+    env,
+  });
+  assert.equal(ingest.code, 0, ingest.stderr);
+  assert.equal((JSON.parse(ingest.stdout) as { outcome: string }[])[0]?.outcome, 'ingested');
+  const lineage = await cli(
+    [
+      'lineage',
+      'serving_points',
+      '--column',
+      'ttft_ms_p50',
+      '--run',
+      uploaded.run_id,
+      '--warehouse',
+      warehouse,
+    ],
+    { env },
+  );
+  assert.equal(lineage.code, 0, lineage.stdout + lineage.stderr);
+  assert.match(
+    lineage.stdout,
+    new RegExp(`evidence  s3://${s3.bucket}/ingest/nightly: every artifact present and unchanged`),
+  );
+  assert.doesNotMatch(
+    lineage.stdout,
+    /infermark-ingest-/,
+    'the temporary download is not recorded as evidence',
+  );
+  const again = await cli(['warehouse', 'ingest', uri, '--warehouse', warehouse, '--format', 'json'], {
+    env,
+  });
+  assert.equal((JSON.parse(again.stdout) as { outcome: string }[])[0]?.outcome, 'unchanged');
+});

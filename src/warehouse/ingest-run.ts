@@ -26,6 +26,8 @@ export interface IngestOptions {
   rawUris?: string[];
   /** Overrides the job's costPerHourUsd. */
   costPerHourUsd?: number;
+  /** Whether the folder itself is a place the evidence is kept (false for a temporary download). */
+  recordFolder?: boolean;
 }
 
 export interface IngestResult {
@@ -119,7 +121,7 @@ export async function ingestRunFolder(
       ]);
     }
     await warehouse.run(
-      `INSERT OR IGNORE INTO artifact_lineage_dim VALUES ($1, $2, ${listLiteral([dir, ...(options.rawUris ?? [])])}, $3, $4, 'unsigned', [])`,
+      `INSERT OR IGNORE INTO artifact_lineage_dim VALUES ($1, $2, ${listLiteral([...(options.recordFolder === false ? [] : [dir]), ...(options.rawUris ?? [])])}, $3, $4, 'unsigned', [])`,
       [run.run_id, digest, run.job.spec.resultFolderName ?? null, run.started_at],
     );
   });
