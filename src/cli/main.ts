@@ -40,6 +40,7 @@ program
   .option('--warmup-seconds <s>', 'warmup seconds per iteration (not measured)')
   .option('--slo <slo>', "goodput SLO, e.g. 'p99_ttft_ms<=500' (repeatable)", collect)
   .option('--seed <n>', 'workload seed')
+  .option('--repeats <k>', "run the whole job K times, one run group (overrides the job's)")
   .option('--tokenizer <name|file>', 'o200k_base, cl100k_base, or a tokenizer.json')
   .option('--no-stream', 'send non-streaming requests')
   .option('--no-ignore-eos', 'do not ask the server to ignore EOS')
@@ -127,6 +128,9 @@ program
     const { downloadCommand } = await import('./upload.js');
     process.exitCode = await downloadCommand(uri, run, dir, flags);
   });
+
+const { registerGateCommands } = await import('./gate.js');
+registerGateCommands(program);
 
 const { registerWarehouseCommands } = await import('./warehouse.js');
 registerWarehouseCommands(program);

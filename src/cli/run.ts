@@ -1,12 +1,15 @@
 /**
  * `infermark run [job.yaml]`: load and validate the job (or build one from flags),
  * resolve endpoint and API key, run it with a live view, print the summary table
- * (or JSON) and where the run folder is. Ctrl-C ends the run cleanly; a second
- * Ctrl-C exits at once.
+ * (or JSON) and where the run folder is. With repeats, each repeat is uploaded and
+ * ingested as it ends, and the last repeat's table is printed with a line per
+ * repeat. Ctrl-C ends the run cleanly (and the group: no later repeat starts); a
+ * second Ctrl-C exits at once.
  */
 import { resolveApiKey } from '../backends/api-key.js';
-import { executeRun, type RunEvents, type RunResult } from '../engine/run.js';
-import { ExitCode, ValidationError } from '../errors.js';
+import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
+import type { RunEvents, RunResult } from '../engine/run.js';
+import { ExitCode, ValidationError, type ValidationIssue } from '../errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
 import { registerUrlSecrets, scrubText } from '../evidence/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
@@ -45,6 +48,8 @@ export interface RunFlags {
   metricsUrl?: string;
   dataset?: string;
   param?: string[];
+  /** Runs of the whole job (overrides spec.repeats). */
+  repeats?: string;
   out: string;
   /** A warehouse file to ingest into, or false for none; undefined is the default warehouse. */
   warehouse?: string | false;
@@ -58,8 +63,38 @@ export interface RunFlags {
 
 /** Runs the command; returns the process exit code. */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
-  const job = jobFile ? await loadJobFile(jobFile) : jobFromCli(cliJobOptions(flags));
+  const job = jobFile
+    ? await loadJobFileWithRepeats(jobFile, flags.repeats)
+    : jobFromCli(cliJobOptions(flags));
   return runAndReport(job, jobFile ?? null, flags);
+}
+
+/** The job file, with `--repeats` over its spec.repeats; a bad flag is reported with the file's own problems. */
+async function loadJobFileWithRepeats(jobFile: string, repeats: string | undefined): Promise<BenchmarkJob> {
+  const issue = repeats === undefined ? null : repeatsIssue(repeats);
+  let job: BenchmarkJob;
+  try {
+    job = await loadJobFile(jobFile);
+  } catch (error) {
+    if (issue && error instanceof ValidationError) throw new ValidationError([...error.issues, issue]);
+    throw error;
+  }
+  if (issue) throw new ValidationError([issue]);
+  return repeats === undefined ? job : { ...job, spec: { ...job.spec, repeats: Number(repeats) } };
+}
+
+/** `--repeats` checked as the schema checks spec.repeats (an integer ≥ 1), in its words. */
+function repeatsIssue(text: string): ValidationIssue | null {
+  const value = num(text);
+  const message =
+    typeof value !== 'number'
+      ? 'expected an integer, got string'
+      : !Number.isInteger(value)
+        ? `expected an integer, got ${value}`
+        : value < 1
+          ? 'must be ≥ 1'
+          : null;
+  return message === null ? null : { file: 'command line', path: '--repeats', value, message };
 }
 
 /** Runs a validated job, prints the table (or JSON) and the run folder; returns the exit code. */
@@ -68,63 +103,97 @@ export async function runAndReport(
   jobFile: string | null,
   flags: RunFlags,
 ): Promise<number> {
-  const result = await runJob(job, jobFile, flags);
+  const group = await runJob(job, jobFile, flags);
+  const last = group.runs[group.runs.length - 1] as RunOutcome;
   if (flags.json) {
-    const upload = result.upload
-      ? result.upload.ok
-        ? result.upload.result
-        : { error: result.upload.error }
-      : null;
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          run_id: result.runId,
-          dir: result.dir,
-          benchmark_case_id: result.benchmarkCaseId,
-          artifact_manifest_digest: result.artifactManifestDigest,
-          upload,
-          warehouse: result.warehouse,
-          iterations: result.summaries,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    const document =
+      group.dir === null
+        ? runJsonOf(last)
+        : {
+            run_group_id: group.runGroupId,
+            group_dir: group.dir,
+            repeats: group.repeats,
+            runs: group.runs.map((run) => ({
+              repeat: run.repeat,
+              ...runJsonOf(run),
+              iteration_order: run.iterationOrder,
+            })),
+          };
+    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   } else {
     process.stdout.write(
-      `\n${renderSummaryTable(result.summaries, { color: process.stdout.isTTY === true, width: process.stdout.columns ?? 160 })}\n`,
+      `\n${renderSummaryTable(last.summaries, { color: process.stdout.isTTY === true, width: process.stdout.columns ?? 160 })}\n`,
     );
-    process.stdout.write(
-      `\nrun ${result.runId}${result.interrupted ? ' (interrupted)' : ''}\nrun folder: ${result.dir}\n` +
-        `artifact_manifest_digest ${result.artifactManifestDigest}\n`,
-    );
-    if (result.upload?.ok) process.stdout.write(renderUpload(result.upload.result));
-    if (result.warehouse?.ok) process.stdout.write(`warehouse: ${result.warehouse.path}\n`);
+    if (group.dir === null) {
+      process.stdout.write(
+        `\nrun ${last.runId}${last.interrupted ? ' (interrupted)' : ''}\nrun folder: ${last.dir}\n` +
+          `artifact_manifest_digest ${last.artifactManifestDigest}\n`,
+      );
+    } else {
+      // The table above is the last repeat's; each repeat's own is in its folder.
+      process.stdout.write(
+        `\nrun group ${group.runGroupId}: ${group.runs.length} of ${group.repeats} repeats` +
+          `${group.interrupted ? ' (interrupted)' : ''}; the table is repeat ${last.repeat + 1}'s\n`,
+      );
+      for (const run of group.runs) {
+        process.stdout.write(
+          `${repeatLabel(run)}: run ${run.runId} (${run.dir})${run.interrupted ? ' (interrupted)' : ''}\n`,
+        );
+      }
+      process.stdout.write(`group folder: ${group.dir}\n`);
+    }
+    for (const run of group.runs) if (run.upload?.ok) process.stdout.write(renderUpload(run.upload.result));
+    if (last.warehouse?.ok) process.stdout.write(`warehouse: ${last.warehouse.path}\n`);
   }
-  if (result.warehouse && !result.warehouse.ok) {
-    process.stderr.write(
-      `infermark: not ingested into the warehouse ${result.warehouse.path}: ${result.warehouse.error}\n` +
-        `infermark: the run folder is kept; ingest it with: infermark warehouse ingest ${result.dir}\n`,
-    );
+  for (const run of group.runs) {
+    if (run.warehouse && !run.warehouse.ok) {
+      process.stderr.write(
+        `infermark: not ingested into the warehouse ${run.warehouse.path}: ${run.warehouse.error}\n` +
+          `infermark: the run folder is kept; ingest it with: infermark warehouse ingest ${run.dir}\n`,
+      );
+    }
+    if (run.upload && !run.upload.ok) {
+      process.stderr.write(
+        `infermark: upload failed: ${run.upload.error}\n` +
+          `infermark: the run folder is kept; retry with: infermark upload ${run.dir}\n`,
+      );
+    }
   }
-  if (result.upload && !result.upload.ok) {
-    process.stderr.write(
-      `infermark: upload failed: ${result.upload.error}\n` +
-        `infermark: the run folder is kept; retry with: infermark upload ${result.dir}\n`,
-    );
-  }
-  if (result.interrupted) return ExitCode.interrupted;
-  if (result.upload && !result.upload.ok) return ExitCode.failure;
-  if (result.warehouse && !result.warehouse.ok) return ExitCode.failure;
+  if (group.interrupted) return ExitCode.interrupted;
+  if (group.runs.some((run) => run.upload && !run.upload.ok)) return ExitCode.failure;
+  if (group.runs.some((run) => run.warehouse && !run.warehouse.ok)) return ExitCode.failure;
   // Figures from a run where nothing succeeded are not figures: say so and fail.
-  const completed = result.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
-  if (completed === 0 && result.summaries.some((s) => s.requests.measured > 0)) {
+  const failed = group.runs.filter((run) => {
+    const completed = run.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
+    return completed === 0 && run.summaries.some((s) => s.requests.measured > 0);
+  });
+  if (failed.length > 0) {
+    const which = group.dir === null ? '' : ` in ${failed.map(repeatLabel).join(', ')}`;
     process.stderr.write(
-      'infermark: no request completed; see the error classes in the table and the run folder\n',
+      `infermark: no request completed${which}; see the error classes in the table and the run folder\n`,
     );
     return ExitCode.failure;
   }
   return ExitCode.ok;
+}
+
+/** One run as `--json` prints it. */
+function runJsonOf(run: RunOutcome): Record<string, unknown> {
+  const upload = run.upload ? (run.upload.ok ? run.upload.result : { error: run.upload.error }) : null;
+  return {
+    run_id: run.runId,
+    dir: run.dir,
+    benchmark_case_id: run.benchmarkCaseId,
+    artifact_manifest_digest: run.artifactManifestDigest,
+    upload,
+    warehouse: run.warehouse,
+    iterations: run.summaries,
+  };
+}
+
+/** `repeat 2/5` (1-based, as a person counts). */
+function repeatLabel(run: Pick<RunResult, 'repeat' | 'repeats'>): string {
+  return `repeat ${run.repeat + 1}/${run.repeats}`;
 }
 
 /** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */
@@ -132,7 +201,7 @@ export async function runJob(
   job: BenchmarkJob,
   jobFile: string | null,
   flags: RunFlags,
-): Promise<RunOutcome> {
+): Promise<RunGroupResult<RunOutcome>> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
     ...(flags.model ? { model: flags.model } : {}),
@@ -153,10 +222,12 @@ export async function runJob(
     : null;
   try {
     await output?.preflight();
-    const result = await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags);
-    const upload = output ? await uploadAtEnd(result, output, job, flags) : null;
-    const uploadedTo = upload?.ok && job.spec.outputLocation ? [job.spec.outputLocation.storageUri] : [];
-    return { ...result, upload, warehouse: await ingestAtEnd(result, uploadedTo, flags) };
+    // Each repeat is shipped and ingested as it ends: an interrupted group keeps them there too.
+    return await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags, async (result) => {
+      const upload = output ? await uploadAtEnd(result, output, job, flags) : null;
+      const uploadedTo = upload?.ok && job.spec.outputLocation ? [job.spec.outputLocation.storageUri] : [];
+      return { ...result, upload, warehouse: await ingestAtEnd(result, uploadedTo, flags) };
+    });
   } finally {
     await output?.close();
   }
@@ -199,9 +270,13 @@ async function uploadAtEnd(
   flags: RunFlags,
 ): Promise<RunOutcome['upload']> {
   const quiet = flags.quiet === true || flags.json === true;
+  // A repeat goes where it is locally: `[resultFolderName/]<run_group_id>/<run_id>/`.
+  const folder = [job.spec.resultFolderName, result.repeats > 1 ? result.runGroupId : undefined]
+    .filter(Boolean)
+    .join('/');
   try {
     const uploaded = await uploadRunFolder(result.dir, store, {
-      ...(job.spec.resultFolderName ? { folder: job.spec.resultFolderName } : {}),
+      ...(folder ? { folder } : {}),
       onRetry: (key, attempt, error) => {
         if (!quiet)
           process.stderr.write(
@@ -245,7 +320,8 @@ async function executeWithView(
   endpoint: ResolvedEndpoint,
   apiKey: string | undefined,
   flags: RunFlags,
-): Promise<RunResult> {
+  afterRun: (result: RunResult) => Promise<RunOutcome>,
+): Promise<RunGroupResult<RunOutcome>> {
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
   // Listening before any load is sent: a taken port or a bad topology label costs nothing.
   const hot =
@@ -259,14 +335,17 @@ async function executeWithView(
   let total = 0;
   const onSigint = (): void => {
     if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
-    view.notice('interrupted: finishing the current iteration (Ctrl-C again to exit now)');
+    view.notice(
+      `interrupted: finishing the current iteration${job.spec.repeats > 1 ? '; no later repeat starts' : ''} (Ctrl-C again to exit now)`,
+    );
     interrupt.abort();
   };
   const events: RunEvents = {
-    onRunStart: ({ runId, dir, plans }) => {
+    onRunStart: ({ runId, dir, plans, repeat, repeats }) => {
       total = plans.length;
       view.notice(
-        `run ${runId}: ${plans.length} iterations against ${endpoint.baseUrl} (${endpoint.model}); folder ${dir}`,
+        `${repeats > 1 ? `${repeatLabel({ repeat, repeats })}: ` : ''}` +
+          `run ${runId}: ${plans.length} iterations against ${endpoint.baseUrl} (${endpoint.model}); folder ${dir}`,
       );
     },
     onProgress: (plan, snapshot) => view.update(plan, total, snapshot),
@@ -275,16 +354,19 @@ async function executeWithView(
   };
   process.on('SIGINT', onSigint);
   try {
-    return await executeRun({
-      job,
-      jobFile,
-      jobProvenance,
-      endpoint,
-      ...(apiKey ? { apiKey } : {}),
-      outRoot: flags.out,
-      signal: interrupt.signal,
-      events: hot ? hot.events(events) : events,
-    });
+    return await executeRunGroup(
+      {
+        job,
+        jobFile,
+        jobProvenance,
+        endpoint,
+        ...(apiKey ? { apiKey } : {}),
+        outRoot: flags.out,
+        signal: interrupt.signal,
+        events: hot ? hot.events(events) : events,
+      },
+      afterRun,
+    );
   } finally {
     process.off('SIGINT', onSigint);
     await hot?.close();
@@ -318,6 +400,7 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     apiKeyFile: flags.apiKeyFile,
     metricsUrl: flags.metricsUrl,
     datasetFile: flags.dataset,
+    repeats: num(flags.repeats),
     params: flags.param ? Object.fromEntries(flags.param.map(splitParam)) : undefined,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];

@@ -1,9 +1,11 @@
 /**
  * From a validated BenchmarkJob to the list of iterations: scenario-major (as
  * genai-bench runs them), each scenario at every concurrency level, then at every
- * request rate; a trace file adds one trace-replay iteration.
+ * request rate; a trace file adds one trace-replay iteration. The repeats of a
+ * run group run these iterations in a seeded order of their own (iterationOrder).
  */
 import type { BenchmarkJob } from '../spec/job-schema.js';
+import { Prng, keyFromString } from '../workload/prng.js';
 import type { IterationPlan } from './plan.js';
 
 /** Open loop: arrivals beyond this many requests in flight are dropped and counted. */
@@ -54,4 +56,23 @@ export function buildPlan(job: BenchmarkJob): IterationPlan[] {
     });
   }
   return plans;
+}
+
+/**
+ * The order a repeat runs its iterations in: the plan's own for a run alone; for
+ * each repeat of a group a seeded shuffle (Fisher–Yates keyed by seed and repeat),
+ * so that drift over the group's time is spread over every point instead of
+ * landing on the last ones, and the same seed gives the same orders again.
+ * Returns plan indexes.
+ */
+export function iterationOrder(count: number, seed: number, repeat: number, repeats: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  if (repeats <= 1) return order;
+  const [keyA, keyB] = keyFromString(`iteration-order:${seed}:${repeat}`);
+  const prng = new Prng(keyA, keyB);
+  for (let i = count - 1; i > 0; i--) {
+    const j = prng.intInclusive(0, i);
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
 }

@@ -3,6 +3,8 @@
  * records appended to the run folder, server /metrics scraped before and after,
  * summary written) → run summary. Completed work is on disk before the next
  * iteration starts; an interruption ends the current iteration and keeps it.
+ * A run may be one repeat of a run group (see run-group.ts): then its folder is
+ * inside the group's and it runs its iterations in the repeat's seeded order.
  */
 import type { Backend, BackendKind } from '../backends/backend.js';
 import { createBackend } from '../backends/openai.js';
@@ -26,7 +28,7 @@ import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
-import { buildPlan } from './build-plan.js';
+import { buildPlan, iterationOrder } from './build-plan.js';
 import { takeAnchor, wallIso } from './clock.js';
 import type { ProgressSnapshot } from './dispatcher.js';
 import { closedLoop } from './executors/closed-loop.js';
@@ -50,10 +52,30 @@ export interface RunInputs {
   /** Aborted on Ctrl-C: the current iteration ends, finished ones are kept. */
   signal?: AbortSignal;
   events?: RunEvents;
+  /** The run group this run is a repeat of; without it the run is a group of one, in plan order. */
+  group?: RunGroupMember;
+}
+
+export interface RunGroupMember {
+  runGroupId: string;
+  /** 0-based. */
+  repeat: number;
+  repeats: number;
+  /** The group folder, parent of this run's folder (instead of outRoot). */
+  dir: string;
 }
 
 export interface RunEvents {
-  onRunStart?(info: { runId: string; dir: string; plans: IterationPlan[]; benchmarkCaseId: string }): void;
+  onRunStart?(info: {
+    runId: string;
+    dir: string;
+    plans: IterationPlan[];
+    benchmarkCaseId: string;
+    /** The run's place in its group: repeat 0 of 1 for a run alone. */
+    runGroupId: string;
+    repeat: number;
+    repeats: number;
+  }): void;
   onIterationStart?(plan: IterationPlan, total: number): void;
   onProgress?(plan: IterationPlan, snapshot: ProgressSnapshot): void;
   onIterationEnd?(plan: IterationPlan, summary: IterationSummary): void;
@@ -69,8 +91,15 @@ export interface RunResult {
   /** sha256 of the sealed manifest (see evidence/manifest.ts). */
   artifactManifestDigest: string;
   benchmarkCaseId: string;
+  /** In plan order, whatever the order they ran in. */
   summaries: IterationSummary[];
   interrupted: boolean;
+  /** The run's own id for a run alone. */
+  runGroupId: string;
+  repeat: number;
+  repeats: number;
+  /** Plan indexes in the order they ran (or were to run, when interrupted). */
+  iterationOrder: number[];
 }
 
 /** Which protocol adapter a job needs: the URL's path decides, else the task and `spec.api`. */
@@ -126,9 +155,13 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   });
 
   const runId = newRunId();
+  const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
+  const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
   const anchor = takeAnchor();
   const folder = await RunFolder.create(
-    [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
+    inputs.group
+      ? `${inputs.group.dir}/${runId}`
+      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
   );
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
   // The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials.
@@ -151,6 +184,10 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   await folder.writeJson('run.json', {
     schema_version: 1,
     run_id: runId,
+    run_group_id: runGroupId,
+    repeat,
+    repeats,
+    iteration_order: order,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: workloadSpecDigest,
     started_at: wallIso(anchor, anchor.mono_us),
@@ -176,12 +213,13 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     environment,
     clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
   });
-  events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId });
+  events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId, runGroupId, repeat, repeats });
 
   const summaries: IterationSummary[] = [];
   let interrupted = false;
   try {
-    for (const plan of plans) {
+    for (const index of order) {
+      const plan = plans[index] as IterationPlan;
       if (inputs.signal?.aborted) {
         interrupted = true;
         break;
@@ -213,6 +251,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   } finally {
     await backend.close();
   }
+  summaries.sort((a, b) => a.iteration - b.iteration);
   await folder.writeJson('summary.json', {
     run_id: runId,
     benchmark_case_id: benchmarkCaseId,
@@ -223,7 +262,18 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     iterations: summaries,
   });
   const artifactManifestDigest = await sealRun(folder, runId, interrupted ? 'interrupted' : 'complete');
-  return { runId, dir: folder.dir, artifactManifestDigest, benchmarkCaseId, summaries, interrupted };
+  return {
+    runId,
+    dir: folder.dir,
+    artifactManifestDigest,
+    benchmarkCaseId,
+    summaries,
+    interrupted,
+    runGroupId,
+    repeat,
+    repeats,
+    iterationOrder: order,
+  };
 }
 
 /**

@@ -3,7 +3,8 @@
  * one issue per unknown field with a "did you mean" when a known field is close.
  */
 import { z } from 'zod';
-import { valueAt, type PathSegment } from './field-path.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import { formatPath, valueAt, type PathSegment } from './field-path.js';
 import type { JobIssue } from './job-rules.js';
 
 /** Map zod's issues for `input` parsed by `schema` to JobIssues. */
@@ -139,4 +140,16 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length] as number;
+}
+
+/** Parses with a zod schema; every issue at once, each with its file and field path. */
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues: ValidationIssue[] = fromZodIssues(parsed.error.issues, value, schema).map((issue) => ({
+    file,
+    path: formatPath(issue.path),
+    message: issue.message,
+  }));
+  throw new ValidationError(issues);
 }

@@ -10,13 +10,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import type { z } from 'zod';
-import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
+import { ExitCode, InfermarkError } from '../errors.js';
 import { digestOf, sha256 } from '../evidence/digest.js';
-import { formatPath } from '../spec/field-path.js';
-import { fromZodIssues } from '../spec/zod-issues.js';
 import { insertIgnore, insertRow } from './ingest-run.js';
 import { sqlString, type Warehouse } from './warehouse.js';
+
+export { parseWith } from '../spec/zod-issues.js';
 
 /** The tools results can be imported from (the `source` of their benchmark_run_fact row). */
 export const IMPORT_SOURCES = ['vllm', 'genai-bench', 'generic'] as const;
@@ -549,18 +548,6 @@ function replaceNonFinite(text: string): string {
     } else out += ch;
   }
   return out;
-}
-
-/** Parses with a zod schema; every issue at once, each with its file and field path. */
-export function parseWith<T extends z.ZodType>(schema: T, value: unknown, file: string): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues: ValidationIssue[] = fromZodIssues(parsed.error.issues, value, schema).map((issue) => ({
-    file,
-    path: formatPath(issue.path),
-    message: issue.message,
-  }));
-  throw new ValidationError(issues);
 }
 
 /** Seconds to milliseconds, keeping null. */

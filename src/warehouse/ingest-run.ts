@@ -40,6 +40,8 @@ export interface IngestResult {
 
 interface RunJson {
   run_id: string;
+  /** Absent in folders written before run groups. */
+  run_group_id?: string;
   benchmark_case_id?: string;
   workload_spec_digest?: string;
   started_at: string;
@@ -206,7 +208,7 @@ async function insertRunFact(
   const meta = run.job.spec.serviceMetadata;
   await insertRow(warehouse, 'benchmark_run_fact', {
     run_id: run.run_id,
-    run_group_id: null,
+    run_group_id: run.run_group_id ?? null,
     benchmark_case_id: run.benchmark_case_id ?? null,
     workload_spec_digest: run.workload_spec_digest ?? null,
     artifact_manifest_digest: digest,
