@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
 
 interface GateFlags {
   mode?: string;
@@ -16,6 +16,11 @@ interface GateFlags {
   tolerances?: string;
   budgets?: string;
   group?: string[];
+  job?: string;
+  profile?: string;
+  repeats?: string;
+  url?: string;
+  runsOut: string;
   out?: string;
   markdown?: string;
   junit?: string;
@@ -35,6 +40,14 @@ export function registerGateCommands(program: Command): void {
     .option('--tolerances <file>', 'tolerances.json (regression mode)')
     .option('--budgets <file>', 'budgets.json (budget mode)')
     .option('--group <dir>', 'a run group folder or a run folder (repeatable)', collect)
+    .option('--job <file>', 'run this BenchmarkJob now (its repeats) and gate the fresh run group')
+    .option(
+      '--profile <name|file>',
+      'with --job: pr, nightly or a profile file (scenarios, repeats, durations, mode)',
+    )
+    .option('--repeats <k>', 'with --job: repeats (overrides the profile and the job)')
+    .option('--url <url>', "with --job: the endpoint URL (overrides the job's)")
+    .option('--runs-out <dir>', 'with --job: where the fresh runs go', '.infermark/gate-runs')
     .option('--out <file>', 'write the verdict as JSON')
     .option('--markdown <file>', 'write the verdict as Markdown (a pull-request comment)')
     .option('--junit <file>', 'write the verdict as JUnit XML')
@@ -45,13 +58,26 @@ export function registerGateCommands(program: Command): void {
 
   gate
     .command('baseline')
-    .description('write baseline.json from a run group')
-    .requiredOption('--from <dir>', 'a run group folder or a run folder (repeatable)', collect)
+    .description('write baseline.json from a run group (or from a fresh run of --job)')
+    .option('--from <dir>', 'a run group folder or a run folder (repeatable)', collect)
+    .option('--job <file>', 'run this BenchmarkJob now and take the baseline from it')
+    .option('--profile <name|file>', 'with --job: pr, nightly or a profile file')
+    .option('--repeats <k>', 'with --job: repeats')
+    .option('--url <url>', "with --job: the endpoint URL (overrides the job's)")
+    .option('--runs-out <dir>', 'with --job: where the fresh runs go', '.infermark/gate-runs')
     .requiredOption('-o, --output <file>', 'where to write baseline.json')
-    .action(async (flags: { from: string[]; output: string }) => {
+    .action(async (_own: BaselineFlags, command: Command) => {
+      // `gate` has options of the same names (--job, --profile, ...); commander gives them to it.
+      const flags = command.optsWithGlobals<BaselineFlags>();
       const { loadRunGroup } = await import('../gate/run-group.js');
       const { baselineFrom } = await import('../gate/baseline.js');
-      const baseline = baselineFrom(await loadRunGroup(flags.from));
+      if (!flags.from === !flags.job) {
+        throw new ValidationError([
+          { path: '--from', message: 'give a run group (--from) or a job to run (--job): one of them' },
+        ]);
+      }
+      const from = flags.from ?? [(await freshRunGroup(flags)).dir];
+      const baseline = baselineFrom(await loadRunGroup(from));
       await writeText(flags.output, `${JSON.stringify(baseline, null, 2)}\n`);
       process.stdout.write(
         `wrote ${flags.output}: ${Object.keys(baseline.metrics).length} keys, ${baseline.runs.length} repeats, config ${baseline.config_fingerprint}\n`,
@@ -59,9 +85,77 @@ export function registerGateCommands(program: Command): void {
     });
 }
 
+interface BaselineFlags {
+  from?: string[];
+  job?: string;
+  profile?: string;
+  repeats?: string;
+  url?: string;
+  runsOut: string;
+  output: string;
+}
+
+/**
+ * Runs `--job` (under `--profile`, with `--repeats`) as `infermark run` would, into
+ * `--runs-out`, and returns the run group's folder and the profile's mode.
+ */
+async function freshRunGroup(
+  flags: Pick<GateFlags, 'job' | 'profile' | 'repeats' | 'url' | 'runsOut'>,
+): Promise<{ dir: string; profile: string | null; mode: 'regression' | 'budget' | null }> {
+  const { loadJobFile } = await import('../spec/load-job.js');
+  const { applyProfile, loadProfile } = await import('../gate/profiles.js');
+  const { runJob } = await import('./run.js');
+  const jobFile = flags.job as string;
+  let job = await loadJobFile(jobFile);
+  const profile = flags.profile ? await loadProfile(flags.profile) : null;
+  if (profile) job = applyProfile(job, profile, jobFile);
+  if (flags.repeats !== undefined) {
+    const k = Number(flags.repeats);
+    if (!Number.isSafeInteger(k) || k < 1) {
+      throw new ValidationError([
+        { path: '--repeats', value: flags.repeats, message: 'expected a whole number ≥ 1' },
+      ]);
+    }
+    job = { ...job, spec: { ...job.spec, repeats: k } };
+  }
+  const group = await runJob(job, jobFile, {
+    out: flags.runsOut,
+    quiet: true,
+    warehouse: false,
+    ...(flags.url ? { url: flags.url } : {}),
+  });
+  if (group.interrupted) {
+    throw new InfermarkError(
+      'E_INTERRUPTED',
+      'the run was interrupted: nothing to gate',
+      ExitCode.interrupted,
+    );
+  }
+  const dir = group.dir ?? (group.runs[0]?.dir as string);
+  process.stderr.write(`infermark: gating ${group.runs.length} repeat(s) in ${dir}\n`);
+  return { dir, profile: profile?.name ?? null, mode: profile?.mode ?? null };
+}
+
 async function gateCommand(flags: GateFlags): Promise<number> {
   const issues: ValidationIssue[] = [];
-  const mode = flags.mode;
+  if (flags.job && flags.group) {
+    issues.push({ path: '--group', message: 'give a run group (--group) or a job to run (--job), not both' });
+  }
+  if (!flags.job && (flags.profile || flags.repeats)) {
+    issues.push({ path: flags.profile ? '--profile' : '--repeats', message: 'applies only with --job' });
+  }
+  // Checked before a fresh run is started: a typo must not cost a benchmark.
+  if (flags.mode !== undefined && flags.mode !== 'regression' && flags.mode !== 'budget') {
+    issues.push({ path: '--mode', value: flags.mode, message: 'expected regression or budget' });
+  }
+  if (flags.mode === undefined && !flags.profile) issues.push({ path: '--mode', message: 'expected regression or budget' });
+  if (flags.mode === 'regression' && (!flags.baseline || !flags.tolerances)) {
+    issues.push({ path: flags.baseline ? '--tolerances' : '--baseline', message: 'required in regression mode' });
+  }
+  if (flags.mode === 'budget' && !flags.budgets) issues.push({ path: '--budgets', message: 'required in budget mode' });
+  if (issues.length > 0) throw new ValidationError(issues);
+  const fresh = flags.job ? await freshRunGroup(flags) : null;
+  const mode = flags.mode ?? fresh?.mode ?? undefined;
   if (mode !== 'regression' && mode !== 'budget') {
     issues.push({
       path: '--mode',
@@ -75,8 +169,10 @@ async function gateCommand(flags: GateFlags): Promise<number> {
     issues.push({ path: '--tolerances', message: 'required in regression mode' });
   if (mode === 'budget' && !flags.budgets)
     issues.push({ path: '--budgets', message: 'required in budget mode' });
-  if (!flags.group || flags.group.length === 0)
-    issues.push({ path: '--group', message: 'required: the candidate run group' });
+  const groups = fresh ? [fresh.dir] : (flags.group ?? []);
+  if (groups.length === 0) {
+    issues.push({ path: '--group', message: 'required: the candidate run group (or --job to run one)' });
+  }
   if (issues.length > 0) throw new ValidationError(issues);
 
   const { readAsset, baselineSchema, tolerancesSchema, budgetsSchema } = await import('../gate/assets.js');
@@ -85,7 +181,7 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   const { buildVerdict, exitCodeOf } = await import('../gate/verdict.js');
   const { renderMarkdown, renderJUnit } = await import('../gate/report.js');
 
-  const candidate = await loadRunGroup(flags.group as string[]);
+  const candidate = await loadRunGroup(groups);
   const assets: Record<string, Awaited<ReturnType<typeof readAsset>>> = {};
   let regression: Awaited<ReturnType<typeof regressionChecks>> = [];
   let budget: Awaited<ReturnType<typeof budgetChecks>> = [];
@@ -103,7 +199,7 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   }
   const verdict = await buildVerdict({
     mode: mode as 'regression' | 'budget',
-    profile: null,
+    profile: fresh?.profile ?? null,
     assets,
     candidate,
     regression,

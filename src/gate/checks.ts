@@ -262,8 +262,22 @@ function evidenceOf(
   return { evidence: 'ok', note: null };
 }
 
-export function budgetChecks(budgets: Asset<Budgets>, candidate: RunGroup): BudgetCheck[] {
-  const keys = [...new Set(candidate.repeats.flatMap((r) => [...r.metrics.keys()]))].sort();
+/** What a budget check needs of one key: its per-repeat values, or why it has none. */
+export type BudgetSamples =
+  | { samples: number[]; unit: string; context: PointContext[] }
+  | { missing: string };
+
+/**
+ * Budget mode over any source of metrics: every budget (a key or glob) must match
+ * at least one of `keys`, and each key it matches is checked by the median of its
+ * samples against the bounds. A budget matching nothing, or a matched key without
+ * values, is a hard error listing every such problem.
+ */
+export function checkBudgets(
+  budgets: Asset<Budgets>,
+  keys: readonly string[],
+  lookup: (key: string) => BudgetSamples,
+): BudgetCheck[] {
   const problems: string[] = [];
   const checks: BudgetCheck[] = [];
   for (const [pattern, bounds] of Object.entries(budgets.value.budgets)) {
@@ -275,35 +289,47 @@ export function budgetChecks(budgets: Asset<Budgets>, candidate: RunGroup): Budg
       continue;
     }
     for (const key of matched) {
-      const missing = candidate.repeats.filter((r) => !r.metrics.has(key));
-      if (missing.length > 0) {
-        problems.push(
-          `missing key ${key}: not in candidate run(s) ${missing.map((r) => r.run_id).join(', ')}`,
-        );
+      const found = lookup(key);
+      if ('missing' in found) {
+        problems.push(found.missing);
         continue;
       }
-      const samples = candidate.repeats.map((r) => r.metrics.get(key)?.value as number);
-      const value = median(samples);
+      const value = median(found.samples);
       const over = bounds.max !== undefined && value > bounds.max;
       const under = bounds.min !== undefined && value < bounds.min;
-      const point = key.split('.').slice(0, 2).join('.');
       checks.push({
         key,
-        unit: candidate.repeats[0]?.metrics.get(key)?.unit ?? '',
+        unit: found.unit,
         verdict: over || under ? 'FAIL' : 'PASS',
         value,
-        samples,
+        samples: found.samples,
         max: bounds.max ?? null,
         min: bounds.min ?? null,
         budget: pattern,
-        context: candidate.repeats
-          .map((r) => r.context.get(point))
-          .filter((c): c is PointContext => c !== undefined),
+        context: found.context,
       });
     }
   }
   if (problems.length > 0) throw gateInputError(problems);
   return checks;
+}
+
+export function budgetChecks(budgets: Asset<Budgets>, candidate: RunGroup): BudgetCheck[] {
+  const keys = [...new Set(candidate.repeats.flatMap((r) => [...r.metrics.keys()]))].sort();
+  return checkBudgets(budgets, keys, (key) => {
+    const missing = candidate.repeats.filter((r) => !r.metrics.has(key));
+    if (missing.length > 0) {
+      return { missing: `missing key ${key}: not in candidate run(s) ${missing.map((r) => r.run_id).join(', ')}` };
+    }
+    const point = key.split('.').slice(0, 2).join('.');
+    return {
+      samples: candidate.repeats.map((r) => r.metrics.get(key)?.value as number),
+      unit: candidate.repeats[0]?.metrics.get(key)?.unit ?? '',
+      context: candidate.repeats
+        .map((r) => r.context.get(point))
+        .filter((c): c is PointContext => c !== undefined),
+    };
+  });
 }
 
 export function median(values: readonly number[]): number {

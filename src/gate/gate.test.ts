@@ -13,7 +13,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../cli/cli-harness.js';
@@ -332,4 +332,82 @@ test('the CLI: baseline, regression with JSON/Markdown/JUnit, budget mode and ba
   assert.equal(noMode.code, 2);
   assert.match(noMode.stderr, /--mode: expected regression or budget/);
   assert.ok(ValidationError);
+});
+
+test('a fresh run under a profile: baseline from --job, then gate --job against another server', async () => {
+  const dir = join(tmp, 'fresh');
+  await mkdir(dir, { recursive: true });
+  const job = join(dir, 'job.yaml');
+  await writeFile(
+    job,
+    `apiVersion: ome.io/v1beta1
+kind: BenchmarkJob
+metadata: { name: gate-fresh }
+spec:
+  endpoint: { endpoint: { url: '${sims[0]?.url}/v1/chat/completions', apiFormat: openai, modelName: m } }
+  task: text-to-text
+  trafficScenarios: ['D(16,6)', 'D(64,6)']
+  numConcurrency: [8, 16]
+  maxTimePerIteration: 5
+  maxRequestsPerIteration: 100
+  seed: 7
+`,
+  );
+  const profile = join(dir, 'ci-profile.yaml');
+  await writeFile(
+    profile,
+    'name: ci\nrepeats: 7\nmode: regression\nscenarios: ["D(16,6)"]\nnumConcurrency: [8]\nmaxRequestsPerIteration: 40\n',
+  );
+  const tolerances = join(dir, 'tolerances.json');
+  await writeFile(tolerances, JSON.stringify(TOLERANCES.value));
+  const baseline = join(dir, 'baseline.json');
+  const runsOut = join(dir, 'runs');
+  const made = await cli(
+    ['gate', 'baseline', '--job', job, '--profile', profile, '--runs-out', runsOut, '-o', baseline],
+    {
+      timeoutMs: 120_000,
+    },
+  );
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stdout, /wrote .*baseline\.json: 19 keys, 7 repeats/);
+  const gated = await cli(
+    [
+      'gate',
+      '--job',
+      job,
+      '--profile',
+      profile,
+      '--url',
+      sims[1]?.url ?? '',
+      '--runs-out',
+      runsOut,
+      '--baseline',
+      baseline,
+      '--tolerances',
+      tolerances,
+    ],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(gated.code, 1, gated.stdout + gated.stderr);
+  assert.match(gated.stdout, /FAIL: `D\(16,6\)\.c8\.ttft_ms\.p50`/);
+  assert.match(gated.stdout, /· profile ci/);
+
+  await writeFile(profile, 'name: ci\nrepeats: 0\nmode: sometimes\nscenarios: ["D(1,1)"]\n');
+  const bad = await cli([
+    'gate',
+    '--job',
+    job,
+    '--profile',
+    profile,
+    '--baseline',
+    baseline,
+    '--tolerances',
+    tolerances,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /ci-profile\.yaml: repeats: /);
+  assert.match(bad.stderr, /ci-profile\.yaml: mode: /);
+  const typo = await cli(['gate', '--job', job, '--mode', 'regresion']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /--mode: "regresion": expected regression or budget/);
 });
