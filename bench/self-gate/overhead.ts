@@ -90,9 +90,20 @@ export interface TimingResult {
 }
 
 /** A job from the CLI's own flags, run to completion into `outRoot`. */
-async function run(url: string, options: Omit<CliJobOptions, 'url' | 'model'>, outRoot: string, events: RunEvents = {}): Promise<RunResult> {
+async function run(
+  url: string,
+  options: Omit<CliJobOptions, 'url' | 'model'>,
+  outRoot: string,
+  events: RunEvents = {},
+): Promise<RunResult> {
   const job = jobFromCli({ url, model: 'sim', name: 'self-gate', maxTimeMinutes: 5, seed: 1, ...options });
-  const result = await executeRun({ job, jobFile: null, endpoint: resolveEndpoint(job, {}), outRoot, events });
+  const result = await executeRun({
+    job,
+    jobFile: null,
+    endpoint: resolveEndpoint(job, {}),
+    outRoot,
+    events,
+  });
   if (result.interrupted) throw new Error(`self-gate run ${result.runId} was interrupted`);
   return result;
 }
@@ -114,7 +125,11 @@ export async function measureOverhead(config: OverheadConfig): Promise<OverheadR
   try {
     await run(
       sim.url,
-      { scenarios: [scenario], concurrency: [Math.max(...config.streams)], maxRequests: config.warmupRequests },
+      {
+        scenarios: [scenario],
+        concurrency: [Math.max(...config.streams)],
+        maxRequests: config.warmupRequests,
+      },
       outRoot,
     );
     for (let repeat = 0; repeat < config.repeats; repeat++) {
@@ -153,7 +168,11 @@ function refOf(result: RunResult): RunRef {
 
 function overheadRow(
   repeat: number,
-  streams: number, summary: IterationSummary, cpu: NodeJS.CpuUsage, tokens: number): OverheadRow {
+  streams: number,
+  summary: IterationSummary,
+  cpu: NodeJS.CpuUsage,
+  tokens: number,
+): OverheadRow {
   const requests = summary.requests.total;
   const cpuUs = cpu.user + cpu.system;
   return {
@@ -210,7 +229,12 @@ export async function measureTiming(config: TimingConfig): Promise<TimingResult>
       concurrency: config.concurrency,
       requests: summary.requests.measured,
       errored: summary.requests.errored,
-      measured: { ttft_ms_p50: ttft.p50, ttft_ms_p99: ttft.p99, tpot_ms_p50: tpot.p50, tpot_ms_p99: tpot.p99 },
+      measured: {
+        ttft_ms_p50: ttft.p50,
+        ttft_ms_p99: ttft.p99,
+        tpot_ms_p50: tpot.p50,
+        tpot_ms_p99: tpot.p99,
+      },
       ttft_error_ms_p50: error(ttft.p50, config.ttftMs),
       ttft_error_ms_p99: error(ttft.p99, config.ttftMs),
       tpot_error_ms_p50: error(tpot.p50, config.itlMs),

@@ -97,8 +97,13 @@ interface Segment {
   bytes: number;
 }
 
-/** A forced full GC (V8's, exposed at runtime), so RSS readings are not whatever garbage is pending. */
+/**
+ * A forced full GC (V8's; exposed at runtime unless node ran with --expose-gc), so an
+ * RSS reading is not whatever garbage happens to be pending.
+ */
 function gcFunction(): () => void {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (typeof exposed === 'function') return exposed;
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 }
@@ -120,7 +125,10 @@ async function folderSize(dir: string): Promise<{ files: number; bytes: number }
   return { files, bytes };
 }
 
-export async function runSoak(config: SoakConfig, log: (line: string) => void = () => {}): Promise<SoakResult> {
+export async function runSoak(
+  config: SoakConfig,
+  log: (line: string) => void = () => {},
+): Promise<SoakResult> {
   const gc = gcFunction();
   const sim = await spawnSimulator({
     ttftMs: 0,
@@ -149,7 +157,10 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
   sampler.unref();
   const t0 = performance.now();
   try {
-    while (written < config.records && (segmentsWritten === 0 || performance.now() - t0 < config.maxSeconds * 1000)) {
+    while (
+      written < config.records &&
+      (segmentsWritten === 0 || performance.now() - t0 < config.maxSeconds * 1000)
+    ) {
       const job = jobFromCli({
         url: sim.url,
         model: 'sim',

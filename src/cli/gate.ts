@@ -148,11 +148,16 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   if (flags.mode !== undefined && flags.mode !== 'regression' && flags.mode !== 'budget') {
     issues.push({ path: '--mode', value: flags.mode, message: 'expected regression or budget' });
   }
-  if (flags.mode === undefined && !flags.profile) issues.push({ path: '--mode', message: 'expected regression or budget' });
+  if (flags.mode === undefined && !flags.profile)
+    issues.push({ path: '--mode', message: 'expected regression or budget' });
   if (flags.mode === 'regression' && (!flags.baseline || !flags.tolerances)) {
-    issues.push({ path: flags.baseline ? '--tolerances' : '--baseline', message: 'required in regression mode' });
+    issues.push({
+      path: flags.baseline ? '--tolerances' : '--baseline',
+      message: 'required in regression mode',
+    });
   }
-  if (flags.mode === 'budget' && !flags.budgets) issues.push({ path: '--budgets', message: 'required in budget mode' });
+  if (flags.mode === 'budget' && !flags.budgets)
+    issues.push({ path: '--budgets', message: 'required in budget mode' });
   if (issues.length > 0) throw new ValidationError(issues);
   const fresh = flags.job ? await freshRunGroup(flags) : null;
   const mode = flags.mode ?? fresh?.mode ?? undefined;

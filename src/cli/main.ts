@@ -135,8 +135,12 @@ registerGateCommands(program);
 const { registerWarehouseCommands } = await import('./warehouse.js');
 registerWarehouseCommands(program);
 
+(await import('./report.js')).registerReportCommand(program);
+
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);
+
+(await import('./serve.js')).registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -264,8 +264,7 @@ function evidenceOf(
 
 /** What a budget check needs of one key: its per-repeat values, or why it has none. */
 export type BudgetSamples =
-  | { samples: number[]; unit: string; context: PointContext[] }
-  | { missing: string };
+  { samples: number[]; unit: string; context: PointContext[] } | { missing: string };
 
 /**
  * Budget mode over any source of metrics: every budget (a key or glob) must match
@@ -319,7 +318,9 @@ export function budgetChecks(budgets: Asset<Budgets>, candidate: RunGroup): Budg
   return checkBudgets(budgets, keys, (key) => {
     const missing = candidate.repeats.filter((r) => !r.metrics.has(key));
     if (missing.length > 0) {
-      return { missing: `missing key ${key}: not in candidate run(s) ${missing.map((r) => r.run_id).join(', ')}` };
+      return {
+        missing: `missing key ${key}: not in candidate run(s) ${missing.map((r) => r.run_id).join(', ')}`,
+      };
     }
     const point = key.split('.').slice(0, 2).join('.');
     return {

@@ -133,7 +133,7 @@ export async function showRun(
 }
 
 /** Metrics compared point by point (same scenario, mode and concurrency or rate). */
-const COMPARED = [
+export const COMPARED = [
   'ttft_ms_p50',
   'ttft_ms_p99',
   'tpot_ms_p50',

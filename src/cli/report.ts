@@ -1,0 +1,90 @@
+/**
+ * `infermark report RUN|RUN_GROUP [--vs RUN|RUN_GROUP]`: a report from the
+ * warehouse as one offline HTML file (default), Markdown for a PR comment, or an
+ * Excel workbook, rendered for engineering, product or partners (`--view`).
+ */
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import { withWarehouse } from './warehouse.js';
+
+export const REPORT_FORMATS = ['html', 'md', 'xlsx'] as const;
+type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+interface ReportFlags {
+  vs?: string;
+  warehouse?: string;
+  output?: string;
+  format: string;
+  view: string;
+  iteration?: string;
+}
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('a report of a run or run group from the warehouse: offline HTML, Markdown or xlsx')
+    .argument('<run>', 'run_id (or a unique prefix) or run_group_id')
+    .option('--vs <baseline>', 'compare against this run or run group (the baseline, "A")')
+    .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
+    .option('-o, --output <file>', 'write here (default: report.<format>; "-" for stdout, not for xlsx)')
+    .option('--format <format>', 'html, md or xlsx', 'html')
+    .option('--view <view>', 'engineering, product or partner', 'engineering')
+    .option('--iteration <n>', "the iteration (of the run's first run) for distributions and the time series")
+    .action(async (run: string, flags: ReportFlags) => {
+      process.exitCode = await reportCommand(run, flags);
+    });
+}
+
+export async function reportCommand(run: string, flags: ReportFlags): Promise<number> {
+  const { VIEWS } = await import('../report/report-views.js');
+  const issues: ValidationIssue[] = [];
+  if (!(REPORT_FORMATS as readonly string[]).includes(flags.format)) {
+    issues.push({
+      path: '--format',
+      value: flags.format,
+      message: `expected one of ${REPORT_FORMATS.join(', ')}`,
+    });
+  }
+  if (!(VIEWS as readonly string[]).includes(flags.view)) {
+    issues.push({ path: '--view', value: flags.view, message: `expected one of ${VIEWS.join(', ')}` });
+  }
+  let iteration: number | undefined;
+  if (flags.iteration !== undefined) {
+    iteration = Number(flags.iteration);
+    if (!/^\d+$/.test(flags.iteration)) {
+      issues.push({ path: '--iteration', value: flags.iteration, message: 'expected a whole number ≥ 0' });
+    }
+  }
+  const format = flags.format as ReportFormat;
+  if (format === 'xlsx' && flags.output === '-') {
+    issues.push({ path: '--output', value: '-', message: 'xlsx is binary: give a file name' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  const view = flags.view as (typeof VIEWS)[number];
+  const output = flags.output ?? `report.${format}`;
+  let body: string | Buffer = '';
+  await withWarehouse({ warehouse: flags.warehouse }, true, async (w) => {
+    const { buildReportData, iterationRequests } = await import('../report/report-data.js');
+    const data = await buildReportData(w, run, { vs: flags.vs, iteration });
+    if (format === 'html') {
+      const { renderHtml } = await import('../report/report-html.js');
+      body = renderHtml(data, view);
+    } else if (format === 'md') {
+      const { renderMarkdown } = await import('../report/report-md.js');
+      body = renderMarkdown(data, view);
+    } else {
+      const { renderXlsx } = await import('../report/report-xlsx.js');
+      const requests = data.drilldown
+        ? await iterationRequests(w, data.drilldown.run_id, data.drilldown.iteration)
+        : [];
+      body = await renderXlsx(data, view, requests);
+    }
+  });
+  if (output === '-') process.stdout.write(body);
+  else {
+    await writeFile(output, body);
+    process.stderr.write(`infermark: report written to ${output}\n`);
+  }
+  return 0;
+}

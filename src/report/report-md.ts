@@ -1,0 +1,113 @@
+/**
+ * The report as Markdown for a pull-request comment: identity, the chosen view,
+ * the per-point table and, with a baseline, the deltas. Tables only, no charts.
+ */
+import type { ReportData, Subject } from './report-data.js';
+import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+
+const cell = (v: unknown): string => {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
+  return String(v).replaceAll('|', '\\|').replaceAll('\n', ' ');
+};
+
+function mdTable(headers: string[], rows: unknown[][]): string {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+function subjectBlock(s: Subject): string {
+  const run = s.runs[0] ?? {};
+  const what =
+    s.kind === 'run_group'
+      ? `run group \`${s.id}\` (${s.run_ids.length} repeats, medians)`
+      : `run \`${s.id}\``;
+  return [
+    `**${s.label}**: ${what}`,
+    '',
+    mdTable(
+      ['model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
+      [
+        [
+          run.model,
+          run.endpoint_base_url,
+          [run.engine, run.engine_version].filter(Boolean).join(' ') || null,
+          run.gpu_type,
+          run.artifact_manifest_digest,
+          run.workload_spec_digest,
+        ],
+      ],
+    ),
+    '',
+    `Raw evidence: ${
+      rawLocations(s)
+        .map((r) => `\`${r}\``)
+        .join(', ') || 'not recorded'
+    }`,
+    '',
+    mdTable(
+      [
+        'point',
+        'n',
+        'out tok/s',
+        'req/s',
+        'TTFT p50',
+        'TTFT p99',
+        'TPOT p99',
+        'ITL p99',
+        'E2E p99',
+        'errors',
+        'goodput',
+      ],
+      s.points.map((p) => [
+        pointName(p),
+        p.repeats,
+        p.metrics.output_throughput_tokens_per_s,
+        p.metrics.request_throughput_rps,
+        p.metrics.ttft_ms_p50,
+        p.metrics.ttft_ms_p99,
+        p.metrics.tpot_ms_p99,
+        p.metrics.itl_ms_p99,
+        p.metrics.e2e_latency_ms_p99,
+        p.metrics.error_rate,
+        p.metrics.goodput_rps,
+      ]),
+    ),
+  ].join('\n');
+}
+
+export function renderMarkdown(data: ReportData, view: View): string {
+  const title = data.baseline
+    ? `infermark report: \`${data.subject.id}\` vs \`${data.baseline.id}\``
+    : `infermark report: \`${data.subject.id}\``;
+  const out = [`### ${title}`, '', `_${view} view · generated ${data.generated_at} · latencies in ms_`, ''];
+  for (const section of viewSections(data, view)) {
+    out.push(`**${section.heading}**`, '');
+    for (const item of section.items) out.push(`- ${item}`);
+    if (section.code) out.push('```sh', section.code, '```');
+    out.push('');
+  }
+  for (const s of [data.baseline, data.subject]) if (s) out.push(subjectBlock(s), '');
+  if (data.baseline) {
+    const shown = data.deltas.filter((d) => d.verdict === 'better' || d.verdict === 'worse');
+    const oneSided = new Set(
+      data.deltas.filter((d) => d.a === null || d.b === null).map((d) => pointName(d)),
+    );
+    out.push(
+      `**Deltas (B vs A, ${data.deltas_source}; changes within ±5 % omitted)**`,
+      ...(oneSided.size > 0 ? ['', `Measured on one side only: ${[...oneSided].join(', ')}.`] : []),
+      '',
+      shown.length === 0
+        ? 'No metric changed by more than 5 %.'
+        : mdTable(
+            ['point', 'metric', 'A', 'B', 'change %', 'verdict'],
+            shown.map((d) => [pointName(d), d.metric, d.a, d.b, d.change_pct, d.verdict]),
+          ),
+      '',
+    );
+  }
+  return `${out.join('\n').trimEnd()}\n`;
+}
