@@ -16,6 +16,7 @@ import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import { startSimulator } from '../sim/server.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
 import { Prng } from '../workload/prng.js';
+import { LATE_ARRIVAL_THRESHOLD_US } from './dispatcher.js';
 import { arrivalOffsets } from './arrivals.js';
 import { nowUs } from './clock.js';
 import { closedLoop } from './executors/closed-loop.js';
@@ -258,7 +259,8 @@ test('constant-rate arrivals are at start + i × period, exactly', async () => {
     records.map((r) => r.scheduled_at_us - outcome.started_at_us),
     records.map((_, i) => i * 5_000),
   );
-  for (const r of records) assert.ok(r.sent_at_us - r.scheduled_at_us < 5_000, 'sent on schedule');
+  // The schedule is exact (above); sending follows it within timer lateness, which a loaded host stretches.
+  for (const r of records) assert.ok(r.sent_at_us - r.scheduled_at_us < 25_000, 'sent on schedule');
 });
 
 test('Poisson and gamma gaps have mean 1/rate and the variance their shape gives', () => {
@@ -288,21 +290,25 @@ test('Poisson and gamma gaps have mean 1/rate and the variance their shape gives
 });
 
 test('open loop drops arrivals that find max_in_flight outstanding, and does not delay the rest', async () => {
-  const backend = new FakeBackend(() => 25);
+  const backend = new FakeBackend(() => 100);
   const constant: ArrivalSpec = { distribution: 'constant', burstiness: 1 };
-  // 1000 req/s against 25 ms responses with 3 slots: most arrivals find no slot.
+  // 1000 req/s against 100 ms responses with 3 slots: most arrivals find no slot.
   const p = plan({ mode: 'rate', rate_rps: 1000, arrival: constant, max_requests: 100, max_in_flight: 3 });
   const outcome = await run(p, backend, openLoopRate(1000, constant, seededRandom(5)));
   assert.ok(backend.peak <= 3, `peak in flight ${backend.peak}`);
   assert.ok(outcome.dropped_arrivals > 50, `${outcome.dropped_arrivals} dropped`);
   // Every scheduled arrival was either sent or dropped, once.
   assert.equal(outcome.records.length + outcome.dropped_arrivals, 100);
-  // The ones sent went at their own scheduled time (start + i ms), not when a slot freed.
+  // The ones sent went at their own scheduled time (start + i ms), not when a slot freed
+  // (up to 100 ms later). The bound leaves room for timer lateness on a loaded 2-core host.
   for (const r of outcome.records) {
     assert.equal(r.scheduled_at_us - outcome.started_at_us, r.index * 1_000);
-    assert.ok(r.sent_at_us - r.scheduled_at_us < 5_000);
+    assert.ok(r.sent_at_us - r.scheduled_at_us < 25_000, `sent ${r.sent_at_us - r.scheduled_at_us} µs late`);
   }
-  assert.equal(outcome.late_arrivals, 0);
+  const late = outcome.records.filter(
+    (r) => r.sent_at_us - r.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US,
+  ).length;
+  assert.equal(outcome.late_arrivals, late);
   const summary = summarizeIteration(
     outcome.records,
     {

@@ -126,9 +126,13 @@ function assertFollowsSchedule(offsets: number[], expected: number[]): void {
   assert.deepEqual(offsets, expected.slice(0, offsets.length));
 }
 
-/** Client lateness bounds (ms): far below a response time, above GC pauses on a shared host. */
-const QUEUE_P99_BOUND_MS = 15;
-const QUEUE_MAX_BOUND_MS = 50;
+/**
+ * Client lateness bounds (ms): far below a response time (about 540 ms here, which is how
+ * late an arrival paced by a response would be), and above the timer lateness and GC
+ * pauses of a 2-core host shared with other work (a p99 of 15 ms has been seen there).
+ */
+const QUEUE_P99_BOUND_MS = 40;
+const QUEUE_MAX_BOUND_MS = 120;
 
 let fastOffsets: number[] | null = null;
 
