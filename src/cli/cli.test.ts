@@ -3,54 +3,34 @@
  * process): exit codes, what it prints, and the run folder it leaves, against
  * a simulator in its own process.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, assertNoStack, cli, jsonLines, runFolderUnder } from './cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import {
+  ROOT,
+  assertNoStack,
+  cli,
+  jsonLines,
+  runArgs,
+  runFolderUnder,
+  simulatorFixture,
+} from './cli-harness.js';
+
+// ~20 + 9 × 5 = 65 ms per D(20,10) request.
+const { sim, tmp } = simulatorFixture('infermark-cli-', {
+  ttftMs: 20,
+  ttftPerInputTokenMs: 0,
+  itlMs: 5,
+  itlJitterMs: 0,
+  batchSlowdown: 0,
+});
 
 /** `run` against the test's simulator with the command-line form; `extra` flags go last. */
-function runArgs(out: string, concurrency: string, maxRequests: number, ...extra: string[]): string[] {
-  return [
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(20,10)',
-    '--concurrency',
-    concurrency,
-    '--max-requests',
-    String(maxRequests),
-    '--out',
-    out,
-    ...extra,
-  ];
+function runD20(out: string, concurrency: string, maxRequests: number, ...extra: string[]): string[] {
+  return runArgs({ url: sim().url, out, scenario: 'D(20,10)', concurrency, maxRequests, extra });
 }
-
-let sim: SpawnedSimulator;
-let tmp: string;
-
-before(async () => {
-  // ~20 + 9 × 5 = 65 ms per D(20,10) request.
-  sim = await spawnSimulator({
-    ttftMs: 20,
-    ttftPerInputTokenMs: 0,
-    itlMs: 5,
-    itlJitterMs: 0,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-cli-'));
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
 
 test('validate accepts both seed examples', async () => {
   const result = await cli(['validate', 'examples/seed-oci-llama.yaml', 'examples/seed-s3.yaml']);
@@ -66,7 +46,7 @@ test('validate on a bad job exits 2 naming file, field and value, without a stac
     'task: text-to-text\n   trafficScenarios: ["D(100,100)", "N(480,-1)/(300,150)"]',
   );
   assert.notEqual(bad, original);
-  const file = join(tmp, 'bad-job.yaml');
+  const file = join(tmp(), 'bad-job.yaml');
   await writeFile(file, bad);
   const result = await cli(['validate', file]);
   assert.equal(result.code, 2, result.stdout + result.stderr);
@@ -77,8 +57,8 @@ test('validate on a bad job exits 2 naming file, field and value, without a stac
 });
 
 test('run with flags prints a row per iteration and the run folder, which holds the evidence', async () => {
-  const out = join(tmp, 'run-flags');
-  const result = await cli(runArgs(out, '1,2', 5));
+  const out = join(tmp(), 'run-flags');
+  const result = await cli(runD20(out, '1,2', 5));
   assert.equal(result.code, 0, result.stderr);
   assertNoStack(result);
   const dir = await runFolderUnder(out);
@@ -111,8 +91,8 @@ test('run with flags prints a row per iteration and the run folder, which holds 
 });
 
 test('run --json prints one JSON document on stdout', async () => {
-  const out = join(tmp, 'run-json');
-  const result = await cli(runArgs(out, '1,2', 3, '--json'));
+  const out = join(tmp(), 'run-json');
+  const result = await cli(runD20(out, '1,2', 3, '--json'));
   assert.equal(result.code, 0, result.stderr);
   const parsed = JSON.parse(result.stdout) as { run_id: string; dir: string; iterations: unknown[] };
   assert.equal(typeof parsed.run_id, 'string');
@@ -123,8 +103,8 @@ test('run --json prints one JSON document on stdout', async () => {
 test('the same seed and flags send byte-identical prompts: equal workload digests', async () => {
   const digests: string[] = [];
   for (const name of ['same-seed-a', 'same-seed-b']) {
-    const out = join(tmp, name);
-    const result = await cli(runArgs(out, '1', 3, '--seed', '7', '--quiet'));
+    const out = join(tmp(), name);
+    const result = await cli(runD20(out, '1', 3, '--seed', '7', '--quiet'));
     assert.equal(result.code, 0, result.stderr);
     const dir = await runFolderUnder(out);
     const workload = JSON.parse(await readFile(join(dir, 'iterations', '000', 'workload.json'), 'utf8')) as {
@@ -136,8 +116,8 @@ test('the same seed and flags send byte-identical prompts: equal workload digest
     digests.push(workload.items_digest);
   }
   assert.equal(digests[0], digests[1]);
-  const other = join(tmp, 'other-seed');
-  assert.equal((await cli(runArgs(other, '1', 3, '--seed', '8', '--quiet'))).code, 0);
+  const other = join(tmp(), 'other-seed');
+  assert.equal((await cli(runD20(other, '1', 3, '--seed', '8', '--quiet'))).code, 0);
   const otherWorkload = JSON.parse(
     await readFile(join(await runFolderUnder(other), 'iterations', '000', 'workload.json'), 'utf8'),
   ) as { items_digest: string };
@@ -145,10 +125,10 @@ test('the same seed and flags send byte-identical prompts: equal workload digest
 });
 
 test('SIGINT ends the run with 130 and keeps the finished iteration', async () => {
-  const out = join(tmp, 'run-sigint');
+  const out = join(tmp(), 'run-sigint');
   let signalled = false;
   // Iteration 1 (c=4) takes ~0.3 s; iteration 2 (c=1, 40 × 65 ms) ~2.6 s: interrupt it early on.
-  const result = await cli(runArgs(out, '4,1', 40), {
+  const result = await cli(runD20(out, '4,1', 40), {
     onStderr: (text, child) => {
       // The line a finished iteration prints (to stderr, terminal or not).
       if (!signalled && text.includes('[1/2]')) {
@@ -182,7 +162,7 @@ test('SIGINT ends the run with 130 and keeps the finished iteration', async () =
 });
 
 test('bad flag values exit 2 and name the flag', async () => {
-  const result = await cli(['run', '--url', sim.url, '--model', 'm', '--concurrency', '0,x', '--out', tmp]);
+  const result = await cli(['run', '--url', sim().url, '--model', 'm', '--concurrency', '0,x', '--out', tmp()]);
   assert.equal(result.code, 2, result.stdout + result.stderr);
   assert.match(result.stderr, /--concurrency\[0\]/);
   assert.match(result.stderr, /--concurrency\[1\]/);

@@ -4,64 +4,39 @@
  * with the same workload items per iteration, group.json, warehouse rows carrying
  * the group, Ctrl-C ending the group, and K = 1 laid out as before.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { iterationOrder } from '../engine/build-plan.js';
 import type { GroupJson } from '../engine/run-group.js';
 import { verifyRunFolder } from '../evidence/verify.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { Warehouse } from '../warehouse/warehouse.js';
-import { assertNoStack, cli, jsonLines } from './cli-harness.js';
+import { assertNoStack, cli, jsonLines, runArgs, simulatorFixture } from './cli-harness.js';
 
 /** Seed 7 shuffles the 4 iterations of a 3-repeat group into three different orders. */
 const SEED = 7;
 
-let sim: SpawnedSimulator;
-let tmp: string;
-
-before(async () => {
-  // ~20 + 9 × 5 = 65 ms per D(20,10) request.
-  sim = await spawnSimulator({
-    ttftMs: 20,
-    ttftPerInputTokenMs: 0,
-    itlMs: 5,
-    itlJitterMs: 0,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-repeats-'));
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+// ~20 + 9 × 5 = 65 ms per D(20,10) request.
+const { sim, tmp } = simulatorFixture('infermark-repeats-', {
+  ttftMs: 20,
+  ttftPerInputTokenMs: 0,
+  itlMs: 5,
+  itlJitterMs: 0,
+  batchSlowdown: 0,
 });
 
 /** 2 scenarios × concurrency 1,2: four iterations. */
 function groupArgs(out: string, maxRequests: number, ...extra: string[]): string[] {
-  return [
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(20,10)',
-    '--scenario',
-    'D(30,10)',
-    '--concurrency',
-    '1,2',
-    '--max-requests',
-    String(maxRequests),
-    '--seed',
-    String(SEED),
-    '--out',
+  return runArgs({
+    url: sim().url,
     out,
-    ...extra,
-  ];
+    scenario: ['D(20,10)', 'D(30,10)'],
+    concurrency: '1,2',
+    maxRequests,
+    extra: ['--seed', String(SEED), ...extra],
+  });
 }
 
 async function readJson<T>(path: string): Promise<T> {
@@ -80,8 +55,8 @@ interface RunJson {
 const iterationDir = (index: number): string => join('iterations', String(index).padStart(3, '0'));
 
 test('--repeats 3 runs three sealed runs under one run group, in seeded orders, with the same items', async () => {
-  const out = join(tmp, 'group');
-  const warehousePath = join(tmp, 'group.duckdb');
+  const out = join(tmp(), 'group');
+  const warehousePath = join(tmp(), 'group.duckdb');
   const result = await cli(groupArgs(out, 3, '--repeats', '3', '--json', '--warehouse', warehousePath), {
     timeoutMs: 60_000,
   });
@@ -185,7 +160,7 @@ test('--repeats 3 runs three sealed runs under one run group, in seeded orders, 
 });
 
 test('the same seed gives the same orders again; the text output is the last table and a line per repeat', async () => {
-  const out = join(tmp, 'group-again');
+  const out = join(tmp(), 'group-again');
   const result = await cli(groupArgs(out, 1, '--repeats', '3', '--no-warehouse'), { timeoutMs: 60_000 });
   assert.equal(result.code, 0, result.stderr);
   const groupDir = /^group folder: (.+)$/m.exec(result.stdout)?.[1];
@@ -209,9 +184,9 @@ test('the same seed gives the same orders again; the text output is the last tab
 });
 
 test('--repeats overrides the job file; its resultFolderName holds the group folder, here and in the store', async () => {
-  const out = join(tmp, 'file-group');
-  const store = join(tmp, 'store');
-  const file = join(tmp, 'repeats-job.yaml');
+  const out = join(tmp(), 'file-group');
+  const store = join(tmp(), 'store');
+  const file = join(tmp(), 'repeats-job.yaml');
   await writeFile(
     file,
     [
@@ -219,7 +194,7 @@ test('--repeats overrides the job file; its resultFolderName holds the group fol
       'kind: BenchmarkJob',
       'metadata: { name: repeats, namespace: default }',
       'spec:',
-      `  endpoint: { endpoint: { url: '${sim.url}', apiFormat: openai, modelName: m } }`,
+      `  endpoint: { endpoint: { url: '${sim().url}', apiFormat: openai, modelName: m } }`,
       '  task: text-to-text',
       "  trafficScenarios: ['D(20,10)']",
       '  numConcurrency: [1]',
@@ -256,10 +231,10 @@ test('--repeats overrides the job file; its resultFolderName holds the group fol
 });
 
 test('Ctrl-C during repeat 2 ends it as an interrupted run; repeat 3 never starts; exit 130', async () => {
-  const out = join(tmp, 'group-sigint');
+  const out = join(tmp(), 'group-sigint');
   let signalled = false;
   // A repeat: c=4 (~0.3 s) and c=1 (20 × 65 ms ≈ 1.3 s), in either order.
-  const args = ['run', '--url', sim.url, '--model', 'm', '--scenario', 'D(20,10)'];
+  const args = ['run', '--url', sim().url, '--model', 'm', '--scenario', 'D(20,10)'];
   const result = await cli(
     [
       ...args,
@@ -312,7 +287,7 @@ test('Ctrl-C during repeat 2 ends it as an interrupted run; repeat 3 never start
 });
 
 test('K = 1 keeps the layout of a run alone: <out>/<run_id>/, no group.json, its own id as the group', async () => {
-  const out = join(tmp, 'single');
+  const out = join(tmp(), 'single');
   const result = await cli(groupArgs(out, 2, '--repeats', '1', '--json', '--no-warehouse'));
   assert.equal(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -338,8 +313,8 @@ test('K = 1 keeps the layout of a run alone: <out>/<run_id>/, no group.json, its
 
 test('a bad --repeats exits 2 naming the flag, on the command line and over a job file', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['run', '--url', sim.url, '--model', 'm', '--repeats', '0'], /--repeats: 0: must be ≥ 1/],
-    [['run', '--url', sim.url, '--model', 'm', '--repeats', 'x'], /--repeats: "x"/],
+    [['run', '--url', sim().url, '--model', 'm', '--repeats', '0'], /--repeats: 0: must be ≥ 1/],
+    [['run', '--url', sim().url, '--model', 'm', '--repeats', 'x'], /--repeats: "x"/],
     [['run', 'examples/seed-s3.yaml', '--repeats', '0'], /command line: --repeats: 0: must be ≥ 1/],
     [
       ['run', 'examples/seed-s3.yaml', '--repeats', '1.5'],
@@ -347,10 +322,10 @@ test('a bad --repeats exits 2 naming the flag, on the command line and over a jo
     ],
   ];
   for (const [args, expected] of cases) {
-    const result = await cli([...args, '--out', join(tmp, 'never')]);
+    const result = await cli([...args, '--out', join(tmp(), 'never')]);
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
     assert.match(result.stderr, expected);
     assertNoStack(result);
   }
-  assert.equal(existsSync(join(tmp, 'never')), false);
+  assert.equal(existsSync(join(tmp(), 'never')), false);
 });

@@ -4,59 +4,32 @@
  * changed, added or removed byte is named; a run killed with SIGKILL mid-iteration
  * keeps its finished iterations whole and every record it had written.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { cp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, jsonLines, runFolderUnder } from '../cli/cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import { cli, jsonLines, runArgs, runFolderUnder, simulatorFixture } from '../cli/cli-harness.js';
 import { listFiles } from './manifest.js';
 import { verifyRunFolder, type VerifyReport } from './verify.js';
 
-let sim: SpawnedSimulator;
-let tmp: string;
+// ~10 + 7 × 3 = 31 ms per D(20,8) request.
+const { sim, tmp } = simulatorFixture(
+  'infermark-evidence-',
+  { ttftMs: 10, ttftPerInputTokenMs: 0, itlMs: 3, itlJitterMs: 0, batchSlowdown: 0 },
+  {
+    setUp: async () => {
+      const out = join(tmp(), 'sealed');
+      const result = await cli(runD20(out, '1,2', 6));
+      assert.equal(result.code, 0, result.stderr);
+      sealedRun = await runFolderUnder(out);
+    },
+  },
+);
 let sealedRun: string;
 
-before(async () => {
-  // ~10 + 7 × 3 = 31 ms per D(20,8) request.
-  sim = await spawnSimulator({
-    ttftMs: 10,
-    ttftPerInputTokenMs: 0,
-    itlMs: 3,
-    itlJitterMs: 0,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-evidence-'));
-  const out = join(tmp, 'sealed');
-  const result = await cli(runArgs(out, '1,2', 6));
-  assert.equal(result.code, 0, result.stderr);
-  sealedRun = await runFolderUnder(out);
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-function runArgs(out: string, concurrency: string, maxRequests: number): string[] {
-  return [
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(20,8)',
-    '--concurrency',
-    concurrency,
-    '--max-requests',
-    String(maxRequests),
-    '--out',
-    out,
-    '--quiet',
-  ];
+function runD20(out: string, concurrency: string, maxRequests: number): string[] {
+  return runArgs({ url: sim().url, out, scenario: 'D(20,8)', concurrency, maxRequests, quiet: true });
 }
 
 test('a sealed run verifies whole; its manifest digest is the sha256 of manifest.json', async () => {
@@ -100,7 +73,7 @@ test('a sealed run verifies whole; its manifest digest is the sha256 of manifest
 test('one flipped byte in any file of a sealed run is named by verify (exit 1)', async () => {
   const files = await listFiles(sealedRun);
   for (const file of files) {
-    const copy = join(tmp, 'flip');
+    const copy = join(tmp(), 'flip');
     await rm(copy, { recursive: true, force: true });
     await cp(sealedRun, copy, { recursive: true });
     const path = join(copy, file);
@@ -113,14 +86,14 @@ test('one flipped byte in any file of a sealed run is named by verify (exit 1)',
     const named = report.problems.map((p) => p.path);
     assert.ok(named.includes(file), `${file}: problems ${JSON.stringify(report.problems)}`);
   }
-  const copy = join(tmp, 'flip');
+  const copy = join(tmp(), 'flip');
   const result = await cli(['verify', copy]);
   assert.equal(result.code, 1);
   assert.match(result.stdout, /CORRUPT/);
 });
 
 test('an added or a removed file is named', async () => {
-  const copy = join(tmp, 'added');
+  const copy = join(tmp(), 'added');
   await cp(sealedRun, copy, { recursive: true });
   await writeFile(join(copy, 'iterations', '001', 'extra.txt'), 'x');
   await unlink(join(copy, 'iterations', '000', 'summary.json'));
@@ -133,11 +106,11 @@ test('an added or a removed file is named', async () => {
 });
 
 test('SIGKILL mid-iteration: finished iterations verify, the cut one is partial, no written record is lost', async () => {
-  const out = join(tmp, 'killed');
+  const out = join(tmp(), 'killed');
   let seenBeforeKill = 0;
   let killed = false;
   // Three iterations of 40 requests (~1.2 s, 0.6 s, 0.3 s); killed during the second.
-  const result = await cli(runArgs(out, '1,2,4', 40), {
+  const result = await cli(runD20(out, '1,2,4', 40), {
     timeoutMs: 60_000,
     onSpawn: (child) => {
       // Once the second iteration has written a few records, kill without warning.

@@ -5,67 +5,46 @@
  * digest verifies. Uploading twice leaves the same objects; an upload whose server
  * is stopped mid-way completes when it is back, or resumes when run again.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, runFolderUnder } from '../cli/cli-harness.js';
+import { cli, runArgs, runFolderUnder, simulatorFixture, writeJobYaml } from '../cli/cli-harness.js';
 import { listFiles } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
 import { openLocation } from './open-location.js';
 import { startAzurite, type AzuriteHandle } from './testing/azurite.js';
 import { startS3rver, type S3rverHandle } from './testing/s3rver.js';
 import { downloadRun, uploadRunFolder } from './upload.js';
 
-let sim: SpawnedSimulator;
 let s3: S3rverHandle;
 let azurite: AzuriteHandle;
-let tmp: string;
 /** A sealed run folder made once by a real run, for the tests that upload by hand. */
 let localRun: string;
 
-before(async () => {
-  [sim, s3, azurite] = await Promise.all([
-    spawnSimulator({ ttftMs: 5, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 }),
-    startS3rver(),
-    startAzurite(),
-  ]);
-  await BlobServiceClient.fromConnectionString(azurite.connectionString())
-    .getContainerClient('runs')
-    .create();
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-upload-'));
-  const out = join(tmp, 'local');
-  const result = await cli(['run', ...runFlags(out)]);
-  assert.equal(result.code, 0, result.stderr);
-  localRun = await runFolderUnder(out);
-});
-
-after(async () => {
-  await Promise.all([sim?.close(), s3?.dispose(), azurite?.dispose()]);
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-function runFlags(out: string): string[] {
-  return [
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(16,6)',
-    '--concurrency',
-    '1,2',
-    '--max-requests',
-    '5',
-    '--out',
-    out,
-    '--quiet',
-  ];
-}
+const { sim, tmp } = simulatorFixture(
+  'infermark-upload-',
+  { ttftMs: 5, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 },
+  {
+    setUp: async () => {
+      [s3, azurite] = await Promise.all([startS3rver(), startAzurite()]);
+      await BlobServiceClient.fromConnectionString(azurite.connectionString())
+        .getContainerClient('runs')
+        .create();
+      const out = join(tmp(), 'local');
+      const result = await cli(
+        runArgs({ url: sim().url, out, scenario: 'D(16,6)', concurrency: '1,2', maxRequests: 5, quiet: true }),
+      );
+      assert.equal(result.code, 0, result.stderr);
+      localRun = await runFolderUnder(out);
+    },
+    tearDown: async () => {
+      await Promise.all([s3?.dispose(), azurite?.dispose()]);
+    },
+  },
+);
 
 /** A job file for a run against the simulator whose results go to `storageUri`. */
 async function jobFile(
@@ -73,35 +52,20 @@ async function jobFile(
   storageUri: string,
   parameters: Record<string, string>,
 ): Promise<string> {
-  const path = join(tmp, `${name}.yaml`);
-  const entries = Object.entries(parameters).map(
-    ([key, value]) => `\n      ${key}: ${JSON.stringify(value)}`,
-  );
-  const params = entries.length > 0 ? entries.join('') : ' {}';
-  await writeFile(
-    path,
-    `apiVersion: ome.io/v1beta1
-kind: BenchmarkJob
-metadata:
-  name: ${name}
-spec:
-  endpoint:
-    endpoint:
-      url: '${sim.url}/v1/chat/completions'
-      apiFormat: openai
-      modelName: m
-  task: text-to-text
-  trafficScenarios: ['D(16,6)']
-  numConcurrency: [1, 2]
-  maxTimePerIteration: 1
-  maxRequestsPerIteration: 5
-  resultFolderName: nightly
-  outputLocation:
-    storageUri: '${storageUri}'
-    parameters:${params}
-`,
-  );
-  return path;
+  const entries = Object.entries(parameters).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`);
+  return writeJobYaml(join(tmp(), `${name}.yaml`), {
+    name,
+    url: sim().url,
+    scenarios: ['D(16,6)'],
+    concurrency: [1, 2],
+    maxRequestsPerIteration: 5,
+    spec: [
+      'resultFolderName: nightly',
+      'outputLocation:',
+      `  storageUri: '${storageUri}'`,
+      ...(entries.length > 0 ? ['  parameters:', ...entries] : ['  parameters: {}']),
+    ],
+  });
 }
 
 /** Runs the job with the CLI, downloads what it uploaded, and checks both folders match byte for byte. */
@@ -110,7 +74,7 @@ async function runUploadAndReadBack(
   storageUri: string,
   parameters: Record<string, string>,
 ): Promise<void> {
-  const out = join(tmp, `${name}-runs`);
+  const out = join(tmp(), `${name}-runs`);
   const result = await cli([
     'run',
     await jobFile(name, storageUri, parameters),
@@ -129,7 +93,7 @@ async function runUploadAndReadBack(
   assert.equal(printed.upload.uploaded, printed.upload.objects);
   const runDir = await runFolderUnder(out);
 
-  const back = join(tmp, `${name}-back`);
+  const back = join(tmp(), `${name}-back`);
   const params = Object.entries(parameters).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
   const download = await cli(['download', storageUri, printed.upload.prefix, back, '--json', ...params]);
   assert.equal(download.code, 0, download.stdout + download.stderr);
@@ -217,7 +181,7 @@ test('s3: the server stops mid-upload and comes back; the upload retries and com
     });
     assert.ok(retries.length > 0, 'the outage was seen and retried');
     assert.equal(result.uploaded + result.skipped, result.objects);
-    const report = await downloadRun(store, result.run_id, join(tmp, 'outage-back'));
+    const report = await downloadRun(store, result.run_id, join(tmp(), 'outage-back'));
     assert.equal(report.status, 'complete', JSON.stringify(report.problems));
   } finally {
     await store.close();
@@ -243,7 +207,7 @@ test('az: an upload that gave up while the server was down resumes when run agai
     const resumed = await uploadRunFolder(localRun, store);
     assert.ok(resumed.skipped >= 4, `skipped ${resumed.skipped}`);
     assert.equal(resumed.uploaded + resumed.skipped, resumed.objects);
-    const report = await downloadRun(store, resumed.run_id, join(tmp, 'resume-back'));
+    const report = await downloadRun(store, resumed.run_id, join(tmp(), 'resume-back'));
     assert.equal(report.status, 'complete', JSON.stringify(report.problems));
   } finally {
     await store.close();
@@ -251,21 +215,21 @@ test('az: an upload that gave up while the server was down resumes when run agai
 });
 
 test('pvc and local folders: upload by hand, then download verifies', async () => {
-  const root = join(tmp, 'pvc-root');
+  const root = join(tmp(), 'pvc-root');
   const env = { ...process.env, INFERMARK_PVC_ROOT: root };
   const upload = await cli(['upload', localRun, 'pvc://bench:results-claim/runs', '--json'], { env });
   assert.equal(upload.code, 0, upload.stderr);
   const { run_id } = JSON.parse(upload.stdout) as { run_id: string };
   const copy = join(root, 'results-claim', 'runs', run_id);
   assert.equal((await verifyRunFolder(copy)).status, 'complete');
-  const back = join(tmp, 'pvc-back');
+  const back = join(tmp(), 'pvc-back');
   const download = await cli(['download', join(root, 'results-claim', 'runs'), run_id, back]);
   assert.equal(download.code, 0, download.stdout + download.stderr);
   assert.match(download.stdout, /COMPLETE/);
 });
 
 test('a bad URI or missing credentials are refused before any load is sent (exit 2)', async () => {
-  const before = (await sim.stats()).requests;
+  const before = (await sim().stats()).requests;
   const badUri = await cli(['run', await jobFile('bad-uri', 'oci://ns/bucket/path', {}), '--quiet']);
   assert.equal(badUri.code, 2, badUri.stderr);
   assert.match(
@@ -284,13 +248,13 @@ test('a bad URI or missing credentials are refused before any load is sent (exit
   ]);
   assert.equal(noBucket.code, 2, noBucket.stderr);
   assert.match(noBucket.stderr, /no-such-bucket/);
-  assert.equal((await sim.stats()).requests, before, 'no request reached the server');
+  assert.equal((await sim().stats()).requests, before, 'no request reached the server');
 });
 
 test('an unsealed or altered run folder is not uploaded', async () => {
-  const store = await openLocation({ uri: join(tmp, 'refused'), source: { path: 'URI' } });
+  const store = await openLocation({ uri: join(tmp(), 'refused'), source: { path: 'URI' } });
   try {
-    const copy = join(tmp, 'altered');
+    const copy = join(tmp(), 'altered');
     await cp(localRun, copy, { recursive: true });
     await writeFile(join(copy, 'run.json'), '{}');
     await assert.rejects(uploadRunFolder(copy, store), /does not verify \(run\.json: changed/);
@@ -310,7 +274,7 @@ test('a run in a store is ingested from its URI; lineage checks the objects ther
   });
   const uploaded = await uploadRunFolder(localRun, store, { folder: 'nightly' });
   await store.close();
-  const warehouse = join(tmp, 'from-store.duckdb');
+  const warehouse = join(tmp(), 'from-store.duckdb');
   // Lineage reads the store with credentials from the environment, as a CI job would.
   const env = {
     ...process.env,

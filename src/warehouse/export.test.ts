@@ -5,15 +5,13 @@
  * warehouse's rows, each row in the partition of its run's start day. The same
  * export again gives the same bytes; into s3rver, the same objects.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cli, runFolderUnder } from '../cli/cli-harness.js';
+import { cli, runArgs, runFolderUnder, simulatorFixture } from '../cli/cli-harness.js';
 import { digestFile } from '../evidence/digest.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { openLocation } from '../storage/open-location.js';
 import { startS3rver, type S3rverHandle } from '../storage/testing/s3rver.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -27,42 +25,36 @@ import {
 import { CANONICAL_TABLES } from './migrations.js';
 import { sqlString, Warehouse } from './warehouse.js';
 
-let sim: SpawnedSimulator;
 let s3: S3rverHandle;
-let tmp: string;
 let whPath: string;
 let runA: string;
 let runB: string;
 
-before(async () => {
-  [sim, s3] = await Promise.all([
-    spawnSimulator({ ttftMs: 2, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 }),
-    startS3rver(),
-  ]);
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-export-test-'));
-  whPath = join(tmp, 'warehouse.duckdb');
+const { sim, tmp } = simulatorFixture(
+  'infermark-export-test-',
+  { ttftMs: 2, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 },
+  { setUp: fillWarehouse, tearDown: async () => await s3?.dispose() },
+);
+
+/** Two runs ingested by `run`, then rows no CLI run makes; and s3rver. */
+async function fillWarehouse(): Promise<void> {
+  s3 = await startS3rver();
+  whPath = join(tmp(), 'warehouse.duckdb');
   const ids: string[] = [];
   // One after the other: each run ingests into the same warehouse file at its end.
   for (const name of ['a', 'b']) {
-    const out = join(tmp, `runs-${name}`);
-    const result = await cli([
-      'run',
-      '--url',
-      sim.url,
-      '--model',
-      'm',
-      '--scenario',
-      'D(16,6)',
-      '--concurrency',
-      '1,2',
-      '--max-requests',
-      '5',
-      '--out',
-      out,
-      '--quiet',
-      '--warehouse',
-      whPath,
-    ]);
+    const out = join(tmp(), `runs-${name}`);
+    const result = await cli(
+      runArgs({
+        url: sim().url,
+        out,
+        scenario: 'D(16,6)',
+        concurrency: '1,2',
+        maxRequests: 5,
+        quiet: true,
+        warehouse: whPath,
+      }),
+    );
     assert.equal(result.code, 0, result.stderr);
     const run = JSON.parse(await readFile(join(await runFolderUnder(out), 'run.json'), 'utf8')) as {
       run_id: string;
@@ -91,12 +83,7 @@ before(async () => {
   } finally {
     w.close();
   }
-});
-
-after(async () => {
-  await Promise.all([sim?.close(), s3?.dispose()]);
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+}
 
 async function exportWith(args: string[]): Promise<ExportResult> {
   const result = await cli(['warehouse', 'export', '--warehouse', whPath, '--format', 'json', ...args], {
@@ -189,7 +176,7 @@ async function assertSameAsWarehouse(dir: string): Promise<void> {
 }
 
 test('export to a folder: Hive partitions by table and run date; every table reads back with the same rows', async () => {
-  const dir = join(tmp, 'export');
+  const dir = join(tmp(), 'export');
   const started = performance.now();
   const result = await exportWith(['--to', dir]);
   const elapsed = performance.now() - started;
@@ -217,7 +204,7 @@ test('export to a folder: Hive partitions by table and run date; every table rea
 });
 
 test('export to s3 (s3rver): the same objects, digests in the store, the manifest last; a second export writes nothing', async () => {
-  const local = join(tmp, 'export-for-s3');
+  const local = join(tmp(), 'export-for-s3');
   const localResult = await exportWith(['--to', local]);
   const uri = `s3://${s3.bucket}/exports/warehouse`;
   const params = Object.entries(s3.parameters()).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
@@ -228,7 +215,7 @@ test('export to s3 (s3rver): the same objects, digests in the store, the manifes
   assert.deepEqual(first.stale, []);
 
   const store = await openLocation({ uri, parameters: s3.parameters(), source: { path: 'URI' } });
-  const back = join(tmp, 'export-from-s3');
+  const back = join(tmp(), 'export-from-s3');
   try {
     const objects = await store.list('');
     const expected = localResult.manifest.tables.flatMap((t) => t.files);
@@ -289,7 +276,7 @@ test('export to s3 (s3rver): the same objects, digests in the store, the manifes
 });
 
 test('export again: the same bytes; after a run moves to another day its old partition goes', async () => {
-  const dir = join(tmp, 'export-twice');
+  const dir = join(tmp(), 'export-twice');
   const first = await exportWith(['--to', dir]);
   const firstManifest = await readFile(join(dir, EXPORT_MANIFEST));
   const second = await exportWith(['--to', dir]);

@@ -8,14 +8,12 @@
  * every tier; raw folders go only with --delete-raw, and only when the folder is
  * the run's own.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cli, runFolderUnder, type CliResult } from '../cli/cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import { cli, runArgs, runFolderUnder, simulatorFixture, type CliResult } from '../cli/cli-harness.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { prune, TIER_TABLES, type PruneReport } from './retention.js';
 import { Warehouse } from './warehouse.js';
@@ -35,44 +33,33 @@ type Name = keyof typeof AGES;
 const DAY_MS = 86_400_000;
 const NAMES = Object.keys(AGES) as Name[];
 
-let sim: SpawnedSimulator;
-let tmp: string;
 let whPath: string;
 const id = {} as Record<Name, string>;
 const folder = {} as Record<Name, string>;
 
-before(async () => {
-  sim = await spawnSimulator({
-    ttftMs: 2,
-    ttftPerInputTokenMs: 0,
-    itlMs: 1,
-    itlJitterMs: 0,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-retention-'));
-  whPath = join(tmp, 'warehouse.duckdb');
+const { sim, tmp } = simulatorFixture(
+  'infermark-retention-',
+  { ttftMs: 2, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 },
+  { setUp: runAndAge },
+);
+
+/** The runs, ingested and aged; a baseline, a pin and a named query on theirs. */
+async function runAndAge(): Promise<void> {
+  whPath = join(tmp(), 'warehouse.duckdb');
   // The runs in parallel, not ingested; then one ingest of all of them (one writer to the warehouse).
   await Promise.all(
     NAMES.map(async (name) => {
-      const out = join(tmp, 'runs', name);
+      const out = join(tmp(), 'runs', name);
       const result = await cli(
-        [
-          'run',
-          '--url',
-          sim.url,
-          '--model',
-          'm',
-          '--scenario',
-          'D(16,6)',
-          '--concurrency',
-          '1,2',
-          '--max-requests',
-          '5',
-          '--out',
+        runArgs({
+          url: sim().url,
           out,
-          '--quiet',
-          '--no-warehouse',
-        ],
+          scenario: 'D(16,6)',
+          concurrency: '1,2',
+          maxRequests: 5,
+          quiet: true,
+          warehouse: false,
+        }),
         { timeoutMs: 60_000 },
       );
       assert.equal(result.code, 0, result.stderr);
@@ -125,12 +112,7 @@ before(async () => {
   );
   assert.match(pinned.stdout, new RegExp(`pinned ${id.pinned}`));
   assert.match(pinned.stdout, /pin: launch blog post/);
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+}
 
 async function ok(pending: Promise<CliResult>): Promise<CliResult> {
   const result = await pending;

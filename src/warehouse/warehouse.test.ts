@@ -5,97 +5,62 @@
  * changes no row, and lineage walks a number down to the raw artifacts (and says
  * which one is gone when one is deleted).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, jsonLines, runFolderUnder } from '../cli/cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import {
+  cli,
+  jsonLines,
+  runArgs,
+  runFolderUnder,
+  simulatorFixture,
+  VLLM_ON_2_H100,
+  writeJobYaml,
+} from '../cli/cli-harness.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { Warehouse } from './warehouse.js';
 
-let sim: SpawnedSimulator;
-let tmp: string;
 let warehousePath: string;
 /** Two real runs: one from a job file (labels, price, service metadata), one from flags. */
 let jobRun: string;
 let flagRun: string;
 
-before(async () => {
-  sim = await spawnSimulator({
-    ttftMs: 8,
-    ttftPerInputTokenMs: 0,
-    itlMs: 2,
-    itlJitterMs: 1,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-warehouse-'));
-  warehousePath = join(tmp, 'warehouse.duckdb');
-  const job = join(tmp, 'job.yaml');
-  await writeFile(
-    job,
-    `apiVersion: ome.io/v1beta1
-kind: BenchmarkJob
-metadata:
-  name: wh-test
-  namespace: bench
-  labels:
-    infermark.io/cluster: lab
-    topology.kubernetes.io/region: us-east-1
-spec:
-  endpoint:
-    endpoint:
-      url: '${sim.url}/v1/chat/completions'
-      apiFormat: openai
-      modelName: m
-  task: text-to-text
-  trafficScenarios: ['D(16,6)', 'D(32,4)']
-  numConcurrency: [1, 3]
-  maxTimePerIteration: 1
-  maxRequestsPerIteration: 9
-  serviceMetadata: { engine: vLLM, version: '0.6.0', gpuType: H100, gpuCount: 2 }
-  costPerHourUsd: 7.2
-  warmup: { requests: 1 }
-`,
-  );
-  const first = await cli([
-    'run',
-    job,
-    '--out',
-    join(tmp, 'runs-a'),
-    '--quiet',
-    '--warehouse',
-    warehousePath,
-  ]);
-  assert.equal(first.code, 0, first.stderr);
-  jobRun = await runFolderUnder(join(tmp, 'runs-a'));
-  const second = await cli([
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(16,6)',
-    '--concurrency',
-    '2',
-    '--max-requests',
-    '7',
-    '--out',
-    join(tmp, 'runs-b'),
-    '--quiet',
-    '--warehouse',
-    warehousePath,
-  ]);
-  assert.equal(second.code, 0, second.stderr);
-  flagRun = await runFolderUnder(join(tmp, 'runs-b'));
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+const { sim, tmp } = simulatorFixture(
+  'infermark-warehouse-',
+  { ttftMs: 8, ttftPerInputTokenMs: 0, itlMs: 2, itlJitterMs: 1, batchSlowdown: 0 },
+  {
+    setUp: async () => {
+      warehousePath = join(tmp(), 'warehouse.duckdb');
+      const job = await writeJobYaml(join(tmp(), 'job.yaml'), {
+        name: 'wh-test',
+        namespace: 'bench',
+        labels: { 'infermark.io/cluster': 'lab', 'topology.kubernetes.io/region': 'us-east-1' },
+        url: sim().url,
+        scenarios: ['D(16,6)', 'D(32,4)'],
+        concurrency: [1, 3],
+        maxRequestsPerIteration: 9,
+        spec: [VLLM_ON_2_H100, 'costPerHourUsd: 7.2', 'warmup: { requests: 1 }'],
+      });
+      const first = await cli(['run', job, '--out', join(tmp(), 'runs-a'), '--quiet', '--warehouse', warehousePath]);
+      assert.equal(first.code, 0, first.stderr);
+      jobRun = await runFolderUnder(join(tmp(), 'runs-a'));
+      const second = await cli(
+        runArgs({
+          url: sim().url,
+          out: join(tmp(), 'runs-b'),
+          scenario: 'D(16,6)',
+          concurrency: '2',
+          maxRequests: 7,
+          quiet: true,
+          warehouse: warehousePath,
+        }),
+      );
+      assert.equal(second.code, 0, second.stderr);
+      flagRun = await runFolderUnder(join(tmp(), 'runs-b'));
+    },
+  },
+);
 
 async function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
   const warehouse = await Warehouse.open(warehousePath);
@@ -291,7 +256,7 @@ test('re-ingest changes no row; a changed or unsealed folder is refused (exit 2)
   );
   assert.deepEqual(await withWarehouse(dump), before);
 
-  const altered = join(tmp, 'altered');
+  const altered = join(tmp(), 'altered');
   await cp(flagRun, altered, { recursive: true });
   await writeFile(join(altered, 'iterations', '000', 'summary.json'), '{}');
   const refused = await cli(['warehouse', 'ingest', altered, '--warehouse', warehousePath]);
