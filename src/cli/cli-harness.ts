@@ -94,6 +94,20 @@ export async function runFolderUnder(outRoot: string): Promise<string> {
   return found[0] as string;
 }
 
+/**
+ * Runs the CLI with `args` (a run writing under `out`), asserts it exits 0 (with
+ * its stderr as the message), and returns the one run folder under `out`.
+ */
+export async function cliRunFolder(
+  args: string[],
+  out: string,
+  options: Parameters<typeof cli>[1] = {},
+): Promise<string> {
+  const result = await cli(args, options);
+  assert.equal(result.code, 0, result.stderr);
+  return runFolderUnder(out);
+}
+
 export async function jsonLines(path: string): Promise<unknown[]> {
   return (await readFile(path, 'utf8'))
     .split('\n')
@@ -169,6 +183,9 @@ export interface RunArgs {
   extra?: string[];
 }
 
+/** A short run of two iterations: D(16,6) at concurrency 1 and 2, 5 requests each, quiet. */
+export const SMALL_RUN = { scenario: 'D(16,6)', concurrency: '1,2', maxRequests: 5, quiet: true } as const;
+
 /** The CLI arguments of `run` with flags: `run --url … --model m --scenario … --out … [--quiet] [--warehouse …]`. */
 export function runArgs(options: RunArgs): string[] {
   const scenarios = typeof options.scenario === 'string' ? [options.scenario] : options.scenario;
@@ -196,7 +213,8 @@ export function runArgs(options: RunArgs): string[] {
 }
 
 /** The `serviceMetadata` line of a job served by vLLM 0.6.0 on two H100s. */
-export const VLLM_ON_2_H100 = "serviceMetadata: { engine: vLLM, version: '0.6.0', gpuType: H100, gpuCount: 2 }";
+export const VLLM_ON_2_H100 =
+  "serviceMetadata: { engine: vLLM, version: '0.6.0', gpuType: H100, gpuCount: 2 }";
 
 /** A BenchmarkJob against an OpenAI chat endpoint (model `m`, text-to-text). */
 export interface JobYaml {

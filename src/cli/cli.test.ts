@@ -162,7 +162,17 @@ test('SIGINT ends the run with 130 and keeps the finished iteration', async () =
 });
 
 test('bad flag values exit 2 and name the flag', async () => {
-  const result = await cli(['run', '--url', sim().url, '--model', 'm', '--concurrency', '0,x', '--out', tmp()]);
+  const result = await cli([
+    'run',
+    '--url',
+    sim().url,
+    '--model',
+    'm',
+    '--concurrency',
+    '0,x',
+    '--out',
+    tmp(),
+  ]);
   assert.equal(result.code, 2, result.stdout + result.stderr);
   assert.match(result.stderr, /--concurrency\[0\]/);
   assert.match(result.stderr, /--concurrency\[1\]/);

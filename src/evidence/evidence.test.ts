@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { cp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, jsonLines, runArgs, runFolderUnder, simulatorFixture } from '../cli/cli-harness.js';
+import {
+  cli,
+  cliRunFolder,
+  jsonLines,
+  runArgs,
+  runFolderUnder,
+  simulatorFixture,
+} from '../cli/cli-harness.js';
 import { listFiles } from './manifest.js';
 import { verifyRunFolder, type VerifyReport } from './verify.js';
 
@@ -20,9 +27,7 @@ const { sim, tmp } = simulatorFixture(
   {
     setUp: async () => {
       const out = join(tmp(), 'sealed');
-      const result = await cli(runD20(out, '1,2', 6));
-      assert.equal(result.code, 0, result.stderr);
-      sealedRun = await runFolderUnder(out);
+      sealedRun = await cliRunFolder(runD20(out, '1,2', 6), out);
     },
   },
 );

@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, runArgs, runFolderUnder, simulatorFixture, writeJobYaml } from '../cli/cli-harness.js';
+import {
+  cli,
+  cliRunFolder,
+  runArgs,
+  runFolderUnder,
+  simulatorFixture,
+  SMALL_RUN,
+  writeJobYaml,
+} from '../cli/cli-harness.js';
 import { listFiles } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
@@ -34,11 +42,7 @@ const { sim, tmp } = simulatorFixture(
         .getContainerClient('runs')
         .create();
       const out = join(tmp(), 'local');
-      const result = await cli(
-        runArgs({ url: sim().url, out, scenario: 'D(16,6)', concurrency: '1,2', maxRequests: 5, quiet: true }),
-      );
-      assert.equal(result.code, 0, result.stderr);
-      localRun = await runFolderUnder(out);
+      localRun = await cliRunFolder(runArgs({ url: sim().url, out, ...SMALL_RUN }), out);
     },
     tearDown: async () => {
       await Promise.all([s3?.dispose(), azurite?.dispose()]);

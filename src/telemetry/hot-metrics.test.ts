@@ -6,18 +6,17 @@
  * label outside the allowlist and no label value is a request id, a trace id or
  * a hash; the Grafana dashboard queries only exported names.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, jsonLines, ROOT, runFolderUnder } from '../cli/cli-harness.js';
+import { cli, jsonLines, ROOT, runFolderUnder, simulatorFixture } from '../cli/cli-harness.js';
 import { executeRun } from '../engine/run.js';
 import { ValidationError } from '../errors.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import { spawnSimulator } from '../sim/spawn.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import {
   concurrencyBucket,
@@ -75,24 +74,13 @@ function freePort(): Promise<number> {
   });
 }
 
-let sim: SpawnedSimulator;
-let tmp: string;
-
-before(async () => {
-  // D(20,20): ~20 + 19 × 5 = 115 ms per request, independent of load.
-  sim = await spawnSimulator({
-    ttftMs: 20,
-    ttftPerInputTokenMs: 0,
-    itlMs: 5,
-    itlJitterMs: 0,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-hot-'));
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+// D(20,20): ~20 + 19 × 5 = 115 ms per request, independent of load.
+const { sim, tmp } = simulatorFixture('infermark-hot-', {
+  ttftMs: 20,
+  ttftPerInputTokenMs: 0,
+  itlMs: 5,
+  itlJitterMs: 0,
+  batchSlowdown: 0,
 });
 
 const RUN_ID = '0190a3b4-1234-7abc-8def-0123456789ab';
@@ -197,7 +185,7 @@ test('after a run with faults and warmup, every counter and histogram equals the
     errorRate: 0.1,
     disconnectRate: 0.05,
   });
-  const outRoot = await mkdtemp(join(tmp, 'in-process-'));
+  const outRoot = await mkdtemp(join(tmp(), 'in-process-'));
   const hot = new HotMetrics(topologyLabels(jobFromCli({ url: faulty.url, model: 'm' }), null));
   try {
     const job = jobFromCli({
@@ -321,9 +309,9 @@ test(
   'run --metrics-port serves /metrics during the run: allowlisted labels only, no id or hash as a value, counters as the summary',
   { timeout: 60_000 },
   async () => {
-    const jobFile = join(tmp, 'hot-job.yaml');
+    const jobFile = join(tmp(), 'hot-job.yaml');
     await writeFile(jobFile, JOB_YAML);
-    const out = join(tmp, 'run-hot');
+    const out = join(tmp(), 'run-hot');
     const port = await freePort();
     const scrapes: string[] = [];
     let running = true;
@@ -347,7 +335,7 @@ test(
     })();
     const started = performance.now();
     const result = await cli(
-      ['run', jobFile, '--url', sim.url, '--out', out, '--no-warehouse', '--metrics-port', String(port)],
+      ['run', jobFile, '--url', sim().url, '--out', out, '--no-warehouse', '--metrics-port', String(port)],
       { timeoutMs: 45_000 },
     );
     const wallS = (performance.now() - started) / 1000;
@@ -435,17 +423,17 @@ test(
 );
 
 test('a bad or taken --metrics-port exits 2 before any load is sent', async () => {
-  const before = (await sim.stats()).requests;
+  const before = (await sim().stats()).requests;
   const args = (port: string): string[] => [
     'run',
     '--url',
-    sim.url,
+    sim().url,
     '--model',
     'm',
     '--max-requests',
     '2',
     '--out',
-    join(tmp, 'bad-port'),
+    join(tmp(), 'bad-port'),
     '--no-warehouse',
     '--metrics-port',
     port,
@@ -454,10 +442,10 @@ test('a bad or taken --metrics-port exits 2 before any load is sent', async () =
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--metrics-port: "http": must be a port number/);
   // The simulator's own port is taken.
-  const taken = await cli(args(String(sim.port)));
+  const taken = await cli(args(String(sim().port)));
   assert.equal(taken.code, 2, taken.stderr);
   assert.match(taken.stderr, /cannot listen \(EADDRINUSE\)/);
-  assert.equal((await sim.stats()).requests, before, 'no request was sent');
+  assert.equal((await sim().stats()).requests, before, 'no request was sent');
 });
 
 test('the metrics server answers /metrics only, and closes with a keep-alive connection open', async () => {

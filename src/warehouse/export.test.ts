@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cli, runArgs, runFolderUnder, simulatorFixture } from '../cli/cli-harness.js';
+import { cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
 import { digestFile } from '../evidence/digest.js';
 import { openLocation } from '../storage/open-location.js';
 import { startS3rver, type S3rverHandle } from '../storage/testing/s3rver.js';
@@ -44,19 +44,8 @@ async function fillWarehouse(): Promise<void> {
   // One after the other: each run ingests into the same warehouse file at its end.
   for (const name of ['a', 'b']) {
     const out = join(tmp(), `runs-${name}`);
-    const result = await cli(
-      runArgs({
-        url: sim().url,
-        out,
-        scenario: 'D(16,6)',
-        concurrency: '1,2',
-        maxRequests: 5,
-        quiet: true,
-        warehouse: whPath,
-      }),
-    );
-    assert.equal(result.code, 0, result.stderr);
-    const run = JSON.parse(await readFile(join(await runFolderUnder(out), 'run.json'), 'utf8')) as {
+    const folder = await cliRunFolder(runArgs({ url: sim().url, out, ...SMALL_RUN, warehouse: whPath }), out);
+    const run = JSON.parse(await readFile(join(folder, 'run.json'), 'utf8')) as {
       run_id: string;
     };
     ids.push(run.run_id);

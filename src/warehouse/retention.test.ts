@@ -13,7 +13,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { cli, runArgs, runFolderUnder, simulatorFixture, type CliResult } from '../cli/cli-harness.js';
+import {
+  cli,
+  cliRunFolder,
+  runArgs,
+  simulatorFixture,
+  SMALL_RUN,
+  type CliResult,
+} from '../cli/cli-harness.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { prune, TIER_TABLES, type PruneReport } from './retention.js';
 import { Warehouse } from './warehouse.js';
@@ -50,20 +57,13 @@ async function runAndAge(): Promise<void> {
   await Promise.all(
     NAMES.map(async (name) => {
       const out = join(tmp(), 'runs', name);
-      const result = await cli(
-        runArgs({
-          url: sim().url,
-          out,
-          scenario: 'D(16,6)',
-          concurrency: '1,2',
-          maxRequests: 5,
-          quiet: true,
-          warehouse: false,
-        }),
-        { timeoutMs: 60_000 },
+      folder[name] = await cliRunFolder(
+        runArgs({ url: sim().url, out, ...SMALL_RUN, warehouse: false }),
+        out,
+        {
+          timeoutMs: 60_000,
+        },
       );
-      assert.equal(result.code, 0, result.stderr);
-      folder[name] = await runFolderUnder(out);
       id[name] = folder[name].split('/').pop() as string;
     }),
   );

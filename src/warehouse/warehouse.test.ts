@@ -13,7 +13,7 @@ import {
   cli,
   jsonLines,
   runArgs,
-  runFolderUnder,
+  cliRunFolder,
   simulatorFixture,
   VLLM_ON_2_H100,
   writeJobYaml,
@@ -42,22 +42,20 @@ const { sim, tmp } = simulatorFixture(
         maxRequestsPerIteration: 9,
         spec: [VLLM_ON_2_H100, 'costPerHourUsd: 7.2', 'warmup: { requests: 1 }'],
       });
-      const first = await cli(['run', job, '--out', join(tmp(), 'runs-a'), '--quiet', '--warehouse', warehousePath]);
-      assert.equal(first.code, 0, first.stderr);
-      jobRun = await runFolderUnder(join(tmp(), 'runs-a'));
-      const second = await cli(
+      const [outA, outB] = [join(tmp(), 'runs-a'), join(tmp(), 'runs-b')];
+      jobRun = await cliRunFolder(['run', job, '--out', outA, '--quiet', '--warehouse', warehousePath], outA);
+      flagRun = await cliRunFolder(
         runArgs({
           url: sim().url,
-          out: join(tmp(), 'runs-b'),
+          out: outB,
           scenario: 'D(16,6)',
           concurrency: '2',
           maxRequests: 7,
           quiet: true,
           warehouse: warehousePath,
         }),
+        outB,
       );
-      assert.equal(second.code, 0, second.stderr);
-      flagRun = await runFolderUnder(join(tmp(), 'runs-b'));
     },
   },
 );
