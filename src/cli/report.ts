@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import type { Asset, Tolerances } from '../gate/assets.js';
 import { withWarehouse } from './warehouse.js';
 
 export const REPORT_FORMATS = ['html', 'md', 'xlsx'] as const;
@@ -18,6 +19,7 @@ interface ReportFlags {
   format: string;
   view: string;
   iteration?: string;
+  tolerances?: string;
 }
 
 export function registerReportCommand(program: Command): void {
@@ -31,6 +33,7 @@ export function registerReportCommand(program: Command): void {
     .option('--format <format>', 'html, md or xlsx', 'html')
     .option('--view <view>', 'engineering, product or partner', 'engineering')
     .option('--iteration <n>', "the iteration (of the run's first run) for distributions and the time series")
+    .option('--tolerances <file>', "tolerances.json for --vs gate verdicts (default: the gate's defaults)")
     .action(async (run: string, flags: ReportFlags) => {
       process.exitCode = await reportCommand(run, flags);
     });
@@ -63,10 +66,15 @@ export async function reportCommand(run: string, flags: ReportFlags): Promise<nu
   if (issues.length > 0) throw new ValidationError(issues);
   const view = flags.view as (typeof VIEWS)[number];
   const output = flags.output ?? `report.${format}`;
+  let tolerances: Asset<Tolerances> | undefined;
+  if (flags.tolerances !== undefined) {
+    const { readAsset, tolerancesSchema } = await import('../gate/assets.js');
+    tolerances = await readAsset(flags.tolerances, tolerancesSchema);
+  }
   let body: string | Buffer = '';
   await withWarehouse({ warehouse: flags.warehouse }, true, async (w) => {
     const { buildReportData, iterationRequests } = await import('../report/report-data.js');
-    const data = await buildReportData(w, run, { vs: flags.vs, iteration });
+    const data = await buildReportData(w, run, { vs: flags.vs, iteration, tolerances });
     if (format === 'html') {
       const { renderHtml } = await import('../report/report-html.js');
       body = renderHtml(data, view);

@@ -10,6 +10,9 @@
 import { ExitCode, InfermarkError } from '../errors.js';
 import { compareRuns, resolveRunId } from '../warehouse/queries.js';
 import type { Row, Warehouse } from '../warehouse/warehouse.js';
+import type { Asset, Tolerances } from '../gate/assets.js';
+import type { Verdict } from '../gate/checks.js';
+import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';
 
 /** The point metrics a report shows; the median over repeats for a run group. */
 export const POINT_METRICS = [
@@ -102,6 +105,8 @@ export interface Delta {
   change_pct: number | null;
   /** 'better' | 'worse' | 'same' (within 5 %) for the direction that is good for the metric. */
   verdict: 'better' | 'worse' | 'same' | 'n/a';
+  /** The gate's verdict for this delta's key (`gate.rows`), when the report has gate verdicts. */
+  gate_verdict?: Verdict | null;
 }
 
 export interface ReportData {
@@ -115,6 +120,8 @@ export interface ReportData {
   deltas: Delta[];
   /** Where the deltas came from: warehouse compareRuns (two runs) or medians of groups. */
   deltas_source: 'compareRuns' | 'group-medians' | null;
+  /** With a baseline: the gate's verdicts per key (B against A), or why there are none. */
+  gate: GateVerdicts | null;
   /** The drill-down point's slowest requests by TTFT (with trace ids), and its failed ones. */
   slow_requests: Row[];
 }
@@ -474,6 +481,8 @@ export interface BuildOptions {
   /** The iteration of the subject's first run to draw distributions and the time series for. */
   iteration?: number;
   now?: Date;
+  /** Tolerances for the gate verdicts of `--vs` (default: relative 0.05, alpha 0.01, min_repeats 5). */
+  tolerances?: Asset<Tolerances>;
 }
 
 /** Everything a report shows, read from an open warehouse. */
@@ -541,6 +550,7 @@ export async function buildReportData(
   }
   let deltas: Delta[] = [];
   let deltasSource: ReportData['deltas_source'] = null;
+  let gate: GateVerdicts | null = null;
   if (baseline) {
     if (baseline.kind === 'run' && subject.kind === 'run') {
       const compared = await compareRuns(warehouse, baseline.id, subject.id);
@@ -549,6 +559,11 @@ export async function buildReportData(
     } else {
       deltas = deltasFromPoints(baseline, subject);
       deltasSource = 'group-medians';
+    }
+    gate = await gateVerdicts(baseline, subject, options.tolerances);
+    if (gate.status === 'ok') {
+      const byKey = new Map(gate.rows.map((r) => [r.key, r.verdict]));
+      for (const d of deltas) d.gate_verdict = byKey.get(gateKeyOf(d)) ?? null;
     }
   }
   return {
@@ -560,6 +575,7 @@ export async function buildReportData(
     drilldown,
     deltas,
     deltas_source: deltasSource,
+    gate,
     slow_requests: slowRequests,
   };
 }

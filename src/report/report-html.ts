@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { Row } from '../warehouse/warehouse.js';
 import type { Chart, ReportData, Subject } from './report-data.js';
 import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const require = createRequire(import.meta.url);
 
@@ -48,6 +49,7 @@ table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 th, td { border: 1px solid #d0d7de; padding: .2rem .5rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.worse td { background: #ffebe9; } tr.better td { background: #dafbe1; }
+tr.gate-fail td { background: #ffebe9; } tr.gate-pass td { background: #dafbe1; } tr.gate-inconclusive td { background: #fff8c5; }
 code, pre { font-family: ui-monospace, monospace; font-size: .8rem; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); gap: 1rem; }
@@ -156,10 +158,31 @@ ${chart.note ? `<p class="note">${escapeHtml(chart.note)}</p>` : ''}
 
 function deltasTable(data: ReportData): string {
   if (!data.baseline) return '';
-  const rows = data.deltas.map((d) => [pointName(d), d.metric, d.a, d.b, d.change_pct, d.verdict]);
+  const withGate = data.gate?.status === 'ok';
+  const rows = data.deltas.map((d) => [
+    pointName(d),
+    d.metric,
+    d.a,
+    d.b,
+    d.change_pct,
+    d.verdict,
+    ...(withGate ? [d.gate_verdict ?? '—'] : []),
+  ]);
   return `<h2 id="deltas">B vs A: deltas</h2>
-<p>A = ${escapeHtml(data.baseline.id)}, B = ${escapeHtml(data.subject.id)}; source: ${escapeHtml(data.deltas_source)}; a change within ±5 % is "same". Confidence intervals come from the gate (<code>infermark gate</code>) and are not part of this table.</p>
-${table(['point', 'metric', 'A', 'B', 'change %', 'verdict'], rows, (i) => data.deltas[i]?.verdict ?? '')}`;
+<p>A = ${escapeHtml(data.baseline.id)}, B = ${escapeHtml(data.subject.id)}; source: ${escapeHtml(data.deltas_source)}; a change within ±5 % is "same".${withGate ? ' "gate" is the verdict of the same key in the gate verdicts below.' : ''}</p>
+${table(['point', 'metric', 'A', 'B', 'change %', 'verdict', ...(withGate ? ['gate'] : [])], rows, (i) => data.deltas[i]?.verdict ?? '')}
+${gateTable(data)}`;
+}
+
+function gateTable(data: ReportData): string {
+  const gate = data.gate;
+  if (!gate) return '';
+  const head = `<h2 id="gate-verdicts">Gate verdicts and confidence intervals</h2>
+<p data-gate-status="${escapeHtml(gate.status)}">${escapeHtml(gate.message)}</p>`;
+  if (gate.status !== 'ok') return head;
+  return `${head}
+<p class="note">${escapeHtml(verdictLegend(gate).replaceAll('`', ''))}</p>
+${table(VERDICT_HEADERS, gate.rows.map(verdictCells), (i) => `gate-${(gate.rows[i]?.verdict ?? '').toLowerCase()}`)}`;
 }
 
 function viewHtml(data: ReportData, view: View): string {

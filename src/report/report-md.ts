@@ -4,6 +4,7 @@
  */
 import type { ReportData, Subject } from './report-data.js';
 import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return '—';
@@ -92,6 +93,7 @@ export function renderMarkdown(data: ReportData, view: View): string {
   }
   for (const s of [data.baseline, data.subject]) if (s) out.push(subjectBlock(s), '');
   if (data.baseline) {
+    const withGate = data.gate?.status === 'ok';
     const shown = data.deltas.filter((d) => d.verdict === 'better' || d.verdict === 'worse');
     const oneSided = new Set(
       data.deltas.filter((d) => d.a === null || d.b === null).map((d) => pointName(d)),
@@ -103,11 +105,30 @@ export function renderMarkdown(data: ReportData, view: View): string {
       shown.length === 0
         ? 'No metric changed by more than 5 %.'
         : mdTable(
-            ['point', 'metric', 'A', 'B', 'change %', 'verdict'],
-            shown.map((d) => [pointName(d), d.metric, d.a, d.b, d.change_pct, d.verdict]),
+            ['point', 'metric', 'A', 'B', 'change %', 'verdict', ...(withGate ? ['gate'] : [])],
+            shown.map((d) => [
+              pointName(d),
+              d.metric,
+              d.a,
+              d.b,
+              d.change_pct,
+              d.verdict,
+              ...(withGate ? [d.gate_verdict ?? null] : []),
+            ]),
           ),
       '',
     );
+    if (data.gate) {
+      out.push('**Gate verdicts (B against A as the baseline)**', '', data.gate.message, '');
+      if (data.gate.status === 'ok') {
+        out.push(
+          verdictLegend(data.gate),
+          '',
+          mdTable(VERDICT_HEADERS, data.gate.rows.map(verdictCells)),
+          '',
+        );
+      }
+    }
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -151,6 +151,10 @@ function confidence(data: ReportData): string {
   if (repeats < 3) {
     return `Low: ${repeats === 1 ? 'a single run' : `${repeats} repeats`} per side, so no confidence interval; differences under ~10 % may be noise.`;
   }
+  if (data.gate?.status === 'ok') {
+    const decided = data.gate.rows.filter((r) => r.verdict !== 'INCONCLUSIVE').length;
+    return `Measured: medians of ${repeats} repeats per side, with the gate's verdicts and confidence intervals below (${decided} of ${data.gate.rows.length} keys decided).`;
+  }
   return `Medium: medians of ${repeats} repeats per side; run the gate for confidence intervals before acting on small differences.`;
 }
 

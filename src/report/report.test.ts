@@ -4,51 +4,46 @@
  * equal what the warehouse says, the HTML loads nothing from the network, each
  * format and view renders, `--vs` deltas are compareRuns', and bad input exits 2.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertNoStack, cli, runFolderUnder } from '../cli/cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import {
+  assertNoStack,
+  cli,
+  runArgs,
+  cliRunFolder,
+  simulatorFixture,
+  VLLM_ON_2_H100,
+  writeJobYaml,
+} from '../cli/cli-harness.js';
 import { compareRuns } from '../warehouse/queries.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import type { Chart, ReportData } from './report-data.js';
 
-let sim: SpawnedSimulator;
-let tmp: string;
 let warehousePath: string;
 /** A run group of two repeats (job file with service metadata), and a run alone. */
 let groupId: string;
 let groupRuns: string[];
 let soloRun: string;
 
-before(async () => {
-  sim = await spawnSimulator({ ttftMs: 8, ttftPerInputTokenMs: 0, itlMs: 2, itlJitterMs: 1, errorRate: 0.1 });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-report-'));
-  warehousePath = join(tmp, 'warehouse.duckdb');
-  const job = join(tmp, 'job.yaml');
-  await writeFile(
-    job,
-    `apiVersion: ome.io/v1beta1
-kind: BenchmarkJob
-metadata:
-  name: report-test
-spec:
-  endpoint:
-    endpoint:
-      url: '${sim.url}/v1/chat/completions'
-      apiFormat: openai
-      modelName: m
-  task: text-to-text
-  trafficScenarios: ['D(16,6)', 'D(32,4)']
-  numConcurrency: [1, 3]
-  maxTimePerIteration: 1
-  maxRequestsPerIteration: 12
-  serviceMetadata: { engine: vLLM, version: '0.6.0', gpuType: H100, gpuCount: 2 }
-  costPerHourUsd: 7.2
-`,
-  );
+const { sim, tmp } = simulatorFixture(
+  'infermark-report-',
+  { ttftMs: 8, ttftPerInputTokenMs: 0, itlMs: 2, itlJitterMs: 1, errorRate: 0.1 },
+  { setUp: fillWarehouse },
+);
+
+/** A group of two repeats from a job file, and a run alone from flags, both ingested. */
+async function fillWarehouse(): Promise<void> {
+  warehousePath = join(tmp(), 'warehouse.duckdb');
+  const job = await writeJobYaml(join(tmp(), 'job.yaml'), {
+    name: 'report-test',
+    url: sim().url,
+    scenarios: ['D(16,6)', 'D(32,4)'],
+    concurrency: [1, 3],
+    maxRequestsPerIteration: 12,
+    spec: [VLLM_ON_2_H100, 'costPerHourUsd: 7.2'],
+  });
   const group = await cli(
     [
       'run',
@@ -56,7 +51,7 @@ spec:
       '--repeats',
       '2',
       '--out',
-      join(tmp, 'runs-a'),
+      join(tmp(), 'runs-a'),
       '--quiet',
       '--json',
       '--warehouse',
@@ -69,36 +64,25 @@ spec:
   groupId = parsed.run_group_id;
   groupRuns = parsed.runs.map((r) => r.run_id);
   assert.equal(groupRuns.length, 2);
-  const solo = await cli([
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(16,6)',
-    '--concurrency',
-    '1,3',
-    '--max-requests',
-    '10',
-    '--out',
-    join(tmp, 'runs-b'),
-    '--quiet',
-    '--warehouse',
-    warehousePath,
-  ]);
-  assert.equal(solo.code, 0, solo.stderr);
+  const outB = join(tmp(), 'runs-b');
+  const soloFolder = await cliRunFolder(
+    runArgs({
+      url: sim().url,
+      out: outB,
+      scenario: 'D(16,6)',
+      concurrency: '1,3',
+      maxRequests: 10,
+      quiet: true,
+      warehouse: warehousePath,
+    }),
+    outB,
+  );
   soloRun = (
-    JSON.parse(await readFile(join(await runFolderUnder(join(tmp, 'runs-b')), 'run.json'), 'utf8')) as {
+    JSON.parse(await readFile(join(soloFolder, 'run.json'), 'utf8')) as {
       run_id: string;
     }
   ).run_id;
-});
-
-after(async () => {
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+}
 
 async function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
   const warehouse = await Warehouse.open(warehousePath, { readOnly: true });
@@ -110,7 +94,7 @@ async function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> 
 }
 
 async function report(args: string[], file: string): Promise<string> {
-  const out = join(tmp, file);
+  const out = join(tmp(), file);
   const result = await cli(['report', ...args, '--warehouse', warehousePath, '-o', out]);
   assert.equal(result.code, 0, result.stderr);
   return out;
@@ -251,7 +235,7 @@ test('a run group: every chart in the HTML has its points, and they are the medi
   assert.match(html, /vLLM/);
   assert.match(html, /H100/);
   assert.match(html, /iterations\/000\/requests\.jsonl/);
-  assert.match(html, new RegExp(join(tmp, 'runs-a').replace(/[/.-]/g, '\\$&')));
+  assert.match(html, new RegExp(join(tmp(), 'runs-a').replace(/[/.-]/g, '\\$&')));
 });
 
 test('the HTML is self-contained: uPlot inlined, nothing fetched, the only URL is the endpoint shown as text', async () => {
@@ -355,7 +339,7 @@ test('each view renders its own sections, in HTML and Markdown', async () => {
         /```sh\ninfermark run --url http:\/\/127\.0\.0\.1:\d+ --model m --api chat --scenario/,
       );
   }
-  const partner = await readFile(join(tmp, 'partner.md'), 'utf8');
+  const partner = await readFile(join(tmp(), 'partner.md'), 'utf8');
   assert.match(partner, /engine: vLLM/);
   assert.match(partner, /GPU: H100/);
 });
@@ -395,12 +379,12 @@ test('bad input exits 2 with a clear error and no stack', async () => {
     [['report', soloRun, '--iteration', '99'], /--iteration 99: run .* has iterations 0, 1/],
   ];
   for (const [args, message] of cases) {
-    const result = await cli([...args, '--warehouse', warehousePath, '-o', join(tmp, 'bad.html')]);
+    const result = await cli([...args, '--warehouse', warehousePath, '-o', join(tmp(), 'bad.html')]);
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
     assert.match(result.stderr, message);
     assertNoStack(result);
   }
-  const missing = await cli(['report', soloRun, '--warehouse', join(tmp, 'missing.duckdb')]);
+  const missing = await cli(['report', soloRun, '--warehouse', join(tmp(), 'missing.duckdb')]);
   assert.equal(missing.code, 2, missing.stderr);
 });
 
@@ -447,4 +431,105 @@ test("the page's script hands uPlot exactly the embedded points (DOM and uPlot s
       assert.deepEqual(drawn, points, `${c.id} series ${i}`);
     });
   }
+});
+
+test('--vs two run groups of 3 repeats: the gate verdicts are regressionChecks on the run folders; single runs get deltas only', async () => {
+  const { writeFile, rename } = await import('node:fs/promises');
+  const { loadRunGroup } = await import('../gate/run-group.js');
+  const { baselineFrom } = await import('../gate/baseline.js');
+  const { regressionChecks } = await import('../gate/checks.js');
+  const { DEFAULT_TOLERANCES, verdictRow } = await import('./report-verdicts.js');
+  const own = join(tmp(), 'verdicts.duckdb');
+  const job = await writeJobYaml(join(tmp(), 'verdicts-job.yaml'), {
+    name: 'report-verdicts',
+    url: sim().url,
+    scenarios: ['D(16,6)'],
+    concurrency: [1, 2],
+    maxRequestsPerIteration: 8,
+    spec: [VLLM_ON_2_H100],
+  });
+  const runGroup = async (out: string): Promise<{ id: string; dir: string }> => {
+    const result = await cli(
+      ['run', job, '--repeats', '3', '--out', join(tmp(), out), '--quiet', '--json', '--warehouse', own],
+      { timeoutMs: 90_000 },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const parsed = JSON.parse(result.stdout) as { run_group_id: string; group_dir: string };
+    return { id: parsed.run_group_id, dir: parsed.group_dir };
+  };
+  const a = await runGroup('verdicts-a');
+  const b = await runGroup('verdicts-b');
+  const vsReport = async (args: string[], file: string): Promise<string> => {
+    const out = join(tmp(), file);
+    const result = await cli(['report', b.id, '--vs', a.id, ...args, '--warehouse', own, '-o', out]);
+    assert.equal(result.code, 0, result.stderr);
+    return readFile(out, 'utf8');
+  };
+  const expected = async (tolerances: typeof DEFAULT_TOLERANCES): Promise<unknown> => {
+    const [groupA, groupB] = [await loadRunGroup([a.dir]), await loadRunGroup([b.dir])];
+    const checks = regressionChecks(
+      { path: 'x', sha256: '', value: baselineFrom(groupA) },
+      tolerances,
+      groupB,
+    );
+    return JSON.parse(JSON.stringify(checks.map(verdictRow))) as unknown;
+  };
+
+  const html = await vsReport([], 'verdicts.html');
+  const data = embedded(html);
+  assert.equal(data.gate?.status, 'ok', data.gate?.message);
+  assert.equal(data.gate.repeats.a, 3);
+  assert.equal(data.gate.tolerances.path, '(defaults)');
+  assert.ok(data.gate.rows.length > 0);
+  assert.deepEqual(data.gate.rows, await expected(DEFAULT_TOLERANCES));
+  // 3 repeats against the default min_repeats of 5: every key is INCONCLUSIVE, as the gate says.
+  assert.ok(data.gate.rows.every((r) => r.verdict === 'INCONCLUSIVE' && /at least 5/.test(r.reason)));
+  assert.match(html, /id="gate-verdicts"/);
+  assert.match(html, /<tr class="gate-inconclusive">/);
+  const ttft = data.deltas.find((d) => d.metric === 'ttft_ms_p99' && d.concurrency === 2);
+  assert.equal(ttft?.gate_verdict, data.gate.rows.find((r) => r.key === 'D(16,6).c2.ttft_ms.p99')?.verdict);
+
+  // --tolerances: the report decides with the given file, again exactly as regressionChecks.
+  const tolerancesFile = join(tmp(), 'tolerances.json');
+  const value = {
+    format: 'infermark-tolerances/v1' as const,
+    defaults: { relative: 0.5, alpha: 0.05, min_repeats: 3, test: 'mann-whitney' as const },
+    rules: [],
+  };
+  await writeFile(tolerancesFile, JSON.stringify(value));
+  const loose = embedded(await vsReport(['--tolerances', tolerancesFile], 'verdicts-loose.html'));
+  assert.equal(loose.gate?.status, 'ok');
+  assert.equal(loose.gate.tolerances.path, tolerancesFile);
+  assert.deepEqual(loose.gate.rows, await expected({ path: tolerancesFile, sha256: '', value }));
+  assert.ok(loose.gate.rows.some((r) => r.verdict !== 'INCONCLUSIVE' || !/at least/.test(r.reason)));
+
+  const md = await vsReport(['--format', 'md'], 'verdicts.md');
+  assert.match(md, /\*\*Gate verdicts \(B against A as the baseline\)\*\*/);
+  assert.match(
+    md,
+    /^\| key \| verdict \| A median \| B median \| Δ \| Δ % \| regression \(HL\) \| upper bound/m,
+  );
+  assert.match(md, /^\| D\(16,6\)\.c2\.ttft_ms\.p99 \| INCONCLUSIVE \|/m);
+
+  // The run folders gone: the report says so, with deltas and no verdicts.
+  await rename(b.dir, `${b.dir}-moved`);
+  const gone = embedded(await vsReport([], 'verdicts-gone.html'));
+  assert.equal(gone.gate?.status, 'folders-missing');
+  assert.match(gone.gate.message, /gone/);
+  assert.equal(gone.gate.rows.length, 0);
+  assert.ok(gone.deltas.length > 0);
+  await rename(`${b.dir}-moved`, b.dir);
+
+  // Single runs: deltas only, and the report says verdicts need repeats.
+  const solo = await readFile(await report([soloRun, '--vs', groupId], 'vs-solo.html'), 'utf8');
+  const soloData = embedded(solo);
+  assert.equal(soloData.gate?.status, 'single-run');
+  assert.match(soloData.gate.message, /Verdicts need repeats: B is a single run.*--repeats/);
+  assert.ok(soloData.deltas.length > 0);
+  assert.match(solo, /data-gate-status="single-run"/);
+  const soloMd = await readFile(
+    await report([soloRun, '--vs', groupId, '--format', 'md'], 'vs-solo.md'),
+    'utf8',
+  );
+  assert.match(soloMd, /Verdicts need repeats/);
 });

@@ -28,6 +28,7 @@ th{background:#f0f0f0}td.t,th.t{text-align:left}form.filters{display:flex;flex-w
 label{display:flex;flex-direction:column;font-size:12px}button.num{all:unset;cursor:pointer;color:#0550ae;border-bottom:1px dotted}
 .better{color:#116329}.worse{color:#cf222e}.charts{display:flex;flex-wrap:wrap;gap:16px}
 svg{background:#fff;border:1px solid #ddd}#lineage{background:#fff;border:1px solid #ddd;padding:8px;margin-top:12px}
+.report-link{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:8px 12px}
 .err{color:#cf222e}code{font-size:12px}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}`;
 
 /** The page frame; `nonce` lets the page's own inline script run under the CSP. */
@@ -328,6 +329,11 @@ export function runPage(detail: RunDetail, nonce: string): string {
     )
     .join('');
   const body = `<h1 data-testid="run-title">Run <code>${esc(runId)}</code></h1>
+<p class="report-link"><a href="/runs/${encodeURIComponent(runId)}/report" data-testid="run-report-link"><strong>Full report: all charts →</strong></a> (throughput, TTFT, TPOT/ITL and the latency–throughput frontier per scenario, distributions, the time series, provenance)${
+    typeof run.run_group_id === 'string' && group.length > 0
+      ? ` · <a href="/groups/${encodeURIComponent(run.run_group_id)}/report" data-testid="group-report-link">report of its run group (${group.length + 1} runs, medians)</a>`
+      : ''
+  }</p>
 <p><a href="/compare?a=${encodeURIComponent(runId)}" data-testid="compare-this">compare with another run…</a>${
     typeof run.run_group_id === 'string'
       ? ` · <a href="/compare?ga=${encodeURIComponent(run.run_group_id)}" data-testid="compare-group">compare its run group with another…</a>`

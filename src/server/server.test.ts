@@ -5,21 +5,23 @@
  * own rows, every bad input gets its 4xx and nothing else, and a dashboard on a
  * non-loopback interface demands its token and never shows it.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { cli, runFolderUnder } from '../cli/cli-harness.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import {
+  cli,
+  runArgs,
+  cliRunFolder,
+  simulatorFixture,
+  VLLM_ON_2_H100,
+  writeJobYaml,
+} from '../cli/cli-harness.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
 import { Warehouse, type Row } from '../warehouse/warehouse.js';
 import { startDashboard, type Dashboard } from './server.js';
 
-let sim: SpawnedSimulator;
-let tmp: string;
 let warehousePath: string;
 let dashboard: Dashboard;
 const logged: string[] = [];
@@ -27,81 +29,50 @@ const logged: string[] = [];
 let jobRun: string;
 let flagRun: string;
 
-before(async () => {
-  sim = await spawnSimulator({
-    ttftMs: 8,
-    ttftPerInputTokenMs: 0,
-    itlMs: 2,
-    itlJitterMs: 1,
-    batchSlowdown: 0,
-  });
-  tmp = await mkdtemp(join(tmpdir(), 'infermark-dashboard-'));
-  warehousePath = join(tmp, 'warehouse.duckdb');
-  const job = join(tmp, 'job.yaml');
-  await writeFile(
-    job,
-    `apiVersion: ome.io/v1beta1
-kind: BenchmarkJob
-metadata:
-  name: dash-test
-spec:
-  endpoint:
-    endpoint:
-      url: '${sim.url}/v1/chat/completions'
-      apiFormat: openai
-      modelName: m
-  task: text-to-text
-  trafficScenarios: ['D(16,6)', 'D(32,4)']
-  numConcurrency: [1, 3]
-  maxTimePerIteration: 1
-  maxRequestsPerIteration: 9
-  serviceMetadata: { engine: vLLM, version: '0.6.0', gpuType: H100, gpuCount: 2 }
-`,
-  );
-  const first = await cli([
-    'run',
-    job,
-    '--out',
-    join(tmp, 'runs-a'),
-    '--quiet',
-    '--warehouse',
-    warehousePath,
-  ]);
-  assert.equal(first.code, 0, first.stderr);
-  jobRun = basename(await runFolderUnder(join(tmp, 'runs-a')));
-  const second = await cli([
-    'run',
-    '--url',
-    sim.url,
-    '--model',
-    'm',
-    '--scenario',
-    'D(16,6)',
-    '--concurrency',
-    '2',
-    '--max-requests',
-    '7',
-    '--out',
-    join(tmp, 'runs-b'),
-    '--quiet',
-    '--warehouse',
-    warehousePath,
-  ]);
-  assert.equal(second.code, 0, second.stderr);
-  flagRun = basename(await runFolderUnder(join(tmp, 'runs-b')));
-  dashboard = await startDashboard({
-    warehousePath,
-    port: 0,
-    idleCloseMs: 50,
-    log: (line) => logged.push(line),
-  });
-});
-
-after(async () => {
-  await dashboard?.close();
-  await sim?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+const { sim, tmp } = simulatorFixture(
+  'infermark-dashboard-',
+  { ttftMs: 8, ttftPerInputTokenMs: 0, itlMs: 2, itlJitterMs: 1, batchSlowdown: 0 },
+  {
+    setUp: async () => {
+      warehousePath = join(tmp(), 'warehouse.duckdb');
+      const job = await writeJobYaml(join(tmp(), 'job.yaml'), {
+        name: 'dash-test',
+        url: sim().url,
+        scenarios: ['D(16,6)', 'D(32,4)'],
+        concurrency: [1, 3],
+        maxRequestsPerIteration: 9,
+        spec: [VLLM_ON_2_H100],
+      });
+      const [outA, outB] = [join(tmp(), 'runs-a'), join(tmp(), 'runs-b')];
+      jobRun = basename(
+        await cliRunFolder(['run', job, '--out', outA, '--quiet', '--warehouse', warehousePath], outA),
+      );
+      flagRun = basename(
+        await cliRunFolder(
+          runArgs({
+            url: sim().url,
+            out: outB,
+            scenario: 'D(16,6)',
+            concurrency: '2',
+            maxRequests: 7,
+            quiet: true,
+            warehouse: warehousePath,
+          }),
+          outB,
+        ),
+      );
+      dashboard = await startDashboard({
+        warehousePath,
+        port: 0,
+        idleCloseMs: 50,
+        log: (line) => logged.push(line),
+      });
+    },
+    tearDown: async () => {
+      await dashboard?.close();
+    },
+  },
+);
 
 interface Reply {
   status: number;
@@ -360,6 +331,117 @@ test('the pages render the warehouse: run list, run page with charts and lineage
   assert.doesNotMatch(picker.text, /data-testid="compare-table"/);
 });
 
+test('GET /runs/:id/report serves the report of the run under a CSP of its inline hashes only', async () => {
+  const page = await get(dashboard.url, `/runs/${jobRun}`);
+  assert.deepEqual(attr(page.text, 'run-report-link', 'href'), [`/runs/${jobRun}/report`]);
+
+  const reply = await get(dashboard.url, `/runs/${jobRun}/report`);
+  assert.equal(reply.status, 200, reply.text.slice(0, 300));
+  assert.match(String(reply.headers['content-type']), /^text\/html/);
+  // The report's data is the warehouse's: this run, one chart figure per chart, uPlot inlined.
+  const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(reply.text)?.[1];
+  assert.ok(json, 'the report embeds its data');
+  const data = JSON.parse(json) as { subject: { kind: string; id: string }; charts: { id: string }[] };
+  assert.deepEqual([data.subject.kind, data.subject.id], ['run', jobRun]);
+  const figures = [...reply.text.matchAll(/<figure data-chart="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(figures.sort(), data.charts.map((c) => c.id).sort());
+  assert.ok(figures.length >= 4, `charts: ${figures.join(', ')}`);
+  const scenarios = await rows('SELECT DISTINCT scenario FROM serving_outcome_fact WHERE run_id = $1', [
+    jobRun,
+  ]);
+  for (const { scenario } of scenarios) assert.ok(reply.text.includes(`Scenario ${String(scenario)}`));
+  assert.doesNotMatch(reply.text, /(src|href)="https?:/, 'no external URL');
+  assert.match(reply.text, /data-testid="report-back"/);
+
+  // The CSP: every directive closed but for the report's own inline scripts and styles, by hash.
+  const csp = String(reply.headers['content-security-policy']);
+  const directives = new Map(
+    csp.split(';').map((d) => {
+      const [name, ...values] = d.trim().split(/\s+/);
+      return [name as string, values];
+    }),
+  );
+  assert.deepEqual(directives.get('default-src'), ["'none'"]);
+  assert.deepEqual(directives.get('connect-src'), ["'none'"]);
+  assert.deepEqual(directives.get('frame-ancestors'), ["'none'"]);
+  assert.deepEqual(directives.get('base-uri'), ["'none'"]);
+  assert.doesNotMatch(csp, /unsafe-|nonce-|https?:|\*|'self'\s*[;]?\s*(script|style)/);
+  const { createHash } = await import('node:crypto');
+  const hashOf = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  const executable = [...reply.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) =>
+    hashOf(m[1] as string),
+  );
+  const styles = [...reply.text.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => hashOf(m[1] as string));
+  assert.ok(executable.length >= 2 && styles.length >= 1);
+  assert.deepEqual([...(directives.get('script-src') ?? [])].sort(), [...new Set(executable)].sort());
+  assert.deepEqual([...(directives.get('style-src') ?? [])].sort(), [...new Set(styles)].sort());
+  assert.ok(
+    !(directives.get('script-src') ?? []).includes(hashOf(json)),
+    'the JSON data block is not allowed to run',
+  );
+  // The other pages keep their nonce policy.
+  assert.match(String(page.headers['content-security-policy']), /script-src 'nonce-[^']+'/);
+
+  // A prefix is the run's report; a view is a view; HEAD is headers only.
+  const byPrefix = await get(dashboard.url, `/runs/${jobRun.slice(0, 12)}/report?view=product`);
+  assert.equal(byPrefix.status, 200);
+  assert.match(byPrefix.text, /<body data-view="product">/);
+  const head = await get(dashboard.url, `/runs/${jobRun}/report`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+
+  // A run group's report (its repeats, points as medians); a group of one run is that run's report.
+  const [group] = await rows(
+    `SELECT r.run_group_id, (SELECT count(*) FROM benchmark_run_fact g WHERE g.run_group_id = r.run_group_id) AS runs
+     FROM benchmark_run_fact r WHERE r.run_id = $1`,
+    [jobRun],
+  );
+  if (typeof group?.run_group_id === 'string') {
+    assert.deepEqual(
+      attr(page.text, 'group-report-link', 'href'),
+      Number(group.runs) > 1 ? [`/groups/${encodeURIComponent(group.run_group_id)}/report`] : [],
+    );
+    const grouped = await get(dashboard.url, `/groups/${encodeURIComponent(group.run_group_id)}/report`);
+    assert.equal(grouped.status, 200, grouped.text.slice(0, 300));
+    const groupData = JSON.parse(
+      /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(grouped.text)?.[1] ??
+        '{}',
+    ) as { subject?: { kind: string; id: string } };
+    assert.equal(groupData.subject?.id, group.run_group_id);
+    assert.equal(groupData.subject?.kind, Number(group.runs) > 1 ? 'run_group' : 'run');
+    assert.match(
+      String(grouped.headers['content-security-policy']),
+      /^default-src 'none'; script-src 'sha256-/,
+    );
+  }
+
+  // Unknown, malformed and hostile ids, bad parameters: the 4xx of the other pages, as HTML, nothing leaked.
+  const bad: [string, number][] = [
+    ['/runs/zzzz0000nope/report', 404],
+    [`/runs/${encodeURIComponent("' OR 1=1 --")}/report`, 400],
+    [`/runs/${encodeURIComponent('<script>alert(1)</script>')}/report`, 400],
+    [`/runs/${'a'.repeat(5000)}/report`, 400],
+    ['/runs/abc/report', 400],
+    ['/runs/%E0%A4%A/report', 400],
+    [`/runs/${jobRun}/report?view=nope`, 400],
+    [`/runs/${jobRun}/report?iteration=-1`, 400],
+    [`/runs/${jobRun}/report?view=product&view=partner`, 400],
+    [`/runs/${jobRun}/report?x=1`, 400],
+    [`/runs/${jobRun}/report/x`, 404],
+    ['/groups/zzzz0000nope/report', 404],
+    [`/groups/${encodeURIComponent("x'; DROP TABLE benchmark_run_fact; --")}/report`, 400],
+  ];
+  for (const [path, status] of bad) {
+    const r = await get(dashboard.url, path);
+    assert.equal(r.status, status, `${path.slice(0, 80)}: ${r.text.slice(0, 300)}`);
+    assert.match(String(r.headers['content-type']), /^text\/html/, path);
+    assert.match(String(r.headers['content-security-policy']), /script-src 'nonce-/, path);
+    assert.doesNotMatch(r.text, /<script>alert|\n\s+at |node_modules/, path);
+  }
+  assert.equal((await get(dashboard.url, `/runs/${jobRun}/report`, { method: 'POST' })).status, 405);
+  assert.deepEqual(logged, []);
+});
+
 test('bad input gets a clear 4xx with {error: {code, message}} and nothing else', async () => {
   const long = 'a'.repeat(5000);
   const cases: [path: string, status: number, code?: string, method?: string][] = [
@@ -539,7 +621,7 @@ test('infermark serve: exit 2 without a token off loopback; with one, it serves 
   const refused = await cli(['serve', '--warehouse', warehousePath, '--host', '0.0.0.0', '--port', '0']);
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /not loopback: give --token or set INFERMARK_DASHBOARD_TOKEN/);
-  const missing = await cli(['serve', '--warehouse', join(tmp, 'none.duckdb'), '--port', '0']);
+  const missing = await cli(['serve', '--warehouse', join(tmp(), 'none.duckdb'), '--port', '0']);
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /no warehouse at/);
 

@@ -26,6 +26,7 @@ import {
   toApiError,
 } from './api.js';
 import { comparePage, errorPage, runListPage, runPage } from './pages.js';
+import { groupReportHtml, parseReportParams, reportCsp, runReportHtml } from './report-page.js';
 import { WarehouseAccess } from './warehouse-access.js';
 
 export interface DashboardOptions {
@@ -81,7 +82,8 @@ interface Route {
   nonce: string;
 }
 
-type Reply = { kind: 'json'; body: unknown } | { kind: 'html'; body: string };
+/** `csp`: this page's own policy (the report's hashes) in place of the nonce policy. */
+type Reply = { kind: 'json'; body: unknown } | { kind: 'html'; body: string; csp?: string };
 
 const json = (body: unknown): Reply => ({ kind: 'json', body });
 const html = (body: string): Reply => ({ kind: 'html', body });
@@ -157,6 +159,26 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         noParams(url);
         const id = parseRunId('run', decode(params[0] as string));
         return html(runPage(await access.use((w) => runDetail(w, id)), nonce));
+      },
+      false,
+    ],
+    [
+      /^\/runs\/([^/]+)\/report$/,
+      async ({ url, params }) => {
+        const id = parseRunId('run', decode(params[0] as string));
+        const request = parseReportParams(url.searchParams);
+        const { html: body } = await access.use((w) => runReportHtml(w, id, request));
+        return { kind: 'html', body, csp: reportCsp(body) };
+      },
+      false,
+    ],
+    [
+      /^\/groups\/([^/]+)\/report$/,
+      async ({ url, params }) => {
+        const id = parseRunId('run group', decode(params[0] as string));
+        const request = parseReportParams(url.searchParams);
+        const body = await access.use((w) => groupReportHtml(w, id, request));
+        return { kind: 'html', body, csp: reportCsp(body) };
       },
       false,
     ],
@@ -264,7 +286,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return fail(apiError);
     }
     if (reply.kind === 'json') send(response, 200, 'json', reply.body, nonce, request.method === 'HEAD');
-    else send(response, 200, 'html', reply.body, nonce, request.method === 'HEAD');
+    else send(response, 200, 'html', reply.body, nonce, request.method === 'HEAD', reply.csp);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -346,6 +368,7 @@ function send(
   body: unknown,
   nonce = '',
   headOnly = false,
+  csp?: string,
 ): void {
   const text = kind === 'json' ? JSON.stringify(body) : String(body);
   response.statusCode = status;
@@ -360,7 +383,8 @@ function send(
   response.setHeader('X-Frame-Options', 'DENY');
   response.setHeader(
     'Content-Security-Policy',
-    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    csp ??
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   );
   response.end(headOnly ? undefined : text);
 }

@@ -1,0 +1,265 @@
+/**
+ * The gate's verdicts for a report's `--vs`: when both sides are run groups with
+ * repeats and their sealed run folders are still where the warehouse says
+ * (artifact_lineage_dim.raw_uris), both groups are loaded as the gate loads them,
+ * the baseline is built from the `--vs` side (A, the reference) and B is checked
+ * with the gate's own regressionChecks, so the report and `infermark gate` agree.
+ * Anything that stops that (single runs, different cases, folders gone, a key
+ * on one side only) becomes a status with a message, never a crash.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InfermarkError } from '../errors.js';
+import type { Asset, Tolerances } from '../gate/assets.js';
+import { baselineFrom } from '../gate/baseline.js';
+import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/checks.js';
+import { pointOf } from '../gate/metric-keys.js';
+import { loadRunGroup, type RunGroup } from '../gate/run-group.js';
+import type { Subject } from './report-data.js';
+
+/** The tolerances a report uses without `--tolerances`: the gate's documented defaults. */
+export const DEFAULT_TOLERANCES: Asset<Tolerances> = {
+  path: '(defaults)',
+  sha256: '',
+  value: {
+    format: 'infermark-tolerances/v1',
+    defaults: { relative: 0.05, alpha: 0.01, min_repeats: 5, test: 'mann-whitney' },
+    rules: [],
+  },
+};
+
+/** One gated key, B (candidate) against A (baseline). */
+export interface VerdictRow {
+  key: string;
+  unit: string;
+  direction: 'lower' | 'higher';
+  verdict: Verdict;
+  reason: string;
+  a_median: number;
+  b_median: number;
+  /** B median − A median, in the unit, and relative to A. */
+  delta: number;
+  delta_pct: number | null;
+  /** Hodges-Lehmann regression estimate (positive = worse) and its one-sided upper bound. */
+  regression_estimate: number;
+  /** null: no finite bound at this many repeats (JSON has no Infinity). */
+  regression_upper_bound: number | null;
+  confidence: number;
+  allowed: number;
+  p: number;
+  p_holm: number;
+  alpha: number;
+  evidence: RegressionCheck['evidence'];
+  repeats_needed: number | null;
+}
+
+export interface GateVerdicts {
+  status: 'ok' | 'single-run' | 'different-case' | 'folders-missing' | 'not-comparable';
+  /** What the verdicts are, or why there are none, in words. */
+  message: string;
+  tolerances: {
+    path: string;
+    sha256: string;
+    relative: number | null;
+    alpha: number | null;
+    min_repeats: number | null;
+  };
+  repeats: { a: number; b: number };
+  config_fingerprint: { a: string | null; b: string | null };
+  rows: VerdictRow[];
+}
+
+export function verdictRow(check: RegressionCheck): VerdictRow {
+  return {
+    key: check.key,
+    unit: check.unit,
+    direction: check.direction,
+    verdict: check.verdict,
+    reason: check.reason,
+    a_median: check.baseline.median,
+    b_median: check.candidate.median,
+    delta: check.delta,
+    delta_pct: check.delta_pct,
+    regression_estimate: check.regression.estimate,
+    regression_upper_bound: Number.isFinite(check.regression.upper_bound)
+      ? check.regression.upper_bound
+      : null,
+    confidence: check.regression.confidence,
+    allowed: check.allowed,
+    p: check.test.p,
+    p_holm: check.test.p_holm,
+    alpha: check.test.alpha,
+    evidence: check.evidence,
+    repeats_needed: check.repeats_needed,
+  };
+}
+
+/** The first absolute local path among a run's raw URIs (a plain path or file://). */
+export function localRunFolder(uris: unknown): string | null {
+  for (const uri of Array.isArray(uris) ? uris.map(String) : []) {
+    if (uri.startsWith('file://')) {
+      try {
+        return fileURLToPath(uri);
+      } catch {
+        continue;
+      }
+    }
+    if (isAbsolute(uri) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return uri;
+  }
+  return null;
+}
+
+/** Each run's local folder, in the subject's run order, or the runs whose folder is gone. */
+async function runFolders(subject: Subject): Promise<{ dirs: string[]; missing: string[] }> {
+  const byRun = new Map(subject.lineage.map((l) => [String(l.run_id), localRunFolder(l.raw_uris)]));
+  const dirs: string[] = [];
+  const missing: string[] = [];
+  for (const runId of subject.run_ids) {
+    const dir = byRun.get(runId) ?? null;
+    const info = dir === null ? null : await stat(dir).catch(() => null);
+    if (dir === null || !info?.isDirectory()) missing.push(`${runId} (${dir ?? 'no local path recorded'})`);
+    else dirs.push(dir);
+  }
+  return { dirs, missing };
+}
+
+/** B (subject) against A (baseline, the `--vs` side) with the gate's statistics, or why not. */
+export async function gateVerdicts(
+  a: Subject,
+  b: Subject,
+  tolerances: Asset<Tolerances> = DEFAULT_TOLERANCES,
+): Promise<GateVerdicts> {
+  const d = tolerances.value.defaults;
+  const out: GateVerdicts = {
+    status: 'ok',
+    message: '',
+    tolerances: {
+      path: tolerances.path,
+      sha256: tolerances.sha256,
+      relative: d.relative ?? null,
+      alpha: d.alpha ?? null,
+      min_repeats: d.min_repeats ?? null,
+    },
+    repeats: { a: a.run_ids.length, b: b.run_ids.length },
+    config_fingerprint: {
+      a: (a.runs[0]?.benchmark_case_id as string | undefined) ?? null,
+      b: (b.runs[0]?.benchmark_case_id as string | undefined) ?? null,
+    },
+    rows: [],
+  };
+  const none = (status: GateVerdicts['status'], message: string): GateVerdicts => ({
+    ...out,
+    status,
+    message,
+  });
+  const single = [a, b].filter((s) => s.kind !== 'run_group' || s.run_ids.length < 2);
+  if (single.length > 0) {
+    return none(
+      'single-run',
+      `Verdicts need repeats: ${single.map((s) => `${s.label} is ${s.kind === 'run' ? 'a single run' : `a group of ${s.run_ids.length}`}`).join(', ')}. Run both sides with --repeats (the gate asks for at least ${d.min_repeats ?? 5} per side); deltas only.`,
+    );
+  }
+  const folders = await Promise.all([runFolders(a), runFolders(b)]);
+  const missing = folders.flatMap((f, i) => f.missing.map((m) => `${i === 0 ? 'A' : 'B'} ${m}`));
+  if (missing.length > 0) {
+    return none(
+      'folders-missing',
+      `No verdicts: the gate reads the sealed run folders, and these are gone: ${missing.join('; ')}. Deltas only.`,
+    );
+  }
+  let groups: [RunGroup, RunGroup];
+  try {
+    groups = [await loadRunGroup(folders[0].dirs), await loadRunGroup(folders[1].dirs)];
+  } catch (error) {
+    if (!(error instanceof InfermarkError)) throw error;
+    return none('not-comparable', `No verdicts: ${error.message}. Deltas only.`);
+  }
+  const [groupA, groupB] = groups;
+  out.config_fingerprint = { a: groupA.config_fingerprint, b: groupB.config_fingerprint };
+  if (groupA.config_fingerprint !== groupB.config_fingerprint) {
+    return none(
+      'different-case',
+      `No verdicts: A and B are different cases (config fingerprint ${groupA.config_fingerprint} vs ${groupB.config_fingerprint}); the gate compares repeats of one case only. Deltas only.`,
+    );
+  }
+  try {
+    const checks = regressionChecks(
+      { path: `run group ${a.id}`, sha256: '', value: baselineFrom(groupA) },
+      tolerances,
+      groupB,
+    );
+    out.rows = checks.map(verdictRow);
+  } catch (error) {
+    if (!(error instanceof InfermarkError)) throw error;
+    return none('not-comparable', `No verdicts: ${error.message}. Deltas only.`);
+  }
+  const count = (v: Verdict): number => out.rows.filter((r) => r.verdict === v).length;
+  out.message = `Gate verdicts (B against A as the baseline; ${out.repeats.a} vs ${out.repeats.b} repeats; tolerances ${tolerances.path}): ${count('FAIL')} FAIL, ${count('INCONCLUSIVE')} INCONCLUSIVE, ${count('PASS')} PASS.`;
+  return out;
+}
+
+/** The gate key of a report delta (`ttft_ms_p99` at a point → `<scenario>.<point>.ttft_ms.p99`). */
+export function gateKeyOf(d: {
+  scenario: string;
+  mode: string;
+  concurrency: number | null;
+  rate_rps: number | null;
+  metric: string;
+}): string {
+  const stat = /^(.*)_(p\d+(?:_\d+)?|mean)$/.exec(d.metric);
+  const metric = stat ? `${stat[1]}.${stat[2]}` : `${d.metric}.value`;
+  const point = pointOf({
+    mode: d.mode,
+    concurrency: d.concurrency,
+    rate_rps: d.rate_rps,
+  } as Parameters<typeof pointOf>[0]);
+  return `${d.scenario}.${point}.${metric}`;
+}
+
+function fmtNum(v: number | null): string {
+  if (v === null) return '∞';
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : String(Number(v.toPrecision(4)));
+}
+
+function fmtP(p: number): string {
+  return p < 0.001 ? p.toExponential(2) : p.toFixed(4);
+}
+
+/** The verdict table both renderers show: headers, and one row of cells per key. */
+export const VERDICT_HEADERS = [
+  'key',
+  'verdict',
+  'A median',
+  'B median',
+  'Δ',
+  'Δ %',
+  'regression (HL)',
+  'upper bound',
+  'allowed',
+  'p (Holm)',
+  'why',
+];
+
+export function verdictCells(r: VerdictRow): string[] {
+  return [
+    r.key,
+    r.verdict,
+    fmtNum(r.a_median),
+    fmtNum(r.b_median),
+    `${r.delta >= 0 ? '+' : ''}${fmtNum(r.delta)} ${r.unit}`,
+    r.delta_pct === null ? '—' : `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}`,
+    fmtNum(r.regression_estimate),
+    `${fmtNum(r.regression_upper_bound)} (${Math.round(r.confidence * 1000) / 10}%)`,
+    fmtNum(r.allowed),
+    fmtP(r.p_holm),
+    r.reason,
+  ];
+}
+
+/** The line under the verdict table: how to read it, and the tolerances used. */
+export function verdictLegend(gate: GateVerdicts): string {
+  const t = gate.tolerances;
+  return `One-sided exact Mann-Whitney U per key (Holm-corrected across keys) and the Hodges-Lehmann regression (positive = worse) with its one-sided upper bound, as \`infermark gate\` decides them. Tolerances: ${t.path} (relative ${t.relative ?? '—'}, α ${t.alpha ?? '—'}, min repeats ${t.min_repeats ?? '—'}).`;
+}
