@@ -379,7 +379,7 @@ test('genai-bench experiment folder: one point per run file, seconds to ms, a re
         1,
       ],
     );
-    assert.equal(run.endpoint_base_url, 'http://10.0.0.12:8000');
+    assert.equal(run.endpoint_base_url, 'http://127.0.0.1:8000');
     // The timestamp genai-bench puts at the end of the default folder name.
     assert.equal((run.started_at as Date).toISOString(), '2025-03-01T10:15:00.000Z');
     assert.equal(run.job_name, basename(GENAI));
