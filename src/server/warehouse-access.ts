@@ -65,7 +65,8 @@ async function openReadOnly(path: string): Promise<Warehouse> {
   const { Warehouse } = await import('../warehouse/warehouse.js');
   let warehouse: Warehouse;
   try {
-    warehouse = await Warehouse.open(path, { readOnly: true });
+    // A page waits a moment for an ingest to end, then answers 503 (Retry-After) rather than hang.
+    warehouse = await Warehouse.open(path, { readOnly: true, lockWaitMs: 1_000 });
   } catch (error) {
     const message = (error as Error).message;
     if (/lock/i.test(message)) {

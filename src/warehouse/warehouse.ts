@@ -8,6 +8,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MIGRATIONS } from './migrations.js';
 import { seedNamedQueries } from './queries.js';
 
@@ -29,11 +30,19 @@ export class Warehouse {
     readonly readOnly: boolean,
   ) {}
 
-  /** Opens (creating if needed) and migrates; `readOnly` opens an existing file without write access. */
-  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<Warehouse> {
+  /**
+   * Opens (creating if needed) and migrates; `readOnly` opens an existing file without
+   * write access. DuckDB allows one writer or many readers per file: while another
+   * process holds it (the dashboard between requests, another run's ingest), opening
+   * waits and retries for up to `lockWaitMs` before it gives up.
+   */
+  static async open(
+    path: string,
+    options: { readOnly?: boolean; lockWaitMs?: number } = {},
+  ): Promise<Warehouse> {
     const readOnly = options.readOnly === true;
     if (!readOnly && path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    const instance = await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
+    const instance = await openWaitingForLock(path, readOnly, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
     const connection = await instance.connect();
     const warehouse = new Warehouse(path, instance, connection, readOnly);
     if (!readOnly) {
@@ -98,6 +107,21 @@ export class Warehouse {
           migration.description,
         ]);
       });
+    }
+  }
+}
+
+/** Long enough for the dashboard to let go of the file (it closes it after 2 s idle) and for an ingest to end. */
+export const DEFAULT_LOCK_WAIT_MS = 15_000;
+
+async function openWaitingForLock(path: string, readOnly: boolean, waitMs: number): Promise<DuckDBInstance> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      return await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
+    } catch (error) {
+      if (!/Could not set lock/i.test((error as Error).message) || Date.now() + delay > deadline) throw error;
+      await sleep(delay);
     }
   }
 }
