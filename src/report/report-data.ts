@@ -8,7 +8,7 @@
  * embeds it, so a test can check any chart against the warehouse.
  */
 import { ExitCode, InfermarkError } from '../errors.js';
-import { compareRuns, resolveRunId } from '../warehouse/queries.js';
+import { COMPARED, compareRuns, resolveRunId } from '../warehouse/queries.js';
 import type { Row, Warehouse } from '../warehouse/warehouse.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { Verdict } from '../gate/checks.js';
@@ -434,17 +434,8 @@ function deltasFromCompare(columns: string[], rows: Row[]): Delta[] {
   );
 }
 
-const COMPARED_METRICS: PointMetric[] = [
-  'ttft_ms_p50',
-  'ttft_ms_p99',
-  'tpot_ms_p50',
-  'tpot_ms_p99',
-  'itl_ms_p99',
-  'e2e_latency_ms_p99',
-  'output_throughput_tokens_per_s',
-  'request_throughput_rps',
-  'error_rate',
-];
+/** The metrics compared point by point: the same as `warehouse compare`. */
+const COMPARED_METRICS: readonly PointMetric[] = COMPARED;
 
 /** The same deltas as compareRuns, from the medians of two subjects' points. */
 function deltasFromPoints(a: Subject, b: Subject): Delta[] {
