@@ -129,13 +129,8 @@ spec:
 }
 
 /** Work on the warehouse opened read-only (the dashboard may hold it too). */
-export async function withWarehouse<T>(path: string, work: (w: Warehouse) => Promise<T>): Promise<T> {
-  const warehouse = await Warehouse.open(path, { readOnly: true });
-  try {
-    return await work(warehouse);
-  } finally {
-    warehouse.close();
-  }
+export function withWarehouse<T>(path: string, work: (w: Warehouse) => Promise<T>): Promise<T> {
+  return Warehouse.using(path, { readOnly: true }, work);
 }
 
 export async function rows(path: string, sql: string, params: string[] = []): Promise<Row[]> {

@@ -84,13 +84,8 @@ async function fillWarehouse(): Promise<void> {
   ).run_id;
 }
 
-async function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
-  const warehouse = await Warehouse.open(warehousePath, { readOnly: true });
-  try {
-    return await work(warehouse);
-  } finally {
-    warehouse.close();
-  }
+function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
+  return Warehouse.using(warehousePath, { readOnly: true }, work);
 }
 
 async function report(args: string[], file: string): Promise<string> {

@@ -21,11 +21,17 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import { parseStorageUri } from '../spec/storage-uri.js';
 import { createStore } from './az.js';
-import { fileToPut, objectStoreContract } from './object-store.case.js';
+import {
+  caught,
+  fileToPut,
+  locationOf,
+  objectStoreContract,
+  rejectsWithStorageError,
+  withStore,
+} from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
-import { httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import { httpStatusOf, isRetryable } from './storage-error.js';
 import { startAzurite, type AzuriteHandle } from './testing/azurite.js';
 
 const CONTAINER = 'bench';
@@ -57,9 +63,7 @@ async function openAz(
   parameters: Record<string, string> = server.parameters(),
   env: Record<string, string | undefined> = {},
 ): Promise<ObjectStore> {
-  const parsed = parseStorageUri(uri);
-  assert.ok(parsed.ok && parsed.location.scheme === 'az', uri);
-  return createStore({ location: parsed.location, parameters, env });
+  return createStore({ location: locationOf(uri, 'az'), parameters, env });
 }
 
 async function rawNames(prefix: string): Promise<string[]> {
@@ -67,31 +71,6 @@ async function rawNames(prefix: string): Promise<string[]> {
   for await (const blob of service().getContainerClient(CONTAINER).listBlobsFlat({ prefix }))
     names.push(blob.name);
   return names.sort();
-}
-
-async function withStore<T>(store: ObjectStore, use: (store: ObjectStore) => Promise<T>): Promise<T> {
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function rejectsWithStorageError(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, `expected a StorageError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a StorageError');
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => assert.fail('expected an error'),
-    (error: unknown) => error,
-  );
 }
 
 /** An hour either side of now: azurite and the test share a clock, but not to the second. */

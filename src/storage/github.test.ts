@@ -12,9 +12,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { parseStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { assetName, createStore, keyOfAsset } from './github.js';
-import { fileToPut, objectStoreContract } from './object-store.case.js';
+import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { StorageError } from './storage-error.js';
 import { startFakeGithub, type FakeGithub } from './testing/fake-github.js';
@@ -46,19 +45,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function location(uri: string): Extract<StorageLocation, { scheme: 'github' }> {
-  const parsed = parseStorageUri(uri);
-  assert.ok(parsed.ok && parsed.location.scheme === 'github', uri);
-  return parsed.location;
-}
-
 function open(
   uri: string,
   parameters: Record<string, string> = { github_token: TOKEN },
   env = {},
 ): Promise<ObjectStore> {
   return createStore({
-    location: location(uri),
+    location: locationOf(uri, 'github'),
     parameters: { github_api_url: github.url, ...parameters },
     env,
   });
@@ -138,7 +131,7 @@ test('github: a server without asset digests gives head no sha256', async () => 
     digests: false,
   });
   const store = await createStore({
-    location: location('github://acme/bench@v1'),
+    location: locationOf('github://acme/bench@v1', 'github'),
     parameters: { github_token: TOKEN, github_api_url: old.url },
     env: {},
   });

@@ -12,9 +12,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { createStore } from './gs.js';
-import { fileToPut, objectStoreContract } from './object-store.case.js';
+import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { StorageError } from './storage-error.js';
 import { startFakeGcs, type FakeGcs } from './testing/fake-gcs.js';
@@ -33,16 +32,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function location(uri: string): Extract<StorageLocation, { scheme: 'gs' }> {
-  const parsed = parseStorageUri(uri);
-  assert.ok(parsed.ok && parsed.location.scheme === 'gs', uri);
-  return parsed.location;
-}
-
 function open(uri: string, env: Record<string, string> = {}): Promise<ObjectStore> {
   const parameters: Record<string, string> =
     'STORAGE_EMULATOR_HOST' in env ? {} : { gcp_endpoint: gcs.endpoint };
-  return createStore({ location: location(uri), parameters, env });
+  return createStore({ location: locationOf(uri, 'gs'), parameters, env });
 }
 
 objectStoreContract('gs', { store: () => open('gs://bench/results/nightly') });
@@ -134,7 +127,7 @@ test('gs: preflight on a missing bucket is a configuration error naming it', asy
 
 test('gs: an unreadable gcp_credentials_path is a configuration error naming the parameter', async () => {
   const store = await createStore({
-    location: location('gs://bench/x'),
+    location: locationOf('gs://bench/x', 'gs'),
     parameters: { gcp_endpoint: gcs.endpoint, gcp_credentials_path: join(dir, 'missing-key.json') },
     env: {},
   });

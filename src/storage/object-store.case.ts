@@ -9,7 +9,47 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseStorageUri, type StorageLocation, type StorageScheme } from '../spec/storage-uri.js';
 import type { ObjectStore, ObjectToPut } from './object-store.js';
+import { StorageError } from './storage-error.js';
+
+/** A storage URI parsed and narrowed to the scheme a test expects (fails the test otherwise). */
+export function locationOf<S extends StorageScheme>(
+  uri: string,
+  scheme: S,
+): Extract<StorageLocation, { scheme: S }> {
+  const parsed = parseStorageUri(uri);
+  assert.ok(parsed.ok && parsed.location.scheme === scheme, uri);
+  return parsed.location as Extract<StorageLocation, { scheme: S }>;
+}
+
+/** Runs `use` with a store and closes the store whatever happens. */
+export async function withStore<T>(store: ObjectStore, use: (store: ObjectStore) => Promise<T>): Promise<T> {
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The StorageError a promise rejects with (fails the test if it resolves or rejects with anything else). */
+export async function rejectsWithStorageError(promise: Promise<unknown>): Promise<StorageError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof StorageError, `expected a StorageError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected a StorageError');
+}
+
+/** Whatever a promise rejects with (fails the test if it resolves). */
+export async function caught(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => assert.fail('expected an error'),
+    (error: unknown) => error,
+  );
+}
 
 export interface ContractSetup {
   /** A store at a location that exists and is writable. */

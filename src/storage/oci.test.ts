@@ -15,8 +15,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { parseStorageUri, type StorageLocation } from '../spec/storage-uri.js';
-import { fileToPut, objectStoreContract } from './object-store.case.js';
+import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { createStore } from './oci.js';
 import { StorageError } from './storage-error.js';
@@ -78,19 +77,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function location(uri: string): Extract<StorageLocation, { scheme: 'oci' }> {
-  const parsed = parseStorageUri(uri);
-  assert.ok(parsed.ok && parsed.location.scheme === 'oci', uri);
-  return parsed.location;
-}
-
 function open(
   uri: string,
   parameters: Record<string, string> = {},
   env: Record<string, string> = {},
 ): Promise<ObjectStore> {
   return createStore({
-    location: location(uri),
+    location: locationOf(uri, 'oci'),
     parameters: { endpoint: oci.endpoint, ...parameters },
     env: { HOME: dir, ...env },
   });

@@ -10,11 +10,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { parseStorageUri } from '../spec/storage-uri.js';
-import { fileToPut, objectStoreContract } from './object-store.case.js';
+import {
+  fileToPut,
+  locationOf,
+  objectStoreContract,
+  rejectsWithStorageError,
+  withStore,
+} from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { createStore, MULTIPART_THRESHOLD_BYTES, PART_SIZE_BYTES } from './s3.js';
-import { httpStatusOf, isRetryable, StorageError } from './storage-error.js';
+import { httpStatusOf, isRetryable } from './storage-error.js';
 import { startS3rver, type S3rverHandle } from './testing/s3rver.js';
 
 let server: S3rverHandle;
@@ -35,9 +40,7 @@ async function openS3(
   parameters: Record<string, string> = server.parameters(),
   env: Record<string, string | undefined> = {},
 ): Promise<ObjectStore> {
-  const parsed = parseStorageUri(uri);
-  assert.ok(parsed.ok && parsed.location.scheme === 's3', uri);
-  return createStore({ location: parsed.location, parameters, env });
+  return createStore({ location: locationOf(uri, 's3'), parameters, env });
 }
 
 /** Every key in the bucket, as S3 itself names them (not through the store). */
@@ -54,24 +57,6 @@ async function rawKeys(prefix = ''): Promise<string[]> {
   } finally {
     client.destroy();
   }
-}
-
-async function withStore<T>(store: ObjectStore, use: (store: ObjectStore) => Promise<T>): Promise<T> {
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function rejectsWithStorageError(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, `expected a StorageError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a StorageError');
 }
 
 objectStoreContract('s3', { store: () => openS3('s3://bench/contract') });

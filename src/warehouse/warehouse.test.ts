@@ -60,13 +60,8 @@ const { sim, tmp } = simulatorFixture(
   },
 );
 
-async function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
-  const warehouse = await Warehouse.open(warehousePath);
-  try {
-    return await work(warehouse);
-  } finally {
-    warehouse.close();
-  }
+function withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
+  return Warehouse.using(warehousePath, {}, work);
 }
 
 /** Every canonical table's rows, sorted, as text: equal dumps mean no row changed. */

@@ -52,6 +52,20 @@ export class Warehouse {
     return warehouse;
   }
 
+  /** Opens the warehouse, runs `work` on it, and closes it whatever happens. */
+  static async using<T>(
+    path: string,
+    options: { readOnly?: boolean; lockWaitMs?: number },
+    work: (warehouse: Warehouse) => Promise<T>,
+  ): Promise<T> {
+    const warehouse = await Warehouse.open(path, options);
+    try {
+      return await work(warehouse);
+    } finally {
+      warehouse.close();
+    }
+  }
+
   /** Runs a statement; returns the rows it changed (inserted, updated, deleted). */
   async run(sql: string, params?: SqlParams): Promise<number> {
     return (await this.connection.run(sql, params)).rowsChanged;
