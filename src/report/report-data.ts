@@ -321,10 +321,18 @@ export async function iterationRequests(
   ).rows;
 }
 
-/** An empirical CDF: the sorted values, each with the fraction of values ≤ it. */
+/**
+ * An empirical CDF: each distinct value once, with the fraction of values ≤ it.
+ * Ties are one point because a chart keys its points by x: a repeated x would
+ * overwrite the earlier fraction (and the fraction ≤ x is the tie's last index).
+ */
 export function cdf(values: number[]): XY[] {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted.map((v, i) => [v, (i + 1) / sorted.length]);
+  const points: XY[] = [];
+  sorted.forEach((v, i) => {
+    if (sorted[i + 1] !== v) points.push([v, (i + 1) / sorted.length]);
+  });
+  return points;
 }
 
 function finite(rows: Row[], key: string, ok = true): number[] {

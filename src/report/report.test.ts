@@ -19,7 +19,7 @@ import {
 } from '../cli/cli-harness.js';
 import { compareRuns } from '../warehouse/queries.js';
 import { Warehouse } from '../warehouse/warehouse.js';
-import type { Chart, ReportData } from './report-data.js';
+import { cdf, type Chart, type ReportData } from './report-data.js';
 
 let warehousePath: string;
 /** A run group of two repeats (job file with service metadata), and a run alone. */
@@ -197,7 +197,7 @@ test('a run group: every chart in the HTML has its points, and they are the medi
     const ttfts = ok.map((r) => Number(r.ttft_ms)).sort((a, b) => a - b);
     assert.deepEqual(
       chart(data, 'ttft-cdf').series[0]!.points.map((p) => p[0]),
-      ttfts,
+      [...new Set(ttfts)],
     );
     assert.equal(chart(data, 'ttft-cdf').series[0]!.points.at(-1)?.[1], 1);
     const tpots = ok
@@ -207,7 +207,7 @@ test('a run group: every chart in the HTML has its points, and they are the medi
       .sort((a, b) => a - b);
     assert.deepEqual(
       chart(data, 'itl-cdf').series[0]!.points.map((p) => p[0]),
-      tpots,
+      [...new Set(tpots)],
     );
     const [inFlight, , errors] = chart(data, 'timeseries').series;
     assert.ok(
@@ -381,6 +381,15 @@ test('bad input exits 2 with a clear error and no stack', async () => {
   }
   const missing = await cli(['report', soloRun, '--warehouse', join(tmp(), 'missing.duckdb')]);
   assert.equal(missing.code, 2, missing.stderr);
+});
+
+test('cdf: a tie is one point at the fraction of values ≤ it (a chart keys points by x)', () => {
+  assert.deepEqual(cdf([3, 1, 2, 2]), [
+    [1, 0.25],
+    [2, 0.75],
+    [3, 1],
+  ]);
+  assert.deepEqual(cdf([]), []);
 });
 
 test("the page's script hands uPlot exactly the embedded points (DOM and uPlot stubbed; Chromium tests later)", async () => {
