@@ -10,7 +10,7 @@
  * batches 4 by default), `--only infermark,baseline,undici-floor,socket-floor`).
  * Target: <= 3 µs of client CPU per streamed token, flat from 64 to 512 streams.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -24,12 +24,26 @@ interface Row {
   streams: number;
   requests: number;
   tokens: number;
+  /** Chunks read from the sockets: how many events a read carries sets most of the per-token cost. */
+  reads: number;
   errors: number;
   wall_s: number;
   cpu_us: number;
   sys_us: number;
   loop_p99_ms: number;
 }
+
+/**
+ * Every chunk a socket hands to JavaScript passes through one 'data' emit (undici's
+ * `socket.read()` emits it too; flowing mode emits it directly), so counting those
+ * counts reads. One comparison per emit, the same for every client.
+ */
+let socketReads = 0;
+const socketEmit = Socket.prototype.emit;
+Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'data') socketReads++;
+  return socketEmit.apply(this, [event, ...args] as Parameters<typeof socketEmit>);
+};
 
 /** One closed-loop pass: `streams` workers send until `total` requests have been sent. */
 type SendOne = (index: number) => Promise<{ tokens: number; ok: boolean }>;
@@ -47,17 +61,20 @@ async function closedLoop(client: string, streams: number, total: number, send: 
     }
   };
   loop.enable();
+  const reads0 = socketReads;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: Math.min(streams, total) }, worker));
   const wall_ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const reads = socketReads - reads0;
   loop.disable();
   return {
     client,
     streams,
     requests: total,
     tokens,
+    reads,
     errors,
     wall_s: wall_ms / 1000,
     cpu_us: cpu.user + cpu.system,
@@ -270,6 +287,8 @@ function table(rows: Row[]): string {
     'wall s',
     'tokens/s',
     'requests/s',
+    'tokens/read',
+    'CPU µs/read',
     'CPU µs/token',
     'of which sys',
     'loop p99 ms',
@@ -283,6 +302,8 @@ function table(rows: Row[]): string {
     fmt(r.wall_s, 2),
     fmt(r.tokens / r.wall_s),
     fmt(r.requests / r.wall_s, 1),
+    fmt(r.tokens / Math.max(1, r.reads), 2),
+    fmt(r.cpu_us / Math.max(1, r.reads), 2),
     fmt(r.cpu_us / Math.max(1, r.tokens), 2),
     fmt(r.sys_us / Math.max(1, r.tokens), 2),
     fmt(r.loop_p99_ms, 2),

@@ -23,6 +23,7 @@ import {
   type ChunkInfo,
   type SseSink,
 } from './sse-parser.js';
+import { ChunkTexts } from './chunk-texts.js';
 
 /** What the response body is, decided from status and content-type. */
 const Mode = { pending: 0, sse: 1, json: 2, errorBody: 3 } as const;
@@ -62,7 +63,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private bodyChunks: Buffer[] = [];
   private bodyBytes = 0;
   /** Text of each content event (reasoning + content), for the tokenizer when usage is absent or disagrees. */
-  private texts: string[] = [];
+  private texts = new ChunkTexts();
   private sawDone = false;
   private stopped: StopRequest | null = null;
   private abortFn: ((err?: Error) => void) | null = null;
@@ -176,7 +177,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
         rec.chunk_times_us.push(t);
         rec.last_token_at_us = t;
         rec.output_chars += content.length + reasoning.length;
-        this.texts.push(reasoning === '' ? content : reasoning + content);
+        this.texts.append2(reasoning, content);
       }
       if (info.hasUsage) this.takeUsage(info);
     } else if (info.type === ChunkType.done) {
@@ -313,7 +314,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       rec.last_token_at_us = t;
       rec.chunk_times_us.push(t);
       rec.output_chars = info.content.length + info.reasoning.length;
-      this.texts.push(info.reasoning + info.content);
+      this.texts.append2(info.reasoning, info.content);
     }
   }
 
@@ -330,12 +331,11 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (rec.output_tokens_source === 'server') {
       if (n === 1) rec.chunk_tokens = [rec.output_tokens];
       else if (rec.output_tokens === n) rec.chunk_tokens = new Array<number>(n).fill(1);
-      else rec.chunk_tokens = this.texts.map((text) => count(text));
+      else rec.chunk_tokens = this.texts.texts().map((text) => count(text));
     } else if (n > 0) {
-      rec.output_tokens = count(this.texts.join(''));
-      rec.chunk_tokens = n === 1 ? [rec.output_tokens] : this.texts.map((text) => count(text));
+      rec.output_tokens = count(this.texts.joined());
+      rec.chunk_tokens = n === 1 ? [rec.output_tokens] : this.texts.texts().map((text) => count(text));
     }
-    this.texts = [];
     this.parser = null;
     this.resolve(rec);
   }
