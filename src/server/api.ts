@@ -32,6 +32,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   E_NO_GROUP: 404,
   E_NO_QUERY: 404,
   E_NO_ROW: 404,
+  E_NO_ITERATION: 404,
   E_NO_COLUMN: 400,
   E_NO_LINEAGE: 400,
   E_WAREHOUSE_BUSY: 503,

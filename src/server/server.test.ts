@@ -425,6 +425,7 @@ test('GET /runs/:id/report serves the report of the run under a CSP of its inlin
     ['/runs/%E0%A4%A/report', 400],
     [`/runs/${jobRun}/report?view=nope`, 400],
     [`/runs/${jobRun}/report?iteration=-1`, 400],
+    [`/runs/${jobRun}/report?iteration=99`, 404], // an iteration the run does not have
     [`/runs/${jobRun}/report?view=product&view=partner`, 400],
     [`/runs/${jobRun}/report?x=1`, 400],
     [`/runs/${jobRun}/report/x`, 404],
