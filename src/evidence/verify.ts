@@ -280,19 +280,24 @@ async function verifyIteration(
   if (verdict.ended_by === 'interrupted') notes.push('interrupted before its planned end');
 
   // Problems found in a file of this iteration belong to it; the run's list keeps them all.
-  const own = [...problems, ...report.problems.filter((p) => p.path.startsWith(prefix))];
+  // The run's manifest and the iteration's list the same files, so the same problem
+  // may have been found by both checks: keep each once.
   for (const problem of problems) {
     if (!report.problems.some((p) => p.path === problem.path && p.problem === problem.problem)) {
       report.problems.push(problem);
     }
   }
+  const own = report.problems.filter(
+    (p) => p.path.startsWith(prefix) || problems.some((q) => q.path === p.path && q.problem === p.problem),
+  );
   if (own.length > 0) {
     verdict.status = 'corrupt';
     notes.unshift(own.map((p) => `${p.path}: ${p.problem}`).join('; '));
   } else if (!verdict.sealed || verdict.ended_by === 'interrupted' || records.cut) {
     verdict.status = 'partial';
   }
-  verdict.detail = notes.join('; ') || `${verdict.records} records, sealed and verified`;
+  // The record count is its own field (and printed beside the detail): not repeated here.
+  verdict.detail = notes.join('; ') || 'sealed and verified';
   return verdict;
 }
 
