@@ -2,6 +2,7 @@
  * Errors a user can act on. Every error carries a stable `code` and the process
  * `exitCode` it maps to; only the CLI turns them into an exit (vitest's pattern).
  */
+import { isSecretField, REDACTED, redactSecrets } from './evidence/redact.js';
 
 /** Exit codes used across the CLI (k6-style named codes). */
 export const ExitCode = {
@@ -44,13 +45,17 @@ export function formatIssue(issue: ValidationIssue): string {
   const parts: string[] = [];
   if (issue.file) parts.push(issue.file);
   if (issue.path) parts.push(issue.path);
-  if (issue.value !== undefined) parts.push(formatValue(issue.value));
+  if (issue.value !== undefined) parts.push(formatValue(issue.value, issue.path));
   parts.push(issue.message);
   return parts.join(': ');
 }
 
-function formatValue(value: unknown): string {
-  const text = JSON.stringify(value);
+function formatValue(value: unknown, path: string): string {
+  // A refused value is quoted as written, but never a secret in it: the whole value of a
+  // secret-named field (`spec.apiKey: "sk-…"`), a URL's userinfo and query
+  // (`?code=<function key>`, `&sig=`) and secret-named fields inside it are replaced first.
+  const field = /([^.[\]]+)(\[\d+\])*$/.exec(path)?.[1] ?? '';
+  const text = JSON.stringify(isSecretField(field) ? REDACTED : redactSecrets(value));
   if (text === undefined) return String(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

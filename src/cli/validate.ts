@@ -5,6 +5,7 @@
 import { ExitCode, ValidationError } from '../errors.js';
 import { buildPlan } from '../engine/build-plan.js';
 import { loadJobFile } from '../spec/load-job.js';
+import { scrubText } from '../evidence/redact.js';
 
 export async function validateCommand(files: string[]): Promise<number> {
   let failed = false;
@@ -18,7 +19,8 @@ export async function validateCommand(files: string[]): Promise<number> {
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       failed = true;
-      process.stderr.write(`${error.message}\n`);
+      // The same scrub pass as every other message the CLI prints.
+      process.stderr.write(`${scrubText(error.message)}\n`);
     }
   }
   return failed ? ExitCode.badInput : ExitCode.ok;

@@ -51,6 +51,17 @@ const PLANTED = {
   githubEnv: 'PLANTEDgithubEnvToken0123456789',
   githubWrong: 'ghp_PLANTEDwrongToken0123456789abcdef',
   azureWrongKey: Buffer.from('PLANTEDwrongAzureAccountKey0123456789').toString('base64'),
+  // In AZURE_STORAGE_CONNECTION_STRING, as AccountKey=: refused by azurite, so it reaches an error message.
+  azureEnvWrongKey: Buffer.from('PLANTEDwrongAzureEnvAccountKey0123456789').toString('base64'),
+  // In the endpoint URL's query, as an Azure OpenAI-style `api-key` and a `sig`.
+  endpointQueryKey: 'PLANTEDendpointQueryApiKey0123',
+  endpointQuerySig: 'PLANTEDendpointQuerySig0123',
+  // An Azure Functions-style `?code=`: a name no secret pattern knows.
+  endpointQueryCode: 'PLANTEDendpointQueryCode0123456789',
+  // Literal `Bearer <token>` values: in a header field the spec does not have, and in request parameters.
+  bearerHeader: 'PLANTEDbearerHeaderToken0123456789',
+  bearerParam: 'PLANTEDbearerParamToken0123456789',
+  bearerPlainParam: 'PLANTEDbearerPlainParamToken0123456789',
 } as const;
 
 let sim: SpawnedSimulator;
@@ -244,9 +255,9 @@ before(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const request = Buffer.concat(chunks).toString('utf8');
-      const apiKey = (JSON.parse(request || '{}') as { api_key?: string }).api_key ?? '';
+      const body = JSON.parse(request || '{}') as { api_key?: string; authorization?: string; note?: string };
       // The quoted secrets come first: error messages are clipped in the records.
-      const message = `invalid credentials: authorization=${req.headers.authorization ?? ''}; "api_key":"${apiKey}"; url=${req.url ?? ''}; request=${request}`;
+      const message = `invalid credentials: authorization=${req.headers.authorization ?? ''}; "api_key":"${body.api_key ?? ''}"; "authorization":"${body.authorization ?? ''}"; "note":"${body.note ?? ''}"; url=${req.url ?? ''}; request=${request}`;
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message } }));
     });
   });
@@ -551,6 +562,139 @@ test('failed uploads (wrong Azure key, GitHub 401, wrong S3 key id) print no sec
   await assertNoLeak([outputs, s3.directory], printed);
 });
 
+test('Azure: AZURE_STORAGE_CONNECTION_STRING (AccountKey=) and AZURE_STORAGE_SAS_TOKEN in the environment reach nothing written; a refused env key is not quoted', async () => {
+  const wrongConnection = azurite
+    .connectionString()
+    .replace(/AccountKey=[^;]+/, `AccountKey=${PLANTED.azureEnvWrongKey}`);
+  assert.notEqual(wrongConnection, azurite.connectionString(), 'the planted key replaced the real one');
+  const [connection, sasRun, wrong] = await Promise.all([
+    runJob(
+      'az-env-connection-string',
+      {
+        outputLocation: { storageUri: `az://${azurite.account}/runs/env-connection`, parameters: {} },
+      },
+      { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString() },
+      ['--json'],
+    ),
+    runJob(
+      'az-env-sas',
+      {
+        outputLocation: {
+          storageUri: `az://${azurite.account}/runs/env-sas`,
+          parameters: { azure_blob_endpoint: azurite.blobEndpoint },
+        },
+      },
+      { AZURE_STORAGE_SAS_TOKEN: `?${sas.token}` },
+      ['--json'],
+    ),
+    runJob(
+      'az-env-wrong-key',
+      { outputLocation: { storageUri: `az://${azurite.account}/runs/env-wrong`, parameters: {} } },
+      { AZURE_STORAGE_CONNECTION_STRING: wrongConnection },
+      ['--debug'],
+    ),
+  ]);
+  for (const { result } of [connection, sasRun]) {
+    assert.equal(result.code, 0, result.stderr);
+    // The credentials from the environment were used: every object was uploaded.
+    const { upload } = JSON.parse(result.stdout) as { upload: { uploaded: number; objects: number } };
+    assert.ok(upload.uploaded > 0 && upload.uploaded === upload.objects, JSON.stringify(upload));
+  }
+  // Refused at the preflight, before any load.
+  assert.equal(wrong.result.code, 2, wrong.result.stdout + wrong.result.stderr);
+  assert.match(wrong.result.stderr, /infermark: .*403/);
+  const { run_id } = JSON.parse(connection.result.stdout) as { run_id: string };
+  const back = join(outputs, 'az-env-connection-back');
+  const download = await run(
+    'download az env',
+    ['download', `az://${azurite.account}/runs/env-connection`, `nightly/${run_id}`, back],
+    { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString() },
+  );
+  assert.equal(download.code, 0, download.stdout + download.stderr);
+  // The refused run wrote no folder: what it printed is scanned with the rest.
+  await assertNoLeak([connection.out, sasRun.out, back, azurite.directory], printed);
+});
+
+test('an endpoint URL with secrets in its query (?code=, &api-key=, &sig=) is refused before any load; the secret is printed nowhere', async () => {
+  const before = (await sim.stats()).requests;
+  // `code` first: a quoted value is clipped, and no pattern knows that name (only the URL's redaction can).
+  const url = `${sim.url}/v1/chat/completions?code=${PLANTED.endpointQueryCode}&api-version=2024-02-01&api-key=${PLANTED.endpointQueryKey}&sig=${PLANTED.endpointQuerySig}`;
+  const job = await jobFile('url-query', { url });
+  const [inJob, onCommandLine, validate] = await Promise.all([
+    run('url-query', ['--debug', 'run', job, '--out', join(outputs, 'url-query')]),
+    run('url-query-flag', [
+      '--debug',
+      'run',
+      '--url',
+      url,
+      '--model',
+      'm',
+      '--scenario',
+      'D(16,6)',
+      '--concurrency',
+      '1',
+      '--max-requests',
+      '3',
+      '--out',
+      join(outputs, 'url-query-flag'),
+    ]),
+    run('url-query-validate', ['validate', job]),
+  ]);
+  for (const result of [inJob, onCommandLine]) {
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /query strings and fragments are not supported/);
+  }
+  assert.notEqual(validate.code, 0, validate.stdout + validate.stderr);
+  assert.match(validate.stdout + validate.stderr, /query strings and fragments are not supported/);
+  assert.equal((await sim.stats()).requests, before, 'no request was sent');
+  await assertNoLeak([outputs], printed);
+});
+
+test('a literal "Bearer <token>": a header field the spec lacks is refused without quoting it; in request parameters it is sent but never written', async () => {
+  // The job spec has no field for extra headers: one is an unknown field, refused by name.
+  const withHeader = await jobFile('bearer-header', {
+    spec: { additionalHeaders: { Authorization: `Bearer ${PLANTED.bearerHeader}` } },
+  });
+  const [refused, validate, toSim, toEcho] = await Promise.all([
+    run('bearer-header', ['--debug', 'run', withHeader, '--out', join(outputs, 'bearer-header')]),
+    run('bearer-header-validate', ['validate', withHeader]),
+    runJob('bearer-param', {
+      spec: {
+        additionalRequestParams: {
+          authorization: `Bearer ${PLANTED.bearerParam}`,
+          note: `Bearer ${PLANTED.bearerPlainParam}`,
+        },
+      },
+    }),
+    // The echo server quotes the request body back in its error: the records would hold it.
+    runJob('bearer-param-echo', {
+      url: `${echoUrl}/v1/chat/completions`,
+      spec: {
+        additionalRequestParams: {
+          authorization: `Bearer ${PLANTED.bearerParam}`,
+          note: `Bearer ${PLANTED.bearerPlainParam}`,
+        },
+      },
+    }),
+  ]);
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /additionalHeaders/);
+  assert.notEqual(validate.code, 0, validate.stdout + validate.stderr);
+  assert.match(validate.stdout + validate.stderr, /additionalHeaders/);
+  assert.equal(toSim.result.code, 0, toSim.result.stderr);
+  assert.equal(toEcho.result.code, 1, toEcho.result.stderr);
+  const records = await readFile(
+    join(await runFolderUnder(toEcho.out), 'iterations/000/requests.jsonl'),
+    'utf8',
+  );
+  // The parameters were sent: the server's reply quoting them is in the records, scrubbed.
+  // A secret-named parameter is replaced whole; a Bearer value under another name keeps its scheme word.
+  assert.match(records, /\\"authorization\\":\\"(Bearer )?(\*\*\*|\[redacted\])\\"/);
+  assert.match(records, /\\"note\\":\\"Bearer (\*\*\*|\[redacted\])\\"/);
+  // The refused run wrote no folder: what it printed is scanned with the rest.
+  await assertNoLeak([toSim.out, toEcho.out], printed);
+});
+
 /** Every row of every table of each warehouse the runs ingested into, as text (DuckDB compresses its file). */
 async function warehouseRows(): Promise<Array<[string, string]>> {
   const { Warehouse } = await import('../warehouse/warehouse.js');
@@ -593,6 +737,9 @@ test('every byte written and printed by every run above holds no secret', async 
     PLANTED.azureWrongKey,
     encodeURIComponent(sas.signature),
     azurite.key,
+    PLANTED.endpointQueryCode,
+    PLANTED.bearerHeader,
+    PLANTED.bearerPlainParam,
   ]) {
     assert.ok(control.includes(JSON.stringify(secret)), `the scan misses ${secret}`);
   }

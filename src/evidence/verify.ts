@@ -280,8 +280,8 @@ async function verifyIteration(
   if (verdict.ended_by === 'interrupted') notes.push('interrupted before its planned end');
 
   // Problems found in a file of this iteration belong to it; the run's list keeps them all.
-  // The run's manifest and the iteration's list the same files, so the same problem
-  // may have been found by both checks: keep each once.
+  // The run's manifest and the iteration's both list this iteration's files, so the same
+  // problem may have been found by both checks: keep each once.
   for (const problem of problems) {
     if (!report.problems.some((p) => p.path === problem.path && p.problem === problem.problem)) {
       report.problems.push(problem);
