@@ -154,3 +154,32 @@ export function assertPoints(
     assert.ok(close(p[0], e[0]) && close(p[1], e[1]), `${show} (at ${i})`);
   });
 }
+
+/**
+ * Runs before the page's scripts: wraps the uPlot constructor the report defines,
+ * so the test reads what each plot holds (its series labels and aligned data).
+ */
+export const UPLOT_SPY = `(() => {
+  const drawn = [];
+  Object.defineProperty(window, '__drawn', { value: drawn });
+  let real;
+  Object.defineProperty(window, 'uPlot', {
+    configurable: true,
+    get() { return real; },
+    set(U) {
+      const Spy = function (opts, data, target) {
+        const u = new U(opts, data, target);
+        const fig = target.closest('[data-chart]');
+        drawn.push({
+          id: fig ? fig.getAttribute('data-chart') : null,
+          labels: u.series.map((s) => s.label),
+          data: JSON.parse(JSON.stringify(u.data)),
+        });
+        return u;
+      };
+      Object.assign(Spy, U);
+      Spy.prototype = U.prototype;
+      real = Spy;
+    },
+  });
+})();`;

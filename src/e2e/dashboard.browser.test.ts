@@ -27,6 +27,7 @@ import {
   launchChromium,
   rows,
   SCREENSHOTS,
+  UPLOT_SPY,
   withWarehouse,
   type RunsFixture,
 } from './browser.js';
@@ -672,31 +673,6 @@ test('compare two run groups, then two runs, from the compare form: the means an
   await assertCompareTable(await meansOf([a]), await meansOf([b]), 'runs');
   await shot('dashboard-compare-runs');
 });
-
-/**
- * Runs before the report's scripts: wraps the uPlot constructor it defines, so the
- * test reads what each plot was given (series labels and aligned data).
- */
-const UPLOT_SPY = `(() => {
-  const drawn = [];
-  Object.defineProperty(window, '__drawn', { value: drawn });
-  let real;
-  Object.defineProperty(window, 'uPlot', {
-    configurable: true,
-    get() { return real; },
-    set(U) {
-      const Spy = function (opts, data, target) {
-        const u = new U(opts, data, target);
-        const fig = target.closest('[data-chart]');
-        drawn.push({ id: fig ? fig.getAttribute('data-chart') : null, labels: u.series.map((s) => s.label), data: JSON.parse(JSON.stringify(u.data)) });
-        return u;
-      };
-      Object.assign(Spy, U);
-      Spy.prototype = U.prototype;
-      real = Spy;
-    },
-  });
-})();`;
 
 /** Each point chart's series: chart kind → [warehouse column, series name]. */
 const REPORT_SERIES: Record<string, [string, string][]> = {

@@ -14,7 +14,15 @@ import type { Browser, Page } from 'playwright-core';
 import { cli } from '../cli/cli-harness.js';
 import { POINT_METRICS, type Chart, type ReportData, type XY } from '../report/report-data.js';
 import type { Row } from '../warehouse/warehouse.js';
-import { assertPoints, buildRuns, launchChromium, rows, SCREENSHOTS, type RunsFixture } from './browser.js';
+import {
+  assertPoints,
+  buildRuns,
+  launchChromium,
+  rows,
+  SCREENSHOTS,
+  UPLOT_SPY,
+  type RunsFixture,
+} from './browser.js';
 
 let fx: RunsFixture;
 let browser: Browser;
@@ -30,35 +38,6 @@ after(async () => {
   await fx?.sim.close();
   if (fx?.tmp) await rm(fx.tmp, { recursive: true, force: true });
 });
-
-/**
- * Runs before the page's scripts: wraps the uPlot constructor the report defines,
- * so the test reads what each plot holds (its series labels and aligned data).
- */
-const UPLOT_SPY = `(() => {
-  const drawn = [];
-  Object.defineProperty(window, '__drawn', { value: drawn });
-  let real;
-  Object.defineProperty(window, 'uPlot', {
-    configurable: true,
-    get() { return real; },
-    set(U) {
-      const Spy = function (opts, data, target) {
-        const u = new U(opts, data, target);
-        const fig = target.closest('[data-chart]');
-        drawn.push({
-          id: fig ? fig.getAttribute('data-chart') : null,
-          labels: u.series.map((s) => s.label),
-          data: JSON.parse(JSON.stringify(u.data)),
-        });
-        return u;
-      };
-      Object.assign(Spy, U);
-      Spy.prototype = U.prototype;
-      real = Spy;
-    },
-  });
-})();`;
 
 interface Drawn {
   id: string | null;

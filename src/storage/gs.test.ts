@@ -11,14 +11,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, runFolderUnder, simulatorFixture, writeJobYaml } from '../cli/cli-harness.js';
-import { listFiles, type RunManifest } from '../evidence/manifest.js';
+import { simulatorFixture } from '../cli/cli-harness.js';
 import { createStore } from './gs.js';
 import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { StorageError } from './storage-error.js';
 import { startFakeGcs, type FakeGcs } from './testing/fake-gcs.js';
-import { downloadRun } from './upload.js';
+import { runUploadDownloadAlter } from './run-round-trip.case.js';
 
 let gcs: FakeGcs;
 let dir: string;
@@ -153,87 +152,14 @@ test('gs: an unreadable gcp_credentials_path is a configuration error naming the
 });
 
 test('gs: a real run uploads to its outputLocation; download reads it back, every digest verifies, an altered object is named', async () => {
-  const storageUri = 'gs://bench/experiments';
-  const job = await writeJobYaml(join(tmp(), 'to-gs.yaml'), {
+  await runUploadDownloadAlter({
     name: 'to-gs',
-    url: sim().url,
-    scenarios: ['D(16,6)'],
-    concurrency: [1, 2],
-    maxRequestsPerIteration: 5,
-    spec: [
-      'resultFolderName: nightly',
-      'outputLocation:',
-      `  storageUri: '${storageUri}'`,
-      '  parameters:',
-      `    gcp_endpoint: '${gcs.endpoint}'`,
-    ],
+    storageUri: 'gs://bench/experiments',
+    params: { gcp_endpoint: gcs.endpoint },
+    simUrl: sim().url,
+    tmp: tmp(),
+    objects: () => gcs.objects('bench'),
+    storedSha256: (object) => object.metadata['sha256'],
+    openStore: () => open('gs://bench/experiments'),
   });
-  const out = join(tmp(), 'to-gs-runs');
-  const result = await cli(['run', job, '--out', out, '--quiet', '--json', '--no-warehouse']);
-  assert.equal(result.code, 0, result.stderr);
-  const printed = JSON.parse(result.stdout) as {
-    run_id: string;
-    artifact_manifest_digest: string;
-    upload: { uploaded: number; skipped: number; objects: number; prefix: string };
-  };
-  assert.equal(printed.upload.prefix, `nightly/${printed.run_id}`);
-  assert.equal(printed.upload.uploaded, printed.upload.objects);
-  const runDir = await runFolderUnder(out);
-  const files = await listFiles(runDir);
-  assert.ok(
-    files.some((f) => f.startsWith('iterations/001/')),
-    files.join(', '),
-  );
-
-  // What the server holds: one object per file, each with the bytes and the sha256 of the run's manifest.
-  const base = `experiments/${printed.upload.prefix}/`;
-  const stored = [...gcs.objects('bench').keys()].filter((name) => name.startsWith(base));
-  assert.deepEqual(stored.map((name) => name.slice(base.length)).sort(), files);
-  const manifest = JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')) as RunManifest;
-  assert.equal(manifest.artifacts.length + 2, files.length);
-  for (const artifact of manifest.artifacts) {
-    const object = gcs.objects('bench').get(base + artifact.path);
-    assert.ok(object, artifact.path);
-    const digest = `sha256:${createHash('sha256').update(object.data).digest('hex')}`;
-    assert.equal(digest, artifact.sha256, `stored bytes of ${artifact.path}`);
-    assert.equal(object.metadata['sha256'], artifact.sha256, `sha256 metadata of ${artifact.path}`);
-  }
-
-  const back = join(tmp(), 'to-gs-back');
-  const download = await cli([
-    'download',
-    storageUri,
-    printed.upload.prefix,
-    back,
-    '--json',
-    '--param',
-    `gcp_endpoint=${gcs.endpoint}`,
-  ]);
-  assert.equal(download.code, 0, download.stdout + download.stderr);
-  const report = JSON.parse(download.stdout) as { status: string; artifact_manifest_digest: string };
-  assert.equal(report.status, 'complete');
-  assert.equal(report.artifact_manifest_digest, printed.artifact_manifest_digest);
-  assert.deepEqual(await listFiles(back), files);
-  for (const file of files) {
-    assert.deepEqual(await readFile(join(back, file)), await readFile(join(runDir, file)), file);
-  }
-
-  // One byte changed in the store (the client's own hash checks still pass: the server hashes what it holds).
-  const altered = 'iterations/000/requests.jsonl';
-  const object = gcs.objects('bench').get(base + altered);
-  assert.ok(object && object.data.length > 0, altered);
-  const bytes = Buffer.from(object.data);
-  bytes[1] = (bytes[1] as number) ^ 0x01;
-  object.data = bytes;
-  const store = await open(storageUri);
-  try {
-    const again = await downloadRun(store, printed.upload.prefix, join(tmp(), 'to-gs-altered'));
-    assert.equal(again.status, 'corrupt');
-    assert.ok(
-      again.problems.some((p) => p.path === altered && /^changed/.test(p.problem)),
-      JSON.stringify(again.problems),
-    );
-  } finally {
-    await store.close();
-  }
 });

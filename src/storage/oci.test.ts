@@ -11,18 +11,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { cli, runFolderUnder, simulatorFixture, writeJobYaml } from '../cli/cli-harness.js';
-import { listFiles, type RunManifest } from '../evidence/manifest.js';
+import { simulatorFixture } from '../cli/cli-harness.js';
 import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { createStore } from './oci.js';
 import { StorageError } from './storage-error.js';
 import { startFakeOci, type FakeOci } from './testing/fake-oci.js';
-import { downloadRun } from './upload.js';
+import { runUploadDownloadAlter } from './run-round-trip.case.js';
 
 const TENANCY = 'ocid1.tenancy.oc1..infermarktest';
 const USER = 'ocid1.user.oc1..infermarktest';
@@ -245,93 +244,19 @@ test('oci: without auth or a config file, preflight says what to set', async () 
 
 test('oci: a real run uploads to its outputLocation; download reads it back, every digest verifies, an altered object is named', async () => {
   const storageUri = 'oci://n/infermark/b/bench/o/experiments';
-  const job = await writeJobYaml(join(tmp(), 'to-oci.yaml'), {
-    name: 'to-oci',
-    url: sim().url,
-    scenarios: ['D(16,6)'],
-    concurrency: [1, 2],
-    maxRequestsPerIteration: 5,
-    spec: [
-      'resultFolderName: nightly',
-      'outputLocation:',
-      `  storageUri: '${storageUri}'`,
-      '  parameters:',
-      `    endpoint: '${oci.endpoint}'`,
-      '    auth: user_principal',
-      `    config_file: '${configFile}'`,
-    ],
-  });
-  const out = join(tmp(), 'to-oci-runs');
   const before = oci.signedBy.length;
-  const result = await cli(['run', job, '--out', out, '--quiet', '--json', '--no-warehouse']);
-  assert.equal(result.code, 0, result.stderr);
-  const printed = JSON.parse(result.stdout) as {
-    run_id: string;
-    artifact_manifest_digest: string;
-    upload: { uploaded: number; skipped: number; objects: number; prefix: string };
-  };
-  assert.equal(printed.upload.prefix, `nightly/${printed.run_id}`);
-  assert.equal(printed.upload.uploaded, printed.upload.objects);
-  // Every request of the upload was signed with the config file's key.
+  const printed = await runUploadDownloadAlter({
+    name: 'to-oci',
+    storageUri,
+    params: { endpoint: oci.endpoint, auth: 'user_principal', config_file: configFile },
+    simUrl: sim().url,
+    tmp: tmp(),
+    objects: () => oci.objects('bench'),
+    storedSha256: (object) => object.meta['opc-meta-sha256'],
+    openStore: () => userPrincipal(storageUri),
+  });
+  // Every request of the upload and the download was signed with the config file's key.
   const signers = oci.signedBy.slice(before);
   assert.ok(signers.length > printed.upload.objects, `${signers.length} signed requests`);
   assert.ok(signers.every((keyId) => keyId === API_KEY_ID));
-  const runDir = await runFolderUnder(out);
-  const files = await listFiles(runDir);
-  assert.ok(
-    files.some((f) => f.startsWith('iterations/001/')),
-    files.join(', '),
-  );
-
-  // What the server holds: one object per file, each with the bytes and the sha256 of the run's manifest.
-  const base = `experiments/${printed.upload.prefix}/`;
-  const stored = [...oci.objects('bench').keys()].filter((name) => name.startsWith(base));
-  assert.deepEqual(stored.map((name) => name.slice(base.length)).sort(), files);
-  const manifest = JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')) as RunManifest;
-  assert.equal(manifest.artifacts.length + 2, files.length);
-  for (const artifact of manifest.artifacts) {
-    const object = oci.objects('bench').get(base + artifact.path);
-    assert.ok(object, artifact.path);
-    const digest = `sha256:${createHash('sha256').update(object.data).digest('hex')}`;
-    assert.equal(digest, artifact.sha256, `stored bytes of ${artifact.path}`);
-    assert.equal(object.meta['opc-meta-sha256'], artifact.sha256, `sha256 metadata of ${artifact.path}`);
-  }
-
-  const back = join(tmp(), 'to-oci-back');
-  const params = [`endpoint=${oci.endpoint}`, 'auth=user_principal', `config_file=${configFile}`];
-  const download = await cli([
-    'download',
-    storageUri,
-    printed.upload.prefix,
-    back,
-    '--json',
-    ...params.flatMap((param) => ['--param', param]),
-  ]);
-  assert.equal(download.code, 0, download.stdout + download.stderr);
-  const report = JSON.parse(download.stdout) as { status: string; artifact_manifest_digest: string };
-  assert.equal(report.status, 'complete');
-  assert.equal(report.artifact_manifest_digest, printed.artifact_manifest_digest);
-  assert.deepEqual(await listFiles(back), files);
-  for (const file of files) {
-    assert.deepEqual(await readFile(join(back, file)), await readFile(join(runDir, file)), file);
-  }
-
-  // One byte changed in the store (its Content-MD5 follows the bytes, as the server hashes what it holds).
-  const altered = 'iterations/000/requests.jsonl';
-  const object = oci.objects('bench').get(base + altered);
-  assert.ok(object && object.data.length > 0, altered);
-  const bytes = Buffer.from(object.data);
-  bytes[1] = (bytes[1] as number) ^ 0x01;
-  object.data = bytes;
-  const store = await userPrincipal(storageUri);
-  try {
-    const again = await downloadRun(store, printed.upload.prefix, join(tmp(), 'to-oci-altered'));
-    assert.equal(again.status, 'corrupt');
-    assert.ok(
-      again.problems.some((p) => p.path === altered && /^changed/.test(p.problem)),
-      JSON.stringify(again.problems),
-    );
-  } finally {
-    await store.close();
-  }
 });
