@@ -183,3 +183,22 @@ export const UPLOT_SPY = `(() => {
     },
   });
 })();`;
+
+/** Each chart's series as the report defines them: chart kind → [warehouse column, series name]. */
+export const REPORT_SERIES: Record<string, [string, string][]> = {
+  throughput: [['output_throughput_tokens_per_s', 'output tokens/s']],
+  ttft: [
+    ['ttft_ms_p50', 'TTFT p50'],
+    ['ttft_ms_p99', 'TTFT p99'],
+  ],
+  tpot: [
+    ['tpot_ms_p50', 'TPOT p50'],
+    ['tpot_ms_p99', 'TPOT p99'],
+    ['itl_ms_p99', 'ITL p99'],
+  ],
+  errors: [['error_rate', 'error rate']],
+  goodput: [
+    ['goodput_rps', 'goodput'],
+    ['request_throughput_rps', 'request throughput'],
+  ],
+};

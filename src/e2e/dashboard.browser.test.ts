@@ -25,6 +25,7 @@ import {
   buildRuns,
   close,
   launchChromium,
+  REPORT_SERIES,
   rows,
   SCREENSHOTS,
   UPLOT_SPY,
@@ -673,25 +674,6 @@ test('compare two run groups, then two runs, from the compare form: the means an
   await assertCompareTable(await meansOf([a]), await meansOf([b]), 'runs');
   await shot('dashboard-compare-runs');
 });
-
-/** Each point chart's series: chart kind → [warehouse column, series name]. */
-const REPORT_SERIES: Record<string, [string, string][]> = {
-  throughput: [['output_throughput_tokens_per_s', 'output tokens/s']],
-  ttft: [
-    ['ttft_ms_p50', 'TTFT p50'],
-    ['ttft_ms_p99', 'TTFT p99'],
-  ],
-  tpot: [
-    ['tpot_ms_p50', 'TPOT p50'],
-    ['tpot_ms_p99', 'TPOT p99'],
-    ['itl_ms_p99', 'ITL p99'],
-  ],
-  errors: [['error_rate', 'error rate']],
-  goodput: [
-    ['goodput_rps', 'goodput'],
-    ['request_throughput_rps', 'request throughput'],
-  ],
-};
 
 /**
  * The report the dashboard serves on `page` (already loaded, charts drawn): every

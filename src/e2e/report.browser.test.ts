@@ -18,6 +18,7 @@ import {
   assertPoints,
   buildRuns,
   launchChromium,
+  REPORT_SERIES,
   rows,
   SCREENSHOTS,
   UPLOT_SPY,
@@ -44,25 +45,6 @@ interface Drawn {
   labels: string[];
   data: (number | null)[][];
 }
-
-/** Each chart's series as the report defines them: chart kind → [warehouse column, series name]. */
-const SERIES: Record<string, [string, string][]> = {
-  throughput: [['output_throughput_tokens_per_s', 'output tokens/s']],
-  ttft: [
-    ['ttft_ms_p50', 'TTFT p50'],
-    ['ttft_ms_p99', 'TTFT p99'],
-  ],
-  tpot: [
-    ['tpot_ms_p50', 'TPOT p50'],
-    ['tpot_ms_p99', 'TPOT p99'],
-    ['itl_ms_p99', 'ITL p99'],
-  ],
-  errors: [['error_rate', 'error rate']],
-  goodput: [
-    ['goodput_rps', 'goodput'],
-    ['request_throughput_rps', 'request throughput'],
-  ],
-};
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -295,7 +277,7 @@ test('the report opens offline in Chromium and every chart is drawn with the war
       .find((c) => c.id.startsWith('throughput-') && c.scenario === scenario)
       ?.id.split('-')[1];
     assert.ok(i !== undefined, `no charts for ${scenario}`);
-    for (const [kind, columns] of Object.entries(SERIES)) {
+    for (const [kind, columns] of Object.entries(REPORT_SERIES)) {
       const c = chart(`${kind}-${i}`);
       const want = subjects.flatMap(([label, points]) =>
         columns.map(([column, name]) => [`${label} ${name}`, series(points, scenario, column)] as const),

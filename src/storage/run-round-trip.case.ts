@@ -14,7 +14,8 @@ import { listFiles, type RunManifest } from '../evidence/manifest.js';
 import type { ObjectStore } from './object-store.js';
 import { downloadRun } from './upload.js';
 
-export interface RoundTripCase<T extends { data: Buffer }> {
+/** A run against the simulator whose results go to `storageUri`. */
+export interface UploadCase {
   /** Job name and file prefix, e.g. `to-gs`. */
   name: string;
   storageUri: string;
@@ -22,6 +23,11 @@ export interface RoundTripCase<T extends { data: Buffer }> {
   params: Record<string, string>;
   simUrl: string;
   tmp: string;
+  /** More arguments for `infermark run`. */
+  runArgs?: string[];
+}
+
+export interface RoundTripCase<T extends { data: Buffer }> extends UploadCase {
   /** The fake's objects in the bucket the URI names, by object name. */
   objects: () => Map<string, T>;
   /** The sha256 the store kept as the object's metadata. */
@@ -29,11 +35,16 @@ export interface RoundTripCase<T extends { data: Buffer }> {
   openStore: () => Promise<ObjectStore>;
 }
 
-/** Runs the case; returns what `run --json` printed, for scheme-specific checks. */
-export async function runUploadDownloadAlter<T extends { data: Buffer }>(
-  c: RoundTripCase<T>,
-): Promise<{ run_id: string; upload: { objects: number; prefix: string } }> {
-  const job = await writeJobYaml(join(c.tmp, `${c.name}.yaml`), {
+interface Printed {
+  run_id: string;
+  artifact_manifest_digest: string;
+  upload: { uploaded: number; skipped: number; objects: number; prefix: string };
+}
+
+/** The job file of an upload case: a small run whose results go to `storageUri`. */
+export function writeUploadJob(c: Omit<UploadCase, 'runArgs'>): Promise<string> {
+  const entries = Object.entries(c.params).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`);
+  return writeJobYaml(join(c.tmp, `${c.name}.yaml`), {
     name: c.name,
     url: c.simUrl,
     scenarios: ['D(16,6)'],
@@ -43,18 +54,20 @@ export async function runUploadDownloadAlter<T extends { data: Buffer }>(
       'resultFolderName: nightly',
       'outputLocation:',
       `  storageUri: '${c.storageUri}'`,
-      '  parameters:',
-      ...Object.entries(c.params).map(([key, value]) => `    ${key}: '${value}'`),
+      ...(entries.length > 0 ? ['  parameters:', ...entries] : ['  parameters: {}']),
     ],
   });
+}
+
+/** Runs the job with the CLI, downloads what it uploaded, and checks both folders match byte for byte. */
+export async function runUploadAndReadBack(
+  c: UploadCase,
+): Promise<{ printed: Printed; runDir: string; files: string[] }> {
+  const job = await writeUploadJob(c);
   const out = join(c.tmp, `${c.name}-runs`);
-  const result = await cli(['run', job, '--out', out, '--quiet', '--json', '--no-warehouse']);
+  const result = await cli(['run', job, '--out', out, '--quiet', '--json', ...(c.runArgs ?? [])]);
   assert.equal(result.code, 0, result.stderr);
-  const printed = JSON.parse(result.stdout) as {
-    run_id: string;
-    artifact_manifest_digest: string;
-    upload: { uploaded: number; skipped: number; objects: number; prefix: string };
-  };
+  const printed = JSON.parse(result.stdout) as Printed;
   assert.equal(printed.upload.prefix, `nightly/${printed.run_id}`);
   assert.equal(printed.upload.uploaded, printed.upload.objects);
   const runDir = await runFolderUnder(out);
@@ -63,20 +76,6 @@ export async function runUploadDownloadAlter<T extends { data: Buffer }>(
     files.some((f) => f.startsWith('iterations/001/')),
     files.join(', '),
   );
-
-  // What the server holds: one object per file, each with the bytes and the sha256 of the run's manifest.
-  const base = `${new URL(c.storageUri).pathname.split('/').pop()}/${printed.upload.prefix}/`;
-  const stored = [...c.objects().keys()].filter((name) => name.startsWith(base));
-  assert.deepEqual(stored.map((name) => name.slice(base.length)).sort(), files);
-  const manifest = JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')) as RunManifest;
-  assert.equal(manifest.artifacts.length + 2, files.length);
-  for (const artifact of manifest.artifacts) {
-    const object = c.objects().get(base + artifact.path);
-    assert.ok(object, artifact.path);
-    const digest = `sha256:${createHash('sha256').update(object.data).digest('hex')}`;
-    assert.equal(digest, artifact.sha256, `stored bytes of ${artifact.path}`);
-    assert.equal(c.storedSha256(object), artifact.sha256, `sha256 metadata of ${artifact.path}`);
-  }
 
   const back = join(c.tmp, `${c.name}-back`);
   const download = await cli([
@@ -94,6 +93,28 @@ export async function runUploadDownloadAlter<T extends { data: Buffer }>(
   assert.deepEqual(await listFiles(back), files);
   for (const file of files) {
     assert.deepEqual(await readFile(join(back, file)), await readFile(join(runDir, file)), file);
+  }
+  return { printed, runDir, files };
+}
+
+/** The round trip, then what the server holds and an object altered in the store; returns what `run --json` printed. */
+export async function runUploadDownloadAlter<T extends { data: Buffer }>(
+  c: RoundTripCase<T>,
+): Promise<Printed> {
+  const { printed, runDir, files } = await runUploadAndReadBack({ ...c, runArgs: ['--no-warehouse'] });
+
+  // What the server holds: one object per file, each with the bytes and the sha256 of the run's manifest.
+  const base = `${new URL(c.storageUri).pathname.split('/').pop()}/${printed.upload.prefix}/`;
+  const stored = [...c.objects().keys()].filter((name) => name.startsWith(base));
+  assert.deepEqual(stored.map((name) => name.slice(base.length)).sort(), files);
+  const manifest = JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')) as RunManifest;
+  assert.equal(manifest.artifacts.length + 2, files.length);
+  for (const artifact of manifest.artifacts) {
+    const object = c.objects().get(base + artifact.path);
+    assert.ok(object, artifact.path);
+    const digest = `sha256:${createHash('sha256').update(object.data).digest('hex')}`;
+    assert.equal(digest, artifact.sha256, `stored bytes of ${artifact.path}`);
+    assert.equal(c.storedSha256(object), artifact.sha256, `sha256 metadata of ${artifact.path}`);
   }
 
   // One byte changed in the store (the fakes hash what they hold, so the client's own MD5/CRC checks pass).

@@ -8,23 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  cli,
-  cliRunFolder,
-  runArgs,
-  runFolderUnder,
-  simulatorFixture,
-  SMALL_RUN,
-  writeJobYaml,
-} from '../cli/cli-harness.js';
-import { listFiles } from '../evidence/manifest.js';
+import { cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
 import { openLocation } from './open-location.js';
 import { startAzurite, type AzuriteHandle } from './testing/azurite.js';
 import { startS3rver, type S3rverHandle } from './testing/s3rver.js';
+import { runUploadAndReadBack, writeUploadJob } from './run-round-trip.case.js';
 import { downloadRun, uploadRunFolder } from './upload.js';
 
 let s3: S3rverHandle;
@@ -51,75 +43,24 @@ const { sim, tmp } = simulatorFixture(
 );
 
 /** A job file for a run against the simulator whose results go to `storageUri`. */
-async function jobFile(
-  name: string,
-  storageUri: string,
-  parameters: Record<string, string>,
-): Promise<string> {
-  const entries = Object.entries(parameters).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`);
-  return writeJobYaml(join(tmp(), `${name}.yaml`), {
-    name,
-    url: sim().url,
-    scenarios: ['D(16,6)'],
-    concurrency: [1, 2],
-    maxRequestsPerIteration: 5,
-    spec: [
-      'resultFolderName: nightly',
-      'outputLocation:',
-      `  storageUri: '${storageUri}'`,
-      ...(entries.length > 0 ? ['  parameters:', ...entries] : ['  parameters: {}']),
-    ],
-  });
+function jobFile(name: string, storageUri: string, params: Record<string, string>): Promise<string> {
+  return writeUploadJob({ name, storageUri, params, simUrl: sim().url, tmp: tmp() });
 }
 
-/** Runs the job with the CLI, downloads what it uploaded, and checks both folders match byte for byte. */
-async function runUploadAndReadBack(
-  name: string,
-  storageUri: string,
-  parameters: Record<string, string>,
-): Promise<void> {
-  const out = join(tmp(), `${name}-runs`);
-  const result = await cli([
-    'run',
-    await jobFile(name, storageUri, parameters),
-    '--out',
-    out,
-    '--quiet',
-    '--json',
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  const printed = JSON.parse(result.stdout) as {
-    run_id: string;
-    artifact_manifest_digest: string;
-    upload: { uploaded: number; skipped: number; objects: number; prefix: string };
-  };
-  assert.equal(printed.upload.prefix, `nightly/${printed.run_id}`);
-  assert.equal(printed.upload.uploaded, printed.upload.objects);
-  const runDir = await runFolderUnder(out);
-
-  const back = join(tmp(), `${name}-back`);
-  const params = Object.entries(parameters).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
-  const download = await cli(['download', storageUri, printed.upload.prefix, back, '--json', ...params]);
-  assert.equal(download.code, 0, download.stdout + download.stderr);
-  const report = JSON.parse(download.stdout) as { status: string; artifact_manifest_digest: string };
-  assert.equal(report.status, 'complete');
-  assert.equal(report.artifact_manifest_digest, printed.artifact_manifest_digest);
-  const files = await listFiles(runDir);
-  assert.deepEqual(await listFiles(back), files);
-  for (const file of files) {
-    assert.deepEqual(await readFile(join(back, file)), await readFile(join(runDir, file)), file);
-  }
+/** The shared round trip: run, download, byte-for-byte the same. */
+async function roundTrip(name: string, storageUri: string, params: Record<string, string>): Promise<void> {
+  await runUploadAndReadBack({ name, storageUri, params, simUrl: sim().url, tmp: tmp() });
 }
 
 test('s3 (s3rver): a run uploads to its outputLocation; download reads it back and every digest verifies', async () => {
-  await runUploadAndReadBack('to-s3', `s3://${s3.bucket}@us-east-1/experiments`, {
+  await roundTrip('to-s3', `s3://${s3.bucket}@us-east-1/experiments`, {
     ...s3.parameters(),
     aws_region: 'us-east-1',
   });
 });
 
 test('az (azurite): a run uploads to its outputLocation; download reads it back and every digest verifies', async () => {
-  await runUploadAndReadBack('to-az', `az://${azurite.account}/runs/experiments`, azurite.parameters());
+  await roundTrip('to-az', `az://${azurite.account}/runs/experiments`, azurite.parameters());
 });
 
 /** Every object under a prefix with the digest its store holds. */
