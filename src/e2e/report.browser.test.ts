@@ -516,7 +516,8 @@ test('--vs two run groups: the gate verdicts the browser shows are the warehouse
   );
   assert.deepEqual(gateRows.map((r) => r[0]).sort(), expectedKeys.sort());
 
-  // Cells: key, verdict, A median, B median, Δ, Δ %, regression (HL), upper bound, allowed, p (Holm), why.
+  // Cells: key, verdict, A median, B median, Δ, Δ %, regression (HL), lower bound, upper bound, allowed,
+  // p (Holm), why.
   const verdictOf = new Map<string, string>();
   for (const cells of gateRows) {
     const key = cells[0] as string;
@@ -538,9 +539,10 @@ test('--vs two run groups: the gate verdicts the browser shows are the warehouse
     assertGateNumber(cells[6], median(sb.flatMap((y) => sa.map((x) => worse * (y - x)))), `${key} HL`);
     // Two repeats a side: the best one-sided confidence 4 pairwise shifts give is 5/6, short
     // of the default 99 %, so no finite bound; and fewer repeats than the default 5 decide nothing.
-    assert.match(cells[7] ?? '', /^∞ \(/, `${key} upper bound`);
+    assert.equal(cells[7], '-∞', `${key} lower bound`);
+    assert.match(cells[8] ?? '', /^∞ \(/, `${key} upper bound`);
     assert.equal(cells[1], 'INCONCLUSIVE', key);
-    assert.match(cells[10] ?? '', /2 repeats per group; the tolerances ask for at least 5/, key);
+    assert.match(cells[11] ?? '', /2 repeats per group; the tolerances ask for at least 5/, key);
   }
 
   // The deltas table's gate column is the verdict of the same key.

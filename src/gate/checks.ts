@@ -1,11 +1,18 @@
 /**
  * The gate's verdicts, in the two modes of the harness document. Regression:
- * per key, the candidate's per-repeat values against the baseline's, with a
- * one-sided exact Mann-Whitney U test (Holm-corrected across keys) and a
- * Hodges-Lehmann shift with its one-sided bound, decided as
- *   FAIL          significant, and the estimated regression is beyond the tolerance;
- *   PASS          the bound on the regression is within the tolerance;
+ * per key, the candidate's per-repeat values against the baseline's, with
+ * one-sided exact Mann-Whitney U tests (Holm-corrected across keys) and a
+ * Hodges-Lehmann shift with its one-sided bounds, decided as
+ *   FAIL          the regression is significant (the U test, Holm-adjusted, below α)
+ *                 and its lower bound is beyond the tolerance;
+ *   PASS          its upper bound is within the tolerance;
  *   INCONCLUSIVE  neither (with the repeats that would likely decide it).
+ * Both bounds are one-sided at 1 − α. Why the lower bound and not the estimate:
+ * repeats taken minutes apart on a shared machine drift a little, which the test
+ * against zero can call significant while the estimate lands just past the
+ * tolerance; the tolerance is what the user said does not matter, so a FAIL
+ * needs the regression shown to exceed it (the lower bound above the allowed
+ * amount is the U test of "worse by more than allowed" rejecting at α).
  * Budget: the candidate's median over repeats against absolute bounds.
  * A key missing on either side, a budget that matches nothing, or a candidate of
  * another config fingerprint is a hard error: never a silent pass.
@@ -16,7 +23,7 @@ import { toleranceFor } from './assets.js';
 import { globMatches, percentileOf, type Direction } from './metric-keys.js';
 import type { PointContext, RunGroup } from './run-group.js';
 import { minSamplesForPercentile } from './stats/bootstrap.js';
-import { oneSidedUpperBound } from './stats/hodges-lehmann.js';
+import { oneSidedLowerBound, oneSidedUpperBound } from './stats/hodges-lehmann.js';
 import { holmAdjust } from './stats/holm.js';
 import { mannWhitneyU } from './stats/mann-whitney.js';
 import { repeatsNeeded } from './stats/repeats-needed.js';
@@ -37,8 +44,8 @@ export interface RegressionCheck {
   /** Candidate median − baseline median, in the metric's unit, and relative to the baseline median. */
   delta: number;
   delta_pct: number | null;
-  /** The regression (worse-direction shift) estimate and its one-sided upper bound (Hodges-Lehmann). */
-  regression: { estimate: number; upper_bound: number; confidence: number };
+  /** The regression (worse-direction shift) estimate and its one-sided bounds (Hodges-Lehmann), each at `confidence`. */
+  regression: { estimate: number; lower_bound: number; upper_bound: number; confidence: number };
   /** The regression allowed, in the metric's unit, and the rule it came from. */
   allowed: number;
   tolerance: { relative: number | null; absolute: number | null; min_repeats: number; rule: string };
@@ -46,7 +53,9 @@ export interface RegressionCheck {
     name: 'mann-whitney';
     alternative: 'greater' | 'less';
     u: number;
+    /** That the candidate is worse, unadjusted. */
     p: number;
+    /** p, Holm-adjusted across the gated keys. */
     p_holm: number;
     alpha: number;
     method: string;
@@ -134,14 +143,15 @@ function compareKey(key: string, baseline: Baseline, tolerances: Tolerances, can
   // The regression is oriented so that positive = worse, whichever direction is better.
   const worseCandidate = lowerIsBetter ? samples : samples.map((v) => -v);
   const worseBaseline = lowerIsBetter ? base.samples : base.samples.map((v) => -v);
-  const test = mannWhitneyU(samples, base.samples, lowerIsBetter ? 'greater' : 'less');
-  const bound = oneSidedUpperBound(worseCandidate, worseBaseline, 1 - rule.alpha);
   const baseMedian = median(base.samples);
   const candMedian = median(samples);
   const allowed = Math.max(
     rule.relative !== null ? rule.relative * Math.abs(baseMedian) : 0,
     rule.absolute !== null ? rule.absolute : 0,
   );
+  const test = mannWhitneyU(samples, base.samples, lowerIsBetter ? 'greater' : 'less');
+  const bound = oneSidedUpperBound(worseCandidate, worseBaseline, 1 - rule.alpha);
+  const lower = oneSidedLowerBound(worseCandidate, worseBaseline, 1 - rule.alpha);
   const point = key.split('.').slice(0, 2).join('.');
   const { evidence, note } = evidenceOf(key, candidate, base.sample_counts);
   return {
@@ -152,7 +162,12 @@ function compareKey(key: string, baseline: Baseline, tolerances: Tolerances, can
     candidate: { samples, median: candMedian },
     delta: candMedian - baseMedian,
     delta_pct: baseMedian === 0 ? null : ((candMedian - baseMedian) / Math.abs(baseMedian)) * 100,
-    regression: { estimate: bound.estimate, upper_bound: bound.bound, confidence: bound.confidence_actual },
+    regression: {
+      estimate: bound.estimate,
+      lower_bound: lower.bound,
+      upper_bound: bound.bound,
+      confidence: bound.confidence_actual,
+    },
     allowed,
     tolerance: {
       relative: rule.relative,
@@ -180,7 +195,7 @@ function compareKey(key: string, baseline: Baseline, tolerances: Tolerances, can
 function decide(check: Partial, pHolm: number): RegressionCheck {
   const test = { ...check.test, p_holm: pHolm };
   const n = Math.min(check.baseline.samples.length, check.candidate.samples.length);
-  const { estimate, upper_bound: bound } = check.regression;
+  const { estimate, lower_bound: lower, upper_bound: bound } = check.regression;
   const minRepeats = check.tolerance.min_repeats;
   if (n < minRepeats) {
     return {
@@ -191,22 +206,24 @@ function decide(check: Partial, pHolm: number): RegressionCheck {
       repeats_needed: minRepeats,
     };
   }
+  const conf = `${Math.round(check.regression.confidence * 1000) / 10}%`;
   const significant = pHolm < test.alpha;
-  if (significant && estimate > check.allowed && check.evidence === 'insufficient') {
+  const beyond = significant && lower > check.allowed;
+  if (beyond && check.evidence === 'insufficient') {
     return {
       ...check,
       test,
       verdict: 'INCONCLUSIVE',
-      reason: `would fail (regressed by ${fmt(estimate)} ${check.unit}, p = ${fmtP(pHolm)}), but ${check.evidence_note ?? 'the evidence is insufficient'}`,
+      reason: `would fail (regressed by ${fmt(estimate)} ${check.unit}, at least ${fmt(lower)}, p = ${fmtP(pHolm)}), but ${check.evidence_note ?? 'the evidence is insufficient'}`,
       repeats_needed: null,
     };
   }
-  if (significant && estimate > check.allowed) {
+  if (beyond) {
     return {
       ...check,
       test,
       verdict: 'FAIL',
-      reason: `regressed by ${fmt(estimate)} ${check.unit} (estimate), more than the ${fmt(check.allowed)} ${check.unit} allowed; p = ${fmtP(pHolm)} (Holm) < α = ${test.alpha}`,
+      reason: `regressed by ${fmt(estimate)} ${check.unit} (estimate; at least ${fmt(lower)} at ${conf}), more than the ${fmt(check.allowed)} ${check.unit} allowed; p = ${fmtP(pHolm)} (Holm) < α = ${test.alpha}`,
       repeats_needed: null,
     };
   }
@@ -215,20 +232,24 @@ function decide(check: Partial, pHolm: number): RegressionCheck {
       ...check,
       test,
       verdict: 'PASS',
-      reason: `the regression is at most ${fmt(bound)} ${check.unit} (${Math.round(check.regression.confidence * 1000) / 10}% bound), within the ${fmt(check.allowed)} ${check.unit} allowed`,
+      reason: `the regression is at most ${fmt(bound)} ${check.unit} (${conf} bound), within the ${fmt(check.allowed)} ${check.unit} allowed`,
       repeats_needed: null,
     };
   }
-  const needed = Number.isFinite(bound)
-    ? repeatsNeeded({ n, estimate, bound, allowed: check.allowed }, minRepeats)
+  // Undecided: the bound that has to cross the allowed amount is the lower one when the
+  // estimate is beyond it (towards FAIL), the upper one otherwise (towards PASS).
+  const towardsFail = estimate > check.allowed;
+  const deciding = towardsFail ? lower : bound;
+  const needed = Number.isFinite(deciding)
+    ? repeatsNeeded({ n, estimate, bound: deciding, allowed: check.allowed }, minRepeats)
     : { per_group: Math.max(n + 1, minRepeats), additional: 1 };
   return {
     ...check,
     test,
     verdict: 'INCONCLUSIVE',
-    reason: significant
-      ? `significant (p = ${fmtP(pHolm)}), but the estimated regression ${fmt(estimate)} ${check.unit} is within the ${fmt(check.allowed)} allowed while its bound ${fmt(bound)} is not`
-      : `not significant (p = ${fmtP(pHolm)}), and the bound on the regression ${fmt(bound)} ${check.unit} exceeds the ${fmt(check.allowed)} allowed`,
+    reason: towardsFail
+      ? `the estimated regression ${fmt(estimate)} ${check.unit} exceeds the ${fmt(check.allowed)} allowed, but ${significant ? `its ${conf} lower bound ${fmt(lower)} does not` : `not significantly (p = ${fmtP(pHolm)}, Holm)`}`
+      : `the estimated regression ${fmt(estimate)} ${check.unit} is within the ${fmt(check.allowed)} allowed, but its ${conf} bound ${fmt(bound)} is not`,
     repeats_needed: needed?.per_group ?? null,
   };
 }

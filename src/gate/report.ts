@@ -24,11 +24,11 @@ export function renderMarkdown(v: GateVerdict): string {
   for (const check of failing)
     lines.push(...('allowed' in check ? regressionBlock(check) : budgetBlock(check)), '');
   if (v.regression_checks.length > 0) {
-    lines.push('| key | verdict | baseline | candidate | Δ | allowed | p (Holm) | regression bound |');
+    lines.push('| key | verdict | baseline | candidate | Δ | allowed | p (Holm) | regression bounds |');
     lines.push('|---|---|---|---|---|---|---|---|');
     for (const c of v.regression_checks) {
       lines.push(
-        `| \`${c.key}\` | ${ICON[c.verdict]} ${c.verdict}${c.evidence === 'ok' ? '' : ` (${c.evidence})`} | ${num(c.baseline.median)} | ${num(c.candidate.median)} | ${signed(c.delta)}${c.delta_pct === null ? '' : ` (${signed(c.delta_pct)}%)`} | ${num(c.allowed)} | ${p(c.test.p_holm)} | ${num(c.regression.upper_bound)} ${c.unit} |`,
+        `| \`${c.key}\` | ${ICON[c.verdict]} ${c.verdict}${c.evidence === 'ok' ? '' : ` (${c.evidence})`} | ${num(c.baseline.median)} | ${num(c.candidate.median)} | ${signed(c.delta)}${c.delta_pct === null ? '' : ` (${signed(c.delta_pct)}%)`} | ${num(c.allowed)} | ${p(c.test.p_holm)} | ${num(c.regression.lower_bound)} … ${num(c.regression.upper_bound)} ${c.unit} |`,
       );
     }
   }
@@ -54,7 +54,7 @@ function regressionBlock(c: RegressionCheck): string[] {
   const out = [
     `### ${ICON[c.verdict]} ${c.verdict}: \`${c.key}\``,
     `- value ${num(c.candidate.median)} ${c.unit} vs baseline ${num(c.baseline.median)} ${c.unit}: Δ ${signed(c.delta)} ${c.unit}${c.delta_pct === null ? '' : ` (${signed(c.delta_pct)}%)`}, allowed ${num(c.allowed)} ${c.unit} (${c.tolerance.rule})`,
-    `- Mann-Whitney U = ${c.test.u}, p = ${p(c.test.p)}, Holm ${p(c.test.p_holm)}, α = ${c.test.alpha}; Hodges-Lehmann regression ${num(c.regression.estimate)} ${c.unit}, ≤ ${num(c.regression.upper_bound)} at ${(c.regression.confidence * 100).toFixed(1)}%`,
+    `- Mann-Whitney U = ${c.test.u}, p = ${p(c.test.p)}, Holm ${p(c.test.p_holm)}, α = ${c.test.alpha}; Hodges-Lehmann regression ${num(c.regression.estimate)} ${c.unit}, ≥ ${num(c.regression.lower_bound)} and ≤ ${num(c.regression.upper_bound)} (each bound one-sided at ${(c.regression.confidence * 100).toFixed(1)}%)`,
     `- ${c.reason}`,
   ];
   if (c.repeats_needed !== null)

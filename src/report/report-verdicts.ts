@@ -41,9 +41,10 @@ export interface VerdictRow {
   /** B median − A median, in the unit, and relative to A. */
   delta: number;
   delta_pct: number | null;
-  /** Hodges-Lehmann regression estimate (positive = worse) and its one-sided upper bound. */
+  /** Hodges-Lehmann regression estimate (positive = worse) and its one-sided bounds. */
   regression_estimate: number;
   /** null: no finite bound at this many repeats (JSON has no Infinity). */
+  regression_lower_bound: number | null;
   regression_upper_bound: number | null;
   confidence: number;
   allowed: number;
@@ -82,6 +83,9 @@ export function verdictRow(check: RegressionCheck): VerdictRow {
     delta: check.delta,
     delta_pct: check.delta_pct,
     regression_estimate: check.regression.estimate,
+    regression_lower_bound: Number.isFinite(check.regression.lower_bound)
+      ? check.regression.lower_bound
+      : null,
     regression_upper_bound: Number.isFinite(check.regression.upper_bound)
       ? check.regression.upper_bound
       : null,
@@ -223,6 +227,11 @@ function fmtNum(v: number | null): string {
   return Math.abs(v) >= 100 ? v.toFixed(1) : String(Number(v.toPrecision(4)));
 }
 
+/** A bound; null is the infinite one (no finite bound at this many repeats), shown as `infinite`. */
+function fmtBound(v: number | null, infinite: string): string {
+  return v === null ? infinite : fmtNum(v);
+}
+
 function fmtP(p: number): string {
   return p < 0.001 ? p.toExponential(2) : p.toFixed(4);
 }
@@ -236,6 +245,7 @@ export const VERDICT_HEADERS = [
   'Δ',
   'Δ %',
   'regression (HL)',
+  'lower bound',
   'upper bound',
   'allowed',
   'p (Holm)',
@@ -251,7 +261,8 @@ export function verdictCells(r: VerdictRow): string[] {
     `${r.delta >= 0 ? '+' : ''}${fmtNum(r.delta)} ${r.unit}`,
     r.delta_pct === null ? '—' : `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}`,
     fmtNum(r.regression_estimate),
-    `${fmtNum(r.regression_upper_bound)} (${Math.round(r.confidence * 1000) / 10}%)`,
+    fmtBound(r.regression_lower_bound, '-∞'),
+    `${fmtBound(r.regression_upper_bound, '∞')} (${Math.round(r.confidence * 1000) / 10}%)`,
     fmtNum(r.allowed),
     fmtP(r.p_holm),
     r.reason,
@@ -261,5 +272,5 @@ export function verdictCells(r: VerdictRow): string[] {
 /** The line under the verdict table: how to read it, and the tolerances used. */
 export function verdictLegend(gate: GateVerdicts): string {
   const t = gate.tolerances;
-  return `One-sided exact Mann-Whitney U per key (Holm-corrected across keys) and the Hodges-Lehmann regression (positive = worse) with its one-sided upper bound, as \`infermark gate\` decides them. Tolerances: ${t.path} (relative ${t.relative ?? '—'}, α ${t.alpha ?? '—'}, min repeats ${t.min_repeats ?? '—'}).`;
+  return `One-sided exact Mann-Whitney U per key (Holm-corrected across keys) and the Hodges-Lehmann regression (positive = worse) with its one-sided lower and upper bounds (FAIL: significant, lower bound beyond the allowed; PASS: upper bound within it), as \`infermark gate\` decides them. Tolerances: ${t.path} (relative ${t.relative ?? '—'}, α ${t.alpha ?? '—'}, min repeats ${t.min_repeats ?? '—'}).`;
 }

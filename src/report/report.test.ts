@@ -511,7 +511,7 @@ test('--vs two run groups of 3 repeats: the gate verdicts are regressionChecks o
   assert.match(md, /\*\*Gate verdicts \(B against A as the baseline\)\*\*/);
   assert.match(
     md,
-    /^\| key \| verdict \| A median \| B median \| Δ \| Δ % \| regression \(HL\) \| upper bound/m,
+    /^\| key \| verdict \| A median \| B median \| Δ \| Δ % \| regression \(HL\) \| lower bound \| upper bound/m,
   );
   assert.match(md, /^\| D\(16,6\)\.c2\.ttft_ms\.p99 \| INCONCLUSIVE \|/m);
 
