@@ -1,7 +1,7 @@
 /**
  * The gate's verdicts, in the two modes of the harness document. Regression:
- * per key, the candidate's per-repeat values against the baseline's, with
- * one-sided exact Mann-Whitney U tests (Holm-corrected across keys) and a
+ * per key, the candidate's per-repeat values against the baseline's, with a
+ * one-sided exact Mann-Whitney U test (Holm-corrected across keys) and a
  * Hodges-Lehmann shift with its one-sided bounds, decided as
  *   FAIL          the regression is significant (the U test, Holm-adjusted, below α)
  *                 and its lower bound is beyond the tolerance;
