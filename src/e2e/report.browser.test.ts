@@ -539,7 +539,7 @@ test('--vs two run groups: the gate verdicts the browser shows are the warehouse
     assertGateNumber(cells[6], median(sb.flatMap((y) => sa.map((x) => worse * (y - x)))), `${key} HL`);
     // Two repeats a side: the best one-sided confidence 4 pairwise shifts give is 5/6, short
     // of the default 99 %, so no finite bound; and fewer repeats than the default 5 decide nothing.
-    assert.equal(cells[7], '-∞', `${key} lower bound`);
+    assert.equal(cells[7], '−∞', `${key} lower bound`);
     assert.match(cells[8] ?? '', /^∞ \(/, `${key} upper bound`);
     assert.equal(cells[1], 'INCONCLUSIVE', key);
     assert.match(cells[11] ?? '', /2 repeats per group; the tolerances ask for at least 5/, key);

@@ -261,7 +261,7 @@ export function verdictCells(r: VerdictRow): string[] {
     `${r.delta >= 0 ? '+' : ''}${fmtNum(r.delta)} ${r.unit}`,
     r.delta_pct === null ? '—' : `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}`,
     fmtNum(r.regression_estimate),
-    fmtBound(r.regression_lower_bound, '-∞'),
+    fmtBound(r.regression_lower_bound, '−∞'),
     `${fmtBound(r.regression_upper_bound, '∞')} (${Math.round(r.confidence * 1000) / 10}%)`,
     fmtNum(r.allowed),
     fmtP(r.p_holm),
