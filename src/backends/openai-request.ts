@@ -24,6 +24,7 @@ import {
   type SseSink,
 } from './sse-parser.js';
 import { ChunkTexts } from './chunk-texts.js';
+import type { AbortFanout } from './abort-fanout.js';
 
 /** What the response body is, decided from status and content-type. */
 const Mode = { pending: 0, sse: 1, json: 2, errorBody: 3 } as const;
@@ -54,6 +55,8 @@ export interface RequestSettings {
   countTokens: (text: string) => number;
   /** Strings that must never appear in an error message (the API key). */
   secrets: string[];
+  /** The backend's abort fan-out: one listener per shared signal, not one per request. */
+  aborts: AbortFanout;
 }
 
 /** Drives one request through `dispatcher.dispatch` and resolves with its record. */
@@ -67,6 +70,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private sawDone = false;
   private stopped: StopRequest | null = null;
   private abortFn: ((err?: Error) => void) | null = null;
+  private leaveAborts: (() => void) | null = null;
   private finished = false;
   private timer: NodeJS.Timeout | null = null;
   private resolve: (record: RequestRecord) => void = () => {};
@@ -87,7 +91,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
         this.finish();
         return;
       }
-      this.signal.addEventListener('abort', this.onAbort, { once: true });
+      this.leaveAborts = this.settings.aborts.join(this.signal, this.onAbort);
       if (this.settings.requestTimeoutMs > 0 && Number.isFinite(this.settings.requestTimeoutMs)) {
         this.timer = setTimeout(this.onTimeout, this.settings.requestTimeoutMs);
       }
@@ -324,7 +328,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     this.finished = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.signal.removeEventListener('abort', this.onAbort);
+    this.leaveAborts?.();
+    this.leaveAborts = null;
     const rec = this.rec;
     const n = rec.chunk_times_us.length;
     const count = this.settings.countTokens;

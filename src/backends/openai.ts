@@ -3,12 +3,12 @@
  * request bodies per kind, one undici Pool per backend sized to the load, and
  * `createBackend`, the registry entry the engine calls.
  */
-import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { traceparentFor } from '../evidence/trace-id.js';
 import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
+import { AbortFanout } from './abort-fanout.js';
 import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
 import { OpenAIRequest, type RequestSettings } from './openai-request.js';
 
@@ -97,8 +97,6 @@ class OpenAIBackend implements Backend {
   private readonly baseHeaders: string[];
   private readonly settings: RequestSettings;
   private readonly options: BackendOptions;
-  /** Signals already given an unlimited listener count (the engine shares one per iteration). */
-  private readonly signals = new WeakSet<AbortSignal>();
 
   constructor(kind: BackendKind, options: BackendOptions) {
     this.kind = kind;
@@ -123,6 +121,7 @@ class OpenAIBackend implements Backend {
       requestTimeoutMs: options.requestTimeoutMs,
       countTokens: options.countTokens,
       secrets: options.apiKey ? [options.apiKey] : [],
+      aborts: new AbortFanout(),
     };
   }
 
@@ -136,11 +135,6 @@ class OpenAIBackend implements Backend {
       item.input_tokens,
       ctx.trace_id ?? null,
     );
-    if (!this.signals.has(ctx.signal)) {
-      this.signals.add(ctx.signal);
-      // One abort listener per in-flight request on a shared signal is expected, not a leak.
-      setMaxListenersSafe(ctx.signal);
-    }
     const dispatch: Dispatcher.DispatchOptions = {
       method: 'POST',
       path: this.path,
@@ -155,13 +149,5 @@ class OpenAIBackend implements Backend {
   async close(): Promise<void> {
     // The engine has cancelled in-flight requests; close waits for nothing else and ends idle sockets.
     await this.pool.close();
-  }
-}
-
-function setMaxListenersSafe(signal: AbortSignal): void {
-  try {
-    setMaxListeners(0, signal);
-  } catch {
-    // not an EventTarget Node knows (a polyfilled signal): warnings are harmless
   }
 }
