@@ -53,6 +53,17 @@ export async function buildRuns(prefix: string): Promise<RunsFixture> {
     itlJitterMs: 1,
     errorRate: 0.1,
   });
+  // A failed build must not leave the simulator running: its child process would keep the
+  // test process alive, and the file would hang instead of failing.
+  try {
+    return await buildRunsOn(sim, prefix);
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+}
+
+async function buildRunsOn(sim: SpawnedSimulator, prefix: string): Promise<RunsFixture> {
   const tmp = await mkdtemp(join(tmpdir(), prefix));
   const warehousePath = join(tmp, 'warehouse.duckdb');
   const job = join(tmp, 'job.yaml');
