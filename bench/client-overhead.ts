@@ -26,6 +26,7 @@ import { connect, Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { chatBody, runClosedLoop, undiciFloorSender, type Sender, type SendOne } from './undici-floor.js';
 import { createBackend } from '../src/backends/openai.js';
 import { classifyStats } from '../src/backends/sse-parser.js';
 import { spawnSimulator, type SpawnedSimulator } from '../src/sim/spawn.js';
@@ -60,27 +61,15 @@ Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args:
   return socketEmit.apply(this, [event, ...args] as Parameters<typeof socketEmit>);
 };
 
-/** One closed-loop pass: `streams` workers send until `total` requests have been sent. */
-type SendOne = (index: number) => Promise<{ tokens: number; ok: boolean }>;
-
+/** One closed-loop pass, measured: `streams` workers send until `total` requests have been sent. */
 async function closedLoop(client: string, streams: number, total: number, send: SendOne): Promise<Row> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
-  let next = 0;
-  let tokens = 0;
-  let errors = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      const r = await send(next++);
-      tokens += r.tokens;
-      if (!r.ok) errors++;
-    }
-  };
   loop.enable();
   const elu0 = performance.eventLoopUtilization();
   const reads0 = socketReads;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(streams, total) }, worker));
+  const { tokens, errors } = await runClosedLoop(streams, total, send);
   const wall_ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const reads = socketReads - reads0;
@@ -102,28 +91,12 @@ async function closedLoop(client: string, streams: number, total: number, send: 
   };
 }
 
-/** The streamed chat request every comparison client sends. */
-function chatBody(maxTokens: number): string {
-  return JSON.stringify({
-    model: 'sim',
-    messages: [{ role: 'user', content: 'hello there' }],
-    max_tokens: maxTokens,
-    stream: true,
-    stream_options: { include_usage: true },
-    ignore_eos: true,
-  });
-}
-
 /**
  * Below undici: one keep-alive `net.Socket` per stream, the request written by hand,
  * the response ignored except for the chunked body's terminator. No HTTP parsing at
  * all, so this is the floor of any Node.js client on this machine.
  */
-function socketFloorSender(
-  url: string,
-  _streams: number,
-  maxTokens: number,
-): { send: SendOne; close: () => Promise<void> } {
+function socketFloorSender(url: string, _streams: number, maxTokens: number): Sender {
   const { hostname, port } = new URL(url);
   const body = chatBody(maxTokens);
   const request = Buffer.from(
@@ -158,11 +131,7 @@ function socketFloorSender(
 }
 
 /** The baseline most clients write: request(), decode, split on blank lines, JSON.parse every event. */
-function baselineSender(
-  url: string,
-  streams: number,
-  maxTokens: number,
-): { send: SendOne; close: () => Promise<void> } {
+function baselineSender(url: string, streams: number, maxTokens: number): Sender {
   const pool = new Pool(url, { connections: streams, headersTimeout: 0, bodyTimeout: 0 });
   const send: SendOne = async (index) => {
     const res = await pool.request({
@@ -204,48 +173,7 @@ function baselineSender(
   return { send, close: () => pool.close() };
 }
 
-/**
- * The floor under any undici-based client: `dispatch` with a handler that ignores
- * every byte (tokens are credited as max_tokens, since nothing is parsed). What a
- * client costs above this row is its own parsing and stamping.
- */
-function undiciFloorSender(
-  url: string,
-  streams: number,
-  maxTokens: number,
-): { send: SendOne; close: () => Promise<void> } {
-  const pool = new Pool(url, { connections: streams, headersTimeout: 0, bodyTimeout: 0 });
-  const body = chatBody(maxTokens);
-  const send: SendOne = (index) =>
-    new Promise((resolve) => {
-      let status = 0;
-      pool.dispatch(
-        {
-          method: 'POST',
-          path: '/v1/chat/completions',
-          headers: { 'content-type': 'application/json', 'x-request-id': `f-${index}` },
-          body,
-        },
-        {
-          onConnect: () => {},
-          onHeaders: (statusCode: number) => {
-            status = statusCode;
-            return true;
-          },
-          onData: () => true,
-          onComplete: () => resolve({ tokens: status === 200 ? maxTokens : 0, ok: status === 200 }),
-          onError: () => resolve({ tokens: 0, ok: false }),
-        },
-      );
-    });
-  return { send, close: () => pool.close() };
-}
-
-function infermarkSender(
-  url: string,
-  streams: number,
-  maxTokens: number,
-): { send: SendOne; close: () => Promise<void> } {
+function infermarkSender(url: string, streams: number, maxTokens: number): Sender {
   const backend = createBackend('openai-chat', {
     baseUrl: url,
     model: 'sim',

@@ -21,7 +21,14 @@ export interface Measurements {
 }
 
 /** Per concurrency level `c<N>`, from the overhead rows' fields of the same name. */
-const CLIENT: Record<'cpu_us_per_token' | 'cpu_us_per_request' | 'wall_ms_per_request', MetricDef> = {
+const CLIENT: Record<
+  | 'cpu_us_per_token'
+  | 'cpu_us_per_request'
+  | 'cpu_us_per_token_above_floor'
+  | 'cpu_us_per_request_above_floor'
+  | 'wall_ms_per_request',
+  MetricDef
+> = {
   cpu_us_per_token: {
     unit: 'µs',
     direction: 'lower',
@@ -32,6 +39,17 @@ const CLIENT: Record<'cpu_us_per_token' | 'cpu_us_per_request' | 'wall_ms_per_re
     unit: 'µs',
     direction: 'lower',
     description: 'the same CPU per request (records, aggregation and sealing included)',
+  },
+  cpu_us_per_token_above_floor: {
+    unit: 'µs',
+    direction: 'lower',
+    description:
+      'client CPU per token − the undici floor’s (a client that parses nothing) at the same level, measured right after: infermark’s own cost on this host',
+  },
+  cpu_us_per_request_above_floor: {
+    unit: 'µs',
+    direction: 'lower',
+    description: 'the same per request',
   },
   wall_ms_per_request: {
     unit: 'ms',

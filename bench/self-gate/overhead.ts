@@ -7,7 +7,10 @@
  *             of this process, process.cpuUsage) from the iteration's start to its
  *             end (request loop, record writes, aggregation, sealing), per streamed
  *             token and per request, and wall ms per request (iteration wall ÷
- *             requests, the inverse of request throughput);
+ *             requests, the inverse of request throughput); after each repeat, the
+ *             undici floor (a client that parses nothing) at the same levels, and
+ *             infermark's cost above it: the part that is infermark's, not the
+ *             host's (the floor alone differs 2× between this project's hosts);
  *   timing    against a simulator told a fixed TTFT and inter-token gap with no
  *             jitter and no batch slowdown: measured TTFT p50 − TTFT and TPOT p50 − ITL.
  */
@@ -17,6 +20,7 @@ import { join } from 'node:path';
 import { executeRun, type RunEvents, type RunResult } from '../../src/engine/run.js';
 import type { IterationSummary } from '../../src/metrics/aggregate.js';
 import { spawnSimulator } from '../../src/sim/spawn.js';
+import { measureUndiciFloor } from '../undici-floor.js';
 import { jobFromCli, resolveEndpoint, type CliJobOptions } from '../../src/spec/load-job.js';
 
 export interface OverheadConfig {
@@ -54,6 +58,12 @@ export interface OverheadRow {
   cpu_system_us: number;
   cpu_us_per_token: number;
   cpu_us_per_request: number;
+  /** The undici floor's CPU at the same level, measured right after this repeat. */
+  floor_cpu_us_per_token: number;
+  floor_cpu_us_per_request: number;
+  /** cpu_us_per_token − floor_cpu_us_per_token: infermark's own cost per token on this host. */
+  cpu_us_per_token_above_floor: number;
+  cpu_us_per_request_above_floor: number;
   wall_ms_per_request: number;
   e2e_latency_ms_p50: number | null;
   event_loop_p99_ms: number | null;
@@ -154,6 +164,15 @@ export async function measureOverhead(config: OverheadConfig): Promise<OverheadR
         },
       );
       runs.push(refOf(result));
+      // The floor right after the repeat, on the same simulator: drift of the host between
+      // repeats moves both, and the difference is left.
+      for (const row of rows.filter((r) => r.repeat === repeat)) {
+        const floor = await measureUndiciFloor(sim.url, row.streams, config.requests, config.outputTokens);
+        row.floor_cpu_us_per_token = floor.cpu_us_per_token;
+        row.floor_cpu_us_per_request = floor.cpu_us_per_request;
+        row.cpu_us_per_token_above_floor = row.cpu_us_per_token - floor.cpu_us_per_token;
+        row.cpu_us_per_request_above_floor = row.cpu_us_per_request - floor.cpu_us_per_request;
+      }
     }
     return { rows, runs };
   } finally {
@@ -186,6 +205,11 @@ function overheadRow(
     cpu_system_us: cpu.system,
     cpu_us_per_token: cpuUs / Math.max(1, tokens),
     cpu_us_per_request: cpuUs / Math.max(1, requests),
+    // Filled in once the floor has been measured.
+    floor_cpu_us_per_token: Number.NaN,
+    floor_cpu_us_per_request: Number.NaN,
+    cpu_us_per_token_above_floor: Number.NaN,
+    cpu_us_per_request_above_floor: Number.NaN,
     wall_ms_per_request: (summary.wall_s * 1000) / Math.max(1, requests),
     e2e_latency_ms_p50: summary.distributions.e2e_latency_ms.p50,
     event_loop_p99_ms: summary.flags.event_loop?.p99_ms ?? null,

@@ -98,7 +98,9 @@ function clientContext(rows: OverheadRow[]): string[] {
         med((r) => r.cpu_user_us + r.cpu_system_us),
       );
     return [
-      `c${level}: ${ms(med((r) => r.cpu_us_per_token))} µs/token`,
+      `c${level}: ${ms(med((r) => r.cpu_us_per_token))} µs/token (undici floor ${ms(
+        med((r) => r.floor_cpu_us_per_token),
+      )})`,
       `${ms(
         med((r) => r.cpu_us_per_request),
         0,
