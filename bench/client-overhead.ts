@@ -29,6 +29,7 @@ import { Pool } from 'undici';
 import { chatBody, runClosedLoop, undiciFloorSender, type Sender, type SendOne } from './undici-floor.js';
 import { createBackend } from '../src/backends/openai.js';
 import { classifyStats } from '../src/backends/sse-parser.js';
+import { median } from '../src/gate/checks.js';
 import { spawnSimulator, type SpawnedSimulator } from '../src/sim/spawn.js';
 import type { WorkItem } from '../src/workload/work-item.js';
 
@@ -280,14 +281,6 @@ function runsTable(rows: Row[]): string {
   return markdown(header, lines);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 /** Medians over rounds of each client at each level. */
 function mediansTable(rows: Row[], clients: string[], levels: number[]): string {
   const header = [
@@ -342,9 +335,9 @@ function pairedMedian(rounds: number, figure: (round: number) => number | undefi
 const pct = (ratio: number): string => `${ratio >= 1 ? '+' : '−'}${fmt(Math.abs(ratio - 1) * 100, 0)}%`;
 
 /**
- * The verdict lines: the 3 µs target per level, growth from the lowest to the
- * highest level >= 64 (ratios paired within a round), and infermark's own cost
- * above the undici floor (differences paired within a round).
+ * The verdict lines: the 3 µs target per level, growth from the lowest level >= 64
+ * to the highest (ratios paired within a round), and infermark's own cost above
+ * the undici floor at every level (differences paired within a round).
  */
 function summary(rows: Row[], clients: string[], levels: number[], rounds: number): string[] {
   const out: string[] = [];
@@ -372,21 +365,21 @@ function summary(rows: Row[], clients: string[], levels: number[], rounds: numbe
       });
       if (ratio !== undefined) out.push(`  ${client.padEnd(13)} ${pct(ratio)}`);
     }
-    if (clients.includes('infermark') && clients.includes('undici-floor')) {
-      const above = (streams: number): number | undefined =>
-        pairedMedian(rounds, (round) => {
-          const mine = costIn(rows, 'infermark', streams, round);
-          const floor = costIn(rows, 'undici-floor', streams, round);
-          return mine === undefined || floor === undefined ? undefined : mine - floor;
-        });
-      const cells = levels.map((streams) => {
-        const m = above(streams);
-        return m === undefined ? '' : `${fmt(streams)} streams ${fmt(m, 2)} µs`;
+  }
+  if (clients.includes('infermark') && clients.includes('undici-floor')) {
+    const above = (streams: number): number | undefined =>
+      pairedMedian(rounds, (round) => {
+        const mine = costIn(rows, 'infermark', streams, round);
+        const floor = costIn(rows, 'undici-floor', streams, round);
+        return mine === undefined || floor === undefined ? undefined : mine - floor;
       });
-      out.push(
-        `infermark's own cost above the undici floor (median of per-round differences): ${cells.join('; ')}`,
-      );
-    }
+    const cells = levels.map((streams) => {
+      const m = above(streams);
+      return m === undefined ? '' : `${fmt(streams)} streams ${fmt(m, 2)} µs`;
+    });
+    out.push(
+      `infermark's own cost above the undici floor (median of per-round differences): ${cells.join('; ')}`,
+    );
   }
   return out;
 }

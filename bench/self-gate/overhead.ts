@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { executeRun, type RunEvents, type RunResult } from '../../src/engine/run.js';
 import type { IterationSummary } from '../../src/metrics/aggregate.js';
 import { spawnSimulator } from '../../src/sim/spawn.js';
-import { measureUndiciFloor } from '../undici-floor.js';
+import { measureUndiciFloor, type FloorCost } from '../undici-floor.js';
 import { jobFromCli, resolveEndpoint, type CliJobOptions } from '../../src/spec/load-job.js';
 
 export interface OverheadConfig {
@@ -145,6 +145,7 @@ export async function measureOverhead(config: OverheadConfig): Promise<OverheadR
     for (let repeat = 0; repeat < config.repeats; repeat++) {
       // Per iteration: CPU from its start to its end, and the tokens its records carried.
       const windows = new Map<number, { cpu: NodeJS.CpuUsage; tokens: number }>();
+      const ended: EndedIteration[] = [];
       const result = await run(
         sim.url,
         { scenarios: [scenario], concurrency: config.streams, maxRequests: config.requests },
@@ -159,19 +160,21 @@ export async function measureOverhead(config: OverheadConfig): Promise<OverheadR
             const window = windows.get(plan.index);
             if (!window) return;
             const cpu = process.cpuUsage(window.cpu);
-            rows.push(overheadRow(repeat, plan.concurrency ?? 0, summary, cpu, window.tokens));
+            ended.push({ streams: plan.concurrency ?? 0, summary, cpu, tokens: window.tokens });
           },
         },
       );
       runs.push(refOf(result));
       // The floor right after the repeat, on the same simulator: drift of the host between
       // repeats moves both, and the difference is left.
-      for (const row of rows.filter((r) => r.repeat === repeat)) {
-        const floor = await measureUndiciFloor(sim.url, row.streams, config.requests, config.outputTokens);
-        row.floor_cpu_us_per_token = floor.cpu_us_per_token;
-        row.floor_cpu_us_per_request = floor.cpu_us_per_request;
-        row.cpu_us_per_token_above_floor = row.cpu_us_per_token - floor.cpu_us_per_token;
-        row.cpu_us_per_request_above_floor = row.cpu_us_per_request - floor.cpu_us_per_request;
+      for (const iteration of ended) {
+        const floor = await measureUndiciFloor(
+          sim.url,
+          iteration.streams,
+          config.requests,
+          config.outputTokens,
+        );
+        rows.push(overheadRow(repeat, iteration, floor));
       }
     }
     return { rows, runs };
@@ -185,15 +188,20 @@ function refOf(result: RunResult): RunRef {
   return { run_id: result.runId, artifact_manifest_digest: result.artifactManifestDigest };
 }
 
-function overheadRow(
-  repeat: number,
-  streams: number,
-  summary: IterationSummary,
-  cpu: NodeJS.CpuUsage,
-  tokens: number,
-): OverheadRow {
+/** One measured iteration of a repeat, before its floor is known. */
+interface EndedIteration {
+  streams: number;
+  summary: IterationSummary;
+  cpu: NodeJS.CpuUsage;
+  tokens: number;
+}
+
+function overheadRow(repeat: number, iteration: EndedIteration, floor: FloorCost): OverheadRow {
+  const { streams, summary, cpu, tokens } = iteration;
   const requests = summary.requests.total;
   const cpuUs = cpu.user + cpu.system;
+  const perToken = cpuUs / Math.max(1, tokens);
+  const perRequest = cpuUs / Math.max(1, requests);
   return {
     repeat,
     streams,
@@ -203,13 +211,12 @@ function overheadRow(
     wall_s: summary.wall_s,
     cpu_user_us: cpu.user,
     cpu_system_us: cpu.system,
-    cpu_us_per_token: cpuUs / Math.max(1, tokens),
-    cpu_us_per_request: cpuUs / Math.max(1, requests),
-    // Filled in once the floor has been measured.
-    floor_cpu_us_per_token: Number.NaN,
-    floor_cpu_us_per_request: Number.NaN,
-    cpu_us_per_token_above_floor: Number.NaN,
-    cpu_us_per_request_above_floor: Number.NaN,
+    cpu_us_per_token: perToken,
+    cpu_us_per_request: perRequest,
+    floor_cpu_us_per_token: floor.cpu_us_per_token,
+    floor_cpu_us_per_request: floor.cpu_us_per_request,
+    cpu_us_per_token_above_floor: perToken - floor.cpu_us_per_token,
+    cpu_us_per_request_above_floor: perRequest - floor.cpu_us_per_request,
     wall_ms_per_request: (summary.wall_s * 1000) / Math.max(1, requests),
     e2e_latency_ms_p50: summary.distributions.e2e_latency_ms.p50,
     event_loop_p99_ms: summary.flags.event_loop?.p99_ms ?? null,

@@ -19,27 +19,28 @@ export class AbortFanout {
    * Returns `leave`. An already aborted signal is the caller's to check.
    */
   join(signal: AbortSignal, onAbort: OnAbort): () => void {
-    let set = this.members.get(signal);
-    if (set === undefined) {
-      const created = new Set<OnAbort>();
-      set = created;
-      this.members.set(signal, created);
-      signal.addEventListener(
-        'abort',
-        () => {
-          // Copy first: an aborted request leaves the set while it settles.
-          const callbacks = [...created];
-          created.clear();
-          for (const callback of callbacks) callback();
-        },
-        { once: true },
-      );
-    }
-    const joined = set;
-    joined.add(onAbort);
+    const set = this.members.get(signal) ?? this.listen(signal);
+    set.add(onAbort);
     return () => {
-      joined.delete(onAbort);
+      set.delete(onAbort);
     };
+  }
+
+  /** The set for a signal seen first: its one listener calls every member once. */
+  private listen(signal: AbortSignal): Set<OnAbort> {
+    const set = new Set<OnAbort>();
+    this.members.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        // Copy first: an aborted request leaves the set while it settles.
+        const callbacks = [...set];
+        set.clear();
+        for (const callback of callbacks) callback();
+      },
+      { once: true },
+    );
+    return set;
   }
 
   /** Callbacks waiting on `signal` (for tests). */
