@@ -25,6 +25,7 @@ import {
 } from './sse-parser.js';
 import { ChunkTexts } from './chunk-texts.js';
 import type { AbortFanout } from './abort-fanout.js';
+import type { RequestConnections } from './connections.js';
 
 /** What the response body is, decided from status and content-type. */
 const Mode = { pending: 0, sse: 1, json: 2, errorBody: 3 } as const;
@@ -57,6 +58,8 @@ export interface RequestSettings {
   secrets: string[];
   /** The backend's abort fan-out: one listener per shared signal, not one per request. */
   aborts: AbortFanout;
+  /** Connect times of new connections, and where a request goes when its reused connection was closed under it. */
+  connections: RequestConnections;
 }
 
 /** Drives one request through `dispatcher.dispatch` and resolves with its record. */
@@ -74,6 +77,9 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private finished = false;
   private timer: NodeJS.Timeout | null = null;
   private resolve: (record: RequestRecord) => void = () => {};
+  /** When this try was handed to undici: pool_wait_us runs from here to onConnect. */
+  private dispatched_us = 0;
+  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
 
   constructor(
     private readonly rec: RequestRecord,
@@ -95,14 +101,20 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       if (this.settings.requestTimeoutMs > 0 && Number.isFinite(this.settings.requestTimeoutMs)) {
         this.timer = setTimeout(this.onTimeout, this.settings.requestTimeoutMs);
       }
-      this.rec.sent_at_us = nowUs();
-      try {
-        dispatcher.dispatch(options, this);
-      } catch (err) {
-        this.fail('connection', describe(err));
-        this.finish();
-      }
+      this.dispatchOptions = options;
+      this.dispatch(dispatcher);
     });
+  }
+
+  private dispatch(dispatcher: Dispatcher): void {
+    this.dispatched_us = nowUs();
+    this.rec.sent_at_us = this.dispatched_us;
+    try {
+      dispatcher.dispatch(this.dispatchOptions as Dispatcher.DispatchOptions, this);
+    } catch (err) {
+      this.fail('connection', describe(err));
+      this.finish();
+    }
   }
 
   private readonly onAbort = (): void => this.stop(new StopRequest('cancel'));
@@ -118,6 +130,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (this.abortFn !== null) {
       this.abortFn(reason);
     } else {
+      this.rec.pool_wait_us = nowUs() - this.dispatched_us;
       this.settle(reason);
       this.finish();
     }
@@ -131,8 +144,13 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       return;
     }
     // undici calls this on the connection, just before the request bytes are written:
-    // METRICS.md's sent_at. Waiting for a pooled or new connection is client time, not TTFT.
-    this.rec.sent_at_us = nowUs();
+    // METRICS.md's sent_at. Waiting for a pooled or new connection is client time, not TTFT;
+    // it is recorded beside it (pool_wait_us, connect_us) for comparison with peers that count it.
+    const t = nowUs();
+    const rec = this.rec;
+    rec.sent_at_us = t;
+    rec.pool_wait_us = t - this.dispatched_us;
+    rec.connect_us = this.settings.connections.takeConnectUs();
     this.abortFn = abort;
   }
 
@@ -214,9 +232,34 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
 
   onError(err: Error): void {
     if (this.finished) return;
-    if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
+    const rec = this.rec;
+    if (this.abortFn === null) {
+      rec.pool_wait_us = nowUs() - this.dispatched_us; // never got a connection
+    } else if (this.mode === Mode.pending && this.stopped === null && isConnectionClose(err)) {
+      if (rec.connect_us === 0 && rec.retries === 0) {
+        this.retry(err);
+        return;
+      }
+    } else if (this.mode !== Mode.pending && isConnectionClose(err)) {
+      this.settings.connections.noteMidResponseFailure();
+    }
+    if (rec.done_at_us === null) rec.done_at_us = nowUs();
     this.settle(err);
     this.finish();
+  }
+
+  /**
+   * Send again, once, on a connection of its own: the server closed the reused connection this
+   * try went out on before any response byte came back, the race of a server that closes after
+   * each response (it never read the request). HTTP clients retry exactly this case.
+   */
+  private retry(err: Error): void {
+    const rec = this.rec;
+    rec.retries = 1;
+    rec.first_error = clip(redact(describe(err), this.settings.secrets), ERROR_MESSAGE_MAX_CHARS);
+    this.abortFn = null;
+    (this.dispatchOptions as Dispatcher.DispatchOptions).reset = true;
+    this.dispatch(this.settings.connections.retryDispatcher());
   }
 
   /** Classify how the request ended early: cancel, timeout, protocol (already recorded), HTTP, connection. */
@@ -379,6 +422,12 @@ function embeddingsUsage(text: string): ChunkInfo | null {
   }
   const info = classifyChunkJson(text, newChunkInfo());
   return info.type === ChunkType.invalid ? null : info;
+}
+
+/** The server closed or reset the connection: undici's "other side closed" / "closed", or the OS's reset. */
+function isConnectionClose(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** Remove secrets from a message that may echo request data. */

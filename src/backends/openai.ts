@@ -1,14 +1,14 @@
 /**
  * The OpenAI-compatible protocol adapters (chat, completions, embeddings):
- * request bodies per kind, one undici Pool per backend sized to the load, and
- * `createBackend`, the registry entry the engine calls.
+ * request bodies per kind, one set of connections per backend sized to the load
+ * (connections.ts), and `createBackend`, the registry entry the engine calls.
  */
-import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { traceparentFor } from '../evidence/trace-id.js';
 import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';
+import { OriginConnections } from './connections.js';
 import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
 import { OpenAIRequest, type RequestSettings } from './openai-request.js';
 
@@ -91,7 +91,7 @@ export function buildRequestBody(
 
 class OpenAIBackend implements Backend {
   readonly kind: BackendKind;
-  private readonly pool: Pool;
+  private readonly connections: OriginConnections;
   private readonly path: string;
   /** Flat name/value list, the form undici consumes without converting. */
   private readonly baseHeaders: string[];
@@ -105,13 +105,7 @@ class OpenAIBackend implements Backend {
     const prefix = url.pathname.replace(/\/+$/, '');
     // The job's OpenAI path (or the kind's default) goes below the base URL's path prefix.
     this.path = `${prefix}${options.path ?? DEFAULT_PATHS[kind]}`;
-    this.pool = new Pool(url.origin, {
-      connections: Math.max(1, Math.floor(options.connections)),
-      pipelining: 1,
-      // The whole-request timeout is ours (requestTimeoutMs); undici's per-phase timers would race it.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.connections = new OriginConnections(url.origin, { connections: options.connections });
     const headers: string[] = ['content-type', 'application/json'];
     if (options.apiKey) headers.push('authorization', `Bearer ${options.apiKey}`);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.push(name, value);
@@ -122,6 +116,7 @@ class OpenAIBackend implements Backend {
       countTokens: options.countTokens,
       secrets: options.apiKey ? [options.apiKey] : [],
       aborts: new AbortFanout(),
+      connections: this.connections,
     };
   }
 
@@ -143,11 +138,14 @@ class OpenAIBackend implements Backend {
         : [...this.baseHeaders, 'x-request-id', ctx.request_id],
       body: JSON.stringify(buildRequestBody(this.kind, this.options, item)),
     };
-    return new OpenAIRequest(rec, this.settings, ctx.signal).run(this.pool, dispatch);
+    const connections = this.connections;
+    // An origin that closes after responses gets a connection per request, closed after it.
+    if (connections.closes) dispatch.reset = true;
+    return new OpenAIRequest(rec, this.settings, ctx.signal).run(connections.dispatcher, dispatch);
   }
 
   async close(): Promise<void> {
     // The engine has cancelled in-flight requests; close waits for nothing else and ends idle sockets.
-    await this.pool.close();
+    await this.connections.close();
   }
 }

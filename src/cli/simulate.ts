@@ -37,11 +37,12 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
   ['stall-rate', 'stallRate', 'per-request chance of a mid-stream pause of --stall-ms'],
   ['stall-ms', 'stallMs', 'length of an injected stall'],
   ['malformed-rate', 'malformedRate', 'per-request chance of one invalid-JSON event mid-stream'],
+  ['close-delay-ms', 'closeDelayMs', 'with --close-after-response: delay from the last byte to the close'],
   ['seed', 'seed', 'seed of every random choice (text, jitter, faults)'],
 ];
 
-/** Raw flag values as commander hands them over (strings; absent when not given). */
-type RawFlags = Record<string, string | undefined>;
+/** Raw flag values as commander hands them over (strings, true for a switch; absent when not given). */
+type RawFlags = Record<string, string | boolean | undefined>;
 
 /** Register `simulate` on the program. */
 export function registerSimulateCommand(program: Command): void {
@@ -51,7 +52,11 @@ export function registerSimulateCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (0: any free port)', '8000')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--model <name>', 'model name served by /v1/models')
-    .option('--itl-distribution <kind>', 'distribution of gaps: normal | lognormal');
+    .option('--itl-distribution <kind>', 'distribution of gaps: normal | lognormal')
+    .option(
+      '--close-after-response',
+      'close the connection after each streamed response without saying so (as llama-server does)',
+    );
   for (const [flag, , help] of NUMERIC_FLAGS) command.option(`--${flag} <n>`, help);
   command.action(async (flags: RawFlags) => {
     const options = parseSimulateFlags(flags);
@@ -75,8 +80,10 @@ export function registerSimulateCommand(program: Command): void {
  * Turn raw `simulate` flags (camel-cased by commander) into simulator options.
  * Throws ValidationError listing every bad flag at once.
  */
-export function parseSimulateFlags(flags: RawFlags): Partial<SimulatorOptions> {
+export function parseSimulateFlags(given: RawFlags): Partial<SimulatorOptions> {
   const issues: ValidationIssue[] = [];
+  const flags: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(given)) if (typeof value === 'string') flags[key] = value;
   const options: Partial<SimulatorOptions> = {};
   const numeric: [string, NumericOption][] = [
     ['port', 'port'],
@@ -115,6 +122,7 @@ export function parseSimulateFlags(flags: RawFlags): Partial<SimulatorOptions> {
       options.itlDistribution = flags.itlDistribution;
     }
   }
+  if (given.closeAfterResponse === true) options.closeAfterResponse = true;
   // Cross-field rules (fault rates summing to at most 1) once every flag parsed.
   if (issues.length === 0) {
     for (const issue of validateSimulatorOptions(options)) issues.push({ ...issue, file: 'flags' });

@@ -56,9 +56,17 @@ export const METRICS = {
     unit: 'ms',
     direction: 'lower',
     description:
-      'Time to first token: until the first event carrying real content, reasoning included (role-only and empty deltas are not tokens).',
+      'Time to first token: until the first event carrying real content, reasoning included (role-only and empty deltas are not tokens). ' +
+      'The clock starts when the connection is ready, so waiting for a pooled connection and opening a new one are excluded; each request records both (pool_wait_us, which includes connect_us). ' +
+      'Per their source as of 2026, vLLM’s benchmark (vllm bench serve), AIPerf, inference-perf and genai-bench start the clock before their HTTP client gets a connection, so their TTFT includes both: compare theirs with ttft + pool_wait. ' +
+      'genai-bench sends each request with requests.post, a new connection per request, so its TTFT always includes a TCP (and TLS) connect.',
     formula: 'first_token_at − sent_at',
-    same_as: ['vLLM TTFT', 'AIPerf TTFT', 'genai-bench TTFT', 'inference-perf TTFT'],
+    same_as: [
+      'vLLM TTFT (+ pool wait)',
+      'AIPerf TTFT (+ pool wait)',
+      'genai-bench TTFT (+ connect)',
+      'inference-perf TTFT (+ pool wait)',
+    ],
   },
   ttfo: {
     name: 'ttfo',

@@ -53,6 +53,20 @@ export interface RequestRecord {
   http_status: number | null;
   /** Short, redacted description of the failure. */
   error_message: string | null;
+  /**
+   * How long the request waited for a connection: from dispatch to the connection being ready
+   * for it (a pooled one freeing up, or a new one connecting; connect_us included). Not in ttft.
+   */
+  pool_wait_us: number;
+  /** TCP (and TLS) connect time of the new connection this request opened; 0 when it reused one. */
+  connect_us: number;
+  /**
+   * Times the request was sent again: 1 when its first try failed on a reused connection that the
+   * server had closed before any response byte arrived. The stamps are the last try's.
+   */
+  retries: number;
+  /** The first try's failure when retried (short, redacted like error_message), else null. */
+  first_error: string | null;
 }
 
 /** A record with every stamp empty, for the backend to fill. */
@@ -90,5 +104,9 @@ export function emptyRecord(
     error_class: null,
     http_status: null,
     error_message: null,
+    pool_wait_us: 0,
+    connect_us: 0,
+    retries: 0,
+    first_error: null,
   };
 }

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   createSimMetrics,
@@ -108,6 +108,8 @@ class Simulator {
   private peakRunning = 0;
   private peakWaiting = 0;
   private closed = false;
+  /** Sockets closing after their response (closeAfterResponse): requests on them are not served. */
+  private readonly closing = new WeakSet<Socket>();
 
   constructor(options: SimulatorOptions) {
     this.options = options;
@@ -233,6 +235,24 @@ class Simulator {
     }
   }
 
+  /**
+   * llama-server's way of ending a stream: the response promised keep-alive, and the socket is
+   * closed as soon as its last byte is out. A request the client wrote on it meanwhile is never served.
+   */
+  endAndClose(res: ServerResponse, out: string): void {
+    const socket = res.socket;
+    if (socket === null) {
+      res.end(out);
+      return;
+    }
+    this.closing.add(socket);
+    const delay_ms = this.options.closeDelayMs;
+    res.end(out, () => {
+      if (delay_ms === 0) socket.destroy();
+      else setTimeout(() => socket.destroy(), delay_ms).unref();
+    });
+  }
+
   // ---- latency model ----
 
   ttft(rng: Rng, promptTokens: number): number {
@@ -254,6 +274,11 @@ class Simulator {
   // ---- HTTP ----
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closing.has(req.socket)) {
+      // Arrived on a connection already being closed after a response: dropped unread, not counted.
+      req.socket.destroy();
+      return;
+    }
     const arrived_ms = performance.now();
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -688,7 +713,8 @@ class Sequence implements Scheduled {
       }
       out += DONE_EVENT;
       this.finish(now_ms, 'completed');
-      this.res.end(out);
+      if (this.sim.options.closeAfterResponse) this.sim.endAndClose(this.res, out);
+      else this.res.end(out);
       return;
     }
     let body: string;

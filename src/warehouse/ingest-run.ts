@@ -316,13 +316,18 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
     chunk_times_us: 'BIGINT[]',
     input_tokens: 'BIGINT',
     output_tokens: 'BIGINT',
+    pool_wait_us: 'BIGINT',
+    connect_us: 'BIGINT',
+    retries: 'INTEGER',
   };
   const columnsSql = `{${Object.entries(columns)
     .map(([name, type]) => `${name}: '${type}'`)
     .join(', ')}}`;
   // One statement over every iteration's file: DuckDB reads them in parallel.
   const inserted = await warehouse.run(
-    `INSERT INTO request_fact
+    `INSERT INTO request_fact (run_id, iteration, request_id, trace_id, phase, status, error_class, http_status,
+       scheduled_at_us, sent_at_us, ttft_ms, tpot_ms, e2e_latency_ms, client_queue_ms, itl_max_ms,
+       input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries)
      SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
        (first_token_at_us - sent_at_us) / 1000.0,
        CASE WHEN output_tokens >= 2 AND len(chunk_times_us) >= 2 AND first_token_at_us IS NOT NULL
@@ -331,7 +336,8 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
        (last_token_at_us - sent_at_us) / 1000.0,
        (sent_at_us - scheduled_at_us) / 1000.0,
        list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
-       input_tokens, output_tokens, len(chunk_times_us)
+       input_tokens, output_tokens, len(chunk_times_us),
+       pool_wait_us / 1000.0, connect_us / 1000.0, retries
      FROM read_json([${paths.map(sqlString).join(', ')}], format = 'newline_delimited', columns = ${columnsSql})`,
     [runId],
   );

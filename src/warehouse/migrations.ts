@@ -124,7 +124,21 @@ const V1: string[] = [
   PRIMARY KEY (run_id, referrer))`,
 ];
 
-export const MIGRATIONS: Migration[] = [{ version: 1, description: 'canonical tables', statements: V1 }];
+/**
+ * How each request got its connection (records from before it read NULL): the wait for a
+ * connection and the connect time, both outside ttft_ms, and the retries after a reused
+ * connection was closed under the request.
+ */
+const V2: string[] = [
+  'ALTER TABLE request_fact ADD COLUMN pool_wait_ms DOUBLE',
+  'ALTER TABLE request_fact ADD COLUMN connect_ms DOUBLE',
+  'ALTER TABLE request_fact ADD COLUMN retries INTEGER',
+];
+
+export const MIGRATIONS: Migration[] = [
+  { version: 1, description: 'canonical tables', statements: V1 },
+  { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
+];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
 export const CANONICAL_TABLES = [
