@@ -36,6 +36,20 @@ test('every bad option is reported at once', () => {
   assert.equal(validateSimulatorOptions({ bogus: 1 } as never)[0]?.message, 'unknown simulator option');
 });
 
+test('close after response: a switch and a delay, validated', () => {
+  assert.deepEqual(parseSimulateFlags({ closeAfterResponse: true, closeDelayMs: '5' }), {
+    closeAfterResponse: true,
+    closeDelayMs: 5,
+  });
+  assert.deepEqual(parseSimulateFlags({}), {});
+  assert.equal(resolveSimulatorOptions({}).closeAfterResponse, false);
+  assert.deepEqual(
+    validateSimulatorOptions({ closeAfterResponse: 'yes' as never, closeDelayMs: -1 }).map((i) => i.path),
+    ['closeAfterResponse', 'closeDelayMs'],
+  );
+  assert.throws(() => parseSimulateFlags({ closeDelayMs: 'soon' }), ValidationError);
+});
+
 test('simulate flags: parsed to options, bad ones all listed with their flag names', () => {
   assert.deepEqual(
     parseSimulateFlags({

@@ -73,9 +73,9 @@ export interface SimulatorOptions {
   closeAfterResponse: boolean;
   /**
    * With closeAfterResponse: how long after the response's last byte left the socket is closed.
-   * 0 closes at once, which undici (7.x) already survives by checking an idle socket for a close
-   * before reusing it; 1 ms lets the next request go out first, which is what failed 6.9% of
-   * requests against llama-server (6.6% of 500 at 8 streams here).
+   * 0 closes at once, which undici (7.x) mostly survives by checking an idle socket for a close
+   * before reusing it; 1 ms lets a client's next request go out first and be lost, the race a
+   * keep-alive client loses against llama-server.
    */
   closeDelayMs: number;
 }

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './server.js';
 
@@ -546,4 +547,43 @@ test('zero delay: many concurrent streams are all served', async () => {
     }
     assert.equal(sim.stats().generationTokens, 128 * 200);
   });
+});
+
+test('closeAfterResponse: a stream says keep-alive, then the server closes; a request sent meanwhile is never served', async () => {
+  // A raw socket, so the test sees exactly what a keep-alive client sees on the wire.
+  const sim = await startSimulator({ ...FAST, closeAfterResponse: true, closeDelayMs: 50 });
+  try {
+    const { port } = new URL(sim.url);
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, stream: true });
+    const request = `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: keep-alive\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    let secondSent = false;
+    const ended = new Promise<boolean>((resolve) => {
+      socket.on('end', () => resolve(true));
+      socket.on('error', () => resolve(false));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      // The response is complete: write the next request on the same connection at once.
+      if (!secondSent && received.includes('\r\n0\r\n\r\n')) {
+        secondSent = true;
+        socket.write(request);
+      }
+    });
+    socket.write(request);
+    await ended;
+    socket.destroy();
+    const head = received.slice(0, received.indexOf('\r\n\r\n')).toLowerCase();
+    assert.match(head, /^http\/1\.1 200/);
+    assert.match(head, /\r\nconnection: keep-alive\r\n/);
+    assert.ok(received.includes('data: [DONE]'));
+    assert.ok(secondSent);
+    assert.equal(received.split('HTTP/1.1').length - 1, 1, 'one response only');
+    const stats = sim.stats();
+    assert.equal(stats.requests, 1, 'the second request was dropped unread');
+    assert.equal(stats.completed, 1);
+  } finally {
+    await sim.close();
+  }
 });
