@@ -17,6 +17,13 @@ export interface OutputFlags {
   format?: string;
 }
 
+interface IngestFlags extends OutputFlags {
+  costPerHour?: string;
+  param?: string[];
+  /** Seconds. */
+  lockWait: string;
+}
+
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerWarehouseCommands(program: Command): void {
@@ -40,39 +47,27 @@ export function registerWarehouseCommands(program: Command): void {
       'how long to wait while another process holds the warehouse (then exit 75, not ingested)',
       '15',
     )
-    .action(
-      async (
-        dirs: string[],
-        flags: OutputFlags & { costPerHour?: string; param?: string[]; lockWait: string },
-      ) => {
-        const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
-        const { ingestFromStore, isStoreUri } = await import('../warehouse/ingest-uri.js');
-        const { parseParams } = await import('./upload.js');
-        const parameters = parseParams(flags.param);
-        const cost =
-          flags.costPerHour === undefined ? undefined : positiveNumber('--cost-per-hour', flags.costPerHour);
-        const lockWaitMs = positiveNumber('--lock-wait', flags.lockWait) * 1000;
-        await notIngestedWhenBusy(
-          withWarehouse(
-            flags,
-            false,
-            async (w) => {
-              const rows = [];
-              for (const dir of dirs) {
-                const options = cost === undefined ? {} : { costPerHourUsd: cost };
-                const result = isStoreUri(dir)
-                  ? await ingestFromStore(w, dir, { ...options, parameters })
-                  : await ingestRunFolder(w, dir, options);
-                rows.push({ run_dir: dir, ...result });
-              }
-              print(['run_dir', 'run_id', 'outcome', 'iterations', 'requests'], rows, flags);
-            },
-            lockWaitMs,
-          ),
-          lockWaitMs,
-        );
-      },
-    );
+    .action(async (dirs: string[], flags: IngestFlags) => {
+      const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
+      const { ingestFromStore, isStoreUri } = await import('../warehouse/ingest-uri.js');
+      const { parseParams } = await import('./upload.js');
+      const parameters = parseParams(flags.param);
+      const cost =
+        flags.costPerHour === undefined ? undefined : positiveNumber('--cost-per-hour', flags.costPerHour);
+      const lockWaitMs = positiveNumber('--lock-wait', flags.lockWait) * 1000;
+      const ingestAll = async (w: Warehouse): Promise<void> => {
+        const rows = [];
+        for (const dir of dirs) {
+          const options = cost === undefined ? {} : { costPerHourUsd: cost };
+          const result = isStoreUri(dir)
+            ? await ingestFromStore(w, dir, { ...options, parameters })
+            : await ingestRunFolder(w, dir, options);
+          rows.push({ run_dir: dir, ...result });
+        }
+        print(['run_dir', 'run_id', 'outcome', 'iterations', 'requests'], rows, flags);
+      };
+      await notIngestedWhenBusy(withWarehouse(flags, false, ingestAll, lockWaitMs), lockWaitMs);
+    });
 
   common(warehouse.command('runs'))
     .description('list runs, newest first')

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { InfermarkError } from '../errors.js';
 import { Warehouse } from './warehouse.js';
 import { WAREHOUSE_BUSY_EXIT } from './warehouse-errors.js';
-import { writerWaiting } from './writer-intent.js';
+import { announceWriter, intentPath, writerWaiting } from './writer-intent.js';
 
 const MODULE = fileURLToPath(new URL('./warehouse.js', import.meta.url));
 
@@ -121,6 +121,24 @@ test('a bit-flipped warehouse is corrupt, not busy; other DuckDB errors name the
     } finally {
       warehouse.close();
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writer announcement counts only while its process lives and for 10 minutes at most', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-intent-'));
+  try {
+    const path = join(dir, 'w.duckdb');
+    const withdraw = await announceWriter(path);
+    assert.equal(await writerWaiting(path), true);
+    assert.equal(await writerWaiting(path, Date.now() + 11 * 60_000), false, 'stale after 10 minutes');
+    await withdraw();
+    assert.equal(await writerWaiting(path), false);
+    // A writer killed while it waited leaves its file: a pid that is gone does not count.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(intentPath(path), JSON.stringify({ pid: gone, since_ms: Date.now() }));
+    assert.equal(await writerWaiting(path), false);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
