@@ -9,6 +9,8 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   badInput: 2,
+  /** EX_TEMPFAIL: nothing was wrong with the input, try again later (a warehouse another process holds). */
+  tempFail: 75,
   interrupted: 130,
 } as const;
 

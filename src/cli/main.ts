@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { ExitCode, InfermarkError } from '../errors.js';
 import { infermarkVersion } from '../evidence/environment.js';
 import { scrubText } from '../evidence/redact.js';
+import { isDuckDbError } from '../warehouse/warehouse-errors.js';
 
 const DEFAULT_OUT = '.infermark/runs';
 
@@ -149,7 +150,16 @@ try {
   if (error instanceof InfermarkError) {
     process.stderr.write(`infermark: ${scrubText(error.message)}\n`);
     if (debug && error.stack) process.stderr.write(`${scrubText(error.stack)}\n`);
+    // A wrapped error (DuckDB's, a file system's) keeps its own stack as the cause.
+    const cause = (error as { cause?: unknown }).cause;
+    if (debug && cause instanceof Error && cause.stack)
+      process.stderr.write(`caused by: ${scrubText(cause.stack)}\n`);
     process.exitCode = error.exitCode;
+  } else if (isDuckDbError(error)) {
+    // A DuckDB error that no warehouse call wrapped (one without the file's path): still not "internal".
+    process.stderr.write(`infermark: warehouse (DuckDB): ${scrubText(error.message)} (E_DUCKDB)\n`);
+    if (debug && error.stack) process.stderr.write(`${scrubText(error.stack)}\n`);
+    process.exitCode = ExitCode.failure;
   } else {
     process.stderr.write(
       `infermark: internal error: ${scrubText((error as Error)?.message ?? String(error))}\n`,

@@ -4,7 +4,7 @@
  * back to its raw evidence. Output as a table (default), CSV or JSON.
  */
 import type { Command } from 'commander';
-import { ExitCode, ValidationError } from '../errors.js';
+import { ExitCode, InfermarkError, ValidationError } from '../errors.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../warehouse/format-rows.js';
 
 // The warehouse module loads DuckDB's native library: imported only by the commands that use it.
@@ -15,6 +15,13 @@ import { registerImportCommand } from './warehouse-import.js';
 export interface OutputFlags {
   warehouse?: string;
   format?: string;
+}
+
+interface IngestFlags extends OutputFlags {
+  costPerHour?: string;
+  param?: string[];
+  /** Seconds. */
+  lockWait: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -35,14 +42,20 @@ export function registerWarehouseCommands(program: Command): void {
       '--cost-per-hour <usd>',
       'what the deployment costs per hour (cost per request and per million tokens)',
     )
-    .action(async (dirs: string[], flags: OutputFlags & { costPerHour?: string; param?: string[] }) => {
+    .option(
+      '--lock-wait <s>',
+      'how long to wait while another process holds the warehouse (then exit 75, not ingested)',
+      '15',
+    )
+    .action(async (dirs: string[], flags: IngestFlags) => {
       const { ingestRunFolder } = await import('../warehouse/ingest-run.js');
       const { ingestFromStore, isStoreUri } = await import('../warehouse/ingest-uri.js');
       const { parseParams } = await import('./upload.js');
       const parameters = parseParams(flags.param);
       const cost =
         flags.costPerHour === undefined ? undefined : positiveNumber('--cost-per-hour', flags.costPerHour);
-      await withWarehouse(flags, false, async (w) => {
+      const lockWaitMs = positiveNumber('--lock-wait', flags.lockWait) * 1000;
+      const ingestAll = async (w: Warehouse): Promise<void> => {
         const rows = [];
         for (const dir of dirs) {
           const options = cost === undefined ? {} : { costPerHourUsd: cost };
@@ -52,7 +65,8 @@ export function registerWarehouseCommands(program: Command): void {
           rows.push({ run_dir: dir, ...result });
         }
         print(['run_dir', 'run_id', 'outcome', 'iterations', 'requests'], rows, flags);
-      });
+      };
+      await notIngestedWhenBusy(withWarehouse(flags, false, ingestAll, lockWaitMs), lockWaitMs);
     });
 
   common(warehouse.command('runs'))
@@ -188,16 +202,35 @@ export function common(command: Command): Command {
     .option('--format <format>', 'table, csv or json', 'table');
 }
 
+/**
+ * A warehouse another process held past the wait: nothing was ingested, and the
+ * exit code (75, EX_TEMPFAIL) tells a script to try again rather than give up.
+ */
+async function notIngestedWhenBusy(work: Promise<void>, lockWaitMs: number): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if (!(error instanceof InfermarkError) || error.code !== 'E_WAREHOUSE_BUSY') throw error;
+    throw new InfermarkError(
+      error.code,
+      `${error.message.replace(/^warehouse busy/, 'warehouse busy, not ingested')}; waited ${lockWaitMs / 1000} s, try again`,
+      error.exitCode,
+      { cause: error },
+    );
+  }
+}
+
 /** Opens the warehouse (read-only for queries), runs `work`, closes it. */
 export async function withWarehouse(
   flags: OutputFlags,
   readOnly: boolean,
   work: (w: Warehouse) => Promise<void>,
+  lockWaitMs?: number,
 ): Promise<void> {
   format(flags);
   const { defaultWarehousePath } = await import('../warehouse/warehouse.js');
   const path = flags.warehouse ?? defaultWarehousePath();
-  const warehouse = await openOrExplain(path, readOnly);
+  const warehouse = await openOrExplain(path, readOnly, lockWaitMs);
   try {
     // User SQL reads the warehouse and nothing else: no files, no network, no ATTACH.
     if (readOnly) await warehouse.run('SET enable_external_access = false; SET lock_configuration = true');
@@ -207,10 +240,10 @@ export async function withWarehouse(
   }
 }
 
-async function openOrExplain(path: string, readOnly: boolean): Promise<Warehouse> {
+async function openOrExplain(path: string, readOnly: boolean, lockWaitMs?: number): Promise<Warehouse> {
   try {
     const { Warehouse } = await import('../warehouse/warehouse.js');
-    return await Warehouse.open(path, { readOnly });
+    return await Warehouse.open(path, { readOnly, ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
   } catch (error) {
     const message = (error as Error).message;
     if (readOnly && /does not exist|No such file|Cannot open/i.test(message)) {

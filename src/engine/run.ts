@@ -166,6 +166,37 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
   // The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials.
   const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
+  const identity = {
+    schema_version: 1,
+    run_id: runId,
+    run_group_id: runGroupId,
+    repeat,
+    repeats,
+    iteration_order: order,
+  };
+  const described = {
+    started_at: wallIso(anchor, anchor.mono_us),
+    intent: spec.intent,
+    job_file:
+      inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
+    job: redactSecrets(job),
+    endpoint: {
+      base_url: redactUrl(endpoint.baseUrl),
+      path: endpoint.path,
+      model: endpoint.model,
+      backend: kind,
+    },
+  };
+  // Written before the probes below, which wait on the server: a run killed while they
+  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
+  await folder.writeJson('run.json', {
+    ...identity,
+    ...described,
+    server: null,
+    tokenizer: tokenizer.name,
+    plan: plans,
+    environment: null,
+  });
   const [environment, serverVersion, firstScrape] = await Promise.all([
     captureEnvironment(),
     fetchServerVersion(endpoint.baseUrl, authHeaders),
@@ -182,25 +213,10 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   const workloadSpecDigest = digestOf(workloads.map((w) => w.spec_digest));
   const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, kind, plans, workloadSpecDigest);
   await folder.writeJson('run.json', {
-    schema_version: 1,
-    run_id: runId,
-    run_group_id: runGroupId,
-    repeat,
-    repeats,
-    iteration_order: order,
+    ...identity,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: workloadSpecDigest,
-    started_at: wallIso(anchor, anchor.mono_us),
-    intent: spec.intent,
-    job_file:
-      inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
-    job: redactSecrets(job),
-    endpoint: {
-      base_url: redactUrl(endpoint.baseUrl),
-      path: endpoint.path,
-      model: endpoint.model,
-      backend: kind,
-    },
+    ...described,
     server: {
       version: serverVersion,
       metrics_url: redactUrl(metricsUrl),

@@ -9,17 +9,61 @@
  *   <run_id>/iterations/<NNN>/workload.json    what generated its items, and the items' digest
  *   <run_id>/iterations/<NNN>/metrics-{start,end}.prom   server /metrics scrapes
  *   <run_id>/summary.json                      every iteration's summary, when the run ends
+ *
+ * A write that fails (disk full, quota, permissions) is a RunFolderWriteError naming
+ * the file, relative to the folder, and the folder; the temp file of a failed atomic
+ * write is removed, so the folder holds only what was written whole and `infermark
+ * verify` reads it as partial, not corrupt.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ExitCode, InfermarkError } from '../errors.js';
 import { holdsKnownSecret, mayHoldSecretPattern, scrubText } from './redact.js';
+
+/** What the file system's error codes mean, in the words a user reads. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EISDIR: 'a folder is in the way',
+  ENOTDIR: 'a file is in the way',
+  EMFILE: 'too many open files',
+};
+
+/** A file of a run folder could not be written: which one, where, and why. */
+export class RunFolderWriteError extends InfermarkError {
+  constructor(
+    readonly dir: string,
+    readonly relativePath: string,
+    cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    const why = code
+      ? `${ERRNO_WORDS[code] ?? (cause as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+.*$/, '')} (${code})`
+      : String((cause as Error)?.message ?? cause);
+    super(
+      'E_RUN_FOLDER_WRITE',
+      `cannot write ${relativePath} in the run folder ${dir}: ${why}; the folder keeps what was written before it (see: infermark verify ${dir})`,
+      ExitCode.failure,
+      { cause },
+    );
+    this.name = 'RunFolderWriteError';
+  }
+}
 
 export class RunFolder {
   private constructor(readonly dir: string) {}
 
   static async create(dir: string): Promise<RunFolder> {
-    await mkdir(join(dir, 'iterations'), { recursive: true });
+    try {
+      await mkdir(join(dir, 'iterations'), { recursive: true });
+    } catch (error) {
+      throw new RunFolderWriteError(dir, 'iterations/', error);
+    }
     return new RunFolder(dir);
   }
 
@@ -35,18 +79,28 @@ export class RunFolder {
 
   async writeText(relativePath: string, text: string): Promise<void> {
     const path = join(this.dir, relativePath);
-    await mkdir(dirname(path), { recursive: true });
     const temp = `${path}.tmp-${process.pid}`;
-    // Whatever a server or an SDK put in the text, no registered secret is written.
-    await writeFile(temp, scrubText(text));
-    await rename(temp, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      // Whatever a server or an SDK put in the text, no registered secret is written.
+      await writeFile(temp, scrubText(text));
+      await rename(temp, path);
+    } catch (error) {
+      // A half-written temp file is not evidence: the document is either whole or absent.
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw new RunFolderWriteError(this.dir, relativePath, error);
+    }
   }
 
   /** An append-only JSON-lines writer (see LineWriter). */
   async openLines(relativePath: string): Promise<LineWriter> {
     const path = join(this.dir, relativePath);
-    await mkdir(dirname(path), { recursive: true });
-    return new LineWriter(path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new RunFolderWriteError(this.dir, relativePath, error);
+    }
+    return new LineWriter(path, (error) => new RunFolderWriteError(this.dir, relativePath, error));
   }
 }
 
@@ -59,7 +113,11 @@ export class LineWriter {
   /** The first write error (disk full, ...): kept, not thrown mid-run, and reported by close(). */
   private failure: Error | null = null;
   private fd: number | null;
-  constructor(path: string) {
+  /** `describe` turns a write error into the one close() reports (which file, where). */
+  constructor(
+    path: string,
+    private readonly describe: (error: unknown) => Error = (error) => error as Error,
+  ) {
     try {
       this.fd = openSync(path, 'a');
     } catch (error) {
@@ -85,7 +143,7 @@ export class LineWriter {
 
   close(): Promise<void> {
     this.closeFd();
-    return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    return this.failure ? Promise.reject(this.describe(this.failure)) : Promise.resolve();
   }
 
   private closeFd(): void {

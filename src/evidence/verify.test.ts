@@ -88,3 +88,19 @@ test("verify: a changed file in a sealed iteration is named once, in the run's l
   // Once in the iteration's line, once under "problems:".
   assert.equal(occurrences(printed, problem), 2, printed);
 });
+
+test('verify: a run folder stopped before run.json (nothing in it) is partial; run.json missing beside records is corrupt', async () => {
+  const empty = join(tmp, `run-${++cases}`);
+  await RunFolder.create(empty);
+  const report = await verifyRunFolder(empty);
+  assert.equal(report.status, 'partial', JSON.stringify(report.problems));
+  assert.deepEqual(report.problems, []);
+  assert.match(report.notes.join('\n'), /stopped before it wrote run\.json/);
+
+  const withRecords = join(tmp, `run-${++cases}`);
+  const folder = await RunFolder.create(withRecords);
+  await folder.writeText('iterations/000/requests.jsonl', '{"i":0}\n');
+  const damaged = await verifyRunFolder(withRecords);
+  assert.equal(damaged.status, 'corrupt');
+  assert.deepEqual(damaged.problems, [{ path: 'run.json', problem: 'missing' }]);
+});

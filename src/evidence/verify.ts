@@ -87,6 +87,10 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
   if (runJson.ok) {
     report.run_id = runJson.value.run_id ?? null;
     report.iterations_planned = Array.isArray(runJson.value.plan) ? runJson.value.plan.length : null;
+  } else if (files.length === 0 && runJson.problem === 'missing') {
+    // run.json is the first file a run writes: a folder with nothing in it was stopped
+    // before it wrote anything, which is unfinished, not damaged.
+    report.notes.push('the run stopped before it wrote run.json (the folder is empty)');
   } else {
     report.problems.push({ path: 'run.json', problem: runJson.problem });
   }
@@ -135,7 +139,7 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
     report.iterations.push(await verifyIteration(dir, index, paths, checker, report));
   }
   report.artifacts_checked = checker.checked;
-  report.notes = notes;
+  report.notes.push(...notes);
 
   if (report.problems.length > 0) report.status = 'corrupt';
   else if (!report.sealed || report.run_status !== 'complete') report.status = 'partial';

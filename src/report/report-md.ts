@@ -1,20 +1,53 @@
 /**
  * The report as Markdown for a pull-request comment: identity, the chosen view,
  * the per-point table and, with a baseline, the deltas. Tables only, no charts.
+ * Every string that came from a job, a server or the warehouse (model names,
+ * labels, URLs, ids) is escaped: Markdown renderers pass raw HTML through, so a
+ * model named `<script>` must arrive as text, and no value may open a link,
+ * close a code span or fence, or break a table.
  */
 import type { ReportData, Subject } from './report-data.js';
 import { pointName, rawLocations, viewSections, type View } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
+/** Plain text for Markdown: no HTML, no link brackets, one line. */
+export function mdText(value: unknown): string {
+  return String(value)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('[', '\\[')
+    .replaceAll(']', '\\]')
+    .replace(/\r?\n|\r/g, ' ');
+}
+
+/** Inline code whose delimiters are longer than any run of backticks inside (CommonMark). */
+export function codeSpan(value: unknown): string {
+  const text = String(value).replace(/\r?\n|\r/g, ' ');
+  const fence = '`'.repeat(longestBacktickRun(text) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/** A fenced code block no line of `code` can close early. */
+function codeBlock(language: string, code: string): string[] {
+  const fence = '`'.repeat(Math.max(3, longestBacktickRun(code) + 1));
+  return [`${fence}${language}`, code, fence];
+}
+
+function longestBacktickRun(text: string): number {
+  return Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+}
+
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
-  return String(v).replaceAll('|', '\\|').replaceAll('\n', ' ');
+  return mdText(v).replaceAll('|', '\\|');
 };
 
 function mdTable(headers: string[], rows: unknown[][]): string {
   return [
-    `| ${headers.join(' | ')} |`,
+    `| ${headers.map(cell).join(' | ')} |`,
     `| ${headers.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
   ].join('\n');
@@ -24,10 +57,10 @@ function subjectBlock(s: Subject): string {
   const run = s.runs[0] ?? {};
   const what =
     s.kind === 'run_group'
-      ? `run group \`${s.id}\` (${s.run_ids.length} repeats, medians)`
-      : `run \`${s.id}\``;
+      ? `run group ${codeSpan(s.id)} (${s.run_ids.length} repeats, medians)`
+      : `run ${codeSpan(s.id)}`;
   return [
-    `**${s.label}**: ${what}`,
+    `**${mdText(s.label)}**: ${what}`,
     '',
     mdTable(
       ['model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
@@ -45,7 +78,7 @@ function subjectBlock(s: Subject): string {
     '',
     `Raw evidence: ${
       rawLocations(s)
-        .map((r) => `\`${r}\``)
+        .map((r) => codeSpan(r))
         .join(', ') || 'not recorded'
     }`,
     '',
@@ -82,13 +115,18 @@ function subjectBlock(s: Subject): string {
 
 export function renderMarkdown(data: ReportData, view: View): string {
   const title = data.baseline
-    ? `infermark report: \`${data.subject.id}\` vs \`${data.baseline.id}\``
-    : `infermark report: \`${data.subject.id}\``;
-  const out = [`### ${title}`, '', `_${view} view · generated ${data.generated_at} · latencies in ms_`, ''];
+    ? `infermark report: ${codeSpan(data.subject.id)} vs ${codeSpan(data.baseline.id)}`
+    : `infermark report: ${codeSpan(data.subject.id)}`;
+  const out = [
+    `### ${title}`,
+    '',
+    `_${mdText(view)} view · generated ${mdText(data.generated_at)} · latencies in ms_`,
+    '',
+  ];
   for (const section of viewSections(data, view)) {
-    out.push(`**${section.heading}**`, '');
-    for (const item of section.items) out.push(`- ${item}`);
-    if (section.code) out.push('```sh', section.code, '```');
+    out.push(`**${mdText(section.heading)}**`, '');
+    for (const item of section.items) out.push(`- ${mdText(item)}`);
+    if (section.code) out.push(...codeBlock('sh', section.code));
     out.push('');
   }
   for (const s of [data.baseline, data.subject]) if (s) out.push(subjectBlock(s), '');
@@ -100,7 +138,9 @@ export function renderMarkdown(data: ReportData, view: View): string {
     );
     out.push(
       `**Deltas (B vs A, ${data.deltas_source}; changes within ±5 % omitted)**`,
-      ...(oneSided.size > 0 ? ['', `Measured on one side only: ${[...oneSided].join(', ')}.`] : []),
+      ...(oneSided.size > 0
+        ? ['', `Measured on one side only: ${[...oneSided].map(mdText).join(', ')}.`]
+        : []),
       '',
       shown.length === 0
         ? 'No metric changed by more than 5 %.'
@@ -119,10 +159,11 @@ export function renderMarkdown(data: ReportData, view: View): string {
       '',
     );
     if (data.gate) {
-      out.push('**Gate verdicts (B against A as the baseline)**', '', data.gate.message, '');
+      out.push('**Gate verdicts (B against A as the baseline)**', '', mdText(data.gate.message), '');
       if (data.gate.status === 'ok') {
         out.push(
-          verdictLegend(data.gate),
+          // The legend's own code spans (`infermark gate`) stay; the tolerances path in it is escaped.
+          mdText(verdictLegend(data.gate)),
           '',
           mdTable(VERDICT_HEADERS, data.gate.rows.map(verdictCells)),
           '',

@@ -37,6 +37,8 @@ const STATUS_OF_CODE: Record<string, number> = {
   E_NO_LINEAGE: 400,
   E_WAREHOUSE_BUSY: 503,
   E_NO_WAREHOUSE: 503,
+  // Not 503: waiting will not mend a damaged file; the message says what to do.
+  E_WAREHOUSE_CORRUPT: 500,
 };
 
 /** An ApiError for anything thrown by a handler; unknown errors become a 500 without detail. */

@@ -2,10 +2,17 @@
  * The dashboard's hold on the warehouse: opened read-only on demand and closed
  * again after a short idle time, because DuckDB lets a file have one writer or
  * readers, never both: a dashboard left open must not stop `infermark run` from
- * ingesting. Work is serialized, one query at a time on one connection.
+ * ingesting. Work is serialized, one query at a time on one connection. A page
+ * polled more often than the idle time would still hold it forever, so before each
+ * request the dashboard looks for a waiting writer (writer-intent.ts) and, when
+ * there is one, closes the file and answers busy until the writer is done.
  */
 import { ExitCode, InfermarkError } from '../errors.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
+import { writerWaiting } from '../warehouse/writer-intent.js';
+
+const busy = (why: string): InfermarkError =>
+  new InfermarkError('E_WAREHOUSE_BUSY', `the warehouse is being written (${why}); try again in a moment`);
 
 export class WarehouseAccess {
   private warehouse: Warehouse | null = null;
@@ -24,7 +31,13 @@ export class WarehouseAccess {
     this.pending += 1;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    const result = this.queue.then(async () => work(await this.open()));
+    const result = this.queue.then(async () => {
+      if (await writerWaiting(this.path)) {
+        this.closeNow();
+        throw busy('a run is waiting to ingest');
+      }
+      return work(await this.open());
+    });
     this.queue = result.catch(() => undefined).finally(() => this.release());
     return result;
   }
@@ -43,10 +56,15 @@ export class WarehouseAccess {
     if (this.pending > 0 || this.warehouse === null) return;
     this.idleTimer = setTimeout(() => {
       if (this.pending > 0) return;
-      this.warehouse?.close();
-      this.warehouse = null;
+      this.closeNow();
     }, this.idleCloseMs);
     this.idleTimer.unref();
+  }
+
+  /** Lets go of the file; only called between queued calls, never under one. */
+  private closeNow(): void {
+    this.warehouse?.close();
+    this.warehouse = null;
   }
 
   private async open(): Promise<Warehouse> {
@@ -68,14 +86,11 @@ async function openReadOnly(path: string): Promise<Warehouse> {
     // A page waits a moment for an ingest to end, then answers 503 (Retry-After) rather than hang.
     warehouse = await Warehouse.open(path, { readOnly: true, lockWaitMs: 1_000 });
   } catch (error) {
+    // Warehouse.open has told a held lock (busy) from a damaged file (corrupt) by DuckDB's own error.
+    const code = error instanceof InfermarkError ? error.code : '';
+    if (code === 'E_WAREHOUSE_BUSY') throw busy('a run is ingesting');
+    if (code === 'E_WAREHOUSE_CORRUPT') throw error;
     const message = (error as Error).message;
-    if (/lock/i.test(message)) {
-      throw new InfermarkError(
-        'E_WAREHOUSE_BUSY',
-        'the warehouse is being written (a run is ingesting); try again in a moment',
-        ExitCode.failure,
-      );
-    }
     if (/does not exist|No such file|Cannot open/i.test(message)) {
       throw new InfermarkError(
         'E_NO_WAREHOUSE',

@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MIGRATIONS } from './migrations.js';
 import { seedNamedQueries } from './queries.js';
+import { warehouseError } from './warehouse-errors.js';
+import { announceWriter } from './writer-intent.js';
 
 export type SqlParams = DuckDBValue[] | Record<string, DuckDBValue>;
 export type Row = Record<string, unknown>;
@@ -34,7 +36,9 @@ export class Warehouse {
    * Opens (creating if needed) and migrates; `readOnly` opens an existing file without
    * write access. DuckDB allows one writer or many readers per file: while another
    * process holds it (the dashboard between requests, another run's ingest), opening
-   * waits and retries for up to `lockWaitMs` before it gives up.
+   * waits and retries for up to `lockWaitMs` before it gives up (E_WAREHOUSE_BUSY, exit 75).
+   * A writer that has to wait announces itself (writer-intent.ts) so the dashboard lets go.
+   * Every DuckDB error becomes an InfermarkError naming the file (warehouse-errors.ts).
    */
   static async open(
     path: string,
@@ -42,12 +46,23 @@ export class Warehouse {
   ): Promise<Warehouse> {
     const readOnly = options.readOnly === true;
     if (!readOnly && path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    const instance = await openWaitingForLock(path, readOnly, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
-    const connection = await instance.connect();
+    let instance: DuckDBInstance;
+    let connection: DuckDBConnection;
+    try {
+      instance = await openWaitingForLock(path, readOnly, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
+      connection = await instance.connect();
+    } catch (error) {
+      throw warehouseError(path, error);
+    }
     const warehouse = new Warehouse(path, instance, connection, readOnly);
     if (!readOnly) {
-      await warehouse.migrate();
-      await seedNamedQueries(warehouse);
+      try {
+        await warehouse.migrate();
+        await seedNamedQueries(warehouse);
+      } catch (error) {
+        warehouse.close();
+        throw error;
+      }
     }
     return warehouse;
   }
@@ -68,19 +83,31 @@ export class Warehouse {
 
   /** Runs a statement; returns the rows it changed (inserted, updated, deleted). */
   async run(sql: string, params?: SqlParams): Promise<number> {
-    return (await this.connection.run(sql, params)).rowsChanged;
+    try {
+      return (await this.connection.run(sql, params)).rowsChanged;
+    } catch (error) {
+      throw warehouseError(this.path, error);
+    }
   }
 
   /** Runs a query; rows as plain JS values (BIGINT as bigint, TIMESTAMP as Date). */
   async all(sql: string, params?: SqlParams): Promise<Row[]> {
-    const reader = await this.connection.runAndReadAll(sql, params);
-    return reader.getRowObjectsJS() as Row[];
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS() as Row[];
+    } catch (error) {
+      throw warehouseError(this.path, error);
+    }
   }
 
   /** Runs a query; rows as JSON-safe values, with the column names in order. */
   async json(sql: string, params?: SqlParams): Promise<{ columns: string[]; rows: Row[] }> {
-    const reader = await this.connection.runAndReadAll(sql, params);
-    return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Row[] };
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return { columns: reader.columnNames(), rows: reader.getRowObjectsJson() as Row[] };
+    } catch (error) {
+      throw warehouseError(this.path, error);
+    }
   }
 
   /** Runs `work` in one transaction: all of it or none of it. */
@@ -130,13 +157,20 @@ export const DEFAULT_LOCK_WAIT_MS = 15_000;
 
 async function openWaitingForLock(path: string, readOnly: boolean, waitMs: number): Promise<DuckDBInstance> {
   const deadline = Date.now() + waitMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    try {
-      return await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
-    } catch (error) {
-      if (!/Could not set lock/i.test((error as Error).message) || Date.now() + delay > deadline) throw error;
-      await sleep(delay);
+  let withdraw: (() => Promise<void>) | null = null;
+  try {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await DuckDBInstance.create(path, readOnly ? { access_mode: 'READ_ONLY' } : {});
+      } catch (error) {
+        if (!/Could not set lock/i.test((error as Error).message) || Date.now() + delay > deadline)
+          throw error;
+        if (!readOnly && path !== ':memory:') withdraw ??= await announceWriter(path);
+        await sleep(delay);
+      }
     }
+  } finally {
+    await withdraw?.();
   }
 }
 
