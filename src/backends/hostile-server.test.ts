@@ -330,6 +330,10 @@ test(
         (r) => `${RUN_MODES[r.index]} ${(((r.done_at_us ?? 0) - r.sent_at_us) / 1000).toFixed(0)} ms`,
       );
       console.log(`# per request: ${took.join(', ')}`);
+      // Counting 120,000 characters at once held the event loop for 31 s; in slices, a few ms per turn.
+      const lag = summary.flags.event_loop;
+      console.log(`# event loop delay: p99 ${lag?.p99_ms} ms, max ${lag?.max_ms} ms`);
+      assert.ok(lag !== null && lag.max_ms < 500, JSON.stringify(lag));
       const byMode = (mode: Mode): RequestRecord => recs.find((r) => RUN_MODES[r.index] === mode)!;
       // Counted by the tokenizer (no usage), whole: 120,000 letters and 20,000 CJK characters.
       assert.equal(byMode('no-space').output_chars, NO_SPACE_CHARS);

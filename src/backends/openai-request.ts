@@ -458,17 +458,25 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     this.leaveAborts = null;
     const rec = this.rec;
     const n = rec.chunk_times_us.length;
-    const count = this.settings.countTokens;
+    this.parser = null;
     if (rec.output_tokens_source === 'server') {
       if (n === 1) rec.chunk_tokens = [rec.output_tokens];
       else if (rec.output_tokens === n) rec.chunk_tokens = new Array<number>(n).fill(1);
-      else rec.chunk_tokens = this.texts.texts().map((text) => count(text));
+      else return this.countThenResolve(true, false);
     } else if (n > 0) {
-      rec.output_tokens = count(this.texts.joined());
-      rec.chunk_tokens = n === 1 ? [rec.output_tokens] : this.texts.texts().map((text) => count(text));
+      return this.countThenResolve(n > 1, true);
     }
-    this.parser = null;
     this.resolve(rec);
+  }
+
+  /** Count with the tokenizer (in slices when the text is long, see ChunkTexts), then settle. */
+  private countThenResolve(perEvent: boolean, whole: boolean): void {
+    const rec = this.rec;
+    this.texts.countTokens(this.settings.countTokens, { perEvent, whole }, (counts, total) => {
+      if (whole) rec.output_tokens = total;
+      rec.chunk_tokens = counts ?? [rec.output_tokens];
+      this.resolve(rec);
+    });
   }
 }
 

@@ -163,6 +163,21 @@ export function countInSegments(text: string, count: (segment: string) => number
   return total + count(start === 0 ? text : text.slice(start));
 }
 
+/**
+ * The end of a slice of `text` that starts at `from` and holds at most `maxChars`
+ * characters, cut where `countInSegments` would cut (just before whitespace that follows
+ * a non-whitespace character), so counting the slices one by one gives the same total as
+ * counting the whole; a slice with no such boundary is cut at `maxChars`.
+ */
+export function nextCut(text: string, from: number, maxChars: number): number {
+  const limit = from + maxChars;
+  if (limit >= text.length) return text.length;
+  for (let i = limit; i > from + 1; i--) {
+    if (isSpace(text.charCodeAt(i)) && !isSpace(text.charCodeAt(i - 1))) return i;
+  }
+  return isLowSurrogate(text.charCodeAt(limit)) ? limit - 1 : limit;
+}
+
 function isSpace(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200a);
 }
