@@ -3,7 +3,8 @@
  * request with one misbehaviour (chosen by the request's index, from `x-request-id`):
  * streaming past max_tokens, long output without spaces or usage, 20,000 CJK
  * characters, a 16 MB SSE line, a stream with no newline, impossible usage numbers,
- * `choices: null`, bad chunked encoding; its `/version` trickles forever and its
+ * `choices: null`, bad chunked encoding, an error page without end; its `/version`
+ * trickles forever and its
  * `/metrics` is 48 MB. Through the real run path every request must be recorded in
  * its class and the run must complete in bounded time; as a CLI child, the client
  * must stay under 300 MB of RSS and end within 1 s of Ctrl-C.
@@ -40,6 +41,7 @@ type Mode =
   | 'usage-negative'
   | 'choices-null'
   | 'bad-chunked'
+  | 'error-body-forever'
   | 'drip';
 
 /** What each mode must be recorded as: [status, error class, message pattern]. */
@@ -56,6 +58,7 @@ const EXPECTED: Record<Exclude<Mode, 'drip'>, [string, string | null, RegExp | n
   'usage-negative': ['error', 'protocol', /usage\.completion_tokens is -3/],
   'choices-null': ['error', 'protocol', /stream carried no content/],
   'bad-chunked': ['error', 'protocol', /HPE_|does not match the HTTP\/1\.1 protocol/],
+  'error-body-forever': ['error', 'http_5xx', /^HTTP 503: overloaded overloaded/],
 };
 const RUN_MODES = Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>;
 
@@ -218,6 +221,13 @@ function serveMode(mode: Mode, req: IncomingMessage, res: ServerResponse): void 
       );
       setTimeout(() => req.socket.destroy(), 200);
       return;
+    case 'error-body-forever': {
+      // An error page without end: the message is read from its first 64 KiB, the rest not waited for.
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      const page = 'overloaded '.repeat(1000);
+      pump(res, () => page);
+      return;
+    }
     case 'drip': {
       if (++drips === 4) onFourthDrip?.();
       stream(res);
@@ -346,6 +356,7 @@ test(
       assert.equal(summary.requests.completed, 3);
       assert.equal(summary.requests.errors_by_class.oversize, 3);
       assert.equal(summary.requests.errors_by_class.protocol, 6);
+      assert.equal(summary.requests.errors_by_class.http_5xx, 1);
       assert.ok(Number.isFinite(summary.output_throughput_tokens_per_s));
     } finally {
       await rm(outRoot, { recursive: true, force: true });
