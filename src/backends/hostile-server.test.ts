@@ -4,10 +4,9 @@
  * streaming past max_tokens, long output without spaces or usage, 20,000 CJK
  * characters, a 16 MB SSE line, a stream with no newline, impossible usage numbers,
  * `choices: null`, bad chunked encoding, an error page without end; its `/version`
- * trickles forever and its
- * `/metrics` is 48 MB. Through the real run path every request must be recorded in
- * its class and the run must complete in bounded time; as a CLI child, the client
- * must stay under 300 MB of RSS and end within 1 s of Ctrl-C.
+ * trickles forever and its `/metrics` is 48 MB. Through the real run path every
+ * request must be recorded in its class and the run must complete in bounded time;
+ * as a CLI child, the client must stay under 300 MB of RSS and end within 1 s of Ctrl-C.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
