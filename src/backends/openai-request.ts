@@ -101,6 +101,12 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private finished = false;
   private timer: NodeJS.Timeout | null = null;
   private resolve: (record: RequestRecord) => void = () => {};
+  /** This response's bounds (see RESPONSE_BYTES_BASE) and how far it has come. */
+  private readonly bytesMax: number;
+  private readonly eventsMax: number;
+  private readonly charsMax: number;
+  private responseBytes = 0;
+  private events = 0;
 
   constructor(
     private readonly rec: RequestRecord,
@@ -138,12 +144,6 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       }
     });
   }
-
-  private readonly bytesMax: number;
-  private readonly eventsMax: number;
-  private readonly charsMax: number;
-  private responseBytes = 0;
-  private events = 0;
 
   private readonly onAbort = (): void => this.stop(new StopRequest('cancel'));
   private readonly onTimeout = (): void => {
