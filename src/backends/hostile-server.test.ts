@@ -20,6 +20,8 @@ import { cli, runFolderUnder } from '../cli/cli-harness.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { executeRun } from '../engine/run.js';
+import { tokensAsked } from './openai.js';
+import { UNSET_MAX_TOKENS } from './openai-request.js';
 
 /** The output tokens every request asks for: room for 120,000 characters of text (see openai-request.ts). */
 const MAX_TOKENS = 4000;
@@ -39,6 +41,7 @@ type Mode =
   | 'usage-2.5'
   | 'usage-negative'
   | 'choices-null'
+  | 'empty-generation'
   | 'bad-chunked'
   | 'error-body-forever'
   | 'drip';
@@ -56,6 +59,8 @@ const EXPECTED: Record<Exclude<Mode, 'drip'>, [string, string | null, RegExp | n
   'usage-2.5': ['error', 'protocol', /usage\.completion_tokens is 2\.5/],
   'usage-negative': ['error', 'protocol', /usage\.completion_tokens is -3/],
   'choices-null': ['error', 'protocol', /stream carried no content/],
+  // No text, but the server's usage says it generated nothing: a real (empty) answer.
+  'empty-generation': ['ok', null, null],
   'bad-chunked': ['error', 'protocol', /HPE_|does not match the HTTP\/1\.1 protocol/],
   'error-body-forever': ['error', 'http_5xx', /^HTTP 503: overloaded overloaded/],
 };
@@ -212,6 +217,12 @@ function serveMode(mode: Mode, req: IncomingMessage, res: ServerResponse): void 
       for (let i = 0; i < 5; i++) res.write(event({ id: 'x', choices: null }));
       res.end('data: [DONE]\n\n');
       return;
+    case 'empty-generation':
+      stream(res);
+      res.write(event({ choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: 'stop' }] }));
+      res.write(event({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 0, total_tokens: 10 } }));
+      res.end('data: [DONE]\n\n');
+      return;
     case 'bad-chunked':
       // Raw bytes: headers, one good chunk, then a chunk size that is not hexadecimal.
       req.socket.write(
@@ -351,8 +362,9 @@ test(
       assert.equal(byMode('cjk').output_chars, CJK_CHARS);
       assert.ok(byMode('cjk').output_tokens > CJK_CHARS / 2);
       assert.equal(byMode('normal').output_tokens, 2);
-      // Errored requests stay out of the throughput: only the three good ones completed.
-      assert.equal(summary.requests.completed, 3);
+      assert.equal(byMode('empty-generation').output_tokens, 0);
+      // Errored requests stay out of the throughput: only the four good ones completed.
+      assert.equal(summary.requests.completed, 4);
       assert.equal(summary.requests.errors_by_class.oversize, 3);
       assert.equal(summary.requests.errors_by_class.protocol, 6);
       assert.equal(summary.requests.errors_by_class.http_5xx, 1);
@@ -428,3 +440,11 @@ test(
     }
   },
 );
+
+test('the bounds follow what the body asks: max_tokens or max_completion_tokens, times n', () => {
+  assert.equal(tokensAsked({ max_tokens: 100 }), 100);
+  assert.equal(tokensAsked({ max_tokens: 100, max_completion_tokens: 300 }), 300);
+  assert.equal(tokensAsked({ max_tokens: 100, n: 4 }), 400);
+  assert.equal(tokensAsked({ max_tokens: null }), UNSET_MAX_TOKENS);
+  assert.equal(tokensAsked({ input: 'embed me' }), UNSET_MAX_TOKENS);
+});
