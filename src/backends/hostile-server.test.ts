@@ -36,6 +36,7 @@ type Mode =
   | 'cjk'
   | 'line-16mb'
   | 'no-newline'
+  | 'comments-forever'
   | 'usage-1e400'
   | 'usage-1e23'
   | 'usage-2.5'
@@ -54,6 +55,8 @@ const EXPECTED: Record<Exclude<Mode, 'drip'>, [string, string | null, RegExp | n
   cjk: ['ok', null, null],
   'line-16mb': ['error', 'oversize', /SSE line longer than 1048576 bytes/],
   'no-newline': ['error', 'oversize', /SSE line longer than 1048576 bytes/],
+  // Comment lines are not events: only the byte bound (16 MiB + 16 KiB per token asked) ends it.
+  'comments-forever': ['error', 'oversize', /response longer than 82313216 bytes/],
   'usage-1e400': ['error', 'protocol', /usage\.completion_tokens is Infinity/],
   'usage-1e23': ['error', 'protocol', /usage\.completion_tokens is 1e\+23/],
   'usage-2.5': ['error', 'protocol', /usage\.completion_tokens is 2\.5/],
@@ -202,6 +205,12 @@ function serveMode(mode: Mode, req: IncomingMessage, res: ServerResponse): void 
       stream(res);
       const piece = Buffer.alloc(64 * 1024, 'x');
       pump(res, () => piece);
+      return;
+    }
+    case 'comments-forever': {
+      stream(res);
+      const comments = Buffer.from(': keep-alive\n'.repeat(4096));
+      pump(res, () => comments);
       return;
     }
     case 'usage-1e400':
@@ -365,7 +374,7 @@ test(
       assert.equal(byMode('empty-generation').output_tokens, 0);
       // Errored requests stay out of the throughput: only the four good ones completed.
       assert.equal(summary.requests.completed, 4);
-      assert.equal(summary.requests.errors_by_class.oversize, 3);
+      assert.equal(summary.requests.errors_by_class.oversize, 4);
       assert.equal(summary.requests.errors_by_class.protocol, 6);
       assert.equal(summary.requests.errors_by_class.http_5xx, 1);
       assert.ok(Number.isFinite(summary.output_throughput_tokens_per_s));
