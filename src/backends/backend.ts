@@ -2,7 +2,7 @@
  * One interface for every protocol adapter. A backend sends one work item and
  * returns its request record; it never throws for a failed request: failures are
  * classified into the record (http_4xx, http_429, http_5xx, timeout, connection,
- * protocol), and an abort by the engine yields status `cancelled`.
+ * protocol, oversize), and an abort by the engine yields status `cancelled`.
  */
 import type { RequestPhase, RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';

@@ -35,15 +35,42 @@ type Mode = (typeof Mode)[keyof typeof Mode];
 const ERROR_MESSAGE_MAX_CHARS = 300;
 /** Error bodies are read up to this many bytes: enough for a message, bounded against huge pages. */
 const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
-/** Bound for a non-streamed body (an embeddings response is large but not this large). */
+/** Bound for a non-streamed embeddings body (large, but not this large). */
 const JSON_BODY_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Bounds on one generation response, from the tokens the request asked for (a server that
+ * does not stop is ended there and its request classed `oversize`). Generous slack: they
+ * catch servers that stream without end, never a real response.
+ * - bytes: 16 MiB plus 16 KiB per token asked (an event with top-20 logprobs is ~5 KB);
+ *   a non-streamed body is held in memory, so this bounds memory too.
+ * - events: 4 per token asked plus 64 (one per token, plus role, finish and usage events).
+ * - characters of text: 32 per token asked plus 4096 (English runs ~4 per token, and the
+ *   longest o200k tokens are runs of spaces). This also bounds what is tokenized at the end.
+ * - usage.completion_tokens above the event bound is refused (`protocol`).
+ */
+const RESPONSE_BYTES_BASE = 16 * 1024 * 1024;
+const RESPONSE_BYTES_PER_TOKEN = 16 * 1024;
+const EVENTS_PER_TOKEN = 4;
+const EVENTS_SLACK = 64;
+const CHARS_PER_TOKEN = 32;
+const CHARS_SLACK = 4096;
+/** The tokens asked for when the request body sets no max_tokens (the server decides, up to its context). */
+export const UNSET_MAX_TOKENS = 131_072;
+
+/** undici's errors for a response it could not parse (bad chunked encoding, bad framing): the server's fault. */
+const PROTOCOL_ERROR_CODES = new Set([
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+]);
 
 /** Shared by all requests: classification is synchronous and JavaScript runs one callback at a time. */
 const INFO: ChunkInfo = newChunkInfo();
 
 /** Raised into undici to stop a request; `reason` tells onError how to classify it. */
 class StopRequest extends Error {
-  constructor(readonly reason: 'cancel' | 'timeout' | 'protocol') {
+  constructor(readonly reason: 'cancel' | 'timeout' | 'protocol' | 'oversize') {
     super(`request stopped: ${reason}`);
   }
 }
@@ -80,12 +107,25 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   /** When this try was handed to undici: pool_wait_us runs from here to onConnect. */
   private dispatched_us = 0;
   private dispatchOptions: Dispatcher.DispatchOptions | null = null;
+  /** This response's bounds (see RESPONSE_BYTES_BASE) and how far it has come. */
+  private readonly bytesMax: number;
+  private readonly eventsMax: number;
+  private readonly charsMax: number;
+  private responseBytes = 0;
+  private events = 0;
 
   constructor(
     private readonly rec: RequestRecord,
     private readonly settings: RequestSettings,
     private readonly signal: AbortSignal,
-  ) {}
+    /** Tokens the request asked for (max_tokens × choices): sets the response's bounds. */
+    maxTokens: number = UNSET_MAX_TOKENS,
+  ) {
+    const tokens = Number.isFinite(maxTokens) && maxTokens > 0 ? maxTokens : UNSET_MAX_TOKENS;
+    this.bytesMax = RESPONSE_BYTES_BASE + tokens * RESPONSE_BYTES_PER_TOKEN;
+    this.eventsMax = tokens * EVENTS_PER_TOKEN + EVENTS_SLACK;
+    this.charsMax = tokens * CHARS_PER_TOKEN + CHARS_SLACK;
+  }
 
   /** Dispatch and resolve when the request ends, however it ends. */
   run(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<RequestRecord> {
@@ -171,22 +211,45 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.stopped !== null) return true;
     if (this.mode === Mode.sse) {
-      if (this.stopped === null) (this.parser as SseParser).push(chunk);
+      this.responseBytes += chunk.length;
+      if (this.responseBytes > this.bytesMax) {
+        this.oversize(`response longer than ${this.bytesMax} bytes`);
+      } else if (!(this.parser as SseParser).push(chunk)) {
+        this.oversize((this.parser as SseParser).overflow as string);
+      }
       return true;
     }
-    const limit = this.mode === Mode.errorBody ? ERROR_BODY_LIMIT_BYTES : JSON_BODY_LIMIT_BYTES;
-    if (this.bodyBytes < limit) {
+    if (this.mode === Mode.errorBody) {
+      if (this.bodyBytes < ERROR_BODY_LIMIT_BYTES) {
+        this.bodyChunks.push(chunk);
+        this.bodyBytes += chunk.length;
+      } else {
+        // Enough for the message; a server that keeps sending is not waited for.
+        if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
+        this.failHttp(this.bodyText());
+        this.stop(new StopRequest('protocol'));
+      }
+      return true;
+    }
+    const limit = this.settings.embeddings ? JSON_BODY_LIMIT_BYTES : this.bytesMax;
+    if (this.bodyBytes + chunk.length <= limit) {
       this.bodyChunks.push(chunk);
       this.bodyBytes += chunk.length;
-    } else if (this.mode === Mode.json) {
-      this.protocolError(`response body exceeds ${limit} bytes`);
+    } else {
+      this.bodyChunks = [];
+      this.oversize(`response body longer than ${limit} bytes`);
     }
     return true;
   }
 
   onSseData(data: string): void {
     if (this.sawDone || this.stopped !== null) return;
+    if (++this.events > this.eventsMax) {
+      this.oversize(`more than ${this.eventsMax} stream events`);
+      return;
+    }
     const info = classifyChunk(data, INFO);
     if (info.type === ChunkType.data) {
       const content = info.content;
@@ -199,9 +262,17 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
         rec.chunk_times_us.push(t);
         rec.last_token_at_us = t;
         rec.output_chars += content.length + reasoning.length;
+        if (rec.output_chars > this.charsMax) {
+          this.oversize(`more than ${this.charsMax} characters of text`);
+          return;
+        }
         this.texts.append2(reasoning, content);
       }
-      if (info.hasUsage) this.takeUsage(info);
+      if (info.hasUsage) {
+        const problem = this.usageProblem(info);
+        if (problem !== null) this.protocolError(problem);
+        else this.takeUsage(info);
+      }
     } else if (info.type === ChunkType.done) {
       this.sawDone = true;
       this.rec.done_at_us = nowUs();
@@ -214,10 +285,15 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (this.finished) return;
     const rec = this.rec;
     if (this.mode === Mode.sse) {
-      (this.parser as SseParser).end();
+      const parser = this.parser as SseParser;
+      if (this.stopped === null) parser.end();
       if (rec.done_at_us === null) rec.done_at_us = nowUs();
-      if (!this.sawDone && rec.error_class === null) {
+      if (parser.overflow !== null && rec.error_class === null) {
+        this.fail('oversize', parser.overflow);
+      } else if (!this.sawDone && rec.error_class === null) {
         this.fail('protocol', 'stream ended without [DONE]');
+      } else if (rec.error_class === null) {
+        this.checkContent('stream');
       }
     } else if (this.mode === Mode.errorBody) {
       rec.done_at_us = nowUs();
@@ -277,8 +353,20 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     } else if (this.mode === Mode.errorBody) {
       this.failHttp(this.bodyText());
     } else {
-      this.fail('connection', describe(err));
+      this.fail(isProtocolFailure(err) ? 'protocol' : 'connection', describe(err));
     }
+  }
+
+  /**
+   * A response with no text at all is not a completed request (it would count in the
+   * throughput with 0 tokens), unless the server's usage says it generated 0 tokens:
+   * an empty generation (immediate end of sequence) is a real, if short, answer.
+   */
+  private checkContent(what: 'stream' | 'response'): void {
+    const rec = this.rec;
+    if (rec.chunk_times_us.length > 0) return;
+    if (rec.output_tokens_source === 'server' && rec.output_tokens === 0) return;
+    this.fail('protocol', `${what} carried no content`);
   }
 
   /** Record a protocol error and stop reading; the stamps gathered so far stay. */
@@ -286,6 +374,13 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
     this.fail('protocol', message);
     this.stop(new StopRequest('protocol'));
+  }
+
+  /** The response passed one of its bounds: record it, end the request, keep the stamps so far. */
+  private oversize(message: string): void {
+    if (this.rec.done_at_us === null) this.rec.done_at_us = nowUs();
+    this.fail('oversize', message);
+    this.stop(new StopRequest('oversize'));
   }
 
   private fail(errorClass: ErrorClass, message: string): void {
@@ -315,6 +410,21 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     return text;
   }
 
+  /**
+   * Why the usage numbers cannot be taken, or null. Impossible counts are a protocol error,
+   * not a silent fallback to the tokenizer: a server whose counts cannot be true is not
+   * trusted for the rest of its response, and err% shows the defect that a replaced number
+   * would hide.
+   */
+  private usageProblem(info: ChunkInfo): string | null {
+    if (info.usageIssue !== '') return info.usageIssue;
+    if (info.completionTokens > this.eventsMax) {
+      return `usage.completion_tokens is ${info.completionTokens}, more than ${this.eventsMax} for the tokens asked`;
+    }
+    return null;
+  }
+
+  /** Take valid usage numbers into the record. */
   private takeUsage(info: ChunkInfo): void {
     const rec = this.rec;
     if (info.completionTokens >= 0) {
@@ -343,6 +453,11 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
         this.fail('protocol', usage.message);
         return;
       }
+      const problem = this.usageProblem(usage);
+      if (problem !== null) {
+        this.fail('protocol', problem);
+        return;
+      }
       this.takeUsage(usage);
       rec.first_token_at_us = t;
       rec.first_output_at_us = t;
@@ -354,6 +469,15 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       this.fail('protocol', info.type === ChunkType.error ? `error response: ${info.message}` : info.message);
       return;
     }
+    if (info.content.length + info.reasoning.length > this.charsMax) {
+      this.fail('oversize', `more than ${this.charsMax} characters of text`);
+      return;
+    }
+    const problem = this.usageProblem(info);
+    if (problem !== null) {
+      this.fail('protocol', problem);
+      return;
+    }
     this.takeUsage(info);
     if (info.content !== '' || info.reasoning !== '' || info.completionTokens > 0) {
       rec.first_token_at_us = t;
@@ -362,6 +486,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       rec.chunk_times_us.push(t);
       rec.output_chars = info.content.length + info.reasoning.length;
       this.texts.append2(info.reasoning, info.content);
+    } else {
+      this.checkContent('response');
     }
   }
 
@@ -375,17 +501,25 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     this.leaveAborts = null;
     const rec = this.rec;
     const n = rec.chunk_times_us.length;
-    const count = this.settings.countTokens;
+    this.parser = null;
     if (rec.output_tokens_source === 'server') {
       if (n === 1) rec.chunk_tokens = [rec.output_tokens];
       else if (rec.output_tokens === n) rec.chunk_tokens = new Array<number>(n).fill(1);
-      else rec.chunk_tokens = this.texts.texts().map((text) => count(text));
+      else return this.countThenResolve(true, false);
     } else if (n > 0) {
-      rec.output_tokens = count(this.texts.joined());
-      rec.chunk_tokens = n === 1 ? [rec.output_tokens] : this.texts.texts().map((text) => count(text));
+      return this.countThenResolve(n > 1, true);
     }
-    this.parser = null;
     this.resolve(rec);
+  }
+
+  /** Count with the tokenizer (in slices when the text is long, see ChunkTexts), then settle. */
+  private countThenResolve(perEvent: boolean, whole: boolean): void {
+    const rec = this.rec;
+    this.texts.countTokens(this.settings.countTokens, { perEvent, whole }, (counts, total) => {
+      if (whole) rec.output_tokens = total;
+      rec.chunk_tokens = counts ?? [rec.output_tokens];
+      this.resolve(rec);
+    });
   }
 }
 
@@ -435,6 +569,13 @@ function redact(message: string, secrets: string[]): string {
   let out = message;
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
   return out;
+}
+
+/** Whether undici failed because the response broke HTTP (llhttp's HPE_* codes, framing errors). */
+function isProtocolFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  if (e?.name === 'HTTPParserError') return true;
+  return typeof e?.code === 'string' && (e.code.startsWith('HPE_') || PROTOCOL_ERROR_CODES.has(e.code));
 }
 
 /** A short description of a transport error: its code and message, nothing from headers. */

@@ -10,7 +10,7 @@ import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';
 import { OriginConnections } from './connections.js';
 import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
-import { OpenAIRequest, type RequestSettings } from './openai-request.js';
+import { OpenAIRequest, UNSET_MAX_TOKENS, type RequestSettings } from './openai-request.js';
 
 /** Default request path per kind, appended to the base URL's path prefix. */
 export const DEFAULT_PATHS: Readonly<Record<BackendKind, string>> = {
@@ -89,6 +89,20 @@ export function buildRequestBody(
   return body;
 }
 
+/**
+ * The output tokens a request body asks for, which bounds its response: `max_tokens` (or
+ * `max_completion_tokens`, the larger when both are set) times the choices `n`. Bodies
+ * that set neither get UNSET_MAX_TOKENS.
+ */
+export function tokensAsked(body: Record<string, unknown>): number {
+  const counts = [body.max_tokens, body.max_completion_tokens].filter(
+    (v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0,
+  );
+  const perChoice = counts.length > 0 ? Math.max(...counts) : UNSET_MAX_TOKENS;
+  const n = typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 1 ? body.n : 1;
+  return perChoice * n;
+}
+
 class OpenAIBackend implements Backend {
   readonly kind: BackendKind;
   private readonly connections: OriginConnections;
@@ -130,18 +144,22 @@ class OpenAIBackend implements Backend {
       item.input_tokens,
       ctx.trace_id ?? null,
     );
+    const body = buildRequestBody(this.kind, this.options, item);
     const dispatch: Dispatcher.DispatchOptions = {
       method: 'POST',
       path: this.path,
       headers: ctx.trace_id
         ? [...this.baseHeaders, 'x-request-id', ctx.request_id, 'traceparent', traceparentFor(ctx.trace_id)]
         : [...this.baseHeaders, 'x-request-id', ctx.request_id],
-      body: JSON.stringify(buildRequestBody(this.kind, this.options, item)),
+      body: JSON.stringify(body),
     };
     const connections = this.connections;
     // An origin that closes after responses gets a connection per request, closed after it.
     if (connections.closes) dispatch.reset = true;
-    return new OpenAIRequest(rec, this.settings, ctx.signal).run(connections.dispatcher, dispatch);
+    return new OpenAIRequest(rec, this.settings, ctx.signal, tokensAsked(body)).run(
+      connections.dispatcher,
+      dispatch,
+    );
   }
 
   async close(): Promise<void> {

@@ -360,3 +360,73 @@ test('classify: fast path equals JSON.parse on 20000 generated events', () => {
   // The generator is adversarial; still most events must take the fast path.
   assert.ok(fastHits > 10000, `fast path taken ${fastHits} times`);
 });
+
+test('a 16 MiB line costs linear time: its chunks are joined once, not copied on every chunk', () => {
+  let got = 0;
+  const parser = new SseParser({ onSseData: (data) => (got = data.length) }, 32 * 1024 * 1024);
+  const piece = Buffer.alloc(64 * 1024, 'a');
+  const started = performance.now();
+  parser.push(enc('data: '));
+  for (let sent = 0; sent < 16 * 1024 * 1024; sent += piece.length) assert.equal(parser.push(piece), true);
+  parser.push(enc('\n\n'));
+  const elapsed_ms = performance.now() - started;
+  assert.equal(got, 16 * 1024 * 1024);
+  // Copying the carry-over into every chunk took 13 s on a loaded 2-core host; joined once, ~0.2 s.
+  assert.ok(elapsed_ms < 3000, `${elapsed_ms} ms`);
+});
+
+test('a line longer than the bound stops the parser: push returns false and nothing more is kept', () => {
+  const events: string[] = [];
+  const parser = new SseParser({ onSseData: (data) => events.push(data) }, 1024);
+  assert.equal(parser.push(enc('data: {"a":1}\n\n')), true);
+  assert.equal(parser.push(enc('data: ' + 'x'.repeat(600))), true);
+  assert.equal(parser.push(enc('x'.repeat(600))), false);
+  assert.match(parser.overflow ?? '', /SSE line longer than 1024 bytes/);
+  assert.equal(parser.push(enc('\n\ndata: {"b":2}\n\n')), false, 'stopped for good');
+  parser.end();
+  assert.deepEqual(events, ['{"a":1}']);
+  // One chunk holding the whole over-long line, terminated or not.
+  const one = new SseParser({ onSseData: (data) => events.push(data) }, 1024);
+  assert.equal(one.push(enc(`data: ${'y'.repeat(2000)}\n\n`)), false);
+  const unterminated = new SseParser({ onSseData: (data) => events.push(data) }, 1024);
+  assert.equal(unterminated.push(enc(`data: ${'y'.repeat(2000)}`)), false);
+  assert.equal(events.length, 1);
+});
+
+test('many data lines with no blank line between them are bounded as one event', () => {
+  const events: string[] = [];
+  const parser = new SseParser({ onSseData: (data) => events.push(data) }, 1024);
+  let ok = true;
+  for (let i = 0; i < 100 && ok; i++) ok = parser.push(enc(`data: ${'z'.repeat(50)}\n`));
+  assert.equal(ok, false);
+  assert.match(parser.overflow ?? '', /SSE event data longer than 1024 characters/);
+  assert.deepEqual(events, []);
+});
+
+test('usage numbers no count can be are refused and read as absent', () => {
+  for (const raw of ['1e400', '1e23', '2.5', '-3', '2147483648']) {
+    const info = classifyChunkJson(
+      `{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":${raw}}}`,
+      newChunkInfo(),
+    );
+    assert.equal(info.type, ChunkType.data);
+    assert.equal(info.completionTokens, -1, raw);
+    assert.equal(info.promptTokens, 3, raw);
+    assert.match(
+      info.usageIssue,
+      /^usage\.completion_tokens is \S+, expected an integer from 0 to 2147483647$/,
+      raw,
+    );
+  }
+  const nested = classifyChunkJson(
+    '{"choices":[],"usage":{"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":-1}}}',
+    newChunkInfo(),
+  );
+  assert.match(nested.usageIssue, /reasoning_tokens is -1/);
+  const fine = classifyChunkJson(
+    '{"choices":[],"usage":{"prompt_tokens":0,"completion_tokens":2147483647}}',
+    newChunkInfo(),
+  );
+  assert.equal(fine.usageIssue, '');
+  assert.equal(fine.completionTokens, 2147483647);
+});

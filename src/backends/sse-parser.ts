@@ -34,14 +34,27 @@ export interface SseSink {
 }
 
 /**
+ * Longest line, and longest event data, the parser accepts by default. A real event is a
+ * few hundred bytes (logprobs a few KB); a server that sends a line without end would
+ * otherwise grow the carry-over without bound.
+ */
+export const MAX_SSE_LINE_BYTES = 1024 * 1024;
+
+/**
  * Incremental SSE parser (WHATWG event-stream rules): `\n`, `\r\n` and `\r`
  * line ends, events split across chunks at any byte, multi-line `data:` fields,
  * `:` comment lines; `event:`, `id:`, `retry:` and unknown fields are ignored
  * (OpenAI-compatible servers carry everything in `data`).
+ *
+ * Bounded: a line, or an event's data, longer than `maxLineBytes` stops the parser;
+ * `push` then returns false and `overflow` says why. Until a line ends, its chunks are
+ * kept in a list and joined once, so a long line costs linear time (copying the
+ * carry-over into every new chunk made a 16 MB line quadratic: 3.4 s).
  */
 export class SseParser {
-  /** Bytes of an incomplete line carried over from the previous chunk. */
-  private carry: Buffer | null = null;
+  /** Chunks (copies) of an incomplete line carried over from previous chunks. */
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
   /** Data of the event being assembled. */
   private data = '';
   private dataLines = 0;
@@ -50,18 +63,39 @@ export class SseParser {
   /** Set once a CR is seen; until then lines are split with the native indexOf. */
   private sawCr = false;
   private started = false;
+  /** Why the parser stopped (a bound was passed), or null while it reads. */
+  overflow: string | null = null;
 
-  constructor(private readonly sink: SseSink) {}
+  constructor(
+    private readonly sink: SseSink,
+    private readonly maxLineBytes: number = MAX_SSE_LINE_BYTES,
+  ) {}
 
-  /** Feed one chunk of the response body. */
-  push(chunk: Uint8Array): void {
+  /** Feed one chunk of the response body; false once a bound is passed (the rest is ignored). */
+  push(chunk: Uint8Array): boolean {
+    if (this.overflow !== null) return false;
     let buf: Buffer = Buffer.isBuffer(chunk)
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     let pos = 0;
-    if (this.carry !== null) {
-      buf = Buffer.concat([this.carry, buf]);
-      this.carry = null;
+    if (this.carryBytes > 0) {
+      if (
+        (this.started || this.carryBytes + buf.length < 3) &&
+        buf.indexOf(LF) === -1 &&
+        buf.indexOf(CR) === -1
+      ) {
+        // Still inside the line: keep the chunk, join once the line ends.
+        this.carryBytes += buf.length;
+        if (this.carryBytes > this.maxLineBytes)
+          return this.stop(`SSE line longer than ${this.maxLineBytes} bytes`);
+        // Copy: undici may reuse the chunk's memory after onData returns.
+        this.carry.push(Buffer.from(buf));
+        return true;
+      }
+      this.carry.push(buf);
+      buf = Buffer.concat(this.carry, this.carryBytes + buf.length);
+      this.carry = [];
+      this.carryBytes = 0;
     } else if (this.skipLf) {
       this.skipLf = false;
       if (buf.length > 0 && buf[0] === LF) pos = 1;
@@ -69,8 +103,8 @@ export class SseParser {
     if (!this.started) {
       // The stream may open with a UTF-8 byte order mark, which is not part of the first field name.
       if (buf.length - pos < 3 && buf[buf.length - 1] !== LF && buf[buf.length - 1] !== CR) {
-        this.carry = Buffer.from(buf.subarray(pos));
-        return;
+        this.keep(buf, pos);
+        return true;
       }
       this.started = true;
       if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) pos += 3;
@@ -99,8 +133,8 @@ export class SseParser {
         pos = i + 1;
       }
     }
-    // Copy: undici may reuse the chunk's memory after onData returns.
-    if (pos < len) this.carry = Buffer.from(buf.subarray(pos));
+    if (pos < len) this.keep(buf, pos);
+    return this.overflow === null;
   }
 
   /**
@@ -109,16 +143,40 @@ export class SseParser {
    * `data: [DONE]` exist, and the stream's end already closes the event).
    */
   end(): void {
-    const carry = this.carry;
-    this.carry = null;
-    if (carry !== null && carry.length > 0) {
+    if (this.overflow !== null) return;
+    const carry = this.carryBytes > 0 ? Buffer.concat(this.carry, this.carryBytes) : null;
+    this.carry = [];
+    this.carryBytes = 0;
+    if (carry !== null) {
       this.started = true;
       this.line(carry, 0, carry.length);
     }
-    this.dispatch();
+    if (this.overflow === null) this.dispatch();
+  }
+
+  /** Carry `buf[pos..]` over to the next chunk, as a copy (undici may reuse the chunk's memory). */
+  private keep(buf: Buffer, pos: number): void {
+    if (this.overflow !== null) return;
+    const bytes = buf.length - pos;
+    if (bytes > this.maxLineBytes) {
+      this.stop(`SSE line longer than ${this.maxLineBytes} bytes`);
+      return;
+    }
+    this.carry = [Buffer.from(buf.subarray(pos))];
+    this.carryBytes = bytes;
+  }
+
+  private stop(reason: string): false {
+    this.overflow = reason;
+    this.carry = [];
+    this.carryBytes = 0;
+    this.data = '';
+    this.dataLines = 0;
+    return false;
   }
 
   private line(buf: Buffer, start: number, end: number): void {
+    if (this.overflow !== null) return;
     if (start === end) {
       this.dispatch();
       return;
@@ -141,9 +199,21 @@ export class SseParser {
       } else {
         return; // another field whose name starts with "data"
       }
+      if (end - start > this.maxLineBytes) {
+        this.stop(`SSE line longer than ${this.maxLineBytes} bytes`);
+        return;
+      }
       const value = v === end ? '' : utf8(buf, v, end);
-      if (this.dataLines === 0) this.data = value;
-      else this.data += '\n' + value;
+      if (this.dataLines === 0) {
+        this.data = value;
+      } else {
+        // Many `data:` lines with no blank line between them make one ever-growing event.
+        if (this.data.length + value.length > this.maxLineBytes) {
+          this.stop(`SSE event data longer than ${this.maxLineBytes} characters`);
+          return;
+        }
+        this.data += '\n' + value;
+      }
       this.dataLines++;
     }
   }
@@ -192,7 +262,15 @@ export interface ChunkInfo {
   reasoningTokens: number;
   /** Error message for `error` and `invalid`. */
   message: string;
+  /** Why a usage number was refused ('' when every number present is a valid count); see `usageCount`. */
+  usageIssue: string;
 }
+
+/**
+ * Largest token count a usage field may hold: 2^31 - 1, the warehouse's INTEGER. Counts
+ * relative to the request (completion_tokens against max_tokens) are the caller's check.
+ */
+export const MAX_USAGE_TOKENS = 2 ** 31 - 1;
 
 /** A fresh, empty ChunkInfo. */
 export function newChunkInfo(): ChunkInfo {
@@ -205,6 +283,7 @@ export function newChunkInfo(): ChunkInfo {
     completionTokens: -1,
     reasoningTokens: -1,
     message: '',
+    usageIssue: '',
   };
 }
 
@@ -217,6 +296,7 @@ function reset(out: ChunkInfo, type: ChunkType): ChunkInfo {
   out.completionTokens = -1;
   out.reasoningTokens = -1;
   out.message = '';
+  out.usageIssue = '';
   return out;
 }
 
@@ -282,14 +362,32 @@ export function classifyChunkJson(data: string, out: ChunkInfo): ChunkInfo {
   if (typeof usage === 'object' && usage !== null && !Array.isArray(usage)) {
     const u = usage as Record<string, unknown>;
     out.hasUsage = true;
-    if (typeof u.prompt_tokens === 'number') out.promptTokens = u.prompt_tokens;
-    if (typeof u.completion_tokens === 'number') out.completionTokens = u.completion_tokens;
+    out.promptTokens = usageCount(out, 'prompt_tokens', u.prompt_tokens);
+    out.completionTokens = usageCount(out, 'completion_tokens', u.completion_tokens);
     const details = u.completion_tokens_details as Record<string, unknown> | null | undefined;
-    if (typeof details === 'object' && details !== null && typeof details.reasoning_tokens === 'number') {
-      out.reasoningTokens = details.reasoning_tokens;
+    if (typeof details === 'object' && details !== null) {
+      out.reasoningTokens = usageCount(
+        out,
+        'completion_tokens_details.reasoning_tokens',
+        details.reasoning_tokens,
+      );
     }
   }
   return out;
+}
+
+/**
+ * A usage number as a count, -1 when absent (not a number). A number that no count can be
+ * (1e400 parses as Infinity, 1e23, 2.5, -3) is noted in `usageIssue` and read as absent:
+ * taken as given it became Infinity tok/s, or a run the warehouse refused.
+ */
+function usageCount(out: ChunkInfo, field: string, value: unknown): number {
+  if (typeof value !== 'number') return -1;
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_USAGE_TOKENS) return value;
+  if (out.usageIssue === '') {
+    out.usageIssue = `usage.${field} is ${String(value)}, expected an integer from 0 to ${MAX_USAGE_TOKENS}`;
+  }
+  return -1;
 }
 
 /**

@@ -197,6 +197,7 @@ const ERROR_CLASS_KEYS = {
   timeout: true,
   connection: true,
   protocol: true,
+  oversize: true,
   unclassified: true,
 } satisfies Record<ErrorClass | 'unclassified', true>;
 

@@ -5,8 +5,16 @@
  * Field formulas are pinned in METRICS.md and the README.
  */
 
-/** Why a request failed. `cancelled` is not an error: it is counted separately. */
-export type ErrorClass = 'http_4xx' | 'http_429' | 'http_5xx' | 'timeout' | 'connection' | 'protocol';
+/**
+ * Why a request failed. `cancelled` is not an error: it is counted separately.
+ * `protocol`: the server broke the protocol (unparseable or malformed stream, HTTP
+ * framing errors, impossible usage numbers, no content at all). `oversize`: the
+ * response went past a bound the client sets on what one response may carry (bytes,
+ * SSE line length, events, text far beyond `max_tokens`) and was ended there; it is
+ * its own class because it says the server would not stop, not that it spoke wrongly.
+ */
+export type ErrorClass =
+  'http_4xx' | 'http_429' | 'http_5xx' | 'timeout' | 'connection' | 'protocol' | 'oversize';
 
 export type RequestStatus = 'ok' | 'error' | 'cancelled';
 

@@ -35,6 +35,7 @@ export const ERROR_CLASSES: readonly (ErrorClass | 'unclassified')[] = [
   'timeout',
   'connection',
   'protocol',
+  'oversize',
   'unclassified',
 ];
 
