@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { scrubText } from '../evidence/redact.js';
 import { newRunId } from '../evidence/run-id.js';
 import { executeRun, type RunInputs, type RunResult } from './run.js';
+import type { RunStatus } from './run-status.js';
 
 export const GROUP_FILE = 'group.json';
 
@@ -34,7 +35,7 @@ export interface GroupRunEntry {
   dir: string;
   /** Plan indexes in the order they ran. */
   order: number[];
-  status: 'complete' | 'interrupted';
+  status: RunStatus;
 }
 
 export interface RunGroupResult<T extends RunResult> {
@@ -88,7 +89,7 @@ export async function executeRunGroup<T extends RunResult = RunResult>(
       run_id: result.runId,
       dir: result.runId,
       order: result.iterationOrder,
-      status: result.interrupted ? 'interrupted' : 'complete',
+      status: result.status,
     });
     await writeGroupJson(dir, group);
     runs.push(await afterRun(result));
@@ -96,6 +97,8 @@ export async function executeRunGroup<T extends RunResult = RunResult>(
       interrupted = true;
       break;
     }
+    // A repeat that failed would fail again on the same server: the group ends with it.
+    if (result.status === 'failed') break;
   }
   return { runGroupId, dir, repeats, runs, interrupted };
 }
