@@ -75,6 +75,8 @@ async function fetchBounded(
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
+    // A body left unread is destroyed; its abort error then has nowhere to go but here.
+    response.body.on('error', () => {});
     if (response.statusCode !== 200) {
       response.body.destroy();
       return {
