@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import { runDetail } from '../server/api.js';
+import { runPage } from '../server/pages.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { assertNoStack, cli, jsonLines, runArgs, runFolderUnder, simulatorFixture } from './cli-harness.js';
 
@@ -92,7 +94,7 @@ test('a run where every request fails is failed: summary.json, manifest, warehou
 
     const w = await Warehouse.open(warehouse);
     try {
-      const [run] = await w.all('SELECT status FROM benchmark_run_fact');
+      const [run] = await w.all('SELECT run_id, status FROM benchmark_run_fact');
       assert.equal(run?.status, 'failed');
       const [outcome] = await w.all(
         'SELECT request_throughput_rps, output_throughput_tokens_per_s, goodput_rps, error_rate FROM serving_outcome_fact',
@@ -104,9 +106,17 @@ test('a run where every request fails is failed: summary.json, manifest, warehou
         "SELECT count(*)::INTEGER AS n FROM request_fact WHERE status = 'error'",
       );
       assert.equal(requests?.n, 6);
+      // The dashboard's run page shows the status it was ingested with.
+      assert.match(runPage(await runDetail(w, String(run?.run_id)), 'n'), />failed</);
     } finally {
       w.close();
     }
+    // So does the report, whose figures of that point are all missing (—), not 0.
+    const runId = dir.split(/[\\/]/).pop() as string;
+    const md = await cli(['report', runId, '--warehouse', warehouse, '--format', 'md', '-o', '-']);
+    assert.equal(md.code, 0, md.stderr);
+    assert.match(md.stdout, /\| failed \| m \|/);
+    assert.match(md.stdout, /\| D\(8,4\) @ concurrency 2 \| 1 \| — \| — \|/);
   });
 });
 

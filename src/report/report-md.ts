@@ -3,7 +3,7 @@
  * the per-point table and, with a baseline, the deltas. Tables only, no charts.
  */
 import type { ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { pointName, rawLocations, subjectStatus, viewSections, type View } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const cell = (v: unknown): string => {
@@ -30,9 +30,10 @@ function subjectBlock(s: Subject): string {
     `**${s.label}**: ${what}`,
     '',
     mdTable(
-      ['model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
+      ['status', 'model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
       [
         [
+          subjectStatus(s),
           run.model,
           run.endpoint_base_url,
           [run.engine, run.engine_version].filter(Boolean).join(' ') || null,
