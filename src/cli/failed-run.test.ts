@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { runDetail } from '../server/api.js';
@@ -306,4 +306,33 @@ test('fail fast: a wrong URL path stops the run after 20 failures of one class, 
   } finally {
     w.close();
   }
+});
+
+test('a failed repeat ends its group: the later repeats would fail alike', async () => {
+  await withSimulator({ errorRate: 1 }, async (failing) => {
+    const out = join(tmp(), 'group-fail');
+    const result = await cli(
+      runArgs({
+        url: failing.url,
+        out,
+        scenario: 'D(8,4)',
+        concurrency: '1',
+        maxRequests: 3,
+        warehouse: false,
+        quiet: true,
+        extra: ['--repeats', '3'],
+      }),
+    );
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /run failed \(repeat 1\/3\): no measured request completed/);
+    assert.match(result.stdout, /1 of 3 repeats/);
+    const [groupId] = await readdir(out);
+    const group = await readJson<{ runs: Array<{ status: string }> }>(
+      join(out, groupId as string, 'group.json'),
+    );
+    assert.deepEqual(
+      group.runs.map((r) => r.status),
+      ['failed'],
+    );
+  });
 });

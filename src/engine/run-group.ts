@@ -43,7 +43,7 @@ export interface RunGroupResult<T extends RunResult> {
   /** The group folder; null for a run alone (repeats = 1), whose folder is the run's own. */
   dir: string | null;
   repeats: number;
-  /** The repeats that ran, in order; the last may be interrupted. */
+  /** The repeats that ran, in order; the last may be interrupted, or failed (a failed repeat ends the group). */
   runs: T[];
   /** Ctrl-C ended the group before every repeat ran to its end. */
   interrupted: boolean;
