@@ -10,8 +10,8 @@
  * is kept, sealed and ingested, its reason printed, and exits 1.
  */
 import { resolveApiKey } from '../backends/api-key.js';
-import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
+import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import type { RunEvents, RunResult } from '../engine/run.js';
 import { ExitCode, ValidationError, type ValidationIssue } from '../errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
