@@ -146,7 +146,8 @@ export function simulatorFixture(
   let sim: SpawnedSimulator | undefined;
   let tmp: string | undefined;
   before(async () => {
-    sim = await spawnSimulator(options);
+    // The model the runs here name (runArgs, writeJobYaml): `run` checks it at /v1/models first.
+    sim = await spawnSimulator({ model: 'm', ...options });
     tmp = await mkdtemp(join(tmpdir(), prefix));
     await hooks.setUp?.();
   });

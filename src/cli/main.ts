@@ -51,6 +51,11 @@ program
   .option('--api-key-file <file>', 'read the API key from this file')
   .option('--metrics-url <url>', 'server Prometheus endpoint to scrape')
   .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
+  .option(
+    '--max-error-rate <ratio>',
+    'fail the run (exit 1) when errored / (completed + errored) measured requests is above this, 0..1 (default 0.5)',
+  )
+  .option('--no-preflight', 'do not check the model name against GET /v1/models before the run')
   .option('--out <dir>', 'parent folder of run folders', DEFAULT_OUT)
   .option(
     '--warehouse <path>',

@@ -62,6 +62,6 @@ export class ProgressView {
 }
 
 function fmt(value: number | null): string {
-  if (value === null) return '-';
+  if (value === null) return '—';
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }

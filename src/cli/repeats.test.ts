@@ -296,6 +296,8 @@ test('K = 1 keeps the layout of a run alone: <out>/<run_id>/, no group.json, its
     'dir',
     'benchmark_case_id',
     'artifact_manifest_digest',
+    'status',
+    'failure',
     'upload',
     'warehouse',
     'iterations',

@@ -4,9 +4,13 @@
  * (or JSON) and where the run folder is. With repeats, each repeat is uploaded and
  * ingested as it ends, and the last repeat's table is printed with a line per
  * repeat. Ctrl-C ends the run cleanly (and the group: no later repeat starts); a
- * second Ctrl-C exits at once.
+ * second Ctrl-C exits at once. Before any load, the model is checked against the
+ * server's /v1/models (exit 2 when it is not served); a run that failed (status
+ * `failed`: stopped early, nothing completed, or errors above --max-error-rate)
+ * is kept, sealed and ingested, its reason printed, and exits 1.
  */
 import { resolveApiKey } from '../backends/api-key.js';
+import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import type { RunEvents, RunResult } from '../engine/run.js';
 import { ExitCode, ValidationError, type ValidationIssue } from '../errors.js';
@@ -59,28 +63,53 @@ export interface RunFlags {
   metricsPort?: string;
   /** Interface for --metrics-port; loopback by default. */
   metricsHost?: string;
+  /** The run fails above this error rate (0..1; overrides spec.maxErrorRate). */
+  maxErrorRate?: string;
+  /** False with --no-preflight (overrides spec.preflight). */
+  preflight?: boolean;
 }
 
 /** Runs the command; returns the process exit code. */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
-  const job = jobFile
-    ? await loadJobFileWithRepeats(jobFile, flags.repeats)
-    : jobFromCli(cliJobOptions(flags));
+  const job = jobFile ? await loadJobFileWithOverrides(jobFile, flags) : jobFromCli(cliJobOptions(flags));
   return runAndReport(job, jobFile ?? null, flags);
 }
 
-/** The job file, with `--repeats` over its spec.repeats; a bad flag is reported with the file's own problems. */
-async function loadJobFileWithRepeats(jobFile: string, repeats: string | undefined): Promise<BenchmarkJob> {
-  const issue = repeats === undefined ? null : repeatsIssue(repeats);
+/**
+ * The job file, with the flags that override its spec (`--repeats`, `--max-error-rate`,
+ * `--no-preflight`); a bad flag is reported with the file's own problems.
+ */
+async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promise<BenchmarkJob> {
+  const maxErrorRate = flags.maxErrorRate === undefined ? undefined : num(flags.maxErrorRate);
+  const issues = [
+    flags.repeats === undefined ? null : repeatsIssue(flags.repeats),
+    maxErrorRate === undefined ? null : maxErrorRateIssue(maxErrorRate),
+  ].filter((issue): issue is ValidationIssue => issue !== null);
   let job: BenchmarkJob;
   try {
     job = await loadJobFile(jobFile);
   } catch (error) {
-    if (issue && error instanceof ValidationError) throw new ValidationError([...error.issues, issue]);
+    if (issues.length > 0 && error instanceof ValidationError)
+      throw new ValidationError([...error.issues, ...issues]);
     throw error;
   }
-  if (issue) throw new ValidationError([issue]);
-  return repeats === undefined ? job : { ...job, spec: { ...job.spec, repeats: Number(repeats) } };
+  if (issues.length > 0) throw new ValidationError(issues);
+  const spec = { ...job.spec };
+  if (flags.repeats !== undefined) spec.repeats = Number(flags.repeats);
+  if (typeof maxErrorRate === 'number') spec.maxErrorRate = maxErrorRate;
+  if (flags.preflight === false) spec.preflight = false;
+  return { ...job, spec };
+}
+
+/** `--max-error-rate` checked as the schema checks spec.maxErrorRate (a number from 0 to 1). */
+function maxErrorRateIssue(value: number | string): ValidationIssue | null {
+  if (typeof value === 'number' && value >= 0 && value <= 1) return null;
+  return {
+    file: 'command line',
+    path: '--max-error-rate',
+    value,
+    message: 'expected a number from 0 to 1 (a fraction of the measured requests)',
+  };
 }
 
 /** `--repeats` checked as the schema checks spec.repeats (an integer ≥ 1), in its words. */
@@ -126,7 +155,7 @@ export async function runAndReport(
     );
     if (group.dir === null) {
       process.stdout.write(
-        `\nrun ${last.runId}${last.interrupted ? ' (interrupted)' : ''}\nrun folder: ${last.dir}\n` +
+        `\nrun ${last.runId}${last.status === 'complete' ? '' : ` (${last.status})`}\nrun folder: ${last.dir}\n` +
           `artifact_manifest_digest ${last.artifactManifestDigest}\n`,
       );
     } else {
@@ -137,13 +166,22 @@ export async function runAndReport(
       );
       for (const run of group.runs) {
         process.stdout.write(
-          `${repeatLabel(run)}: run ${run.runId} (${run.dir})${run.interrupted ? ' (interrupted)' : ''}\n`,
+          `${repeatLabel(run)}: run ${run.runId} (${run.dir})${run.status === 'complete' ? '' : ` (${run.status})`}\n`,
         );
       }
       process.stdout.write(`group folder: ${group.dir}\n`);
     }
     for (const run of group.runs) if (run.upload?.ok) process.stdout.write(renderUpload(run.upload.result));
     if (last.warehouse?.ok) process.stdout.write(`warehouse: ${last.warehouse.path}\n`);
+  }
+  // Printed whatever else went wrong, --quiet or not: a failed run must say so and why.
+  const failed = group.runs.filter((run) => run.status === 'failed');
+  for (const run of failed) {
+    const which = group.dir === null ? '' : ` (${repeatLabel(run)})`;
+    process.stderr.write(
+      `infermark: run failed${which}: ${scrubText(run.failure?.reason ?? 'no reason recorded')}\n` +
+        `infermark: the run is sealed and kept (status failed): ${run.dir}\n`,
+    );
   }
   for (const run of group.runs) {
     if (run.warehouse && !run.warehouse.ok) {
@@ -162,19 +200,7 @@ export async function runAndReport(
   if (group.interrupted) return ExitCode.interrupted;
   if (group.runs.some((run) => run.upload && !run.upload.ok)) return ExitCode.failure;
   if (group.runs.some((run) => run.warehouse && !run.warehouse.ok)) return ExitCode.failure;
-  // Figures from a run where nothing succeeded are not figures: say so and fail.
-  const failed = group.runs.filter((run) => {
-    const completed = run.summaries.reduce((sum, s) => sum + s.requests.completed, 0);
-    return completed === 0 && run.summaries.some((s) => s.requests.measured > 0);
-  });
-  if (failed.length > 0) {
-    const which = group.dir === null ? '' : ` in ${failed.map(repeatLabel).join(', ')}`;
-    process.stderr.write(
-      `infermark: no request completed${which}; see the error classes in the table and the run folder\n`,
-    );
-    return ExitCode.failure;
-  }
-  return ExitCode.ok;
+  return failed.length > 0 ? ExitCode.failure : ExitCode.ok;
 }
 
 /** One run as `--json` prints it. */
@@ -185,6 +211,8 @@ function runJsonOf(run: RunOutcome): Record<string, unknown> {
     dir: run.dir,
     benchmark_case_id: run.benchmarkCaseId,
     artifact_manifest_digest: run.artifactManifestDigest,
+    status: run.status,
+    failure: run.failure,
     upload,
     warehouse: run.warehouse,
     iterations: run.summaries,
@@ -354,6 +382,7 @@ async function executeWithView(
   };
   process.on('SIGINT', onSigint);
   try {
+    if (job.spec.preflight !== false) await preflightModel(endpoint, apiKey, jobFile, flags, view);
     return await executeRunGroup(
       {
         job,
@@ -371,6 +400,38 @@ async function executeWithView(
     process.off('SIGINT', onSigint);
     await hot?.close();
   }
+}
+
+/**
+ * Refuses a model the server does not list (exit 2: the name given is wrong, and
+ * nothing was sent or recorded); a server with no list gets a notice and the run.
+ */
+async function preflightModel(
+  endpoint: ResolvedEndpoint,
+  apiKey: string | undefined,
+  jobFile: string | null,
+  flags: RunFlags,
+  view: ProgressView,
+): Promise<void> {
+  const result = await checkModelServed(
+    endpoint.baseUrl,
+    endpoint.model,
+    apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+  );
+  if (result.outcome === 'served') return;
+  if (result.outcome === 'unchecked') {
+    view.notice(`model not checked at ${result.url}: ${result.reason}`);
+    return;
+  }
+  const fromFlag = flags.model !== undefined || jobFile === null;
+  throw new ValidationError([
+    {
+      ...(fromFlag ? { file: 'command line' } : { file: jobFile }),
+      path: fromFlag ? '--model' : 'spec.endpoint.endpoint.modelName',
+      value: endpoint.model,
+      message: notServedMessage(result, endpoint.model),
+    },
+  ]);
 }
 
 /** Flags → the command-line job; numbers are passed as written when they do not parse, so errors show them. */
@@ -401,6 +462,8 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     metricsUrl: flags.metricsUrl,
     datasetFile: flags.dataset,
     repeats: num(flags.repeats),
+    maxErrorRate: num(flags.maxErrorRate),
+    preflight: flags.preflight === false ? false : undefined,
     params: flags.param ? Object.fromEntries(flags.param.map(splitParam)) : undefined,
   };
   for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];

@@ -47,6 +47,8 @@ export interface RunsFixture {
 
 export async function buildRuns(prefix: string): Promise<RunsFixture> {
   const sim = await spawnSimulator({
+    // The model the runs name: `run` checks it at /v1/models first.
+    model: 'm',
     ttftMs: 8,
     ttftPerInputTokenMs: 0,
     itlMs: 2,

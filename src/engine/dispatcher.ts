@@ -8,9 +8,10 @@ import type { RequestPhase, RequestRecord } from '../metrics/record.js';
 import { traceIdFor } from '../evidence/trace-id.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { nowUs } from './clock.js';
+import { FailFastWatch } from './fail-fast.js';
 import type { IterationPlan } from './plan.js';
 
-export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted';
+export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted' | 'fail_fast';
 
 /** Requests whose dispatch started this much after their schedule are counted late. */
 export const LATE_ARRIVAL_THRESHOLD_US = 10_000;
@@ -40,6 +41,8 @@ export class Dispatcher {
   late = 0;
   errors = 0;
   endedBy: EndReason | null = null;
+  /** Trips when the first measured requests all fail alike; its cause says why the iteration ended. */
+  readonly failFast = new FailFastWatch();
   private nextIndex = 0;
   private measuredClaimed = 0;
   private measuredDone = 0;
@@ -112,18 +115,19 @@ export class Dispatcher {
     if (claim.phase === 'measured') this.measuredDone++;
     this.records.push(record);
     this.onRecord(record);
+    if (this.failFast.observe(record)) this.end('fail_fast');
     if (this.inFlight === 0) this.drainWaiters.splice(0).forEach((wake) => wake());
   }
 
   /**
-   * Ends the iteration. The time limit and interruption cancel what is in flight
-   * (recorded as `cancelled`); reaching the request count or the trace's end drains.
+   * Ends the iteration. The time limit, interruption and fail fast cancel what is in
+   * flight (recorded as `cancelled`); reaching the request count or the trace's end drains.
    */
   end(reason: EndReason): void {
     // The first reason stands, except that an interruption is always reported as one.
     if (!this.endedBy || reason === 'interrupted') this.endedBy = reason;
     this.stopSending.abort(reason);
-    if (reason === 'max_time' || reason === 'interrupted') this.cancelInFlight.abort(reason);
+    if (reason !== 'max_requests' && reason !== 'trace_end') this.cancelInFlight.abort(reason);
   }
 
   /** Aborted when the iteration stops sending (wakes executors sleeping until their next arrival). */

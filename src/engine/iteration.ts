@@ -11,6 +11,7 @@ import type { ItemSource, WorkItem } from '../workload/work-item.js';
 import { nowUs } from './clock.js';
 import { Dispatcher, type EndReason, type ProgressSnapshot } from './dispatcher.js';
 import type { Executor } from './executors/executor.js';
+import type { FailFastCause } from './fail-fast.js';
 import type { IterationPlan } from './plan.js';
 
 /** Items are generated before the clock starts up to this many; beyond it, on demand. */
@@ -40,6 +41,8 @@ export interface IterationOutcome {
   ended_at_us: number;
   wall_s: number;
   ended_by: EndReason;
+  /** Why the iteration failed fast (`ended_by` is `fail_fast`), else null. */
+  fail_fast: FailFastCause | null;
   dropped_arrivals: number;
   late_arrivals: number;
   /** The items prepared before the clock started, and their digest (same seed and spec, same digest). */
@@ -84,6 +87,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
     ended_at_us: endedAtUs,
     wall_s: (endedAtUs - dispatcher.startUs) / 1e6,
     ended_by: dispatcher.endedBy ?? 'max_requests',
+    fail_fast: dispatcher.endedBy === 'fail_fast' ? dispatcher.failFast.cause : null,
     dropped_arrivals: dispatcher.dropped,
     late_arrivals: dispatcher.late,
     workload,

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { scrubText } from '../evidence/redact.js';
 import { newRunId } from '../evidence/run-id.js';
 import { executeRun, type RunInputs, type RunResult } from './run.js';
+import type { RunStatus } from './run-status.js';
 
 export const GROUP_FILE = 'group.json';
 
@@ -34,7 +35,7 @@ export interface GroupRunEntry {
   dir: string;
   /** Plan indexes in the order they ran. */
   order: number[];
-  status: 'complete' | 'interrupted';
+  status: RunStatus;
 }
 
 export interface RunGroupResult<T extends RunResult> {
@@ -42,7 +43,7 @@ export interface RunGroupResult<T extends RunResult> {
   /** The group folder; null for a run alone (repeats = 1), whose folder is the run's own. */
   dir: string | null;
   repeats: number;
-  /** The repeats that ran, in order; the last may be interrupted. */
+  /** The repeats that ran, in order; the last may be interrupted, or failed (a failed repeat ends the group). */
   runs: T[];
   /** Ctrl-C ended the group before every repeat ran to its end. */
   interrupted: boolean;
@@ -88,7 +89,7 @@ export async function executeRunGroup<T extends RunResult = RunResult>(
       run_id: result.runId,
       dir: result.runId,
       order: result.iterationOrder,
-      status: result.interrupted ? 'interrupted' : 'complete',
+      status: result.status,
     });
     await writeGroupJson(dir, group);
     runs.push(await afterRun(result));
@@ -96,6 +97,8 @@ export async function executeRunGroup<T extends RunResult = RunResult>(
       interrupted = true;
       break;
     }
+    // A repeat that failed would fail again on the same server: the group ends with it.
+    if (result.status === 'failed') break;
   }
   return { runGroupId, dir, repeats, runs, interrupted };
 }

@@ -3,6 +3,8 @@
  * records appended to the run folder, server /metrics scraped before and after,
  * summary written) → run summary. Completed work is on disk before the next
  * iteration starts; an interruption ends the current iteration and keeps it.
+ * An iteration that fails fast ends the run, which is then sealed `failed`, as is
+ * one where nothing completed or too much failed (see run-status.ts).
  * A run may be one repeat of a run group (see run-group.ts): then its folder is
  * inside the group's and it runs its iterations in the repeat's seeded order.
  */
@@ -35,8 +37,10 @@ import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
+import type { FailFastCause } from './fail-fast.js';
 import { runIteration } from './iteration.js';
 import type { IterationPlan } from './plan.js';
+import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 
 export interface RunInputs {
   job: BenchmarkJob;
@@ -94,6 +98,9 @@ export interface RunResult {
   /** In plan order, whatever the order they ran in. */
   summaries: IterationSummary[];
   interrupted: boolean;
+  /** `failed` when it stopped early, nothing completed, or too much failed; `failure` says which. */
+  status: RunStatus;
+  failure: RunFailure | null;
   /** The run's own id for a run alone. */
   runGroupId: string;
   repeat: number;
@@ -233,6 +240,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
 
   const summaries: IterationSummary[] = [];
   let interrupted = false;
+  let failFast: FailFastCause | null = null;
   try {
     for (const index of order) {
       const plan = plans[index] as IterationPlan;
@@ -242,7 +250,7 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
       }
       events.onIterationStart?.(plan, plans.length);
       const items = sources.get(plan.index) as ItemSource;
-      const summary = await runOneIteration(plan, {
+      const { summary, failFast: cause } = await runOneIteration(plan, {
         runId,
         folder,
         backend,
@@ -263,21 +271,32 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         interrupted = true;
         break;
       }
+      // The server is wrong for this job: the later iterations would only repeat the failure.
+      if (cause) {
+        failFast = cause;
+        break;
+      }
     }
   } finally {
     await backend.close();
   }
   summaries.sort((a, b) => a.iteration - b.iteration);
+  const { status, failure } = judgeRun(summaries, {
+    interrupted,
+    failFast,
+    maxErrorRate: spec.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
+  });
   await folder.writeJson('summary.json', {
     run_id: runId,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: workloadSpecDigest,
-    status: interrupted ? 'interrupted' : 'complete',
+    status,
+    failure,
     iterations_planned: plans.length,
     iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
     iterations: summaries,
   });
-  const artifactManifestDigest = await sealRun(folder, runId, interrupted ? 'interrupted' : 'complete');
+  const artifactManifestDigest = await sealRun(folder, runId, status);
   return {
     runId,
     dir: folder.dir,
@@ -285,6 +304,8 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     benchmarkCaseId,
     summaries,
     interrupted,
+    status,
+    failure,
     runGroupId,
     repeat,
     repeats,
@@ -333,7 +354,10 @@ interface IterationContext {
   onRecord: ((record: RequestRecord) => void) | undefined;
 }
 
-async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Promise<IterationSummary> {
+async function runOneIteration(
+  plan: IterationPlan,
+  ctx: IterationContext,
+): Promise<{ summary: IterationSummary; failFast: FailFastCause | null }> {
   const dir = RunFolder.iterationDir(plan.index);
   await scrape(ctx, `${dir}/metrics-start.prom`);
   const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
@@ -380,7 +404,7 @@ async function runOneIteration(plan: IterationPlan, ctx: IterationContext): Prom
     ctx.slos,
   );
   await ctx.folder.writeJson(`${dir}/summary.json`, summary);
-  return summary;
+  return { summary, failFast: outcome.fail_fast };
 }
 
 async function scrape(ctx: IterationContext, relativePath: string): Promise<void> {

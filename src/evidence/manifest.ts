@@ -30,8 +30,12 @@ export interface RunManifest {
   schema_version: number;
   kind: 'run';
   run_id: string;
-  /** `complete`, or `interrupted` when the run was stopped and kept what it finished. */
-  status: 'complete' | 'interrupted';
+  /**
+   * `complete`; `interrupted` when the run was stopped and kept what it finished;
+   * `failed` when it ran but failed (stopped early, nothing completed, or too many
+   * errors: summary.json's `failure` says which). Its evidence is whole all the same.
+   */
+  status: 'complete' | 'interrupted' | 'failed';
   sealed_at: string;
   artifacts: ManifestArtifact[];
 }

@@ -242,7 +242,15 @@ async function dumpAssets(fake: FakeGithub, owner: string, repo: string, dir: st
 
 before(async () => {
   [sim, s3, azurite, github, githubEnv] = await Promise.all([
-    spawnSimulator({ ttftMs: 5, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 }),
+    // Model `m`, the one the runs name: `run` checks it at /v1/models first.
+    spawnSimulator({
+      model: 'm',
+      ttftMs: 5,
+      ttftPerInputTokenMs: 0,
+      itlMs: 1,
+      itlJitterMs: 0,
+      batchSlowdown: 0,
+    }),
     startS3rver(),
     startAzurite(),
     startFakeGithub({ token: PLANTED.githubParam, repos: [{ owner: 'acme', repo: 'bench' }] }),

@@ -45,7 +45,10 @@ export interface VerifyReport {
   run_id: string | null;
   status: Integrity;
   sealed: boolean;
-  /** The manifest's own status when sealed: `complete` or `interrupted`. */
+  /**
+   * The manifest's own status when sealed: `complete`, `interrupted`, or `failed` (the
+   * run failed, and its evidence is whole: such a folder verifies `complete`).
+   */
   run_status: string | null;
   artifact_manifest_digest: string | null;
   artifacts_checked: number;
@@ -57,6 +60,9 @@ export interface VerifyReport {
 }
 
 const ITERATION_DIR = /^iterations\/(\d+)\//;
+
+/** Run statuses whose folder holds everything the run did: a failed run is evidence of its failure. */
+const WHOLE_RUN_STATUSES: ReadonlySet<string> = new Set(['complete', 'failed']);
 
 export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
   const info = await stat(dir).catch(() => null);
@@ -105,6 +111,7 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
     if (manifest) {
       report.run_id ??= manifest.run_id;
       report.run_status = manifest.status;
+      if (manifest.status === 'failed') notes.push('the run failed (its summary.json says why)');
       for (const artifact of manifest.artifacts) {
         sealedPaths.add(artifact.path);
         await checker.check(artifact, report.problems);
@@ -142,14 +149,15 @@ export async function verifyRunFolder(dir: string): Promise<VerifyReport> {
   report.notes.push(...notes);
 
   if (report.problems.length > 0) report.status = 'corrupt';
-  else if (!report.sealed || report.run_status !== 'complete') report.status = 'partial';
+  else if (!report.sealed || !WHOLE_RUN_STATUSES.has(report.run_status ?? '')) report.status = 'partial';
   else if (report.iterations.some((it) => it.status !== 'complete')) report.status = 'partial';
   return report;
 }
 
 /**
- * A run sealed `complete` ran every planned iteration, and its manifest covers each
- * iteration's own manifest: a removed iteration cannot hide behind a rewritten seal.
+ * A run sealed `complete` ran every planned iteration (one sealed `failed` may have
+ * stopped early, never run more), and its manifest covers each iteration's own
+ * manifest: a removed iteration cannot hide behind a rewritten seal.
  */
 function checkCompleteness(manifest: RunManifest, files: string[], report: VerifyReport): void {
   const isIterationManifest = (path: string): boolean => /^iterations\/\d+\/manifest\.json$/.test(path);
@@ -161,10 +169,11 @@ function checkCompleteness(manifest: RunManifest, files: string[], report: Verif
   }
   const sealed = [...listed].filter(isIterationManifest).length;
   const planned = report.iterations_planned;
-  if (manifest.status === 'complete' && planned !== null && sealed !== planned) {
+  const wrongCount = manifest.status === 'failed' ? sealed > (planned ?? sealed) : sealed !== planned;
+  if (WHOLE_RUN_STATUSES.has(manifest.status) && planned !== null && wrongCount) {
     report.problems.push({
       path: MANIFEST_FILE,
-      problem: `sealed complete with ${sealed} iterations, but run.json plans ${planned}`,
+      problem: `sealed ${manifest.status} with ${sealed} iterations, but run.json plans ${planned}`,
     });
   }
 }

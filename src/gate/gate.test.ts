@@ -66,6 +66,8 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'infermark-gate-'));
   // Natural noise: TTFT ± 4 ms and ITL ± 1 ms of jitter; the B simulators differ only in TTFT.
   const common = {
+    // The model the jobs name: `run` checks it at /v1/models first.
+    model: 'm',
     ttftPerInputTokenMs: 0,
     ttftJitterMs: 4,
     itlMs: 5,

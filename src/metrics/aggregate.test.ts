@@ -275,7 +275,26 @@ test('no token at all: duration falls back to done_at', () => {
   assert.equal(s.duration_s, 1);
   assert.equal(s.duration_basis, 'done');
   assert.equal(s.error_rate, 1);
-  assert.equal(s.request_throughput_rps, 0);
+});
+
+test('a point with no completed request has null throughputs, not 0', () => {
+  const records = [
+    streamedRecord({ index: 0, sent_ms: 0, status: 'error', error_class: 'http_5xx', done_ms: 500 }),
+    streamedRecord({ index: 1, sent_ms: 100, status: 'error', error_class: 'timeout', done_ms: 1000 }),
+  ];
+  const slos: Slo[] = [
+    { text: 'ttft_ms<=500', metric: 'ttft_ms', percentile: null, op: '<=', threshold: 500 },
+  ];
+  const s = summarizeIteration(records, info(), slos);
+  assert.equal(s.duration_s, 1, 'the window is still measured');
+  assert.equal(s.request_throughput_rps, null);
+  assert.equal(s.output_throughput_tokens_per_s, null);
+  assert.equal(s.input_throughput_tokens_per_s, null);
+  assert.equal(s.total_token_throughput_tokens_per_s, null);
+  assert.equal(s.goodput_rps, null);
+  assert.equal(s.peak_output_throughput_tokens_per_s, null);
+  assert.equal(s.goodput?.attainment, 0, 'attainment still counts the errors');
+  assert.equal(s.error_rate, 1);
 });
 
 test('the summary is plain JSON and carries every metric of the registry', () => {

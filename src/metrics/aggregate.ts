@@ -51,7 +51,8 @@ const PEAK_BUCKET_US = 1_000_000;
 
 export type IterationMode = 'concurrency' | 'rate' | 'trace';
 
-export type IterationEndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted';
+/** `fail_fast`: the iteration's first measured requests all failed alike, so the run stopped (engine/fail-fast.ts). */
+export type IterationEndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted' | 'fail_fast';
 
 /** What the engine knows about an iteration besides its records. */
 export interface IterationInfo {
@@ -131,7 +132,10 @@ export interface IterationFlags {
   dropped_arrivals: boolean;
 }
 
-/** One iteration's summary (plain JSON). Throughputs are null when the measured window is empty. */
+/**
+ * One iteration's summary (plain JSON). Throughputs are null when no measured request
+ * completed: a rate of 0 would read as a measurement of a server that did nothing.
+ */
 export interface IterationSummary {
   schema_version: number;
   iteration: number;
@@ -209,6 +213,11 @@ function zeroErrorCounts(): ErrorCounts {
 
 function perSecond(count: number, duration_s: number | null): number | null {
   return duration_s === null || duration_s <= 0 ? null : count / duration_s;
+}
+
+/** A throughput of the completed requests: null when none completed (nothing was measured). */
+function throughput(completed: number, count: number, duration_s: number | null): number | null {
+  return completed === 0 ? null : perSecond(count, duration_s);
 }
 
 /** The latest stamp a request has: where its in-flight interval ends. */
@@ -479,11 +488,11 @@ export function summarizeIteration(
       dropped_arrivals: dropped,
       late_arrivals: late,
     },
-    request_throughput_rps: perSecond(completed.length, duration_s),
-    output_throughput_tokens_per_s: perSecond(outputTotal, duration_s),
-    input_throughput_tokens_per_s: perSecond(inputTotal, duration_s),
-    total_token_throughput_tokens_per_s: perSecond(inputTotal + outputTotal, duration_s),
-    goodput_rps: goodput ? perSecond(goodput.met_all, duration_s) : null,
+    request_throughput_rps: throughput(completed.length, completed.length, duration_s),
+    output_throughput_tokens_per_s: throughput(completed.length, outputTotal, duration_s),
+    input_throughput_tokens_per_s: throughput(completed.length, inputTotal, duration_s),
+    total_token_throughput_tokens_per_s: throughput(completed.length, inputTotal + outputTotal, duration_s),
+    goodput_rps: goodput ? throughput(completed.length, goodput.met_all, duration_s) : null,
     error_rate: finished > 0 ? errored / finished : null,
     error_rate_by_class: errorRateByClass,
     peak_concurrency: peakConcurrency(measured),

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Row } from '../warehouse/warehouse.js';
 import type { Chart, ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { pointName, rawLocations, subjectStatus, viewSections, type View } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const require = createRequire(import.meta.url);
@@ -128,7 +128,7 @@ function provenance(subject: Subject): string {
   );
   const raw = rawLocations(subject);
   return `<section data-subject="${escapeHtml(subject.label)}">
-<h3>${escapeHtml(subject.label)}: ${subject.kind === 'run_group' ? `run group ${escapeHtml(subject.id)} (${subject.run_ids.length} repeats; points are medians)` : `run ${escapeHtml(subject.id)}`}</h3>
+<h3>${escapeHtml(subject.label)}: ${subject.kind === 'run_group' ? `run group ${escapeHtml(subject.id)} (${subject.run_ids.length} repeats; points are medians)` : `run ${escapeHtml(subject.id)}`}, <span data-testid="run-status">${escapeHtml(subjectStatus(subject))}</span></h3>
 ${runs}
 <details open><summary>Run facts</summary>${keyValues(first, RUN_KEYS)}</details>
 <details><summary>Software versions</summary>${subject.software.map((s) => keyValues(s)).join('')}</details>

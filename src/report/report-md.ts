@@ -7,7 +7,7 @@
  * close a code span or fence, or break a table.
  */
 import type { ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { pointName, rawLocations, subjectStatus, viewSections, type View } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 /** Plain text for Markdown: no HTML, no link brackets, one line. */
@@ -63,9 +63,10 @@ function subjectBlock(s: Subject): string {
     `**${mdText(s.label)}**: ${what}`,
     '',
     mdTable(
-      ['model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
+      ['status', 'model', 'endpoint', 'engine', 'GPU', 'artifact_manifest_digest', 'workload_spec_digest'],
       [
         [
+          subjectStatus(s),
           run.model,
           run.endpoint_base_url,
           [run.engine, run.engine_version].filter(Boolean).join(' ') || null,

@@ -57,6 +57,21 @@ export function reproCommand(subject: Subject, point?: Point): string {
   return args.map(shellQuote).join(' ');
 }
 
+/**
+ * The subject's run status as a person reads it: `complete`, `failed`, or for a group
+ * with mixed statuses `complete ×2, failed ×1`. A failed run's figures are what it
+ * measured before it failed, and must not pass for a whole run's.
+ */
+export function subjectStatus(subject: Pick<Subject, 'runs'>): string {
+  const counts = new Map<string, number>();
+  for (const run of subject.runs) {
+    const status = String(run.status ?? 'unknown');
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  if (counts.size <= 1) return [...counts.keys()][0] ?? 'unknown';
+  return [...counts].map(([status, n]) => `${status} ×${n}`).join(', ');
+}
+
 /** Where the raw evidence of a subject lies: each run's folders and uploads. */
 export function rawLocations(subject: Subject): string[] {
   return subject.lineage.flatMap((l) =>

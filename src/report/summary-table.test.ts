@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { summarizeIteration, type IterationInfo, type IterationSummary } from '../metrics/aggregate.js';
 import { evenChunks, streamedRecord } from '../metrics/record-fixtures.js';
 import type { Slo } from '../spec/slo-types.js';
-import { formatFigure, renderSummaryTable } from './summary-table.js';
+import { errorCell, formatFigure, renderSummaryTable } from './summary-table.js';
 
 const info = (over: Partial<IterationInfo>): IterationInfo => ({
   iteration: 0,
@@ -55,7 +55,7 @@ test('one row per iteration with the expected columns, aligned', () => {
   assert.match(lines[1] as string, /^-+( +-+)+$/);
   const row = lines[2] as string;
   assert.match(row, /^D\(100,100\) +c=1 +5\/1 /);
-  assert.match(row, / 120 +120 +20\.0 +20\.0 +320 +16\.7 +⚠ n<370$/);
+  assert.match(row, / 120 +120 +20\.0 +20\.0 +320 +16\.7 \(http_5xx 1\) +⚠ n<370$/);
   assert.match(lines[3] as string, /^N\(480,240\)\/\(300,150\) +c=16 /);
   assert.match(lines[4] as string, / 2\.5 rps /);
   // right-aligned numeric columns end at the same offset as their header
@@ -112,6 +112,42 @@ test('colour only when asked; empty input; number formatting', () => {
   assert.equal(renderSummaryTable([]), 'no iterations\n');
   assert.deepEqual(
     [formatFigure(3.14159), formatFigure(31.4159), formatFigure(314.159), formatFigure(null)],
-    ['3.14', '31.4', '314', '-'],
+    ['3.14', '31.4', '314', '—'],
   );
+});
+
+test('the error column gives the rate and the errored requests by class, most first, compactly', () => {
+  const records = [
+    streamedRecord({ index: 0, sent_ms: 0, chunks_ms: evenChunks(120, 20, 11) }),
+    ...Array.from({ length: 10 }, (_, i) =>
+      streamedRecord({ index: 1 + i, sent_ms: 0, status: 'error', error_class: 'http_5xx', done_ms: 5 }),
+    ),
+    ...[1, 2].map((i) =>
+      streamedRecord({ index: 20 + i, sent_ms: 0, status: 'error', error_class: 'timeout', done_ms: 5 }),
+    ),
+  ];
+  const mixed = summarizeIteration(records, info({}), []);
+  assert.equal(errorCell(mixed), '92.3 (http_5xx 10, timeout 2)');
+  const table = renderSummaryTable([mixed]);
+  assert.match(table, / 92\.3 \(http_5xx 10, timeout 2\) /);
+  assert.match(table, /err% \(errored requests by class\)/);
+
+  // Four classes: the three largest named, the rest counted.
+  const classes = ['http_5xx', 'http_5xx', 'timeout', 'timeout', 'connection', 'protocol'] as const;
+  const many = summarizeIteration(
+    classes.map((error_class, i) =>
+      streamedRecord({ index: i, sent_ms: 0, status: 'error', error_class, done_ms: 5 }),
+    ),
+    info({}),
+    [],
+  );
+  assert.equal(errorCell(many), '100.0 (http_5xx 2, timeout 2, connection 1, +1)');
+  // Nothing completed: no throughput (—), and a flag that says why.
+  const row = (renderSummaryTable([many]).split('\n')[2] as string).replace(/ +/g, ' ');
+  assert.match(row, /^D\(100,100\) c=1 0\/6 — — /);
+  assert.match(row, /⚠ no-ok$/);
+  assert.match(renderSummaryTable([many]), /⚠ no-ok: no measured request completed/);
+
+  const clean = summarizeIteration(records.slice(0, 1), info({}), []);
+  assert.equal(errorCell(clean), '0.0');
 });

@@ -1,10 +1,10 @@
 /**
  * The terminal summary: one row per iteration with the figures people compare
- * first (throughput, TTFT, TPOT, ITL and E2E tails, errors, goodput) and a flag
+ * first (throughput, TTFT, TPOT, ITL and E2E tails, errors by class, goodput) and a flag
  * column for figures that should not be trusted as they stand. Plain
  * space-aligned text, no dependency; ANSI colour only when asked for.
  */
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { ErrorCounts, IterationSummary } from '../metrics/aggregate.js';
 import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
 
 export interface SummaryTableOptions {
@@ -38,12 +38,20 @@ const FLAG_LEGEND: Record<string, string> = {
   loop: 'the client event loop lagged enough to skew timestamps',
   drop: 'arrivals were dropped (offered load not fully sent)',
   intr: 'the iteration was interrupted',
+  fail: 'the run stopped early: its first measured requests all failed alike',
   empty: 'no measured request',
+  'no-ok': 'no measured request completed: there is no throughput to show',
 };
+
+/** Error classes named in a cell; the rest are counted as `+N`. */
+const MAX_ERROR_CLASSES_SHOWN = 3;
+
+/** A missing figure (no sample, nothing completed): a dash that no number could be mistaken for. */
+const NONE = '—';
 
 /** Latencies (ms) and rates (req/s, tokens/s): more decimals for small values, none for large. */
 export function formatFigure(value: number | null | undefined): string {
-  if (value === null || value === undefined) return '-';
+  if (value === null || value === undefined) return NONE;
   const abs = Math.abs(value);
   if (abs < 10) return value.toFixed(2);
   if (abs < 100) return value.toFixed(1);
@@ -51,7 +59,19 @@ export function formatFigure(value: number | null | undefined): string {
 }
 
 function formatPercent(ratio: number | null): string {
-  return ratio === null ? '-' : `${(ratio * 100).toFixed(1)}`;
+  return ratio === null ? NONE : `${(ratio * 100).toFixed(1)}`;
+}
+
+/** `12.0 (http_5xx 10, timeout 2)`: the error rate, then the errored requests by class, most first. */
+export function errorCell(s: IterationSummary): string {
+  const rate = formatPercent(s.error_rate);
+  const classes = (Object.entries(s.requests.errors_by_class) as Array<[keyof ErrorCounts, number]>)
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (classes.length === 0) return rate;
+  const shown = classes.slice(0, MAX_ERROR_CLASSES_SHOWN).map(([name, count]) => `${name} ${count}`);
+  const more = classes.length - shown.length;
+  return `${rate} (${shown.join(', ')}${more > 0 ? `, +${more}` : ''})`;
 }
 
 function load(s: IterationSummary): string {
@@ -64,15 +84,17 @@ function load(s: IterationSummary): string {
 export function iterationFlags(s: IterationSummary): string[] {
   const flags: string[] = [];
   if (s.requests.measured === 0) flags.push('empty');
+  else if (s.requests.completed === 0) flags.push('no-ok');
   if (s.flags.low_samples) flags.push(LOW_SAMPLES_FLAG);
   if (s.flags.event_loop_flag) flags.push('loop');
   if (s.flags.dropped_arrivals) flags.push('drop');
   if (s.ended_by === 'interrupted') flags.push('intr');
+  if (s.ended_by === 'fail_fast') flags.push('fail');
   return flags;
 }
 
 function goodputCell(s: IterationSummary): string {
-  if (s.goodput === null) return '-';
+  if (s.goodput === null) return NONE;
   const attainment = s.goodput.attainment === null ? '' : ` (${(s.goodput.attainment * 100).toFixed(0)}%)`;
   return `${formatFigure(s.goodput_rps)}${attainment}`;
 }
@@ -133,7 +155,7 @@ function columns(withGoodput: boolean): Column[] {
       id: 'err_pct',
       header: 'err%',
       align: 'right',
-      cell: (s) => formatPercent(s.error_rate),
+      cell: errorCell,
       dropOrder: 6,
       color: (s, text) =>
         s.error_rate !== null && s.error_rate > 0 ? `${ANSI.red}${text}${ANSI.reset}` : text,
@@ -229,7 +251,9 @@ export function renderSummaryTable(
     );
   });
 
-  const notes: string[] = ['latencies in ms (TTFT, TPOT, ITL, E2E); rates over the measured window'];
+  const notes: string[] = [
+    'latencies in ms (TTFT, TPOT, ITL, E2E); rates over the measured window; err% (errored requests by class)',
+  ];
   if (hidden.length > 0) notes.push(`hidden to fit ${opts.width} columns: ${hidden.join(', ')}`);
   const shown = new Set(summaries.flatMap(iterationFlags));
   for (const [flag, text] of Object.entries(FLAG_LEGEND))

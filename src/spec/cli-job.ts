@@ -43,6 +43,10 @@ export interface CliJobOptions {
   params?: Record<string, string>;
   /** outputLocation.storageUri. */
   output?: string;
+  /** spec.maxErrorRate (0..1). */
+  maxErrorRate?: number;
+  /** spec.preflight: false with --no-preflight. */
+  preflight?: boolean;
 }
 
 /** Spec field → the flag that sets it, for error messages. */
@@ -78,6 +82,8 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.additionalRequestParams': '--param',
   'spec.outputLocation.storageUri': '--output',
   'spec.endpoint': '--url',
+  'spec.maxErrorRate': '--max-error-rate',
+  'spec.preflight': '--no-preflight',
 };
 
 /** The flag (with index) for a spec path, e.g. `--scenario[1]`; the spec path when no flag sets it. */
@@ -132,6 +138,8 @@ export function jobFromCli(opts: CliJobOptions): BenchmarkJob {
   set('datasetFile', opts.datasetFile);
   set('additionalRequestParams', opts.params);
   if (opts.output !== undefined) spec.outputLocation = { storageUri: opts.output };
+  set('maxErrorRate', opts.maxErrorRate);
+  set('preflight', opts.preflight);
 
   const raw = {
     apiVersion: 'ome.io/v1beta1',

@@ -174,6 +174,13 @@ const jobSpec = z.strictObject({
   costPerHourUsd: z.number().positive().optional(),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
   datasetFile: nonEmpty.optional(),
+  /**
+   * The run fails (exit 1, status `failed`) when its error rate over the whole run,
+   * errored / (completed + errored) measured requests, is above this; 0.5 when omitted.
+   */
+  maxErrorRate: z.number().min(0).max(1).optional(),
+  /** Check before any load that the server lists the model at `/v1/models`; true when omitted. */
+  preflight: z.boolean().optional(),
 });
 
 /** The whole resource. `status` is accepted (jobs exported with kubectl carry it) and ignored. */
