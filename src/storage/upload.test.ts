@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { cp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
 import { verifyRunFolder } from '../evidence/verify.js';
@@ -161,6 +161,8 @@ test('az: an upload that gave up while the server was down resumes when run agai
 
 test('pvc and local folders: upload by hand, then download verifies', async () => {
   const root = join(tmp(), 'pvc-root');
+  // The claim's mount folder, as the controller's volume mount makes it.
+  await mkdir(join(root, 'results-claim'), { recursive: true });
   const env = { ...process.env, INFERMARK_PVC_ROOT: root };
   const upload = await cli(['upload', localRun, 'pvc://bench:results-claim/runs', '--json'], { env });
   assert.equal(upload.code, 0, upload.stderr);
