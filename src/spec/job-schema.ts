@@ -40,8 +40,9 @@ const LABEL_MSG = "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', at most
 /** A string of 1 to `max` characters (a longer one is refused with its length and the bound). */
 const text = (max: number): z.ZodString => z.string().min(1).max(max);
 // A name or URL with a NUL, a newline or an invisible character (U+200B, U+202E) names nothing a server has.
-const PRINTABLE = /^[^\p{Cc}\p{Cf}]*$/u;
-const PRINTABLE_MSG = 'must not contain control or invisible characters (NUL, newline, U+200B, U+202E, ...)';
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Cs}]*$/u;
+const PRINTABLE_MSG =
+  'must not contain control, invisible or broken characters (NUL, newline, U+200B, U+202E, a lone surrogate)';
 const name = text(limit.MAX_NAME_CHARS).regex(PRINTABLE, PRINTABLE_MSG);
 const url = z
   .string()

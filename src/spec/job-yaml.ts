@@ -64,8 +64,9 @@ export function parseJobYaml(text: string, file: string): unknown {
   const doc = list[0] as Document.Parsed;
   const structural = structureIssues(doc, file, at);
   if (structural.length > 0) throw new ValidationError(structural);
+  let value: unknown;
   try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     // The yaml package throws ReferenceError for an alias expanding past maxAliasCount.
     const reason = error instanceof Error ? firstLine(error.message) : String(error);
@@ -74,6 +75,9 @@ export function parseJobYaml(text: string, file: string): unknown {
     }
     throw error;
   }
+  // `---` alone, or `~`: a document that holds nothing.
+  if (value === null || value === undefined) refuse('the file is empty: expected a BenchmarkJob');
+  return value;
 }
 
 /**

@@ -44,8 +44,10 @@ const AZURE_HOST = /^([a-z0-9]+)\.blob\.core\.windows\.net$/i;
 export function parseStorageUri(uri: string): ParsedStorageUri {
   const text = uri.trim();
   if (text === '') return fail('expected a storage URI or a local path');
-  if (/[\p{Cc}\p{Cf}]/u.test(text)) {
-    return fail('control and invisible characters (newline, NUL, U+200B, U+202E) are not allowed');
+  if (/[\p{Cc}\p{Cf}\p{Cs}]/u.test(text)) {
+    return fail(
+      'control, invisible and broken characters (newline, NUL, U+200B, U+202E, a lone surrogate) are not allowed',
+    );
   }
   const match = SCHEME.exec(text);
   if (!match) return parsePlainPath(text);
