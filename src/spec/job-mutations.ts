@@ -142,7 +142,7 @@ export function mutateOne(base: BaseJob, cls: MutationClass, prng: Prng): Mutati
           ? (Object.values(node.value)[0] ?? null)
           : pick([[node.value], { value: node.value }]);
       const what = `${show(node.path)} nested ${Array.isArray(value) ? 'in a list' : 'differently'}`;
-      return made(what, dump(setAt(job, node.path, value)), !isStringMap(node.path.slice(0, -1)));
+      return made(what, dump(setAt(job, node.path, value)), true);
     }
     case 'unicode': {
       const strings = strict.filter((n) => typeof n.value === 'string');
@@ -290,7 +290,7 @@ function isLoose(path: readonly PathSegment[]): boolean {
   return text.startsWith('status') || LOOSE.some((re) => re.test(text));
 }
 
-/** Maps of free keys (string → string), where a new key is valid. */
+/** Maps of free keys (string → string), where a new key is valid: no unknown field there. */
 function isStringMap(path: readonly PathSegment[]): boolean {
   return /(additionalRequestParams|parameters|nodeSelector|labels|annotations)$/.test(show(path));
 }
