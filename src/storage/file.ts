@@ -30,12 +30,13 @@ export function rootOf(options: StoreOptions<FileLocation>): string {
   return resolve((mountOf(options) as PvcMount).path, location.path);
 }
 
-/** Where a pvc claim must be mounted, and how the user names that place; null for a plain folder. */
+/** Where a pvc claim must be mounted, and how the user named that place (for the error). */
 interface PvcMount {
   path: string;
   setBy: string;
 }
 
+/** The mount a pvc location needs; null for a plain folder, which is created on demand. */
 function mountOf(options: StoreOptions<FileLocation>): PvcMount | null {
   const { location } = options;
   if (location.scheme !== 'pvc') return null;
