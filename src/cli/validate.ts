@@ -4,15 +4,37 @@
  */
 import { ExitCode, ValidationError } from '../errors.js';
 import { buildPlan } from '../engine/build-plan.js';
-import { loadJobFile } from '../spec/load-job.js';
+import type { IterationPlan } from '../engine/plan.js';
+import { loadJobFile, parseJobText } from '../spec/load-job.js';
+import type { BenchmarkJob } from '../spec/job-schema.js';
 import { scrubText } from '../evidence/redact.js';
+
+/** A job that passed every check `validate` makes, and the iterations it would run. */
+export interface CheckedJob {
+  job: BenchmarkJob;
+  plans: IterationPlan[];
+}
+
+/**
+ * What `validate` checks for one file: it reads, parses, validates and plans.
+ * @throws ValidationError for bad input; anything else is a bug.
+ */
+export async function checkJobFile(file: string): Promise<CheckedJob> {
+  const job = await loadJobFile(file);
+  return { job, plans: buildPlan(job) };
+}
+
+/** The same checks on text already read (`file` names it in messages). */
+export function checkJobText(text: string, file: string): CheckedJob {
+  const job = parseJobText(text, file);
+  return { job, plans: buildPlan(job) };
+}
 
 export async function validateCommand(files: string[]): Promise<number> {
   let failed = false;
   for (const file of files) {
     try {
-      const job = await loadJobFile(file);
-      const plans = buildPlan(job);
+      const { job, plans } = await checkJobFile(file);
       process.stdout.write(
         `${file}: valid (${job.spec.trafficScenarios.length} scenarios, ${plans.length} iterations)\n`,
       );

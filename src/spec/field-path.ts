@@ -3,6 +3,8 @@
  * `metadata.labels["app.kubernetes.io/name"]`) and lookup of the value at a path.
  */
 
+import { clip } from './job-limits.js';
+
 /** One step of a path: an object key or an array index. */
 export type PathSegment = string | number;
 
@@ -12,7 +14,7 @@ export function formatPath(path: readonly PathSegment[]): string {
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
     else if (/^[A-Za-z_$][\w$-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+    else out += `[${JSON.stringify(clip(seg))}]`;
   }
   return out;
 }

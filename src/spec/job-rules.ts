@@ -6,6 +6,7 @@
  */
 import { EndpointUrlError, splitEndpointUrl, type OpenAiPath } from './endpoint.js';
 import type { PathSegment } from './field-path.js';
+import { clip, MAX_EXPRESSION_CHARS, MAX_URL_CHARS } from './job-limits.js';
 import { builtinTokenizers, omeApiFormats } from './job-schema.js';
 import { parseScenario } from './scenario.js';
 import { parseSlo } from './slo.js';
@@ -69,7 +70,8 @@ export function checkJobRules(raw: unknown): JobIssue[] {
       );
     }
   }
-  if (isObj(spec.outputLocation) && typeof spec.outputLocation.storageUri === 'string') {
+  // Strings past their bound are the schema's to report; they are not parsed here.
+  if (isObj(spec.outputLocation) && within(spec.outputLocation.storageUri, MAX_URL_CHARS)) {
     const parsed = parseStorageUri(spec.outputLocation.storageUri);
     if (!parsed.ok) add(['spec', 'outputLocation', 'storageUri'], parsed.message);
   }
@@ -78,7 +80,7 @@ export function checkJobRules(raw: unknown): JobIssue[] {
 
   if (Array.isArray(spec.slos)) {
     spec.slos.forEach((text, i) => {
-      if (typeof text !== 'string') return;
+      if (!within(text, MAX_EXPRESSION_CHARS)) return;
       const r = parseSlo(text);
       if (!r.ok) add(['spec', 'slos', i], r.message);
     });
@@ -89,7 +91,7 @@ export function checkJobRules(raw: unknown): JobIssue[] {
     if (dist !== 'gamma') {
       add(
         ['spec', 'arrival', 'burstiness'],
-        `burstiness applies only to distribution gamma (distribution is ${String(dist)})`,
+        `burstiness applies only to distribution gamma (distribution is ${clip(String(dist))})`,
       );
     }
   }
@@ -149,7 +151,7 @@ function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
       `apiFormat "${fmt}" is not supported yet (supported: openai)`,
     );
   }
-  if (typeof direct.url !== 'string' || !/^(http|https):\/\//.test(direct.url)) return;
+  if (!within(direct.url, MAX_URL_CHARS) || !/^(http|https):\/\//.test(direct.url)) return;
   const urlPath: PathSegment[] = ['spec', 'endpoint', 'endpoint', 'url'];
   let path: OpenAiPath | null;
   try {
@@ -185,7 +187,7 @@ function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
   }
   const seen = new Map<string, number>();
   list.forEach((text, i) => {
-    if (typeof text !== 'string') return;
+    if (!within(text, MAX_EXPRESSION_CHARS)) return;
     const path: PathSegment[] = ['spec', 'trafficScenarios', i];
     const r = parseScenario(text);
     if (!r.ok) {
@@ -216,6 +218,11 @@ function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
       );
     }
   });
+}
+
+/** A string within `max` characters (a longer one is the schema's to refuse). */
+function within(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length <= max;
 }
 
 /** OME declares these lists `+listType=set`: reject empty lists and duplicates. */

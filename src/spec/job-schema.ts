@@ -14,6 +14,7 @@
  *   (the Kubernetes API server would prune them without a word).
  */
 import { z } from 'zod';
+import * as limit from './job-limits.js';
 import { omeTasks } from './tasks.js';
 
 /** OME `apiFormat` values; only `openai` is served by infermark so far (see job-rules.ts). */
@@ -36,24 +37,40 @@ const SUBDOMAIN_MSG =
   "must be a lowercase RFC 1123 name: a-z, 0-9, '-' and '.', starting and ending alphanumeric";
 const LABEL_MSG = "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', at most 63 characters";
 
-const nonEmpty = z.string().min(1);
-const stringMap = z.record(z.string(), z.string());
+/** A string of 1 to `max` characters (a longer one is refused with its length and the bound). */
+const text = (max: number): z.ZodString => z.string().min(1).max(max);
+// A name or URL with a NUL, a newline or an invisible character (U+200B, U+202E) names nothing a server has.
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Cs}]*$/u;
+const PRINTABLE_MSG =
+  'must not contain control, invisible or broken characters (NUL, newline, U+200B, U+202E, a lone surrogate)';
+const name = text(limit.MAX_NAME_CHARS).regex(PRINTABLE, PRINTABLE_MSG);
+const url = z
+  .string()
+  .max(limit.MAX_URL_CHARS)
+  .regex(PRINTABLE, PRINTABLE_MSG)
+  .regex(/^(http|https):\/\//, 'must start with http:// or https://');
+const filePath = text(limit.MAX_PATH_CHARS);
+const stringMap = z.record(
+  z.string().max(limit.MAX_MAP_KEY_CHARS),
+  z.string().max(limit.MAX_MAP_VALUE_CHARS),
+);
+const list = <T extends z.ZodType>(item: T): z.ZodArray<T> => z.array(item).max(limit.MAX_LIST_ENTRIES);
 // Kubernetes structures OME passes through untouched (EnvVar, Volume, Affinity, ...).
 const k8sObject = z.record(z.string(), z.unknown());
 
 /** OME StorageSpec (model.go): where results go or a dataset comes from. */
 const storageSpec = z.strictObject({
-  storageUri: nonEmpty,
-  path: z.string().optional(),
+  storageUri: text(limit.MAX_URL_CHARS),
+  path: z.string().max(limit.MAX_PATH_CHARS).optional(),
   parameters: stringMap.optional(),
-  key: z.string().optional(),
+  key: z.string().max(limit.MAX_PATH_CHARS).optional(),
   nodeSelector: stringMap.optional(),
   nodeAffinity: k8sObject.optional(),
 });
 
 /** OME PodOverride: its own field set is strict, the Kubernetes values inside are loose. */
 const podOverride = z.strictObject({
-  image: z.string().optional(),
+  image: z.string().max(limit.MAX_IMAGE_CHARS).regex(PRINTABLE, PRINTABLE_MSG).optional(),
   env: z.array(k8sObject).optional(),
   envFrom: z.array(k8sObject).optional(),
   volumeMounts: z.array(k8sObject).optional(),
@@ -67,24 +84,24 @@ const podOverride = z.strictObject({
 const endpointSpec = z.strictObject({
   inferenceService: z
     .strictObject({
-      name: z.string().regex(dnsLabel, LABEL_MSG),
-      namespace: z.string().regex(dnsLabel, LABEL_MSG),
+      name: z.string().max(63).regex(dnsLabel, LABEL_MSG),
+      namespace: z.string().max(63).regex(dnsLabel, LABEL_MSG),
     })
     .optional(),
   endpoint: z
     .strictObject({
-      url: z.string().regex(/^(http|https):\/\//, 'must start with http:// or https://'),
+      url,
       apiFormat: z.enum(omeApiFormats),
-      modelName: nonEmpty.optional(),
+      modelName: name.optional(),
     })
     .optional(),
 });
 
 const serviceMetadata = z.strictObject({
   engine: z.enum(omeEngines),
-  version: z.string(),
+  version: z.string().max(limit.MAX_NAME_CHARS),
   gpuType: z.enum(omeGpuTypes),
-  gpuCount: z.number().int().min(0),
+  gpuCount: z.number().int().min(0).max(limit.MAX_GPU_COUNT),
 });
 
 const positiveInt = z.number().int().min(1);
@@ -97,52 +114,52 @@ const MAX_TIMER_MINUTES = Math.floor(MAX_TIMER_S / 60);
 const jobSpec = z.strictObject({
   // --- OME ---
   // OME's Go struct is not a pointer and has no omitempty: Go clients write `{name: ""}`.
-  huggingFaceSecretReference: z.strictObject({ name: z.string() }).optional(),
+  huggingFaceSecretReference: z.strictObject({ name: z.string().max(limit.MAX_NAME_CHARS) }).optional(),
   endpoint: endpointSpec,
   serviceMetadata: serviceMetadata.optional(),
   task: z.enum(omeTasks),
   /** Scenario strings; checked with parseScenario in job-rules.ts. Defaults by task when omitted. */
-  trafficScenarios: z.array(z.string()).optional(),
+  trafficScenarios: list(z.string().max(limit.MAX_EXPRESSION_CHARS)).optional(),
   /** Closed-loop concurrency levels. Defaults in job-validate.ts when omitted. */
-  numConcurrency: z.array(positiveInt).optional(),
+  numConcurrency: list(positiveInt.max(limit.MAX_CONCURRENCY)).optional(),
   /** Minutes. */
   maxTimePerIteration: positiveInt.max(
     MAX_TIMER_MINUTES,
     `must be at most ${MAX_TIMER_MINUTES} minutes (24.8 days)`,
   ),
-  maxRequestsPerIteration: positiveInt,
+  maxRequestsPerIteration: positiveInt.max(limit.MAX_REQUESTS_PER_ITERATION),
   additionalRequestParams: stringMap.optional(),
   /** OME: a StorageSpec (storageUri...), not a path; see `datasetFile` for local files. */
   dataset: storageSpec.optional(),
   /** Required by OME, optional here (local runs have their own run folder). */
   outputLocation: storageSpec.optional(),
-  resultFolderName: nonEmpty.optional(),
+  resultFolderName: filePath.optional(),
   podOverride: podOverride.optional(),
 
   // --- infermark additions (all optional) ---
   /** Open-loop request rates (req/s), run in addition to the numConcurrency iterations. */
-  requestRates: z.array(z.number().positive()).optional(),
+  requestRates: list(z.number().positive().max(limit.MAX_REQUEST_RATE_RPS)).optional(),
   /** Arrival process for requestRates; burstiness is the gamma shape (1 = poisson). */
   arrival: z
     .strictObject({
       distribution: z.enum(arrivalDistributions).default('poisson'),
-      burstiness: z.number().positive().optional(),
+      burstiness: z.number().positive().max(limit.MAX_BURSTINESS).optional(),
     })
     .default({ distribution: 'poisson' }),
   /** Trace file (arrival time, input and output length per request) → a trace-replay iteration. */
-  trace: nonEmpty.optional(),
+  trace: filePath.optional(),
   warmup: z
     .strictObject({
-      requests: z.number().int().min(0).optional(),
+      requests: z.number().int().min(0).max(limit.MAX_REQUESTS_PER_ITERATION).optional(),
       seconds: z.number().min(0).max(MAX_TIMER_S, `must be at most ${MAX_TIMER_S} seconds`).optional(),
     })
     .optional(),
   /** Goodput SLOs like `p99_ttft_ms<=500`; checked with parseSlo in job-rules.ts. */
-  slos: z.array(z.string()).optional(),
-  seed: z.number().int().min(0).default(42),
+  slos: list(z.string().max(limit.MAX_EXPRESSION_CHARS)).optional(),
+  seed: z.number().int().min(0).max(limit.MAX_SEED).default(42),
   /** `o200k_base`, `cl100k_base`, or a path to a Hugging Face tokenizer.json. */
-  tokenizer: nonEmpty.default('o200k_base'),
-  repeats: positiveInt.default(1),
+  tokenizer: filePath.default('o200k_base'),
+  repeats: positiveInt.max(limit.MAX_REPEATS).default(1),
   stream: z.boolean().default(true),
   requestTimeoutSeconds: z
     .number()
@@ -155,25 +172,22 @@ const jobSpec = z.strictObject({
   /** Where the API key comes from: exactly one of env, file, secretRef. */
   apiKey: z
     .strictObject({
-      env: nonEmpty.optional(),
-      file: nonEmpty.optional(),
-      secretRef: z.strictObject({ name: nonEmpty, key: nonEmpty }).optional(),
+      env: name.optional(),
+      file: filePath.optional(),
+      secretRef: z.strictObject({ name, key: name }).optional(),
     })
     .optional(),
   /** Server Prometheus endpoint to scrape; derived from the endpoint when omitted. */
-  metricsUrl: z
-    .string()
-    .regex(/^(http|https):\/\//, 'must start with http:// or https://')
-    .optional(),
+  metricsUrl: url.optional(),
   /**
    * `exploratory` (default) or `claim`: a claim run is one whose numbers may be published,
    * so it is refused unless its job file is committed unchanged in git (pinned methodology).
    */
   intent: z.enum(['exploratory', 'claim']).default('exploratory'),
   /** What the deployment under test costs per hour (USD): gives cost per request and per million tokens. */
-  costPerHourUsd: z.number().positive().optional(),
+  costPerHourUsd: z.number().positive().max(limit.MAX_COST_PER_HOUR_USD).optional(),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
-  datasetFile: nonEmpty.optional(),
+  datasetFile: filePath.optional(),
   /**
    * The run fails (exit 1, status `failed`) when its error rate over the whole run,
    * errored / (completed + errored) measured requests, is above this; 0.5 when omitted.
@@ -188,10 +202,14 @@ export const benchmarkJobSchema = z.strictObject({
   apiVersion: z.literal('ome.io/v1beta1'),
   kind: z.literal('BenchmarkJob'),
   metadata: z.looseObject({
-    name: z.string().regex(dnsSubdomain, SUBDOMAIN_MSG),
-    namespace: z.string().regex(dnsLabel, LABEL_MSG).optional(),
-    labels: stringMap.optional(),
-    annotations: stringMap.optional(),
+    name: z.string().max(253).regex(dnsSubdomain, SUBDOMAIN_MSG),
+    namespace: z.string().max(63).regex(dnsLabel, LABEL_MSG).optional(),
+    labels: z
+      .record(z.string().max(limit.MAX_MAP_KEY_CHARS), z.string().max(limit.MAX_LABEL_VALUE_CHARS))
+      .optional(),
+    annotations: z
+      .record(z.string().max(limit.MAX_MAP_KEY_CHARS), z.string().max(limit.MAX_ANNOTATION_VALUE_CHARS))
+      .optional(),
   }),
   spec: jobSpec,
   status: z.unknown().optional(),

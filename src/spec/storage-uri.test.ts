@@ -120,3 +120,89 @@ test('malformed URIs are refused with what was expected', () => {
     if (!parsed.ok) assert.match(parsed.message, message, uri);
   }
 });
+
+test('near misses of a scheme are refused with the URI that was probably meant, not taken as a local folder', () => {
+  const cases: [string, string][] = [
+    ['s3:/bucket/x', 's3://bucket/x'],
+    ['S3:/bucket/x', 's3://bucket/x'],
+    ['s3:bucket/x', 's3://bucket/x'],
+    ['s3:///bucket/x', 's3://bucket/x'],
+    ['S3://bucket/x', 's3://bucket/x'],
+    ['Gs://bucket/x', 'gs://bucket/x'],
+    ['gs:/bucket', 'gs://bucket'],
+    ['az:/account/container/x', 'az://account/container/x'],
+    ['oci:/n/ns/b/bucket/o/x', 'oci://n/ns/b/bucket/o/x'],
+    ['github:owner/repo', 'github://owner/repo'],
+    ['PVC:/claim/x', 'pvc://claim/x'],
+    ['file:/srv/runs', 'file:///srv/runs'],
+  ];
+  for (const [uri, meant] of cases) {
+    const parsed = parseStorageUri(uri);
+    assert.equal(parsed.ok, false, uri);
+    if (!parsed.ok)
+      assert.ok(parsed.message.includes(`did you mean "${meant}"?`), `${uri}: ${parsed.message}`);
+  }
+});
+
+test('a relative path whose first part looks like a scheme is refused; ./ says a local folder is meant', () => {
+  for (const uri of [
+    'results:2024/x',
+    'http:/host/x',
+    'x/s3://bucket/y',
+    '\u202es3://bucket/x',
+    's3://buck\u200bet/x',
+    's3://bucket/x\ud800',
+    's3://bucket/\nx',
+  ]) {
+    assert.equal(parseStorageUri(uri).ok, false, uri);
+  }
+  const refused = parseStorageUri('results:2024/x');
+  assert.ok(!refused.ok && refused.message.includes('write ./results:2024/x for a local folder'));
+  for (const uri of ['./results:2024/x', 'runs/a:b', '/srv/a:b', 'C:\\runs', 'results']) {
+    const parsed = parseStorageUri(uri);
+    assert.ok(parsed.ok && parsed.location.scheme === 'file', uri);
+  }
+});
+
+test("bucket and container names follow each service's rules, and the error states the rule", () => {
+  const good = [
+    's3://abc/x',
+    `s3://${'a'.repeat(63)}`,
+    's3://my.bucket-1',
+    'gs://my_bucket',
+    `gs://${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}`,
+    'az://account1/abc',
+    'az://account1/$web',
+    'oci://n/ns/b/My_Bucket.1/o/x',
+    `oci://n/ns/b/${'B'.repeat(256)}/o/x`,
+  ];
+  for (const uri of good) assert.ok(parseStorageUri(uri).ok, uri);
+  const bad: [string, RegExp][] = [
+    ['s3://ab/x', /S3 bucket name "ab" is not valid: S3 bucket names are 3-63 characters/],
+    [`s3://${'a'.repeat(64)}/x`, /S3 bucket names are 3-63/],
+    ['s3://My-Bucket/x', /lowercase/],
+    ['s3://my_bucket/x', /S3 bucket names/],
+    ['s3://-bucket/x', /starting and ending with a letter or digit/],
+    ['s3://bucket-/x', /S3 bucket names/],
+    ['s3://my..bucket/x', /no "\.\."/],
+    ['s3://192.168.1.1/x', /not an IP address/],
+    ['gs://ab/x', /Cloud Storage bucket names are 3-63 characters \(up to 222 with dots/],
+    [`gs://${'a'.repeat(64)}`, /Cloud Storage bucket names/],
+    [`gs://${'a'.repeat(64)}.b`, /63 between dots/],
+    ['gs://Bucket', /Cloud Storage bucket names/],
+    ['az://account1/ab/x', /Azure container names are 3-63 characters/],
+    ['az://account1/a--b/x', /single hyphens/],
+    ['az://account1/abc-/x', /Azure container names/],
+    ['az://account1/ABC/x', /Azure container names/],
+    [`oci://n/ns/b/${'b'.repeat(257)}/o/x`, /OCI bucket names are 1-256 characters/],
+    ['oci://n/ns/b/bad$name/o/x', /OCI bucket names/],
+  ];
+  for (const [uri, message] of bad) {
+    const parsed = parseStorageUri(uri);
+    assert.equal(parsed.ok, false, uri);
+    if (!parsed.ok) assert.match(parsed.message, message, uri);
+  }
+  // A long name is quoted by its start only.
+  const long = parseStorageUri(`s3://${'a'.repeat(5000)}/x`);
+  assert.ok(!long.ok && long.message.length < 400, long.ok ? '' : long.message);
+});

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { formatPath, valueAt, type PathSegment } from './field-path.js';
+import { clip } from './job-limits.js';
 import type { JobIssue } from './job-rules.js';
 
 /** Map zod's issues for `input` parsed by `schema` to JobIssues. */
@@ -23,7 +24,7 @@ export function fromZodIssues(
         const guess = closest(key, known);
         out.push({
           path: [...path, key],
-          message: `unknown field "${key}"${guess ? ` (did you mean "${guess}"?)` : ''}`,
+          message: `unknown field ${JSON.stringify(clip(key))}${guess ? ` (did you mean "${guess}"?)` : ''}`,
         });
       }
       continue;
@@ -36,6 +37,10 @@ export function fromZodIssues(
 function describe(issue: z.core.$ZodIssue, value: unknown, at: unknown): string {
   switch (issue.code) {
     case 'invalid_type': {
+      // YAML's .nan and .inf, and literals past a double's range (1e400), read as NaN and ±Infinity.
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        return `expected a finite number, got ${String(value)}`;
+      }
       // zod reports `expected: number` for a non-number given to an int schema; say integer.
       const kind = at instanceof z.ZodNumber && at.isInt ? 'int' : issue.expected;
       const expected = EXPECTED[kind] ?? kind;
@@ -65,7 +70,22 @@ function describe(issue: z.core.$ZodIssue, value: unknown, at: unknown): string 
     }
     case 'too_big': {
       const max = String(issue.maximum);
+      // The length and the bound, never the value itself (toValidationIssues clips what is quoted).
+      if (issue.origin === 'string' && typeof value === 'string') {
+        return `is ${value.length} characters long: at most ${max} allowed`;
+      }
+      if (issue.origin === 'array' && Array.isArray(value)) {
+        return `has ${value.length} entries: at most ${max} allowed`;
+      }
       return issue.inclusive ? `must be ≤ ${max}` : `must be < ${max}`;
+    }
+    case 'invalid_key': {
+      const key = issue.path.at(-1);
+      const inner = issue.issues[0];
+      if (typeof key === 'string' && inner?.code === 'too_big') {
+        return `the key is ${key.length} characters long: at most ${String(inner.maximum)} allowed`;
+      }
+      return inner ? `invalid key: ${inner.message}` : issue.message;
     }
     case 'invalid_format':
     case 'custom':
@@ -88,6 +108,11 @@ const EXPECTED: Record<string, string> = {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
+  // YAML tags (!!binary, !!timestamp, !!set) give objects that are not mappings.
+  if (value instanceof Uint8Array) return 'binary data';
+  if (value instanceof Date) return 'a timestamp';
+  if (value instanceof Set) return 'a set';
+  if (value instanceof Map) return 'an ordered mapping';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `a string`;
   if (typeof value === 'number') return `a number`;
@@ -114,6 +139,8 @@ function schemaAt(schema: z.ZodType, path: readonly PathSegment[]): unknown {
 }
 
 function closest(key: string, known: readonly string[]): string | undefined {
+  // The edit distance costs length × length: a key far longer than any field is no typo.
+  if (key.length > 64) return undefined;
   const norm = (s: string): string => s.toLowerCase().replace(/[-_]/g, '');
   const exact = known.find((k) => norm(k) === norm(key));
   if (exact) return exact;

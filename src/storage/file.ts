@@ -2,7 +2,9 @@
  * A local folder as a store: plain paths and `file://` URIs, and `pvc://` claims,
  * which inside a pod are folders where the claim is mounted. The mount point is
  * `parameters.mount_path`, else `$INFERMARK_PVC_ROOT/<claim>` (default
- * `/mnt/pvc/<claim>`); the controller mounts claims there. Writes go to a temp
+ * `/mnt/pvc/<claim>`); the controller mounts claims there. The mount folder must
+ * exist: a claim that is not mounted would otherwise become a folder on the pod's
+ * ephemeral disk, and the results would vanish with the pod. Writes go to a temp
  * file and are renamed into place, so a reader never sees half an object.
  */
 import { access, constants, copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
@@ -18,25 +20,47 @@ type FileLocation = Extract<StorageLocation, { scheme: 'file' | 'pvc' }>;
 const DEFAULT_PVC_ROOT = '/mnt/pvc';
 
 export async function createStore(options: StoreOptions<FileLocation>): Promise<ObjectStore> {
-  return new FileStore(rootOf(options), formatStorageUri(options.location));
+  return new FileStore(rootOf(options), formatStorageUri(options.location), mountOf(options));
 }
 
 /** The local folder a file or pvc location stands for. */
 export function rootOf(options: StoreOptions<FileLocation>): string {
   const { location } = options;
   if (location.scheme === 'file') return resolve(location.path);
-  const mount =
-    options.parameters.mount_path ?? join(options.env.INFERMARK_PVC_ROOT ?? DEFAULT_PVC_ROOT, location.claim);
-  return resolve(mount, location.path);
+  return resolve((mountOf(options) as PvcMount).path, location.path);
+}
+
+/** Where a pvc claim must be mounted, and how the user named that place (for the error). */
+interface PvcMount {
+  path: string;
+  setBy: string;
+}
+
+/** The mount a pvc location needs; null for a plain folder, which is created on demand. */
+function mountOf(options: StoreOptions<FileLocation>): PvcMount | null {
+  const { location } = options;
+  if (location.scheme !== 'pvc') return null;
+  if (options.parameters.mount_path !== undefined) {
+    return { path: resolve(options.parameters.mount_path), setBy: 'parameters.mount_path' };
+  }
+  const root = options.env.INFERMARK_PVC_ROOT;
+  return {
+    path: resolve(root ?? DEFAULT_PVC_ROOT, location.claim),
+    setBy: root === undefined ? `the default root ${DEFAULT_PVC_ROOT}` : 'INFERMARK_PVC_ROOT',
+  };
 }
 
 class FileStore implements ObjectStore {
+  private mounted: Promise<void> | null = null;
+
   constructor(
     private readonly root: string,
     readonly display: string,
+    private readonly mount: PvcMount | null,
   ) {}
 
   async preflight(): Promise<void> {
+    await this.ensureMounted();
     try {
       await mkdir(this.root, { recursive: true });
       await access(this.root, constants.W_OK);
@@ -47,6 +71,7 @@ class FileStore implements ObjectStore {
   }
 
   async put(object: ObjectToPut): Promise<void> {
+    await this.ensureMounted();
     const target = this.pathOf(object.key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${process.pid}`;
@@ -73,6 +98,8 @@ class FileStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    // An unmounted claim would list as empty, as if no run were stored there.
+    await this.ensureMounted();
     const out: StoredObject[] = [];
     await this.walk(this.root, prefix, out);
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
@@ -98,6 +125,28 @@ class FileStore implements ObjectStore {
         out.push({ key, size_bytes: (await stat(path)).size, sha256: null });
       }
     }
+  }
+
+  /** A pvc store writes only into a mounted claim: its mount folder must already be there. */
+  private ensureMounted(): Promise<void> {
+    const mount = this.mount;
+    if (mount === null) return Promise.resolve();
+    this.mounted ??= stat(mount.path).then(
+      (info) => {
+        if (!info.isDirectory()) throw this.notMounted(mount, 'it is not a folder');
+      },
+      (error: unknown) => {
+        throw this.notMounted(mount, (error as NodeJS.ErrnoException).code ?? 'error');
+      },
+    );
+    return this.mounted;
+  }
+
+  private notMounted(mount: PvcMount, reason: string): Error {
+    return configError(
+      this.display,
+      `no volume is mounted at ${mount.path} (${reason}; the folder comes from ${mount.setBy}): mount the claim there, or set outputLocation.parameters.mount_path to where it is mounted (or INFERMARK_PVC_ROOT to the folder that holds one subfolder per claim)`,
+    );
   }
 
   private pathOf(key: string): string {

@@ -9,6 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simulatorFixture } from '../cli/cli-harness.js';
@@ -129,6 +131,42 @@ test('gs: preflight on a missing bucket is a configuration error naming it', asy
     assert.match(error.message, /no-such-bucket/);
   } finally {
     await store.close();
+  }
+});
+
+test('gs: a preflight that cannot reach the endpoint says so in one line: scheme, bucket, reason, no FetchError', async () => {
+  // A port nothing listens on, a server that drops every connection, one that answers 500.
+  const reset = createServer((req) => req.socket.destroy());
+  const failing = createServer((_req, res) =>
+    res.writeHead(500, { 'content-type': 'text/html' }).end('<html>\nboom\n</html>'),
+  );
+  await Promise.all([reset, failing].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const port = (s: typeof reset): number => (s.address() as AddressInfo).port;
+  const cases: [string, RegExp][] = [
+    ['http://127.0.0.1:9', /connection refused \(ECONNREFUSED\)$/],
+    [`http://127.0.0.1:${port(reset)}`, /connection reset \(ECONNRESET\)$|socket hang up$/],
+    [`http://127.0.0.1:${port(failing)}`, /HTTP 500$/],
+  ];
+  try {
+    for (const [endpoint, reason] of cases) {
+      const store = await createStore({
+        location: locationOf('gs://bench/x', 'gs'),
+        parameters: { gcp_endpoint: endpoint },
+        env: {},
+      });
+      const error = await store.preflight().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof StorageError, String(error));
+      const head = `gs://bench/x: preflight of bucket "bench" failed (Cloud Storage at ${endpoint}): `;
+      assert.ok(error.message.startsWith(head), error.message);
+      assert.match(error.message, reason);
+      assert.doesNotMatch(error.message, /FetchError|\n|storage\/v1/);
+    }
+  } finally {
+    reset.close();
+    failing.close();
   }
 });
 

@@ -37,7 +37,7 @@ export const createStore: StoreFactory<GsLocation> = async (options) => {
     // pinning it keeps the endpoint the job names, in the form every GCS emulator serves.
     storage.baseUrl = `${config.endpoint}/storage/v1`;
   }
-  return new GcsStore(display, options.location, storage, config.credentialsPath);
+  return new GcsStore(display, options.location, storage, config.credentialsPath, config.endpoint);
 };
 
 interface ClientConfig {
@@ -80,6 +80,7 @@ class GcsStore implements ObjectStore {
     private readonly location: GsLocation,
     storage: Storage,
     private readonly credentialsPath: string | undefined,
+    private readonly endpoint: string | undefined,
   ) {
     this.bucket = storage.bucket(location.bucket);
   }
@@ -195,9 +196,12 @@ class GcsStore implements ObjectStore {
         'no Google Cloud credentials: set parameters.gcp_credentials_path (or GOOGLE_APPLICATION_CREDENTIALS), or run where application default credentials exist',
       );
     }
-    return new StorageError(`${this.display}: preflight: ${describeError(error)}`, {
-      retryable: isRetryable(error),
-    });
+    // One line a user can act on: where, which bucket, why; not the client's FetchError with its URL.
+    const where = this.endpoint ? ` at ${originOf(this.endpoint)}` : '';
+    return new StorageError(
+      `${this.display}: preflight of bucket "${this.location.bucket}" failed (Cloud Storage${where}): ${shortReason(error)}`,
+      { retryable: isRetryable(error) },
+    );
   }
 }
 
@@ -207,6 +211,59 @@ function toStored(key: string, metadata: FileMetadata): StoredObject {
     size_bytes: Number(metadata.size ?? 0),
     sha256: digestOf(metadata.metadata?.['sha256']),
   };
+}
+
+/** Why a request failed, in a few words: an HTTP status, a socket error by name, or the cause's first line. */
+export function shortReason(error: unknown): string {
+  const status = httpStatusOf(error);
+  if (status !== null) return `HTTP ${status}`;
+  const code = innermostCode(error);
+  const words = code === undefined ? undefined : SOCKET_ERRORS[code];
+  if (words !== undefined) return `${words} (${code})`;
+  const text = describeError(error);
+  if (/invalid json response body/i.test(text))
+    return 'the answer is not Cloud Storage JSON (is the endpoint a GCS API?)';
+  // `request to <url> failed, reason: <why>`: the reason is the news, the URL is already said.
+  const reason = /reason: (.*)$/.exec(text)?.[1] ?? text;
+  const short = reason.replace(/https?:\/\/\S+/g, '<url>');
+  return short.length > 200 ? `${short.slice(0, 200)}…` : short;
+}
+
+const SOCKET_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate not trusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate not trusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
+  CERT_HAS_EXPIRED: 'TLS certificate expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate is for another host',
+};
+
+/** The error code nearest the socket: on the error, or on what it wraps. */
+function innermostCode(error: unknown): string | undefined {
+  let found: string | undefined;
+  let cur: unknown = error;
+  for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
+    found = errorCode(cur) ?? found;
+    const message = (cur as { message?: unknown }).message;
+    if (found === undefined && typeof message === 'string') found = /\b(E[A-Z_]{3,})\b/.exec(message)?.[1];
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return found;
+}
+
+/** An endpoint's scheme, host and port: never a userinfo or query it may carry. */
+function originOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return 'the configured endpoint';
+  }
 }
 
 function isCredentialProblem(error: unknown): boolean {

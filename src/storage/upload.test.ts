@@ -8,9 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { cp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
+import { cli, cliRunFolder, ROOT, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
 import { openLocation } from './open-location.js';
@@ -161,6 +162,8 @@ test('az: an upload that gave up while the server was down resumes when run agai
 
 test('pvc and local folders: upload by hand, then download verifies', async () => {
   const root = join(tmp(), 'pvc-root');
+  // The claim's mount folder, as the controller's volume mount makes it.
+  await mkdir(join(root, 'results-claim'), { recursive: true });
   const env = { ...process.env, INFERMARK_PVC_ROOT: root };
   const upload = await cli(['upload', localRun, 'pvc://bench:results-claim/runs', '--json'], { env });
   assert.equal(upload.code, 0, upload.stderr);
@@ -171,6 +174,23 @@ test('pvc and local folders: upload by hand, then download verifies', async () =
   const download = await cli(['download', join(root, 'results-claim', 'runs'), run_id, back]);
   assert.equal(download.code, 0, download.stdout + download.stderr);
   assert.match(download.stdout, /COMPLETE/);
+});
+
+test('pvc with no volume mounted: upload refuses (exit 2) and writes nothing to the local disk', async () => {
+  const root = join(tmp(), 'pvc-unmounted');
+  const env = { ...process.env, INFERMARK_PVC_ROOT: root };
+  const upload = await cli(['upload', localRun, 'pvc://results-claim/runs'], { env });
+  assert.equal(upload.code, 2, upload.stderr);
+  assert.ok(upload.stderr.includes(`no volume is mounted at ${join(root, 'results-claim')}`), upload.stderr);
+  assert.doesNotMatch(upload.stderr, /internal error|\n\s+at /);
+  assert.equal(existsSync(root), false);
+});
+
+test('s3:/bucket (one slash) is refused with the URI meant, not written to a local ./s3: folder', async () => {
+  const upload = await cli(['upload', localRun, 's3:/bench/runs']);
+  assert.equal(upload.code, 2, upload.stderr);
+  assert.match(upload.stderr, /did you mean "s3:\/\/bench\/runs"\?/);
+  assert.equal(existsSync(join(ROOT, 's3:')), false);
 });
 
 test('a bad URI or missing credentials are refused before any load is sent (exit 2)', async () => {
