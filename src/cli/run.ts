@@ -46,6 +46,7 @@ export interface RunFlags {
   apiKeyEnv?: string;
   apiKeyFile?: string;
   metricsUrl?: string;
+  metricsInterval?: string;
   dataset?: string;
   param?: string[];
   /** Runs of the whole job (overrides spec.repeats). */
@@ -399,6 +400,7 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     apiKeyEnv: flags.apiKeyEnv,
     apiKeyFile: flags.apiKeyFile,
     metricsUrl: flags.metricsUrl,
+    metricsIntervalSeconds: num(flags.metricsInterval),
     datasetFile: flags.dataset,
     repeats: num(flags.repeats),
     params: flags.param ? Object.fromEntries(flags.param.map(splitParam)) : undefined,

@@ -270,6 +270,25 @@ export function peakOutputThroughput(records: readonly RequestRecord[], origin_u
   return peak / (PEAK_BUCKET_US / 1_000_000);
 }
 
+/**
+ * The measured window on the records' clock: min(sent_at) to the latest
+ * last_token_at (done_at for a request without tokens) of measured requests;
+ * null without any. Server scrapes inside it are the ones taken under load.
+ */
+export function measuredWindowUs(
+  records: readonly RequestRecord[],
+): { start_us: number; end_us: number } | null {
+  let start_us = Infinity;
+  let end_us = -Infinity;
+  for (const r of records) {
+    if (r.phase === 'warmup') continue;
+    if (r.sent_at_us < start_us) start_us = r.sent_at_us;
+    const end = r.last_token_at_us ?? r.done_at_us ?? r.sent_at_us;
+    if (end > end_us) end_us = end;
+  }
+  return start_us === Infinity ? null : { start_us, end_us };
+}
+
 /** The event-loop threshold for an iteration whose pooled ITL has this median (ms). */
 export function eventLoopThresholdMs(median_itl_ms: number | null): number {
   if (median_itl_ms === null) return EVENT_LOOP_MAX_THRESHOLD_MS;

@@ -18,7 +18,7 @@ import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
-import { telemetrySlices } from './prometheus-text.js';
+import { iterationTelemetry } from './prometheus-text.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export interface IngestOptions {
@@ -338,7 +338,10 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
   return inserted;
 }
 
-/** The server's /metrics change over the iteration, as telemetry slices. */
+/**
+ * The server's /metrics over the iteration, as telemetry slices: counters' increase,
+ * gauges' max and mean over the scrapes taken in the measured window (see prometheus-text.ts).
+ */
 async function insertTelemetry(
   warehouse: Warehouse,
   runId: string,
@@ -346,11 +349,7 @@ async function insertTelemetry(
   iteration: number,
 ): Promise<void> {
   const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
-  const read = (name: string): Promise<string | null> =>
-    readFile(join(folder, name), 'utf8').catch(() => null);
-  const [start, end] = await Promise.all([read('metrics-start.prom'), read('metrics-end.prom')]);
-  if (start === null || end === null) return;
-  for (const slice of telemetrySlices(start, end)) {
+  for (const slice of await iterationTelemetry(folder)) {
     await warehouse.run(
       'INSERT INTO telemetry_slice_fact VALUES ($1, NULL, NULL, $2, $3, $4, $5, $6, now())',
       [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],
