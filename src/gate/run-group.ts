@@ -152,7 +152,8 @@ async function loadRepeat(dir: string, run: RunJson, digest: string): Promise<Re
 async function serverContext(folder: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const slice of await iterationTelemetry(folder))
-    if (SERVER_CONTEXT.test(slice.metric) && !slice.unit?.startsWith('mean_over_')) out[slice.metric] = slice.value;
+    if (SERVER_CONTEXT.test(slice.metric) && !slice.unit?.startsWith('mean_over_'))
+      out[slice.metric] = slice.value;
   return out;
 }
 

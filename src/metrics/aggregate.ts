@@ -7,7 +7,7 @@
  * The result is plain JSON: it is written to disk as the per-iteration summary.
  */
 import type { Slo } from '../spec/slo-types.js';
-import { meetsSlo } from './goodput.js';
+import { checkSlo, meetsSlo, sloSamples, type SloCheck } from './goodput.js';
 import { describe, type Distribution } from './percentiles.js';
 import type { ErrorClass, RequestRecord } from './record.js';
 import { requestMetrics, type RequestMetrics } from './request-metrics.js';
@@ -185,6 +185,11 @@ export interface IterationSummary {
   };
   distributions: IterationDistributions;
   goodput: GoodputSummary | null;
+  /**
+   * Each SLO as written: the measured percentile against its target, met or not
+   * (goodput applies the same SLOs per request). Null when the job has no SLOs.
+   */
+  slo_checks: SloCheck[] | null;
   flags: IterationFlags;
   /** Human-readable notes for the flags and anything unusual. */
   warnings: string[];
@@ -516,6 +521,7 @@ export function summarizeIteration(
     },
     distributions,
     goodput,
+    slo_checks: slos.length > 0 ? slos.map((slo) => checkSlo(slo, sloSamples(slo.metric, perRequest))) : null,
     flags: {
       low_samples: lowSampleMetrics.length > 0,
       low_sample_metrics: lowSampleMetrics,

@@ -88,7 +88,11 @@ export async function readIterationScrapes(iterationFolder: string): Promise<Ite
     const text = await readFile(join(iterationFolder, name), 'utf8').catch(() => null);
     return text === null
       ? null
-      : { at_us: null, kind: name === 'metrics-start.prom' ? 'start' : 'end', text: () => Promise.resolve(text) };
+      : {
+          at_us: null,
+          kind: name === 'metrics-start.prom' ? 'start' : 'end',
+          text: () => Promise.resolve(text),
+        };
   };
   const [start, end] = await Promise.all([legacy('metrics-start.prom'), legacy('metrics-end.prom')]);
   return start === null || end === null ? null : { samples: [start, end], window: null };

@@ -70,9 +70,13 @@ test(
       assert.ok(index.measured_window_us, 'the index records the measured window');
       const window = index.measured_window_us;
       const during = index.scrapes.filter(
-        (s) => s.kind === 'interval' && s.ok && s.done_at_us >= window.start_us && s.done_at_us <= window.end_us,
+        (s) =>
+          s.kind === 'interval' && s.ok && s.done_at_us >= window.start_us && s.done_at_us <= window.end_us,
       );
-      assert.ok(during.length >= 3, `at least 3 samples under load, got ${during.length} (${kinds.join(',')})`);
+      assert.ok(
+        during.length >= 3,
+        `at least 3 samples under load, got ${during.length} (${kinds.join(',')})`,
+      );
 
       const running: number[] = [];
       const waiting: number[] = [];
@@ -83,9 +87,15 @@ test(
       }
       // What the scrapes saw is what the server had: never above its own peaks, and not 0.
       assert.ok(Math.max(...running) > 0, `running under load: ${running.join(',')}`);
-      assert.ok(Math.max(...running) <= stats.peakRunning, `${running.join(',')} vs peak ${stats.peakRunning}`);
+      assert.ok(
+        Math.max(...running) <= stats.peakRunning,
+        `${running.join(',')} vs peak ${stats.peakRunning}`,
+      );
       assert.ok(Math.max(...waiting) > 0, `waiting under load (capacity ${CAPACITY}): ${waiting.join(',')}`);
-      assert.ok(Math.max(...waiting) <= stats.peakWaiting, `${waiting.join(',')} vs peak ${stats.peakWaiting}`);
+      assert.ok(
+        Math.max(...waiting) <= stats.peakWaiting,
+        `${waiting.join(',')} vs peak ${stats.peakWaiting}`,
+      );
       const end = await readFile(join(folder, 'metrics', index.scrapes.at(-1)!.file), 'utf8');
       assert.equal(gauge(end, 'vllm:num_requests_running'), 0, 'the end sample is after the drain');
 
@@ -110,7 +120,10 @@ test(
         assert.equal(value('vllm:num_requests_running:max'), Math.max(...running));
         assert.ok(value('vllm:num_requests_running:mean') > 0);
         assert.equal(value('vllm:num_requests_waiting:max'), Math.max(...waiting));
-        assert.ok(rows.every((r) => String(r.unit).endsWith('_over_window')), JSON.stringify(rows));
+        assert.ok(
+          rows.every((r) => String(r.unit).endsWith('_over_window')),
+          JSON.stringify(rows),
+        );
       } finally {
         warehouse.close();
       }

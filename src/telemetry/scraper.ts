@@ -28,7 +28,8 @@ export const SCRAPE_TIMEOUT_MS = 3_000;
 /** vLLM's /metrics is tens of KiB; a body past this is not metrics. */
 export const MAX_SCRAPE_BYTES = 32 * 1024 * 1024;
 
-export type BoundedFetch = { ok: true; text: string; bytes: number } | { ok: false; reason: string; bytes: number };
+export type BoundedFetch =
+  { ok: true; text: string; bytes: number } | { ok: false; reason: string; bytes: number };
 
 /** GET with a deadline on the whole exchange and a cap on the body; failures are data, not errors. */
 export async function fetchBounded(

@@ -63,7 +63,8 @@ export class ScrapeSeries {
     this.first ??= parsed.samples;
     this.last = parsed.samples;
     const inside =
-      this.window === null || (at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us);
+      this.window === null ||
+      (at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us);
     for (const [series, value] of parsed.samples) {
       const type = this.types.get(familyOf(series.replace(/\{.*$/, ''), this.types));
       if (type !== 'gauge' && type !== 'untyped' && type !== undefined) continue;
