@@ -1,10 +1,16 @@
 // SLOs read two ways, from records with known values: goodput per request, and each
-// SLO as written at its percentile, met or not met with the measured value.
+// SLO as written at its percentile, met or not met with the measured value; then the
+// same through a real run against the simulator, as --json, summary.json and the table show it.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { cli } from '../cli/cli-harness.js';
+import { spawnSimulator } from '../sim/spawn.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
-import { summarizeIteration } from './aggregate.js';
+import { summarizeIteration, type IterationSummary } from './aggregate.js';
 import { checkSlo } from './goodput.js';
 import { evenChunks, streamedRecord } from './record-fixtures.js';
 
@@ -83,5 +89,50 @@ describe('SLO checks at their percentile', () => {
 
   it('a job without SLOs has no checks', () => {
     assert.equal(summarizeIteration(records, info, []).slo_checks, null);
+  });
+});
+
+describe('SLO checks through the run path (simulator, `infermark run`)', () => {
+  it('--json, summary.json and the table say which SLO was met, with the measured percentile', async () => {
+    // The server's TTFT is at least 30 ms (ttftMs, no jitter): p99 ≤ 5 ms cannot be met, p99 ≤ 60 s must be.
+    const sim = await spawnSimulator({
+      seed: 1,
+      ttftMs: 30,
+      ttftPerInputTokenMs: 0,
+      itlMs: 2,
+      itlJitterMs: 0,
+    });
+    const out = await mkdtemp(join(tmpdir(), 'infermark-slo-'));
+    try {
+      const args = ['run', '--url', sim.url, '--model', 'sim', '--scenario', 'D(10,5)', '--concurrency', '2'];
+      args.push('--max-requests', '20', '--out', out, '--no-warehouse');
+      args.push('--slo', 'p99_ttft_ms<=5', '--slo', 'p99_ttft_ms<=60000');
+      const json = await cli([...args, '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      const document = JSON.parse(json.stdout) as { dir: string; iterations: IterationSummary[] };
+      const [missed, met] = document.iterations[0]?.slo_checks ?? [];
+      const p99 = document.iterations[0]?.distributions.ttft_ms.p99 as number;
+      assert.ok(p99 >= 30, `TTFT p99 ${p99} ms, not below the server's 30 ms`);
+      assert.deepEqual([missed?.slo, missed?.measured, missed?.met], ['p99_ttft_ms<=5', p99, false]);
+      assert.deepEqual([met?.slo, met?.measured, met?.met], ['p99_ttft_ms<=60000', p99, true]);
+      const onDisk = JSON.parse(
+        await readFile(join(document.dir, 'iterations', '000', 'summary.json'), 'utf8'),
+      ) as IterationSummary;
+      assert.deepEqual(onDisk.slo_checks, document.iterations[0]?.slo_checks);
+
+      const table = await cli(args);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(
+        table.stdout,
+        /SLO p99_ttft_ms<=5: NOT MET in 1 of 1 rows; measured p99 per row: \d+(\.\d+)? ✗/,
+      );
+      assert.match(
+        table.stdout,
+        /SLO p99_ttft_ms<=60000: met in the row; measured p99 per row: \d+(\.\d+)? ✓/,
+      );
+    } finally {
+      await sim.close();
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
