@@ -1,9 +1,10 @@
 /**
  * The report as Markdown for a pull-request comment: identity, the chosen view,
- * the per-point table and, with a baseline, the deltas. Tables only, no charts.
+ * the per-point table, each SLO met or not and, with a baseline, the deltas.
+ * Tables only, no charts.
  */
 import type { ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, viewSections, type View } from './report-views.js';
+import { pointName, rawLocations, SLO_HEADERS, sloRows, viewSections, type View } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const cell = (v: unknown): string => {
@@ -77,7 +78,24 @@ function subjectBlock(s: Subject): string {
         p.metrics.goodput_rps,
       ]),
     ),
+    ...sloBlock(s),
   ].join('\n');
+}
+
+/** Each SLO as written, at its percentile, met or not (goodput in the table above applies them per request). */
+function sloBlock(s: Subject): string[] {
+  const rows = sloRows(s);
+  if (rows.length === 0) return [];
+  const how = s.kind === 'run_group' ? ', medians over repeats' : '';
+  return [
+    '',
+    `SLOs, each checked at its percentile${how}:`,
+    '',
+    mdTable(
+      SLO_HEADERS,
+      rows.map((r) => r.cells),
+    ),
+  ];
 }
 
 export function renderMarkdown(data: ReportData, view: View): string {

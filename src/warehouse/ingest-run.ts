@@ -106,6 +106,7 @@ export async function ingestRunFolder(
     await insertRunFact(warehouse, run, manifest, digest, ids, summaries.length, cost);
     for (const summary of summaries) {
       await insertOutcome(warehouse, run, summary, digest, cost);
+      await insertSloChecks(warehouse, run.run_id, summary);
       await insertTelemetry(warehouse, run.run_id, dir, summary.iteration);
     }
     requests = await insertRequests(
@@ -282,6 +283,27 @@ async function insertOutcome(
     for (const stat of OUTCOME_STATS) row[`${metric}_${stat}`] = distribution[stat];
   }
   await insertRow(warehouse, 'serving_outcome_fact', row);
+}
+
+/** Each SLO at its percentile (summaries written before the checks existed have none). */
+async function insertSloChecks(warehouse: Warehouse, runId: string, s: IterationSummary): Promise<void> {
+  for (const check of s.slo_checks ?? []) {
+    // OR IGNORE: a job that lists one SLO twice checks it once.
+    await insertIgnore(warehouse, 'slo_check_fact', {
+      run_id: runId,
+      iteration: s.iteration,
+      slo: check.slo,
+      metric: check.metric,
+      percentile: check.percentile,
+      at_percentile: check.at_percentile,
+      op: check.op,
+      threshold: check.threshold,
+      measured: check.measured,
+      samples: check.samples,
+      met: check.met,
+      ingested_at: new Date().toISOString(),
+    });
+  }
 }
 
 /** Cost per request and per million output tokens from the deployment's hourly price. */
