@@ -33,7 +33,7 @@ function gauge(text: string, name: string): number {
 test(
   'under load, interval scrapes show requests running and waiting, and the warehouse keeps their max',
   { timeout: 90_000 },
-  async () => {
+  async (t) => {
     // Each request decodes 60 tokens 8 ms apart (more with the batch slowdown): ~0.5-1 s each,
     // 64 requests at 16 streams on 8 slots is several seconds with a queue all along.
     const sim = await spawnSimulator({
@@ -95,6 +95,10 @@ test(
       assert.ok(
         Math.max(...waiting) <= stats.peakWaiting,
         `${waiting.join(',')} vs peak ${stats.peakWaiting}`,
+      );
+      t.diagnostic(
+        `${index.scrapes.length} scrapes (${during.length} in the measured window of ${((window.end_us - window.start_us) / 1e6).toFixed(2)} s); ` +
+          `running ${running.join(',')} (server peak ${stats.peakRunning}); waiting ${waiting.join(',')} (server peak ${stats.peakWaiting})`,
       );
       const end = await readFile(join(folder, 'metrics', index.scrapes.at(-1)!.file), 'utf8');
       assert.equal(gauge(end, 'vllm:num_requests_running'), 0, 'the end sample is after the drain');
