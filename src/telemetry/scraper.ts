@@ -11,6 +11,7 @@
  */
 import { request } from 'undici';
 import { nowUs, wallIso, type WallAnchor } from '../engine/clock.js';
+import { redactUrl } from '../evidence/redact.js';
 import type { RunFolder } from '../evidence/run-folder.js';
 import {
   SCRAPE_INDEX_FILE,
@@ -125,7 +126,8 @@ export class IterationScraper {
     await this.scrapeOnce('end');
     const index: ScrapeIndex = {
       schema_version: SCRAPE_INDEX_SCHEMA_VERSION,
-      url: this.options.url,
+      // As run.json writes it: no userinfo, no secret-looking query values.
+      url: redactUrl(this.options.url),
       interval_ms: this.options.intervalMs,
       first_interval_ms: this.firstGapMs,
       skipped_ticks: this.skipped,
