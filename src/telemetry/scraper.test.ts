@@ -3,7 +3,7 @@
 // sealed, the warehouse stores gauges as max/mean over the measured window, and a
 // slow or hostile /metrics endpoint never holds up the load (raw node:http servers).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { loadRunGroup } from '../gate/run-group.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { ingestRunFolder } from '../warehouse/ingest-run.js';
-import { parsePrometheusText, ScrapeSeries } from '../warehouse/prometheus-text.js';
+import { iterationTelemetry, parsePrometheusText, ScrapeSeries } from '../warehouse/prometheus-text.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import type { ScrapeIndex } from './scrape-files.js';
 import { fetchBounded, IterationScraper, scrapeIntervalMs } from './scraper.js';
@@ -174,6 +174,25 @@ test('an iteration too short for a scrape in its window uses every scrape, and s
       ['r:mean', 1.5, 'mean_over_iteration'],
     ],
   );
+});
+
+test('a folder from before interval scraping (metrics-start/end.prom) still reads: counters, and gauges over both', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-legacy-'));
+  try {
+    await writeFile(join(dir, 'metrics-start.prom'), '# TYPE r gauge\nr 0\n# TYPE t counter\nt_total 5\n');
+    await writeFile(join(dir, 'metrics-end.prom'), '# TYPE r gauge\nr 2\n# TYPE t counter\nt_total 9\n');
+    assert.deepEqual(
+      (await iterationTelemetry(dir)).map((s) => [s.metric, s.value, s.unit]),
+      [
+        ['t_total', 4, 'increase'],
+        ['r:max', 2, 'max_over_iteration'],
+        ['r:mean', 1, 'mean_over_iteration'],
+      ],
+    );
+    assert.deepEqual(await iterationTelemetry(join(dir, 'none')), [], 'no scrapes: no slices');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('the interval: 2 s asked, shortened for a short time limit, never below 250 ms', () => {

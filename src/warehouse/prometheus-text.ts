@@ -45,7 +45,7 @@ export function parsePrometheusText(text: string): Parsed {
  * Counters and histograms: last scrape against the first. Gauges: their max and
  * time-weighted mean (trapezoids between samples) over the scrapes taken inside
  * the measured window; an iteration too short for any scrape inside its window
- * falls back to every scrape it has, and says so in the unit.
+ * (or with no window known) falls back to every scrape it has, and says so in the unit.
  */
 export class ScrapeSeries {
   private readonly types = new Map<string, string>();
@@ -62,9 +62,9 @@ export class ScrapeSeries {
     for (const [family, type] of parsed.types) this.types.set(family, type);
     this.first ??= parsed.samples;
     this.last = parsed.samples;
+    // Without a window (no measured request, or a folder from before the index) every scrape counts.
     const inside =
-      this.window === null ||
-      (at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us);
+      this.window !== null && at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us;
     for (const [series, value] of parsed.samples) {
       const type = this.types.get(familyOf(series.replace(/\{.*$/, ''), this.types));
       if (type !== 'gauge' && type !== 'untyped' && type !== undefined) continue;
