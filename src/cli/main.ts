@@ -50,6 +50,10 @@ program
   .option('--api-key-env <var>', 'read the API key from this environment variable')
   .option('--api-key-file <file>', 'read the API key from this file')
   .option('--metrics-url <url>', 'server Prometheus endpoint to scrape')
+  .option(
+    '--metrics-interval <s>',
+    'seconds between scrapes of the server metrics during an iteration (default 2)',
+  )
   .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
   .option(
     '--max-error-rate <ratio>',

@@ -50,6 +50,7 @@ export interface RunFlags {
   apiKeyEnv?: string;
   apiKeyFile?: string;
   metricsUrl?: string;
+  metricsInterval?: string;
   dataset?: string;
   param?: string[];
   /** Runs of the whole job (overrides spec.repeats). */
@@ -460,6 +461,7 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     apiKeyEnv: flags.apiKeyEnv,
     apiKeyFile: flags.apiKeyFile,
     metricsUrl: flags.metricsUrl,
+    metricsIntervalSeconds: num(flags.metricsInterval),
     datasetFile: flags.dataset,
     repeats: num(flags.repeats),
     maxErrorRate: num(flags.maxErrorRate),

@@ -1,6 +1,6 @@
 /**
  * Runs a whole BenchmarkJob: plan → for each iteration (items, executor, backend,
- * records appended to the run folder, server /metrics scraped before and after,
+ * records appended to the run folder, server /metrics scraped before, during and after,
  * summary written) → run summary. Completed work is on disk before the next
  * iteration starts; an interruption ends the current iteration and keeps it.
  * An iteration that fails fast ends the run, which is then sealed `failed`, as is
@@ -18,20 +18,21 @@ import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../evid
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
-import { summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
+import { measuredWindowUs, summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import { parseScenario } from '../spec/scenario.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
+import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '../telemetry/scraper.js';
 import { Prng, keyFromString } from '../workload/prng.js';
 import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
 import { buildPlan, iterationOrder } from './build-plan.js';
-import { takeAnchor, wallIso } from './clock.js';
+import { takeAnchor, wallIso, type WallAnchor } from './clock.js';
 import type { ProgressSnapshot } from './dispatcher.js';
 import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
@@ -259,6 +260,8 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
         slos,
         metricsUrl: firstScrape.ok ? metricsUrl : null,
         metricsHeaders,
+        metricsIntervalMs: (spec.metricsIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_MS / 1000) * 1000,
+        anchor,
         signal: inputs.signal,
         onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
         onRecord: events.onRecord ? (record) => events.onRecord?.(plan, record) : undefined,
@@ -349,6 +352,9 @@ interface IterationContext {
   slos: Slo[];
   metricsUrl: string | null;
   metricsHeaders: Record<string, string>;
+  /** The scrape interval asked for (spec.metricsIntervalSeconds); shortened for short iterations. */
+  metricsIntervalMs: number;
+  anchor: WallAnchor;
   signal: AbortSignal | undefined;
   onProgress: ((snapshot: ProgressSnapshot) => void) | undefined;
   onRecord: ((record: RequestRecord) => void) | undefined;
@@ -359,26 +365,39 @@ async function runOneIteration(
   ctx: IterationContext,
 ): Promise<{ summary: IterationSummary; failFast: FailFastCause | null }> {
   const dir = RunFolder.iterationDir(plan.index);
-  await scrape(ctx, `${dir}/metrics-start.prom`);
-  const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
+  // Scraped on a timer while the load runs: gauges read after the drain are all 0.
+  const scraper = ctx.metricsUrl
+    ? await IterationScraper.start({
+        url: ctx.metricsUrl,
+        headers: ctx.metricsHeaders,
+        folder: ctx.folder,
+        dir,
+        anchor: ctx.anchor,
+        intervalMs: scrapeIntervalMs(ctx.metricsIntervalMs, plan.max_time_s),
+      })
+    : null;
   let outcome;
   try {
-    outcome = await runIteration(plan, {
-      backend: ctx.backend,
-      items: ctx.items,
-      executor: ctx.executor,
-      runId: ctx.runId,
-      onRecord: (record) => {
-        lines.write(record);
-        ctx.onRecord?.(record);
-      },
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
-    });
+    const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
+    try {
+      outcome = await runIteration(plan, {
+        backend: ctx.backend,
+        items: ctx.items,
+        executor: ctx.executor,
+        runId: ctx.runId,
+        onRecord: (record) => {
+          lines.write(record);
+          ctx.onRecord?.(record);
+        },
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+      });
+    } finally {
+      await lines.close();
+    }
   } finally {
-    await lines.close();
+    await scraper?.stop(measuredWindowUs(outcome?.records ?? []));
   }
-  await scrape(ctx, `${dir}/metrics-end.prom`);
   await ctx.folder.writeJson(`${dir}/workload.json`, {
     description: ctx.items.description,
     spec_digest: digestOf(ctx.items.description),
@@ -405,12 +424,6 @@ async function runOneIteration(
   );
   await ctx.folder.writeJson(`${dir}/summary.json`, summary);
   return { summary, failFast: outcome.fail_fast };
-}
-
-async function scrape(ctx: IterationContext, relativePath: string): Promise<void> {
-  if (!ctx.metricsUrl) return;
-  const result = await fetchText(ctx.metricsUrl, ctx.metricsHeaders);
-  await ctx.folder.writeText(relativePath, result.ok ? result.text : `# scrape failed: ${result.reason}\n`);
 }
 
 /** Whether two URLs share scheme, host and port. */

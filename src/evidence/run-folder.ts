@@ -7,7 +7,9 @@
  *   <run_id>/iterations/<NNN>/requests.jsonl   one request record per line
  *   <run_id>/iterations/<NNN>/summary.json     the iteration's metrics
  *   <run_id>/iterations/<NNN>/workload.json    what generated its items, and the items' digest
- *   <run_id>/iterations/<NNN>/metrics-{start,end}.prom   server /metrics scrapes
+ *   <run_id>/iterations/<NNN>/metrics/0000.prom ...   server /metrics scrapes: before, during (on
+ *                                              a timer) and after the load; metrics/index.json
+ *                                              says when each was taken (telemetry/scrape-files.ts)
  *   <run_id>/summary.json                      every iteration's summary, when the run ends
  *
  * A write that fails (disk full, quota, permissions) is a RunFolderWriteError naming

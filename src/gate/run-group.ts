@@ -12,7 +12,7 @@ import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { requestMetrics } from '../metrics/request-metrics.js';
-import { telemetrySlices } from '../warehouse/prometheus-text.js';
+import { iterationTelemetry } from '../warehouse/prometheus-text.js';
 import { gatedMetrics, pointOf, type GatedMetric } from './metric-keys.js';
 
 /** What explains a number: the point's errors, the client's health, the server's own counters. */
@@ -22,7 +22,7 @@ export interface PointContext {
   event_loop_p99_ms: number | null;
   event_loop_flag: boolean;
   dropped_arrivals: number;
-  /** Server /metrics changes over the iteration that explain latency: queueing, preemption, batch size. */
+  /** Server /metrics over the iteration that explain latency: queueing, preemption, batch size (gauges: `:max` under load). */
   server: Record<string, number>;
 }
 
@@ -148,14 +148,12 @@ async function loadRepeat(dir: string, run: RunJson, digest: string): Promise<Re
   return repeat;
 }
 
+/** The slices that explain latency; a gauge by its peak under load (its mean adds lines, not insight). */
 async function serverContext(folder: string): Promise<Record<string, number>> {
-  const read = (name: string): Promise<string | null> =>
-    readFile(join(folder, name), 'utf8').catch(() => null);
-  const [start, end] = await Promise.all([read('metrics-start.prom'), read('metrics-end.prom')]);
-  if (start === null || end === null) return {};
   const out: Record<string, number> = {};
-  for (const slice of telemetrySlices(start, end))
-    if (SERVER_CONTEXT.test(slice.metric)) out[slice.metric] = slice.value;
+  for (const slice of await iterationTelemetry(folder))
+    if (SERVER_CONTEXT.test(slice.metric) && !slice.unit?.startsWith('mean_over_'))
+      out[slice.metric] = slice.value;
   return out;
 }
 

@@ -7,7 +7,7 @@
  * The result is plain JSON: it is written to disk as the per-iteration summary.
  */
 import type { Slo } from '../spec/slo-types.js';
-import { meetsSlo } from './goodput.js';
+import { checkSlo, meetsSlo, sloSamples, type SloCheck } from './goodput.js';
 import { describe, type Distribution } from './percentiles.js';
 import type { ErrorClass, RequestRecord } from './record.js';
 import { requestMetrics, type RequestMetrics } from './request-metrics.js';
@@ -189,6 +189,11 @@ export interface IterationSummary {
   };
   distributions: IterationDistributions;
   goodput: GoodputSummary | null;
+  /**
+   * Each SLO as written: the measured percentile against its target, met or not
+   * (goodput applies the same SLOs per request). Null when the job has no SLOs.
+   */
+  slo_checks: SloCheck[] | null;
   flags: IterationFlags;
   /** Human-readable notes for the flags and anything unusual. */
   warnings: string[];
@@ -278,6 +283,25 @@ export function peakOutputThroughput(records: readonly RequestRecord[], origin_u
   let peak = 0;
   for (const tokens of buckets.values()) if (tokens > peak) peak = tokens;
   return peak / (PEAK_BUCKET_US / 1_000_000);
+}
+
+/**
+ * The measured window on the records' clock: min(sent_at) to the latest
+ * last_token_at (done_at for a request without tokens) of measured requests;
+ * null without any. Server scrapes inside it are the ones taken under load.
+ */
+export function measuredWindowUs(
+  records: readonly RequestRecord[],
+): { start_us: number; end_us: number } | null {
+  let start_us = Infinity;
+  let end_us = -Infinity;
+  for (const r of records) {
+    if (r.phase === 'warmup') continue;
+    if (r.sent_at_us < start_us) start_us = r.sent_at_us;
+    const end = r.last_token_at_us ?? r.done_at_us ?? r.sent_at_us;
+    if (end > end_us) end_us = end;
+  }
+  return start_us === Infinity ? null : { start_us, end_us };
 }
 
 /** The event-loop threshold for an iteration whose pooled ITL has this median (ms). */
@@ -507,6 +531,7 @@ export function summarizeIteration(
     },
     distributions,
     goodput,
+    slo_checks: slos.length > 0 ? slos.map((slo) => checkSlo(slo, sloSamples(slo.metric, perRequest))) : null,
     flags: {
       low_samples: lowSampleMetrics.length > 0,
       low_sample_metrics: lowSampleMetrics,

@@ -47,6 +47,25 @@ export interface Point {
   /** The iteration of the subject's first run at this point (for drill-down). */
   iteration: number;
   metrics: Record<PointMetric, number | null>;
+  /** Each SLO as written, checked at its percentile; empty when the runs had none. */
+  slos: PointSlo[];
+}
+
+/** One SLO at one point: the measured percentile (median over repeats) against its target. */
+export interface PointSlo {
+  /** Canonical text: `p99_ttft_ms<=500`. */
+  slo: string;
+  percentile: number | null;
+  /** The percentile read (100 or 0 for an SLO without one: every request). */
+  at_percentile: number;
+  op: string;
+  threshold: number;
+  measured: number | null;
+  repeats: number;
+  /** Repeats in which it was met. */
+  met_repeats: number;
+  /** Met in every repeat; null when nothing was measured. */
+  met: boolean | null;
 }
 
 /** What a report is about: one run, or every run of a run group. */
@@ -199,8 +218,43 @@ export function pointsSql(runCount: number): string {
   ORDER BY min(iteration), scenario, mode, concurrency, rate_rps`;
 }
 
+/** The SQL of a subject's SLO checks per point and SLO: the median measured value, and in how many repeats it was met. */
+export function sloChecksSql(runCount: number): string {
+  const inList = Array.from({ length: runCount }, (_, i) => `$${i + 1}`).join(', ');
+  return `SELECT o.scenario, o.mode, o.concurrency, o.rate_rps, c.slo,
+    any_value(c.percentile) AS percentile, any_value(c.at_percentile) AS at_percentile,
+    any_value(c.op) AS op, any_value(c.threshold) AS threshold,
+    median(c.measured)::DOUBLE AS measured, count(*) AS repeats,
+    count_if(c.met) AS met_repeats, count_if(c.met IS NULL) AS unmeasured
+  FROM slo_check_fact c JOIN serving_outcome_fact o USING (run_id, iteration)
+  WHERE c.run_id IN (${inList})
+  GROUP BY o.scenario, o.mode, o.concurrency, o.rate_rps, c.slo
+  ORDER BY min(c.iteration), c.slo`;
+}
+
+const pointKey = (r: Row): string =>
+  JSON.stringify([r.scenario, r.mode, num(r.concurrency), num(r.rate_rps)]);
+
 async function loadPoints(warehouse: Warehouse, runIds: string[]): Promise<Point[]> {
   const { rows } = await warehouse.json(pointsSql(runIds.length), runIds);
+  const slos = new Map<string, PointSlo[]>();
+  for (const r of (await warehouse.json(sloChecksSql(runIds.length), runIds)).rows) {
+    const repeats = Number(r.repeats);
+    const metRepeats = Number(r.met_repeats);
+    const list = slos.get(pointKey(r)) ?? [];
+    list.push({
+      slo: String(r.slo),
+      percentile: num(r.percentile),
+      at_percentile: Number(r.at_percentile),
+      op: String(r.op),
+      threshold: Number(r.threshold),
+      measured: num(r.measured),
+      repeats,
+      met_repeats: metRepeats,
+      met: Number(r.unmeasured) === repeats ? null : metRepeats === repeats,
+    });
+    slos.set(pointKey(r), list);
+  }
   return rows.map((r) => ({
     scenario: String(r.scenario),
     mode: String(r.mode),
@@ -212,6 +266,7 @@ async function loadPoints(warehouse: Warehouse, runIds: string[]): Promise<Point
       PointMetric,
       number | null
     >,
+    slos: slos.get(pointKey(r)) ?? [],
   }));
 }
 

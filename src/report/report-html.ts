@@ -10,7 +10,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Row } from '../warehouse/warehouse.js';
 import type { Chart, ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, subjectStatus, viewSections, type View } from './report-views.js';
+import {
+  pointName,
+  rawLocations,
+  SLO_HEADERS,
+  sloRows,
+  subjectStatus,
+  viewSections,
+  type View,
+} from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 const require = createRequire(import.meta.url);
@@ -185,6 +193,25 @@ function gateTable(data: ReportData): string {
 ${table(VERDICT_HEADERS, gate.rows.map(verdictCells), (i) => `gate-${(gate.rows[i]?.verdict ?? '').toLowerCase()}`)}`;
 }
 
+/** Each SLO as written, at its percentile, met or not, per subject; nothing when the runs had none. */
+function sloSection(subjects: Subject[]): string {
+  const blocks = subjects
+    .map((subject) => ({ subject, rows: sloRows(subject) }))
+    .filter((b) => b.rows.length > 0)
+    .map(
+      ({ subject, rows }) =>
+        `<h3>${escapeHtml(subject.label)}${subject.kind === 'run_group' ? ' (medians over repeats)' : ''}</h3>${table(
+          SLO_HEADERS,
+          rows.map((r) => r.cells),
+          (i) => (rows[i]?.slo.met === false ? 'worse' : rows[i]?.slo.met === true ? 'better' : ''),
+        )}`,
+    );
+  if (blocks.length === 0) return '';
+  return `<h2 id="slos">SLOs</h2>
+<p>Each SLO checked as written: the metric's measured percentile against its target (goodput applies the same SLOs per request).</p>
+${blocks.join('\n')}`;
+}
+
 function viewHtml(data: ReportData, view: View): string {
   return `<section class="view" data-view="${view}"><h2>${escapeHtml(view[0]?.toUpperCase() + view.slice(1))} view</h2>${viewSections(
     data,
@@ -266,6 +293,7 @@ export function renderHtml(data: ReportData, view: View): string {
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">Generated ${escapeHtml(data.generated_at)} from the infermark warehouse. Works offline: everything is in this file.</p>
 ${viewHtml(data, view)}
+${sloSection(subjects)}
 <h2 id="provenance">Identity and provenance</h2>
 ${subjects.map(provenance).join('\n')}
 ${deltasTable(data)}

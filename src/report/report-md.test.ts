@@ -17,7 +17,30 @@ function point(scenario: string, concurrency: number, ttft: number): Point {
   const metrics = Object.fromEntries(POINT_METRICS.map((m) => [m, 10])) as Point['metrics'];
   metrics.ttft_ms_p99 = ttft;
   metrics.error_rate = 0.1;
-  return { scenario, mode: 'concurrency', concurrency, rate_rps: null, repeats: 1, iteration: 0, metrics };
+  // The SLO text is the job's own: it goes through the same escaping as the rest.
+  const slos: Point['slos'] = [
+    {
+      slo: `p99_ttft_ms<=53${SCRIPT}`,
+      percentile: 99,
+      at_percentile: 99,
+      op: '<=',
+      threshold: 53,
+      measured: ttft,
+      repeats: 1,
+      met_repeats: ttft <= 53 ? 1 : 0,
+      met: ttft <= 53,
+    },
+  ];
+  return {
+    scenario,
+    mode: 'concurrency',
+    concurrency,
+    rate_rps: null,
+    repeats: 1,
+    iteration: 0,
+    metrics,
+    slos,
+  };
 }
 
 function subject(label: string, id: string, ttft: number): Subject {

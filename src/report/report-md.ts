@@ -1,13 +1,21 @@
 /**
  * The report as Markdown for a pull-request comment: identity, the chosen view,
- * the per-point table and, with a baseline, the deltas. Tables only, no charts.
- * Every string that came from a job, a server or the warehouse (model names,
- * labels, URLs, ids) is escaped: Markdown renderers pass raw HTML through, so a
- * model named `<script>` must arrive as text, and no value may open a link,
- * close a code span or fence, or break a table.
+ * the per-point table, each SLO met or not and, with a baseline, the deltas.
+ * Tables only, no charts. Every string that came from a job, a server or the
+ * warehouse (model names, labels, URLs, ids) is escaped: Markdown renderers pass
+ * raw HTML through, so a model named `<script>` must arrive as text, and no value
+ * may open a link, close a code span or fence, or break a table.
  */
 import type { ReportData, Subject } from './report-data.js';
-import { pointName, rawLocations, subjectStatus, viewSections, type View } from './report-views.js';
+import {
+  pointName,
+  rawLocations,
+  SLO_HEADERS,
+  sloRows,
+  subjectStatus,
+  viewSections,
+  type View,
+} from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 
 /** Plain text for Markdown: no HTML, no link brackets, one line. */
@@ -111,7 +119,24 @@ function subjectBlock(s: Subject): string {
         p.metrics.goodput_rps,
       ]),
     ),
+    ...sloBlock(s),
   ].join('\n');
+}
+
+/** Each SLO as written, at its percentile, met or not (goodput in the table above applies them per request). */
+function sloBlock(s: Subject): string[] {
+  const rows = sloRows(s);
+  if (rows.length === 0) return [];
+  const how = s.kind === 'run_group' ? ', medians over repeats' : '';
+  return [
+    '',
+    `SLOs, each checked at its percentile${how}:`,
+    '',
+    mdTable(
+      SLO_HEADERS,
+      rows.map((r) => r.cells),
+    ),
+  ];
 }
 
 export function renderMarkdown(data: ReportData, view: View): string {

@@ -7,7 +7,14 @@
  * the HTML and Markdown renderers lay out; nothing here reads the warehouse.
  */
 import type { Row } from '../warehouse/warehouse.js';
-import { loadOf, type Delta, type Point, type ReportData, type Subject } from './report-data.js';
+import {
+  loadOf,
+  type Delta,
+  type Point,
+  type PointSlo,
+  type ReportData,
+  type Subject,
+} from './report-data.js';
 
 export const VIEWS = ['engineering', 'product', 'partner'] as const;
 export type View = (typeof VIEWS)[number];
@@ -26,6 +33,37 @@ export function pointName(p: Pick<Point, 'scenario' | 'concurrency' | 'rate_rps'
   return p.concurrency !== null
     ? `${p.scenario} @ concurrency ${p.concurrency}`
     : `${p.scenario} @ ${p.rate_rps} req/s`;
+}
+
+/** The SLO table's columns: each SLO as written, at each point, met or not. */
+export const SLO_HEADERS = ['point', 'SLO', 'measured', 'target', 'result'];
+
+/** `p99`, or `max` / `min` for an SLO without a percentile (every request must meet it). */
+function sloPercentileLabel(s: PointSlo): string {
+  if (s.percentile === null) return s.at_percentile === 0 ? 'min' : 'max';
+  return `p${s.percentile}`;
+}
+
+/** `met`, `NOT MET`, or for a run group how many repeats met it. */
+export function sloResult(s: PointSlo): string {
+  const verdict = s.met === null ? 'not measured' : s.met ? 'met' : 'NOT MET';
+  return s.repeats > 1 ? `${verdict} (met in ${s.met_repeats} of ${s.repeats} repeats)` : verdict;
+}
+
+/** One row per point and SLO (SLO_HEADERS); the measured value is the median over repeats. */
+export function sloRows(subject: Subject): Array<{ cells: string[]; slo: PointSlo }> {
+  return subject.points.flatMap((p) =>
+    p.slos.map((s) => ({
+      slo: s,
+      cells: [
+        pointName(p),
+        s.slo,
+        `${sloPercentileLabel(s)} ${fmt(s.measured, 2)} ms`,
+        `${s.op} ${s.threshold} ms`,
+        sloResult(s),
+      ],
+    })),
+  );
 }
 
 function shellQuote(text: string): string {
@@ -256,6 +294,18 @@ function product(data: ReportData): ViewSection[] {
       );
     }
   }
+  const checks = sloRows(subject);
+  if (checks.length > 0) {
+    const missed = checks.filter((c) => c.slo.met === false);
+    impact.push(
+      missed.length === 0
+        ? `SLOs: all ${checks.length} checks met (${[...new Set(checks.map((c) => c.slo.slo))].join(', ')}).`
+        : `SLOs: ${missed.length} of ${checks.length} checks not met: ${missed
+            .slice(0, 3)
+            .map((c) => `${c.slo.slo} at ${c.cells[0]} (${c.cells[2]})`)
+            .join('; ')}${missed.length > 3 ? '; …' : ''}.`,
+    );
+  }
   const onset = errorOnset(subject);
   impact.push(
     onset
@@ -275,7 +325,9 @@ function product(data: ReportData): ViewSection[] {
     ? worst
       ? 'Hold the change until engineering confirms or rules out the regression with repeats (see the engineering view).'
       : 'No regression beyond 5 %: safe to proceed, subject to the gate.'
-    : 'Set latency SLOs for goodput and compare against the current production baseline with --vs.';
+    : checks.length === 0
+      ? 'Set latency SLOs for goodput and compare against the current production baseline with --vs.'
+      : 'Compare against the current production baseline with --vs.';
   return [
     { heading: 'Impact on latency, throughput, reliability and cost', items: impact },
     { heading: 'Confidence', items: [confidence(data)] },

@@ -74,6 +74,8 @@ async function fillWarehouse(): Promise<void> {
       maxRequests: 10,
       quiet: true,
       warehouse: warehousePath,
+      // One SLO no server meets (TTFT ≥ the simulator's 8 ms) and one every server does.
+      extra: ['--slo', 'p99_ttft_ms<=1', '--slo', 'p99_ttft_ms<=60000'],
     }),
     outB,
   );
@@ -247,6 +249,38 @@ test('the HTML is self-contained: uPlot inlined, nothing fetched, the only URL i
   assert.deepEqual([...urls], [endpoint]);
   // One closing script tag per script element: the embedded data cannot end its element early.
   assert.equal(html.match(/<\/script>/g)?.length, 3);
+});
+
+test('SLOs as written: each point shows the measured p99, the target and met / not met (HTML and Markdown)', async () => {
+  const p99s = await withWarehouse(async (w) =>
+    (
+      await w.all(
+        'SELECT concurrency, ttft_ms_p99 AS p FROM serving_outcome_fact WHERE run_id = $1 ORDER BY concurrency',
+        [soloRun],
+      )
+    ).map((r) => [Number(r.concurrency), Number(r.p)] as const),
+  );
+  assert.equal(p99s.length, 2);
+  const html = await readFile(await report([soloRun], 'slo.html'), 'utf8');
+  const md = await readFile(await report([soloRun, '--format', 'md'], 'slo.md'), 'utf8');
+  assert.match(html, /<h2 id="slos">SLOs<\/h2>/);
+  for (const [concurrency, p99] of p99s) {
+    const measured = `p99 ${p99.toFixed(2)} ms`;
+    const point = `D(16,6) @ concurrency ${concurrency}`;
+    assert.ok(md.includes(`| ${point} | p99_ttft_ms<=1 | ${measured} | <= 1 ms | NOT MET |`), md);
+    assert.ok(md.includes(`| ${point} | p99_ttft_ms<=60000 | ${measured} | <= 60000 ms | met |`), md);
+    assert.ok(
+      html.includes(
+        `<tr class="worse"><td>${point}</td><td>p99_ttft_ms&lt;=1</td><td>${measured}</td><td>&lt;= 1 ms</td><td>NOT MET</td></tr>`,
+      ),
+      'a missed SLO is a highlighted row with its measured p99',
+    );
+  }
+  const product = await readFile(
+    await report([soloRun, '--view', 'product', '--format', 'md'], 'slo-p.md'),
+    'utf8',
+  );
+  assert.match(product, /SLOs: 2 of 4 checks not met: p99_ttft_ms<=1 at D\(16,6\) @ concurrency 1 \(p99 /);
 });
 
 test('--vs two runs: both on the same axes, and the deltas are compareRuns', async () => {

@@ -1,4 +1,4 @@
-// The terminal summary table: columns, alignment, flags, goodput, width and colour.
+// The terminal summary table: columns, alignment, flags, goodput, SLOs, width and colour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarizeIteration, type IterationInfo, type IterationSummary } from '../metrics/aggregate.js';
@@ -88,6 +88,31 @@ test('goodput column with SLOs; flags for event loop, dropped arrivals, interrup
   assert.match(table, /⚠ n<370,loop,drop,intr/);
   assert.match(table, /⚠ loop: /);
   assert.match(table, /⚠ drop: /);
+});
+
+test('each SLO at its percentile: met / not met per row, with the measured values under the table', () => {
+  const slos: Slo[] = [
+    { text: 'p99_ttft_ms<=100', metric: 'ttft_ms', percentile: 99, op: '<=', threshold: 100 },
+    { text: 'p99_tpot_ms <= 25', metric: 'tpot_ms', percentile: 99, op: '<=', threshold: 25 },
+  ];
+  const table = renderSummaryTable([
+    iteration(5, { concurrency: 1 }, slos),
+    iteration(5, { concurrency: 4 }, slos),
+  ]);
+  const lines = table.split('\n');
+  assert.match(lines[0] as string, /SLOs met/);
+  // TTFT is 120 ms for every request (p99 120 > 100), TPOT 20 ms (≤ 25).
+  assert.match(lines[2] as string, / 1\/2 ✗ /);
+  assert.ok(
+    lines.includes('SLO p99_ttft_ms<=100: NOT MET in 2 of 2 rows; measured p99 per row: 120 ✗, 120 ✗'),
+    table,
+  );
+  assert.ok(
+    lines.includes('SLO p99_tpot_ms<=25: met in all 2 rows; measured p99 per row: 20.0 ✓, 20.0 ✓'),
+    table,
+  );
+  const coloured = renderSummaryTable([iteration(5, {}, slos)], { color: true });
+  assert.ok(coloured.includes('\x1b[31mSLO p99_ttft_ms<=100: NOT MET'), 'a missed SLO in red');
 });
 
 test('narrow terminals: the scenario is truncated, then the least important columns hidden', () => {

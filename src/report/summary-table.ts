@@ -1,11 +1,13 @@
 /**
  * The terminal summary: one row per iteration with the figures people compare
- * first (throughput, TTFT, TPOT, ITL and E2E tails, errors by class, goodput) and a flag
- * column for figures that should not be trusted as they stand. Plain
+ * first (throughput, TTFT, TPOT, ITL and E2E tails, errors by class, goodput, SLOs met)
+ * and a flag column for figures that should not be trusted as they stand; under
+ * it, each SLO with its measured percentile per row and whether it was met. Plain
  * space-aligned text, no dependency; ANSI colour only when asked for.
  */
 import type { ErrorCounts, IterationSummary } from '../metrics/aggregate.js';
 import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
+import type { SloCheck } from '../metrics/goodput.js';
 
 export interface SummaryTableOptions {
   /** Colour the header, errors and flags with ANSI escapes (callers pass `stream.isTTY`). */
@@ -99,6 +101,45 @@ function goodputCell(s: IterationSummary): string {
   return `${formatFigure(s.goodput_rps)}${attainment}`;
 }
 
+/** `2/2`, or `1/2 ✗` when an SLO was missed (`?` when one had nothing to measure). */
+function sloCell(s: IterationSummary): string {
+  const checks = s.slo_checks ?? [];
+  if (checks.length === 0) return '-';
+  const met = checks.filter((c) => c.met === true).length;
+  const mark = checks.some((c) => c.met === false) ? ' ✗' : checks.some((c) => c.met === null) ? ' ?' : '';
+  return `${met}/${checks.length}${mark}`;
+}
+
+/** `p99`, or `max` / `min` for an SLO without a percentile (every request must meet it). */
+export function percentileLabel(check: Pick<SloCheck, 'at_percentile' | 'percentile'>): string {
+  if (check.percentile === null) return check.at_percentile === 0 ? 'min' : 'max';
+  return `p${check.percentile}`;
+}
+
+/** One line per SLO: met or not in how many rows, and the measured value of each row. */
+function sloLines(summaries: readonly IterationSummary[]): Array<{ text: string; missed: boolean }> {
+  const texts = [...new Set(summaries.flatMap((s) => (s.slo_checks ?? []).map((c) => c.slo)))];
+  return texts.map((text) => {
+    const checks = summaries.map((s) => (s.slo_checks ?? []).find((c) => c.slo === text) ?? null);
+    const measured = checks.filter((c): c is SloCheck => c !== null);
+    const missed = measured.filter((c) => c.met === false).length;
+    const label = measured[0] ? percentileLabel(measured[0]) : '';
+    const values = checks.map((c) =>
+      c === null ? '-' : `${formatFigure(c.measured)} ${c.met === null ? '?' : c.met ? '✓' : '✗'}`,
+    );
+    const verdict =
+      missed > 0
+        ? `NOT MET in ${missed} of ${checks.length} rows`
+        : measured.some((c) => c.met === null)
+          ? 'not measured in some rows'
+          : `met in ${checks.length === 1 ? 'the row' : `all ${checks.length} rows`}`;
+    return {
+      text: `SLO ${text}: ${verdict}; measured ${label} per row: ${values.join(', ')}`,
+      missed: missed > 0,
+    };
+  });
+}
+
 function columns(withGoodput: boolean): Column[] {
   const cols: Column[] = [
     { id: 'scenario', header: 'scenario', align: 'left', cell: (s) => s.scenario },
@@ -163,6 +204,14 @@ function columns(withGoodput: boolean): Column[] {
   ];
   if (withGoodput) {
     cols.push({ id: 'goodput', header: 'goodput/s', align: 'right', cell: goodputCell, dropOrder: 5 });
+    cols.push({
+      id: 'slos',
+      header: 'SLOs met',
+      align: 'right',
+      cell: sloCell,
+      color: (s, text) =>
+        (s.slo_checks ?? []).some((c) => c.met === false) ? `${ANSI.red}${text}${ANSI.reset}` : text,
+    });
   }
   cols.push({
     id: 'flags',
@@ -259,6 +308,8 @@ export function renderSummaryTable(
   for (const [flag, text] of Object.entries(FLAG_LEGEND))
     if (shown.has(flag)) notes.push(`⚠ ${flag}: ${text}`);
   const dim = (t: string): string => (color ? `${ANSI.dim}${t}${ANSI.reset}` : t);
+  const red = (t: string): string => (color ? `${ANSI.red}${t}${ANSI.reset}` : t);
+  for (const slo of sloLines(summaries)) lines.push(slo.missed ? red(slo.text) : slo.text);
   for (const note of notes) lines.push(dim(note));
   return `${lines.join('\n')}\n`;
 }

@@ -38,6 +38,7 @@ export interface CliJobOptions {
   apiKeyEnv?: string;
   apiKeyFile?: string;
   metricsUrl?: string;
+  metricsIntervalSeconds?: number;
   datasetFile?: string;
   /** additionalRequestParams (string → string, as in OME). */
   params?: Record<string, string>;
@@ -78,6 +79,7 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.apiKey.file': '--api-key-file',
   'spec.apiKey': '--api-key-env/--api-key-file',
   'spec.metricsUrl': '--metrics-url',
+  'spec.metricsIntervalSeconds': '--metrics-interval',
   'spec.datasetFile': '--dataset',
   'spec.additionalRequestParams': '--param',
   'spec.outputLocation.storageUri': '--output',
@@ -135,6 +137,7 @@ export function jobFromCli(opts: CliJobOptions): BenchmarkJob {
     spec.apiKey = dropUndefined({ env: opts.apiKeyEnv, file: opts.apiKeyFile });
   }
   set('metricsUrl', opts.metricsUrl);
+  set('metricsIntervalSeconds', opts.metricsIntervalSeconds);
   set('datasetFile', opts.datasetFile);
   set('additionalRequestParams', opts.params);
   if (opts.output !== undefined) spec.outputLocation = { storageUri: opts.output };

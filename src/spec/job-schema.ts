@@ -180,6 +180,15 @@ const jobSpec = z.strictObject({
   /** Server Prometheus endpoint to scrape; derived from the endpoint when omitted. */
   metricsUrl: url.optional(),
   /**
+   * Seconds between scrapes of metricsUrl while an iteration runs (default 2); an iteration
+   * whose time limit is short gets a shorter interval, so it still has samples under load.
+   */
+  metricsIntervalSeconds: z
+    .number()
+    .min(0.1, 'must be at least 0.1 seconds')
+    .max(3600, 'must be at most 3600 seconds')
+    .optional(),
+  /**
    * `exploratory` (default) or `claim`: a claim run is one whose numbers may be published,
    * so it is refused unless its job file is committed unchanged in git (pinned methodology).
    */

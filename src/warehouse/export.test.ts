@@ -44,7 +44,12 @@ async function fillWarehouse(): Promise<void> {
   // One after the other: each run ingests into the same warehouse file at its end.
   for (const name of ['a', 'b']) {
     const out = join(tmp(), `runs-${name}`);
-    const folder = await cliRunFolder(runArgs({ url: sim().url, out, ...SMALL_RUN, warehouse: whPath }), out);
+    // Run b has an SLO, so slo_check_fact has rows too.
+    const extra = name === 'b' ? ['--slo', 'p99_ttft_ms<=500'] : [];
+    const folder = await cliRunFolder(
+      runArgs({ url: sim().url, out, ...SMALL_RUN, warehouse: whPath, extra }),
+      out,
+    );
     const run = JSON.parse(await readFile(join(folder, 'run.json'), 'utf8')) as {
       run_id: string;
     };

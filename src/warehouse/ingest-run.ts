@@ -18,7 +18,7 @@ import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
-import { telemetrySlices } from './prometheus-text.js';
+import { iterationTelemetry } from './prometheus-text.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export interface IngestOptions {
@@ -106,6 +106,7 @@ export async function ingestRunFolder(
     await insertRunFact(warehouse, run, manifest, digest, ids, summaries.length, cost);
     for (const summary of summaries) {
       await insertOutcome(warehouse, run, summary, digest, cost);
+      await insertSloChecks(warehouse, run.run_id, summary);
       await insertTelemetry(warehouse, run.run_id, dir, summary.iteration);
     }
     requests = await insertRequests(
@@ -284,6 +285,27 @@ async function insertOutcome(
   await insertRow(warehouse, 'serving_outcome_fact', row);
 }
 
+/** Each SLO at its percentile (summaries written before the checks existed have none). */
+async function insertSloChecks(warehouse: Warehouse, runId: string, s: IterationSummary): Promise<void> {
+  for (const check of s.slo_checks ?? []) {
+    // OR IGNORE: a job that lists one SLO twice checks it once.
+    await insertIgnore(warehouse, 'slo_check_fact', {
+      run_id: runId,
+      iteration: s.iteration,
+      slo: check.slo,
+      metric: check.metric,
+      percentile: check.percentile,
+      at_percentile: check.at_percentile,
+      op: check.op,
+      threshold: check.threshold,
+      measured: check.measured,
+      samples: check.samples,
+      met: check.met,
+      ingested_at: new Date().toISOString(),
+    });
+  }
+}
+
 /** Cost per request and per million output tokens from the deployment's hourly price. */
 function costs(
   costPerHourUsd: number | null,
@@ -344,7 +366,10 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
   return inserted;
 }
 
-/** The server's /metrics change over the iteration, as telemetry slices. */
+/**
+ * The server's /metrics over the iteration, as telemetry slices: counters' increase,
+ * gauges' max and mean over the scrapes taken in the measured window (see prometheus-text.ts).
+ */
 async function insertTelemetry(
   warehouse: Warehouse,
   runId: string,
@@ -352,11 +377,7 @@ async function insertTelemetry(
   iteration: number,
 ): Promise<void> {
   const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
-  const read = (name: string): Promise<string | null> =>
-    readFile(join(folder, name), 'utf8').catch(() => null);
-  const [start, end] = await Promise.all([read('metrics-start.prom'), read('metrics-end.prom')]);
-  if (start === null || end === null) return;
-  for (const slice of telemetrySlices(start, end)) {
+  for (const slice of await iterationTelemetry(folder)) {
     await warehouse.run(
       'INSERT INTO telemetry_slice_fact VALUES ($1, NULL, NULL, $2, $3, $4, $5, $6, now())',
       [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],

@@ -135,15 +135,36 @@ const V2: string[] = [
   'ALTER TABLE request_fact ADD COLUMN retries INTEGER',
 ];
 
+/**
+ * Each SLO as written, checked at its percentile per iteration (goodput applies the same
+ * SLOs per request and stays on serving_outcome_fact).
+ */
+const V3: string[] = [
+  `CREATE TABLE slo_check_fact (
+  run_id VARCHAR NOT NULL,
+  iteration INTEGER NOT NULL,
+  slo VARCHAR NOT NULL,             -- canonical text: p99_ttft_ms<=500
+  metric VARCHAR, percentile DOUBLE,
+  at_percentile DOUBLE,             -- the percentile read: the SLO's own, or 100 / 0 (every request) without one
+  op VARCHAR, threshold DOUBLE,
+  measured DOUBLE,                  -- the metric at at_percentile over completed measured requests
+  samples BIGINT,
+  met BOOLEAN,                      -- NULL when there was nothing to measure
+  ingested_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (run_id, iteration, slo))`,
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
+  { version: 3, description: 'SLO checks at their percentile', statements: V3 },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
 export const CANONICAL_TABLES = [
   'benchmark_run_fact',
   'serving_outcome_fact',
+  'slo_check_fact',
   'training_outcome_fact',
   'telemetry_slice_fact',
   'software_version_dim',

@@ -3,7 +3,7 @@
  * `benchmark_run_fact.started_at`:
  *
  *   hot  (30 d)   request-grain rows: request_fact, telemetry_slice_fact
- *   warm (180 d)  curated facts: benchmark_run_fact, serving_outcome_fact,
+ *   warm (180 d)  curated facts: benchmark_run_fact, serving_outcome_fact, slo_check_fact,
  *                 training_outcome_fact, import_gap, and dimension rows that only
  *                 the pruned runs referenced
  *   cold (730 d)  raw evidence: the local run folders in artifact_lineage_dim.raw_uris,
@@ -41,7 +41,13 @@ export const DEFAULT_RETENTION: RetentionPolicy = { hotDays: 30, warmDays: 180, 
 /** The run-scoped tables each tier removes rows from, in deletion order. */
 export const TIER_TABLES: Record<Tier, readonly string[]> = {
   hot: ['request_fact', 'telemetry_slice_fact'],
-  warm: ['serving_outcome_fact', 'training_outcome_fact', 'import_gap', 'benchmark_run_fact'],
+  warm: [
+    'slo_check_fact',
+    'serving_outcome_fact',
+    'training_outcome_fact',
+    'import_gap',
+    'benchmark_run_fact',
+  ],
   cold: ['run_artifact', 'artifact_lineage_dim'],
 };
 

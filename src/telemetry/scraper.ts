@@ -1,0 +1,191 @@
+/**
+ * Scrapes the server's /metrics during an iteration, so its gauges (requests
+ * running and waiting, KV-cache usage) are read under load and not after the
+ * load drained: once before the first request, on a timer while the load runs,
+ * once after it drained. The timer is off the request path: nothing the
+ * dispatcher does awaits a scrape, a tick is skipped while the previous scrape
+ * is in flight, and each scrape is bounded in time and bytes. The first ticks
+ * come MIN_INTERVAL_MS apart and the gap doubles up to the interval asked for,
+ * so an iteration of a second still gets samples under load and a long one is
+ * not scraped more than it needs. Every scrape is kept (see scrape-files.ts).
+ */
+import { request } from 'undici';
+import { nowUs, wallIso, type WallAnchor } from '../engine/clock.js';
+import { redactUrl } from '../evidence/redact.js';
+import type { RunFolder } from '../evidence/run-folder.js';
+import {
+  SCRAPE_INDEX_FILE,
+  SCRAPE_INDEX_SCHEMA_VERSION,
+  SCRAPES_DIR,
+  scrapeFileName,
+  type ScrapeEntry,
+  type ScrapeIndex,
+} from './scrape-files.js';
+
+export const DEFAULT_SCRAPE_INTERVAL_MS = 2_000;
+/** The first gap, and the shortest a plan's time limit can shrink the interval to. */
+export const MIN_INTERVAL_MS = 250;
+export const SCRAPE_TIMEOUT_MS = 3_000;
+/** vLLM's /metrics is tens of KiB; a body past this is not metrics. */
+export const MAX_SCRAPE_BYTES = 32 * 1024 * 1024;
+
+export type BoundedFetch =
+  { ok: true; text: string; bytes: number } | { ok: false; reason: string; bytes: number };
+
+/** GET with a deadline on the whole exchange and a cap on the body; failures are data, not errors. */
+export async function fetchBounded(
+  url: string,
+  headers: Record<string, string>,
+  limits: { timeoutMs: number; maxBytes: number },
+): Promise<BoundedFetch> {
+  let bytes = 0;
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      headers,
+      headersTimeout: limits.timeoutMs,
+      bodyTimeout: limits.timeoutMs,
+      signal: AbortSignal.timeout(limits.timeoutMs),
+    });
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      return { ok: false, reason: `HTTP ${response.statusCode}`, bytes };
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > limits.maxBytes) {
+        response.body.destroy();
+        return { ok: false, reason: `body over ${limits.maxBytes} bytes`, bytes };
+      }
+      chunks.push(chunk);
+    }
+    return { ok: true, text: Buffer.concat(chunks).toString('utf8'), bytes };
+  } catch (error) {
+    const name = (error as Error).name;
+    const reason =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no whole answer within ${limits.timeoutMs} ms`
+        : (error as Error).message;
+    return { ok: false, reason, bytes };
+  }
+}
+
+/**
+ * The interval for an iteration: the one asked for, shortened so an iteration that
+ * runs to its time limit gets at least three samples under load, never below MIN_INTERVAL_MS
+ * (unless asked for less).
+ */
+export function scrapeIntervalMs(asked_ms: number, max_time_s: number): number {
+  return Math.min(asked_ms, Math.max(MIN_INTERVAL_MS, (max_time_s * 1000) / 3));
+}
+
+export interface ScraperOptions {
+  url: string;
+  headers: Record<string, string>;
+  folder: RunFolder;
+  /** The iteration's folder, relative to the run folder (`iterations/003`). */
+  dir: string;
+  anchor: WallAnchor;
+  intervalMs: number;
+  timeoutMs?: number;
+  maxBytes?: number;
+}
+
+export class IterationScraper {
+  private readonly entries: ScrapeEntry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private skipped = 0;
+  private gapMs: number;
+  private stopped = false;
+  private readonly firstGapMs: number;
+
+  private constructor(private readonly options: ScraperOptions) {
+    this.firstGapMs = Math.min(MIN_INTERVAL_MS, options.intervalMs);
+    this.gapMs = this.firstGapMs;
+  }
+
+  /** Takes the start sample (awaited: before any request is sent), then starts the timer. */
+  static async start(options: ScraperOptions): Promise<IterationScraper> {
+    const scraper = new IterationScraper(options);
+    await scraper.scrapeOnce('start');
+    scraper.schedule();
+    return scraper;
+  }
+
+  /**
+   * Stops the timer, waits for a scrape in flight, takes the end sample and writes
+   * the index with the iteration's measured window.
+   */
+  async stop(measuredWindow: ScrapeIndex['measured_window_us']): Promise<ScrapeIndex> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.inFlight;
+    await this.scrapeOnce('end');
+    const index: ScrapeIndex = {
+      schema_version: SCRAPE_INDEX_SCHEMA_VERSION,
+      // As run.json writes it: no userinfo, no secret-looking query values.
+      url: redactUrl(this.options.url),
+      interval_ms: this.options.intervalMs,
+      first_interval_ms: this.firstGapMs,
+      skipped_ticks: this.skipped,
+      measured_window_us: measuredWindow,
+      scrapes: this.entries,
+    };
+    await this.options.folder.writeJson(`${this.options.dir}/${SCRAPES_DIR}/${SCRAPE_INDEX_FILE}`, index);
+    return index;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.tick(), this.gapMs);
+    // A forgotten scraper must not keep the process alive.
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    if (this.inFlight) this.skipped++;
+    else
+      this.inFlight = this.scrapeOnce('interval').finally(() => {
+        this.inFlight = null;
+      });
+    this.gapMs = Math.min(this.options.intervalMs, this.gapMs * 2);
+    this.schedule();
+  }
+
+  /** One scrape, written as it comes; never throws (a timer callback has no one to throw to). */
+  private async scrapeOnce(kind: ScrapeEntry['kind']): Promise<void> {
+    const index = this.entries.length;
+    const file = scrapeFileName(index);
+    const sent_at_us = nowUs();
+    const result = await fetchBounded(this.options.url, this.options.headers, {
+      timeoutMs: this.options.timeoutMs ?? SCRAPE_TIMEOUT_MS,
+      maxBytes: this.options.maxBytes ?? MAX_SCRAPE_BYTES,
+    });
+    const done_at_us = nowUs();
+    let reason = result.ok ? undefined : result.reason;
+    try {
+      await this.options.folder.writeText(
+        `${this.options.dir}/${SCRAPES_DIR}/${file}`,
+        result.ok ? result.text : `# scrape failed: ${result.reason}\n`,
+      );
+    } catch (error) {
+      reason = `not written: ${(error as Error).message}`;
+    }
+    this.entries.push({
+      index,
+      file,
+      kind,
+      sent_at_us,
+      done_at_us,
+      done_at: wallIso(this.options.anchor, done_at_us),
+      ok: reason === undefined,
+      ...(reason === undefined ? {} : { reason }),
+      body_bytes: result.bytes,
+    });
+  }
+}
