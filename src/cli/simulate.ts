@@ -38,6 +38,11 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
   ['stall-ms', 'stallMs', 'length of an injected stall'],
   ['malformed-rate', 'malformedRate', 'per-request chance of one invalid-JSON event mid-stream'],
   ['seed', 'seed', 'seed of every random choice (text, jitter, faults)'],
+  [
+    'write-log-requests',
+    'writeLogRequests',
+    'serve the write times of the newest N requests at /sim/write-log',
+  ],
 ];
 
 /** Raw flag values as commander hands them over (strings; absent when not given). */

@@ -66,6 +66,12 @@ export interface SimulatorOptions {
   stallMs: number;
   /** Per-request chance of one event of invalid JSON mid-stream. */
   malformedRate: number;
+
+  /**
+   * Keep when each of the newest N requests' headers, content events and end were written
+   * (served at `GET /sim/write-log`), for tests to compare a client with; 0 turns it off.
+   */
+  writeLogRequests: number;
 }
 
 /** Defaults that look like a small model on one GPU. */
@@ -95,6 +101,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.free
   stallRate: 0,
   stallMs: 2000,
   malformedRate: 0,
+  writeLogRequests: 0,
 });
 
 type NumericKey = {
@@ -133,6 +140,7 @@ export const NUMERIC_OPTION_RULES: Readonly<Record<NumericKey, NumberRule>> = {
   stallRate: { min: 0, max: 1 },
   stallMs: { min: 0 },
   malformedRate: { min: 0, max: 1 },
+  writeLogRequests: { min: 0, max: 4096, integer: true },
 };
 
 /** Words a rule accepts, for messages: `an integer from 1 to 65536`. */
