@@ -376,15 +376,26 @@ test('fixed TTFT and ITL: no event written before its absolute deadline, each re
 });
 
 test('TTFT grows with prompt length (ttftPerInputTokenMs)', async () => {
-  await withSim({ ttftMs: 10, ttftPerInputTokenMs: 1, itlMs: 0, itlJitterMs: 0 }, async (sim) => {
-    const ttftOf = async (prompt: string): Promise<number> => {
-      const r = await post(`${sim.url}/v1/chat/completions`, chat(prompt, { max_tokens: 1 }));
-      return (tokenTimes(r)[0] as number) - r.sent_ms;
-    };
-    const short = await ttftOf('hi');
-    const long = await ttftOf(' the'.repeat(150));
-    assert.ok(long - short > 120, `short ${short} long ${long}`);
-  });
+  await withSim(
+    { ttftMs: 10, ttftPerInputTokenMs: 1, itlMs: 0, itlJitterMs: 0, writeLogRequests: 2 },
+    async (sim) => {
+      const ttftOf = async (prompt: string, id: string): Promise<{ client: number; server: number }> => {
+        const r = await post(`${sim.url}/v1/chat/completions`, chat(prompt, { max_tokens: 1 }), id);
+        const w = writesById(sim.writeLog() ?? assert.fail('the write log is on')).get(id) as RequestWrites;
+        return {
+          client: (tokenTimes(r)[0] as number) - r.sent_ms,
+          server: (w.token_ms[0] as number) - w.arrived_ms,
+        };
+      };
+      const short = await ttftOf('hi', 'short');
+      const long = await ttftOf(' the'.repeat(150), 'long');
+      // 150 prompt tokens at 1 ms each: the long prompt's first token is never written before
+      // 10 + 150 ms (the scheduler may fire 0.5 ms early), the short one's is due at about 11 ms.
+      assert.ok(long.server >= 159.5, `long ${JSON.stringify(long)}`);
+      assert.ok(long.client >= long.server - 0.5 && short.client >= short.server - 0.5);
+      assert.ok(short.server >= 10.5, `short ${JSON.stringify(short)}`);
+    },
+  );
 });
 
 test('requests beyond capacity queue (num_requests_waiting) and their TTFT rises', async () => {
