@@ -1,18 +1,25 @@
 /**
- * The README is part of the contract: its metrics section is the registry's table
- * (so documentation and code cannot drift), and its quickstart holds exactly two commands.
+ * The README and docs/ are part of the contract: the metrics page is the registry's
+ * table (so documentation and code cannot drift), the README's quickstart holds
+ * exactly two commands, and every local link in the README and docs/ leads to a file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { metricsMarkdownTable } from './metrics/definitions.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+// dist/src → the repository root.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
-test('README metrics section equals the metric registry', () => {
-  const match = /<!-- metrics:start -->\n([\s\S]*?)<!-- metrics:end -->/.exec(readme);
-  assert.ok(match, 'README has the metrics markers');
+test('docs/metrics.md holds the metric registry, and the README links to it', () => {
+  const page = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+  const match = /<!-- metrics:start -->\n([\s\S]*?)<!-- metrics:end -->/.exec(page);
+  assert.ok(match, 'docs/metrics.md has the metrics markers');
   assert.equal(match[1]?.trim(), metricsMarkdownTable().trim());
+  assert.match(readme, /\]\(docs\/metrics\.md\)/);
 });
 
 test('README quickstart holds exactly two commands: the demo and the tests', () => {
@@ -21,4 +28,20 @@ test('README quickstart holds exactly two commands: the demo and the tests', () 
   assert.equal(commands.length, 2);
   assert.match(commands[0] ?? '', /^npm ci && npm run demo\b/);
   assert.match(commands[1] ?? '', /^npm ci && npm test\b/);
+});
+
+test('every local link in the README and docs/ names a file that exists', () => {
+  const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((name) => join('docs', name))].filter(
+    (page) => page.endsWith('.md'),
+  );
+  const broken: string[] = [];
+  for (const page of pages) {
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target as string) || (target as string).startsWith('#')) continue;
+      const file = (target as string).split('#')[0] as string;
+      if (!existsSync(join(ROOT, dirname(page), file))) broken.push(`${page}: ${target}`);
+    }
+  }
+  assert.deepEqual(broken, []);
 });

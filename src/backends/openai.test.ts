@@ -7,7 +7,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../sim/server.js';
+import { writesById } from '../sim/write-log.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { traceIdFor } from '../evidence/trace-id.js';
@@ -247,25 +249,45 @@ test('malformed event mid-stream: protocol', async () => {
   assert.match(r.error_message ?? '', /unparseable/);
 });
 
+/**
+ * A request cut short keeps the stamps of what it read: against the server's write log
+ * (this process's simulator, so one clock), never more events than the server wrote, and
+ * at least one when the server wrote one 50 ms or more before the request ended.
+ */
+function assertStampsKept(s: SimulatorHandle, r: RequestRecord): void {
+  const writes = writesById(s.writeLog() ?? assert.fail('the write log is on')).get(r.request_id);
+  assert.ok(writes, `${r.request_id} is in the write log`);
+  assert.ok(r.done_at_us !== null);
+  const ended_ms = performance.timeOrigin + r.done_at_us / 1000;
+  assert.ok(r.chunk_times_us.length <= writes.token_ms.length, JSON.stringify({ r, writes }));
+  r.chunk_times_us.forEach((at_us, i) => {
+    assert.ok(performance.timeOrigin + at_us / 1000 >= (writes.token_ms[i] as number) - 0.5, `chunk ${i}`);
+  });
+  const writtenWellBefore = writes.token_ms.filter((at_ms) => at_ms <= ended_ms - 50).length;
+  assert.ok(r.chunk_times_us.length >= Math.min(1, writtenWellBefore), JSON.stringify({ r, writes }));
+  assert.notEqual(writes.outcome, 'completed');
+}
+
 test('whole-request timeout during a stall: timeout, stamps kept', async () => {
-  const s = await sim({ stallRate: 1, stallMs: 5000 });
+  const s = await sim({ stallRate: 1, stallMs: 5000, writeLogRequests: 4 });
   const t0 = Date.now();
   const r = await send(backend('openai-chat', s.url, { requestTimeoutMs: 300 }), item({ max_tokens: 20 }));
   assert.equal(r.status, 'error');
   assert.equal(r.error_class, 'timeout');
   assert.ok(Date.now() - t0 < 3000);
-  assert.ok(r.chunk_times_us.length >= 1);
+  assertStampsKept(s, r);
 });
 
 test('cancel via signal mid-stream: cancelled, no error class, stamps kept', async () => {
-  const s = await sim({ itlMs: 20 });
+  const s = await sim({ itlMs: 20, writeLogRequests: 4 });
   const ac = new AbortController();
   const pending = send(backend('openai-chat', s.url), item({ max_tokens: 100 }), ac.signal);
   setTimeout(() => ac.abort(), 150);
   const r = await pending;
   assert.equal(r.status, 'cancelled');
   assert.equal(r.error_class, null);
-  assert.ok(r.chunk_times_us.length > 0 && r.chunk_times_us.length < 100);
+  assert.ok(r.chunk_times_us.length < 100);
+  assertStampsKept(s, r);
 });
 
 test('cancel before sending and while queued for a connection', async () => {

@@ -2,11 +2,13 @@
  * `infermark report RUN|RUN_GROUP [--vs RUN|RUN_GROUP]`: a report from the
  * warehouse as one offline HTML file (default), Markdown for a PR comment, or an
  * Excel workbook, rendered for engineering, product or partners (`--view`).
+ * RUN may be an id or the run (or run group) folder that `run` printed.
  */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
+import type { ReportSubject } from './report-subject.js';
 import { withWarehouse } from './warehouse.js';
 
 export const REPORT_FORMATS = ['html', 'md', 'xlsx'] as const;
@@ -26,8 +28,8 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description('a report of a run or run group from the warehouse: offline HTML, Markdown or xlsx')
-    .argument('<run>', 'run_id (or a unique prefix) or run_group_id')
-    .option('--vs <baseline>', 'compare against this run or run group (the baseline, "A")')
+    .argument('<run>', 'run_id (or a unique prefix), run_group_id, or the run or run group folder')
+    .option('--vs <baseline>', 'compare against this run or run group, by id or folder (the baseline, "A")')
     .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
     .option('-o, --output <file>', 'write here (default: report.<format>; "-" for stdout, not for xlsx)')
     .option('--format <format>', 'html, md or xlsx', 'html')
@@ -71,10 +73,17 @@ export async function reportCommand(run: string, flags: ReportFlags): Promise<nu
     const { readAsset, tolerancesSchema } = await import('../gate/assets.js');
     tolerances = await readAsset(flags.tolerances, tolerancesSchema);
   }
+  const { reportSubject } = await import('./report-subject.js');
+  const subject = await reportSubject(run, '<run>');
+  const baseline = flags.vs === undefined ? undefined : await reportSubject(flags.vs, '--vs');
   let body: string | Buffer = '';
   await withWarehouse({ warehouse: flags.warehouse }, true, async (w) => {
     const { buildReportData, iterationRequests } = await import('../report/report-data.js');
-    const data = await buildReportData(w, run, { vs: flags.vs, iteration, tolerances });
+    const data = await buildReportData(w, subject.id, { vs: baseline?.id, iteration, tolerances }).catch(
+      (error: unknown) => {
+        throw notIngestedHint(error, [subject, baseline]);
+      },
+    );
     if (format === 'html') {
       const { renderHtml } = await import('../report/report-html.js');
       body = renderHtml(data, view);
@@ -95,4 +104,16 @@ export async function reportCommand(run: string, flags: ReportFlags): Promise<nu
     process.stderr.write(`infermark: report written to ${output}\n`);
   }
   return 0;
+}
+
+/** A folder whose run is not in the warehouse was most likely run with --no-warehouse or another file. */
+function notIngestedHint(error: unknown, subjects: (ReportSubject | undefined)[]): unknown {
+  if (!(error instanceof InfermarkError) || error.code !== 'E_NO_RUN') return error;
+  const folder = subjects.find((s) => s?.folder !== undefined && error.message.includes(s.id))?.folder;
+  if (folder === undefined) return error;
+  return new InfermarkError(
+    error.code,
+    `${error.message} (${folder} was not ingested into this warehouse: infermark warehouse ingest ${folder})`,
+    error.exitCode,
+  );
 }

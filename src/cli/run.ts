@@ -132,9 +132,12 @@ export async function runAndReport(
   job: BenchmarkJob,
   jobFile: string | null,
   flags: RunFlags,
+  /** Sees the last run (the demo prints its next commands with its folder). */
+  onRun?: (last: RunOutcome) => void,
 ): Promise<number> {
   const group = await runJob(job, jobFile, flags);
   const last = group.runs[group.runs.length - 1] as RunOutcome;
+  onRun?.(last);
   if (flags.json) {
     const document =
       group.dir === null

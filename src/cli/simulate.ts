@@ -39,6 +39,11 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
   ['malformed-rate', 'malformedRate', 'per-request chance of one invalid-JSON event mid-stream'],
   ['close-delay-ms', 'closeDelayMs', 'with --close-after-response: delay from the last byte to the close'],
   ['seed', 'seed', 'seed of every random choice (text, jitter, faults)'],
+  [
+    'write-log-requests',
+    'writeLogRequests',
+    'serve the write times of the newest N requests at /sim/write-log',
+  ],
 ];
 
 /** Raw flag values as commander hands them over (strings, true for a switch; absent when not given). */

@@ -115,7 +115,7 @@ export function registerWarehouseCommands(program: Command): void {
     });
 
   common(warehouse.command('query'))
-    .description('run read-only SQL over the warehouse')
+    .description('run read-only SQL over the warehouse; --format table (default), json or csv')
     .argument('<sql>', 'one SQL query')
     .action(async (sql: string, flags: OutputFlags) => {
       await withWarehouse(flags, true, async (w) => {

@@ -4,12 +4,15 @@
  * that waited for an earlier response (coordinated omission) would show as
  * client-queue time (sent_at − scheduled_at) and as a schedule that depends on
  * the server's speed; both are checked against a simulator in its own process.
+ * What the server did is taken from its write log, per request, never from its
+ * nominal settings: a simulator late on a loaded host is not the client's error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBackend } from '../backends/openai.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { spawnSimulator } from '../sim/spawn.js';
+import type { WriteLogSnapshot } from '../sim/write-log.js';
 import type { SimulatorOptions } from '../sim/options.js';
 import { parseScenario } from '../spec/scenario.js';
 import { Prng, keyFromString } from '../workload/prng.js';
@@ -19,6 +22,8 @@ import { arrivalOffsets, type Random } from './arrivals.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { runIteration, type IterationOutcome } from './iteration.js';
 import type { ArrivalSpec, IterationPlan } from './plan.js';
+import { pairWithWrites, percentileOf } from './server-truth.js';
+import { writesById } from '../sim/write-log.js';
 
 const RATE_RPS = 40;
 const WINDOW_S = 15;
@@ -44,13 +49,14 @@ function expectedOffsets(windowS: number): number[] {
 async function openLoopRun(
   windowS: number,
   sim: Partial<SimulatorOptions>,
-): Promise<{ outcome: IterationOutcome; records: RequestRecord[] }> {
+): Promise<{ outcome: IterationOutcome; records: RequestRecord[]; writes: WriteLogSnapshot }> {
   const server = await spawnSimulator({
     ttftPerInputTokenMs: 0,
     ttftJitterMs: 0,
     itlJitterMs: 0,
     capacity: 512,
     batchSlowdown: 0,
+    writeLogRequests: 4096,
     ...sim,
   });
   const tokenizer = await loadTokenizer();
@@ -93,7 +99,7 @@ async function openLoopRun(
       onRecord: () => {},
     });
     const records = [...outcome.records].sort((a, b) => a.index - b.index);
-    return { outcome, records };
+    return { outcome, records, writes: await server.writeLog() };
   } finally {
     await backend.close();
     await server.close();
@@ -134,6 +140,32 @@ function assertFollowsSchedule(offsets: number[], expected: number[]): void {
 const QUEUE_P99_BOUND_MS = 40;
 const QUEUE_MAX_BOUND_MS = 120;
 
+/**
+ * Per request, the server's write log agrees with the record: a request the client
+ * completed was completed by the server, one it cancelled at the deadline was still
+ * being answered (the server saw the client go), and no client TTFT is shorter than
+ * the server's own.
+ */
+function assertServerAgrees(records: RequestRecord[], writes: WriteLogSnapshot): void {
+  assert.equal(writes.dropped, 0);
+  const byId = writesById(writes);
+  for (const record of records) {
+    const entry = byId.get(record.request_id);
+    assert.ok(entry, `${record.request_id}: not in the server's write log`);
+    if (record.status === 'ok') assert.equal(entry.outcome, 'completed', record.request_id);
+    if (record.status === 'cancelled') assert.notEqual(entry.outcome, 'completed', record.request_id);
+  }
+  const pairs = pairWithWrites(records, writes);
+  const excess = pairs.map((p) => p.ttft_excess_ms);
+  if (pairs.length > 0) {
+    console.log(
+      `# against the server's writes: ${pairs.length} completed; client TTFT − server TTFT p50 ` +
+        `${percentileOf(excess, 50).toFixed(3)} ms, p99 ${percentileOf(excess, 99).toFixed(3)} ms`,
+    );
+  }
+  for (const p of pairs) assert.ok(p.ttft_excess_ms >= -0.5, JSON.stringify(p));
+}
+
 let fastOffsets: number[] | null = null;
 
 test(
@@ -141,7 +173,7 @@ test(
   { timeout: 60_000 },
   async () => {
     // 50 + 49 × 10 ≈ 540 ms per response: ~20 requests in flight at every arrival.
-    const { outcome, records } = await openLoopRun(WINDOW_S, { ttftMs: 50, itlMs: 10 });
+    const { outcome, records, writes } = await openLoopRun(WINDOW_S, { ttftMs: 50, itlMs: 10 });
     const expected = expectedOffsets(WINDOW_S);
     const offsets = scheduledOffsets(outcome, records);
     fastOffsets = offsets;
@@ -187,7 +219,7 @@ test(
     // Everything finished but what the deadline cut off; nothing failed.
     assert.equal(records.filter((r) => r.status === 'error').length, 0);
     assert.equal(ok + cancelled, records.length);
-    assert.ok(cancelled <= 40, `${cancelled} cancelled at the deadline`);
+    assertServerAgrees(records, writes);
   },
 );
 
@@ -197,7 +229,7 @@ test(
   async () => {
     const windowS = 3;
     // 3000 + 49 × 20 ≈ 4 s per response, longer than the window: every arrival finds all earlier ones in flight.
-    const { outcome, records } = await openLoopRun(windowS, { ttftMs: 3000, itlMs: 20 });
+    const { outcome, records, writes } = await openLoopRun(windowS, { ttftMs: 3000, itlMs: 20 });
     const offsets = scheduledOffsets(outcome, records);
     assertFollowsSchedule(offsets, expectedOffsets(windowS));
     if (fastOffsets) assert.deepEqual(offsets, fastOffsets.slice(0, offsets.length));
@@ -217,5 +249,6 @@ test(
     // The window is shorter than one response: nothing finished, so nothing could have paced the arrivals.
     assert.equal(records.filter((r) => r.status === 'ok').length, 0);
     assert.equal(outcome.ended_by, 'max_time');
+    assertServerAgrees(records, writes);
   },
 );

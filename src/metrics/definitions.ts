@@ -1,7 +1,7 @@
 /**
  * The metric registry: every metric infermark reports, declared once, with its
  * unit, formula, direction and the peer tools that compute the same thing
- * (genai-bench's pattern). The README's metrics section is generated from
+ * (genai-bench's pattern). The metrics page (docs/metrics.md) is generated from
  * `metricsMarkdownTable()` and a test checks that the iteration summary carries
  * every metric declared here, so a name cannot drift from its formula.
  * Formulas are pinned in the design notes' METRICS.md; change both together.
@@ -300,7 +300,7 @@ export function listMetrics(scope?: MetricScope): MetricDefinition[] {
 }
 
 /**
- * The README's metrics section: one Markdown table per scope, generated from
+ * The metrics page (docs/metrics.md): one Markdown table per scope, generated from
  * the registry so the documentation cannot disagree with the code.
  */
 export function metricsMarkdownTable(): string {

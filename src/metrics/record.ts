@@ -2,7 +2,7 @@
  * The request record: one request's facts, as the backend stamped them.
  * Times are monotonic integer microseconds (see engine/clock.ts); derived
  * metrics (ttft, tpot, itl, ...) are computed from these in metrics/, never stored twice.
- * Field formulas are pinned in METRICS.md and the README.
+ * Field formulas are pinned in METRICS.md and docs/metrics.md.
  */
 
 /**

@@ -26,6 +26,9 @@ let warehousePath: string;
 let groupId: string;
 let groupRuns: string[];
 let soloRun: string;
+/** The folders `run` printed for them. */
+let groupFolder: string;
+let soloFolder: string;
 
 const { sim, tmp } = simulatorFixture(
   'infermark-report-',
@@ -60,12 +63,17 @@ async function fillWarehouse(): Promise<void> {
     { timeoutMs: 60_000 },
   );
   assert.equal(group.code, 0, group.stderr);
-  const parsed = JSON.parse(group.stdout) as { run_group_id: string; runs: { run_id: string }[] };
+  const parsed = JSON.parse(group.stdout) as {
+    run_group_id: string;
+    group_dir: string;
+    runs: { run_id: string }[];
+  };
   groupId = parsed.run_group_id;
+  groupFolder = parsed.group_dir;
   groupRuns = parsed.runs.map((r) => r.run_id);
   assert.equal(groupRuns.length, 2);
   const outB = join(tmp(), 'runs-b');
-  const soloFolder = await cliRunFolder(
+  soloFolder = await cliRunFolder(
     runArgs({
       url: sim().url,
       out: outB,
@@ -415,6 +423,56 @@ test('bad input exits 2 with a clear error and no stack', async () => {
   }
   const missing = await cli(['report', soloRun, '--warehouse', join(tmp(), 'missing.duckdb')]);
   assert.equal(missing.code, 2, missing.stderr);
+});
+
+test('a run folder or a run group folder (as `run` prints them) reports the same as its id', async () => {
+  for (const [folder, id] of [
+    [soloFolder, soloRun],
+    [groupFolder, groupId],
+  ] as const) {
+    const byFolder = embedded(await readFile(await report([folder], 'by-folder.html'), 'utf8'));
+    const byId = embedded(await readFile(await report([id], 'by-id.html'), 'utf8'));
+    assert.equal(byFolder.subject.id, id);
+    assert.deepEqual(byFolder.charts, byId.charts);
+  }
+  const vs = embedded(
+    await readFile(await report([soloFolder, '--vs', groupFolder], 'vs-folder.html'), 'utf8'),
+  );
+  assert.equal(vs.baseline?.id, groupId);
+});
+
+test('a path that is neither a run folder nor a group folder exits 2 and says what was expected', async () => {
+  const cases: [string[], RegExp][] = [
+    [[join(tmp(), 'no-such-folder')], /<run>: ".*no-such-folder": no such folder \(expected a run folder/],
+    [[tmp()], /<run>: ".*": holds neither run\.json \(a run folder\) nor group\.json/],
+    [[join(soloFolder, 'run.json')], /<run>: ".*run\.json": is a file: expected a run folder/],
+    [[soloRun, '--vs', './nope'], /--vs: "\.\/nope": no such folder/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cli([
+      'report',
+      ...args,
+      '--warehouse',
+      warehousePath,
+      '-o',
+      join(tmp(), 'bad.html'),
+    ]);
+    assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assertNoStack(result);
+  }
+  // A folder whose run this warehouse lacks (run with --no-warehouse, say): the fix is named.
+  const other = join(tmp(), 'other.duckdb');
+  const ingestOnly = await cli(['warehouse', 'ingest', soloFolder, '--warehouse', other]);
+  assert.equal(ingestOnly.code, 0, ingestOnly.stderr);
+  const lacking = await cli(['report', soloFolder, '--vs', groupFolder, '--warehouse', other, '-o', '-']);
+  assert.equal(lacking.code, 2, lacking.stderr);
+  assert.match(
+    lacking.stderr,
+    new RegExp(
+      `no run ${groupId} in the warehouse \\(${groupFolder}.* was not ingested .*: infermark warehouse ingest ${groupFolder}\\)`,
+    ),
+  );
 });
 
 test('cdf: a tie is one point at the fraction of values ≤ it (a chart keys points by x)', () => {

@@ -78,6 +78,11 @@ export interface SimulatorOptions {
    * keep-alive client loses against llama-server.
    */
   closeDelayMs: number;
+  /**
+   * Keep when each of the newest N requests' headers, content events and end were written
+   * (served at `GET /sim/write-log`), for tests to compare a client with; 0 turns it off.
+   */
+  writeLogRequests: number;
 }
 
 /** Defaults that look like a small model on one GPU. */
@@ -109,6 +114,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.free
   malformedRate: 0,
   closeAfterResponse: false,
   closeDelayMs: 1,
+  writeLogRequests: 0,
 });
 
 /** Options that are on or off. */
@@ -151,6 +157,7 @@ export const NUMERIC_OPTION_RULES: Readonly<Record<NumericKey, NumberRule>> = {
   stallMs: { min: 0 },
   malformedRate: { min: 0, max: 1 },
   closeDelayMs: { min: 0, max: 60_000 },
+  writeLogRequests: { min: 0, max: 4096, integer: true },
 };
 
 /** Words a rule accepts, for messages: `an integer from 1 to 65536`. */

@@ -29,10 +29,19 @@ import {
 } from './random.js';
 import { DeadlineScheduler, type Scheduled } from './scheduler.js';
 import { chatPromptText, countTextTokens, randomWord } from './text.js';
+import {
+  logTokens,
+  wallNow_ms,
+  WRITE_LOG_PATH,
+  WriteLog,
+  type RequestWrites,
+  type WriteLogSnapshot,
+} from './write-log.js';
 
 export type { SimulatorOptions } from './options.js';
 export { DEFAULT_SIMULATOR_OPTIONS } from './options.js';
 export type { FaultKind } from './metrics.js';
+export type { RequestWrites, WriteLogSnapshot } from './write-log.js';
 
 /** What the server did, for tests to compare with what a client saw. */
 export interface SimulatorStats {
@@ -62,6 +71,8 @@ export interface SimulatorHandle {
   url: string;
   port: number;
   stats(): SimulatorStats;
+  /** What was written when, per request; null unless `writeLogRequests` > 0. */
+  writeLog(): WriteLogSnapshot | null;
   /** Stop listening and destroy open connections, streams included; never hangs. */
   close(): Promise<void>;
 }
@@ -94,6 +105,7 @@ class Simulator {
   readonly zeroDelay: boolean;
   readonly eventsPerWrite: number;
   readonly version: string;
+  readonly writeLog: WriteLog | null;
 
   private readonly queue: Sequence[] = [];
   private queueHead = 0;
@@ -131,6 +143,7 @@ class Simulator {
       options.itlMs === 0;
     this.eventsPerWrite = this.zeroDelay ? options.zeroDelayEventsPerWrite : MAX_EVENTS_PER_WRITE;
     this.version = readVersion();
+    this.writeLog = options.writeLogRequests > 0 ? new WriteLog(options.writeLogRequests) : null;
     this.server = createServer({ noDelay: true, keepAlive: true }, (req, res) => this.handle(req, res));
     // Long benchmark streams must not be cut by Node's default request timeouts.
     this.server.requestTimeout = 0;
@@ -148,6 +161,7 @@ class Simulator {
           url: `http://${host}:${port}`,
           port,
           stats: () => this.stats(),
+          writeLog: () => this.writeLog?.snapshot() ?? null,
           close: () => this.close(),
         });
       });
@@ -294,7 +308,8 @@ class Simulator {
               ? 'embeddings'
               : undefined;
       if (endpoint) {
-        this.readBody(req, res, (body) => this.inference(endpoint, body, arrived_ms, res));
+        const writes = this.writeLog?.open(req.headers['x-request-id'], arrived_ms) ?? null;
+        this.readBody(req, res, (body) => this.inference(endpoint, body, arrived_ms, res, writes));
         return;
       }
     } else if (method === 'GET' || method === 'HEAD') {
@@ -307,6 +322,11 @@ class Simulator {
           return;
         case '/v1/models':
           sendJson(res, 200, this.models());
+          return;
+        case WRITE_LOG_PATH:
+          if (this.writeLog) sendJson(res, 200, this.writeLog.snapshot());
+          else
+            sendError(res, 404, 'the write log is off (start with writeLogRequests > 0)', 'not_found_error');
           return;
         case '/metrics':
           this.metrics.registry.metrics().then(
@@ -359,7 +379,13 @@ class Simulator {
     };
   }
 
-  private inference(endpoint: Endpoint, body: string, arrived_ms: number, res: ServerResponse): void {
+  private inference(
+    endpoint: Endpoint,
+    body: string,
+    arrived_ms: number,
+    res: ServerResponse,
+    writes: RequestWrites | null,
+  ): void {
     if (this.closed) {
       res.destroy();
       return;
@@ -369,6 +395,7 @@ class Simulator {
     if (typeof parsed === 'string') {
       this.badRequests++;
       sendError(res, 400, parsed, 'invalid_request_error');
+      logRejected(writes);
       return;
     }
     const rng = mulberry32(mixSeeds(this.options.seed, this.requestCount));
@@ -377,15 +404,17 @@ class Simulator {
       this.counters.injected.rate429++;
       res.setHeader('retry-after', '1');
       sendError(res, 429, 'Rate limit exceeded (simulated)', 'rate_limit_error', 'rate_limit_exceeded');
+      logRejected(writes);
       return;
     }
     if (fault === 'error') {
       this.counters.injected.error++;
       sendError(res, 500, 'Internal server error (simulated)', 'server_error');
+      logRejected(writes);
       return;
     }
     this.counters.promptTokens += parsed.promptTokens;
-    const seq = new Sequence(this, parsed, rng, res, arrived_ms, fault);
+    const seq = new Sequence(this, parsed, rng, res, arrived_ms, fault, writes);
     res.on('close', () => seq.onClose());
     // Admitted on arrival, the TTFT clock starts when the request arrived (before its body
     // was read), so a client measures the configured TTFT plus network time only.
@@ -569,6 +598,8 @@ class Sequence implements Scheduled {
   private reasoning = '';
   private readonly id: string;
   private readonly created_s: number;
+  /** This request's entry in the write log, when the log is on. */
+  private readonly writes: RequestWrites | null;
 
   constructor(
     sim: Simulator,
@@ -577,8 +608,10 @@ class Sequence implements Scheduled {
     res: ServerResponse,
     arrived_ms: number,
     fault: FaultKind | null,
+    writes: RequestWrites | null,
   ) {
     this.sim = sim;
+    this.writes = writes;
     this.req = req;
     this.rng = rng;
     this.textRng = mulberry32(req.textSeed);
@@ -617,6 +650,7 @@ class Sequence implements Scheduled {
       } else {
         this.res.flushHeaders();
       }
+      if (this.writes) this.writes.headers_ms = wallNow_ms();
     }
     this.sim.scheduler.add(this);
   }
@@ -638,6 +672,7 @@ class Sequence implements Scheduled {
         }
         if (kind === 'disconnect') {
           if (out) this.res.write(out);
+          if (this.writes) logTokens(this.writes, events, wallNow_ms());
           this.finish(now_ms, 'faulted');
           // After the write has left (http corks until the next tick), so the tokens before it arrive.
           setImmediate(() => this.res.destroy());
@@ -647,7 +682,7 @@ class Sequence implements Scheduled {
         else this.malformedBody = true;
       }
       if (this.chunkIndex === this.chunkCount) {
-        this.complete(now_ms, out);
+        this.complete(now_ms, out, events);
         return false;
       }
       out += this.emitChunk(now_ms);
@@ -655,13 +690,18 @@ class Sequence implements Scheduled {
       // The finish rides with the last chunk; only decode steps between chunks take time.
       if (this.chunkIndex < this.chunkCount) this.deadline_ms += this.sim.gap(this.rng);
     }
-    if (out && !this.write(out)) return false;
+    if (out) {
+      const written = this.write(out);
+      if (this.writes) logTokens(this.writes, events, wallNow_ms());
+      if (!written) return false;
+    }
     return true;
   }
 
   /** Client went away (or the response ended normally: then nothing to do). */
   onClose(): void {
     if (this.state === 'done') return;
+    if (this.writes) this.writes.outcome = 'cancelled';
     this.sim.scheduler.remove(this);
     this.sim.release(this, 'cancelled');
   }
@@ -699,7 +739,8 @@ class Sequence implements Scheduled {
     return `${this.prefix}${fields}},"logprobs":null,"finish_reason":null}]}\n\n`;
   }
 
-  private complete(now_ms: number, out: string): void {
+  /** The finish (with the `events` content events still in `out`) and the end of the response. */
+  private complete(now_ms: number, out: string, events: number): void {
     const { endpoint, stream, finishReason, promptTokens, outputTokens } = this.req;
     const usage = `{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + outputTokens},"completion_tokens":${outputTokens}}`;
     if (stream) {
@@ -715,6 +756,7 @@ class Sequence implements Scheduled {
       this.finish(now_ms, 'completed');
       if (this.sim.options.closeAfterResponse) this.sim.endAndClose(this.res, out);
       else this.res.end(out);
+      this.logEnd(events);
       return;
     }
     let body: string;
@@ -729,6 +771,16 @@ class Sequence implements Scheduled {
     if (this.malformedBody) body = body.slice(0, Math.max(1, body.length >> 1));
     this.finish(now_ms, 'completed');
     this.res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    this.logEnd(0);
+  }
+
+  /** The response ended now, its last `events` content events with it. */
+  private logEnd(events: number): void {
+    if (!this.writes) return;
+    const at_ms = wallNow_ms();
+    this.writes.headers_ms ??= at_ms;
+    logTokens(this.writes, events, at_ms);
+    this.writes.done_ms = at_ms;
   }
 
   private embeddingsBody(): string {
@@ -755,6 +807,7 @@ class Sequence implements Scheduled {
   }
 
   private finish(now_ms: number, how: 'completed' | 'faulted'): void {
+    if (this.writes) this.writes.outcome = how;
     if (how === 'completed') {
       if (this.req.finishReason === 'stop') this.sim.counters.successStop++;
       else this.sim.counters.successLength++;
@@ -779,6 +832,13 @@ class Sequence implements Scheduled {
     });
     return false;
   }
+}
+
+/** An error response (400, 429, 500): headers and body in one write, now. */
+function logRejected(writes: RequestWrites | null): void {
+  if (!writes) return;
+  writes.headers_ms = writes.done_ms = wallNow_ms();
+  writes.outcome = 'rejected';
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { InfermarkError } from '../errors.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
 import type { SimulatorStats } from './server.js';
+import { fetchWriteLog, type WriteLogSnapshot } from './write-log.js';
 
 /** A simulator running in a child process. */
 export interface SpawnedSimulator {
@@ -17,6 +18,8 @@ export interface SpawnedSimulator {
   pid: number;
   /** The child's counters, fetched over IPC. */
   stats(): Promise<SimulatorStats>;
+  /** What the child wrote when, per request (it must run with `writeLogRequests` > 0). */
+  writeLog(): Promise<WriteLogSnapshot>;
   /** SIGTERM the child (SIGKILL after 2 s) and wait for it to exit. */
   close(): Promise<void>;
 }
@@ -76,6 +79,7 @@ export async function spawnSimulator(options: Partial<SimulatorOptions> = {}): P
         child.once('exit', onExit);
         child.send({ type: 'stats', id });
       }),
+    writeLog: () => fetchWriteLog(ready.url),
     close: () => stopChild(child),
   };
 }

@@ -281,3 +281,29 @@ test('a run in a store is ingested from its URI; lineage checks the objects ther
   });
   assert.equal((JSON.parse(again.stdout) as { outcome: string }[])[0]?.outcome, 'unchanged');
 });
+
+test("s3 commands do not print the AWS SDK's Node-version notice; a user's own setting of its switch is kept", async () => {
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined,
+  };
+  const notice = /NodeVersionSupportWarning|AWS SDK for JavaScript/;
+  const upload = await cli(['upload', localRun, `s3://${s3.bucket}/quiet`], { env });
+  assert.equal(upload.code, 0, upload.stderr);
+  assert.doesNotMatch(upload.stderr, notice);
+  const back = join(tmp(), 'quiet-back');
+  const runId = localRun.split(/[\\/]/).pop() as string;
+  const download = await cli(['download', `s3://${s3.bucket}/quiet`, runId, back], { env });
+  assert.equal(download.code, 0, download.stderr);
+  assert.doesNotMatch(download.stderr, notice);
+  // The control: the SDK still prints it where a user asked for it, so the check above can fail.
+  const asked = await cli(['upload', localRun, `s3://${s3.bucket}/asked`], {
+    env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' },
+  });
+  assert.equal(asked.code, 0, asked.stderr);
+  const sdkWarnsHere = Number(process.versions.node.split('.')[0]) < 22;
+  assert.equal(notice.test(asked.stderr), sdkWarnsHere, asked.stderr);
+});

@@ -297,6 +297,27 @@ test('runs, show, compare and named queries print tables, CSV and JSON', async (
   assert.match(named.stdout, /\(5 rows\)/);
 });
 
+test('query --format table|json|csv: the same rows for people and for programs; another format exits 2', async () => {
+  const sql = "SELECT count(*) AS n, 'a,b' AS label FROM request_fact";
+  const run = (format: string) =>
+    cli(['warehouse', 'query', sql, '--warehouse', warehousePath, '--format', format]);
+  const json = await run('json');
+  assert.equal(json.code, 0, json.stderr);
+  // DuckDB's JSON form writes a BIGINT as a string, so no digit is lost.
+  const rows = JSON.parse(json.stdout) as { n: string; label: string }[];
+  assert.equal(rows.length, 1);
+  const n = rows[0]?.n ?? '';
+  assert.match(n, /^[1-9]\d*$/, json.stdout);
+  assert.equal(rows[0]?.label, 'a,b');
+  const csv = await run('csv');
+  assert.equal(csv.stdout, `n,label\n${n},"a,b"\n`);
+  const table = await run('table');
+  assert.match(table.stdout, new RegExp(`^n +label\\n-+ +-+\\n *${n} +a,b\\n\\(1 row\\)\\n$`));
+  const bad = await run('yaml');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--format: "yaml": expected one of table, csv, json/);
+});
+
 test('query is read-only: writes, files and bad ids are refused with a clear error', async () => {
   const ok = await cli([
     'warehouse',
