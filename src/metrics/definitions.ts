@@ -204,7 +204,8 @@ export const METRICS = {
     scope: iteration,
     unit: 'req/s',
     direction: 'higher',
-    description: 'Completed requests per second of the measured window.',
+    description:
+      'Completed requests per second of the measured window; null (shown as —) when no measured request completed, never 0.',
     formula: 'completed / duration',
     same_as: [],
   },
@@ -245,7 +246,7 @@ export const METRICS = {
     unit: 'req/s',
     direction: 'higher',
     description:
-      'Completed requests meeting every SLO, per second. An SLO like p99_ttft_ms<=500 applies to each request as ttft_ms<=500; a request lacking the metric does not meet it; itl_ms must hold for every gap of the request.',
+      'Completed requests meeting every SLO, per second. An SLO like p99_ttft_ms<=500 applies to each request as ttft_ms<=500; a request lacking the metric does not meet it; itl_ms must hold for every gap of the request. Each SLO is also checked as written, at its percentile (slo_checks: measured value, met / not met).',
     formula: 'completed requests meeting all SLOs / duration',
     same_as: [],
   },
