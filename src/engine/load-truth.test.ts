@@ -77,7 +77,7 @@ async function openLoopRun(
     additionalParams: {},
     forceOutputLength: true,
     connections: 1024,
-    countTokens: (text) => tokenizer.count(text),
+    countTokens: (text) => tokenizer.countBounded(text),
   });
   const plan: IterationPlan = {
     index: 0,

@@ -159,7 +159,8 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     additionalParams: coerceRequestParams(spec.additionalRequestParams),
     forceOutputLength: spec.ignoreEos,
     connections,
-    countTokens: (text) => tokenizer.count(text),
+    // The server's text, not ours: counted in bounded segments (linear whatever it sends).
+    countTokens: (text) => tokenizer.countBounded(text),
   });
 
   const runId = newRunId();

@@ -44,7 +44,7 @@ export async function fetchText(
     });
     if (response.statusCode !== 200) {
       // The body is not needed: drop it (and the connection) instead of reading it.
-      response.body.destroy();
+      discard(response.body);
       return { ok: false, reason: `HTTP ${response.statusCode}` };
     }
     const chunks: Buffer[] = [];
@@ -52,7 +52,7 @@ export async function fetchText(
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > limits.maxBytes) {
-        response.body.destroy();
+        discard(response.body);
         return { ok: false, reason: `body longer than ${limits.maxBytes} bytes` };
       }
       chunks.push(chunk);
@@ -64,6 +64,15 @@ export async function fetchText(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Drop a body unread. undici's body emits 'error' (RequestAbortedError) when destroyed
+ * before its end, and an 'error' with no listener ends the process: the listener goes first.
+ */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** The server's version string from `/version`, or null. */

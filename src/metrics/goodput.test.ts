@@ -101,6 +101,8 @@ describe('SLO checks through the run path (simulator, `infermark run`)', () => {
       ttftPerInputTokenMs: 0,
       itlMs: 2,
       itlJitterMs: 0,
+      // The model the run asks for is the one /v1/models lists, so the preflight passes.
+      model: 'sim',
     });
     const out = await mkdtemp(join(tmpdir(), 'infermark-slo-'));
     try {

@@ -275,8 +275,9 @@ test('SLOs as written: each point shows the measured p99, the target and met / n
   for (const [concurrency, p99] of p99s) {
     const measured = `p99 ${p99.toFixed(2)} ms`;
     const point = `D(16,6) @ concurrency ${concurrency}`;
-    assert.ok(md.includes(`| ${point} | p99_ttft_ms<=1 | ${measured} | <= 1 ms | NOT MET |`), md);
-    assert.ok(md.includes(`| ${point} | p99_ttft_ms<=60000 | ${measured} | <= 60000 ms | met |`), md);
+    // Markdown escapes every `<` it did not write (renderers pass raw HTML): `&lt;=` renders as `<=`.
+    assert.ok(md.includes(`| ${point} | p99_ttft_ms&lt;=1 | ${measured} | &lt;= 1 ms | NOT MET |`), md);
+    assert.ok(md.includes(`| ${point} | p99_ttft_ms&lt;=60000 | ${measured} | &lt;= 60000 ms | met |`), md);
     assert.ok(
       html.includes(
         `<tr class="worse"><td>${point}</td><td>p99_ttft_ms&lt;=1</td><td>${measured}</td><td>&lt;= 1 ms</td><td>NOT MET</td></tr>`,
@@ -288,7 +289,7 @@ test('SLOs as written: each point shows the measured p99, the target and met / n
     await report([soloRun, '--view', 'product', '--format', 'md'], 'slo-p.md'),
     'utf8',
   );
-  assert.match(product, /SLOs: 2 of 4 checks not met: p99_ttft_ms<=1 at D\(16,6\) @ concurrency 1 \(p99 /);
+  assert.match(product, /SLOs: 2 of 4 checks not met: p99_ttft_ms&lt;=1 at D\(16,6\) @ concurrency 1 \(p99 /);
 });
 
 test('--vs two runs: both on the same axes, and the deltas are compareRuns', async () => {

@@ -16,6 +16,8 @@ import { loadJobFile, parseJobText } from './load-job.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const demo = readFileSync(join(EXAMPLES, 'demo.yaml'), 'utf8');
+/** 1-based line of the first line of demo.yaml holding `text`, so the file can change above it. */
+const lineOf = (text: string): number => demo.split('\n').findIndex((line) => line.includes(text)) + 1;
 
 /** The issue lines of the ValidationError `fn` throws, and how long it took. */
 function refusal(fn: () => unknown): { lines: string[]; ms: number } {
@@ -40,7 +42,7 @@ describe('YAML hazards', () => {
   test('an unresolved alias is refused with its line and column', () => {
     const { lines } = refusal(() => parseJobText(demo.replace('seed: 42', 'seed: *nope'), 'job.yaml'));
     assert.deepEqual(lines, [
-      'job.yaml: line 34, column 9: unresolved YAML alias *nope: no anchor &nope before it',
+      `job.yaml: line ${lineOf('seed: 42')}, column 9: unresolved YAML alias *nope: no anchor &nope before it`,
     ]);
   });
 
@@ -81,12 +83,14 @@ describe('YAML hazards', () => {
       parseJobText(demo.replace('seed: 42', '? [a, b]\n  : 1'), 'job.yaml'),
     );
     assert.deepEqual(collectionKey.lines, [
-      'job.yaml: line 34, column 5: a mapping key must be a plain string, not a list, mapping or alias',
+      `job.yaml: line ${lineOf('seed: 42')}, column 5: a mapping key must be a plain string, not a list, mapping or alias`,
     ]);
     const proto = refusal(() =>
       parseJobText(demo.replace("temperature: '0.0'", "__proto__: 'x'"), 'job.yaml'),
     );
-    assert.deepEqual(proto.lines, ['job.yaml: line 22, column 5: "__proto__" is not allowed as a key']);
+    assert.deepEqual(proto.lines, [
+      `job.yaml: line ${lineOf("temperature: '0.0'")}, column 5: "__proto__" is not allowed as a key`,
+    ]);
   });
 
   test('empty files, several documents and non-mappings are refused', () => {

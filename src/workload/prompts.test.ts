@@ -66,6 +66,7 @@ function quirkyTokenizer(): Tokenizer {
     encode,
     decode: (ids) => String.fromCodePoint(...ids),
     count: (text) => encode(text).length,
+    countBounded: (text) => encode(text).length,
   };
 }
 

@@ -9,9 +9,9 @@ import { ValidationError } from '../errors.js';
 import { sha256 } from '../evidence/digest.js';
 
 /**
- * Encodes text to token ids and back. `count(text) === encode(text).length`, except
- * where a run of more than `MAX_RUN_CHARS` characters with no word boundary is cut
- * (see `countInSegments`): each cut may add a token.
+ * Encodes text to token ids and back. `count(text) === encode(text).length`, exactly (prompts
+ * of an exact token length depend on it); `countBounded` costs time linear in the text
+ * whatever it holds, for text a server sent (see `countInSegments`).
  */
 export interface Tokenizer {
   /** `o200k_base`, `cl100k_base`, or `hf:<folder name>@<first 16 hex of the tokenizer.json's sha256>`. */
@@ -19,6 +19,13 @@ export interface Tokenizer {
   encode(text: string): number[];
   decode(ids: number[]): string;
   count(text: string): number;
+  /**
+   * `count` in segments, linear in the text's length: a server's output (120,000 letters
+   * with no space) must not freeze the client. Each cut inside a run with no word boundary,
+   * or between punctuation and the newline the pre-tokenizer joins to it, may differ from
+   * `count` by a token.
+   */
+  countBounded(text: string): number;
 }
 
 /** Built-in encodings; keys are the names accepted by `loadTokenizer`. */
@@ -60,7 +67,8 @@ async function loadBuiltin(name: BuiltinName): Promise<Tokenizer> {
     name,
     encode: (text) => mod.encode(text, options),
     decode: (ids) => mod.decode(ids),
-    count: (text) => countInSegments(text, (segment) => mod.countTokens(segment, options)),
+    count: (text) => mod.countTokens(text, options),
+    countBounded: (text) => countInSegments(text, (segment) => mod.countTokens(segment, options)),
   };
 }
 
@@ -105,7 +113,9 @@ async function loadHuggingFace(spec: string): Promise<Tokenizer> {
     encode: (text) => tokenizer.encode(text, encodeOptions).ids,
     decode: (ids) =>
       tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
-    count: (text) => countInSegments(text, (segment) => tokenizer.encode(segment, encodeOptions).ids.length),
+    count: (text) => tokenizer.encode(text, encodeOptions).ids.length,
+    countBounded: (text) =>
+      countInSegments(text, (segment) => tokenizer.encode(segment, encodeOptions).ids.length),
   };
 }
 
@@ -124,7 +134,9 @@ const SEGMENT_CHARS = 4096;
  * Count `text` in segments, so the cost is linear in its length whatever it holds.
  * Segments end just before a whitespace character that follows a non-whitespace one: the
  * pre-tokenizers of o200k/cl100k (and Hugging Face's byte-level and whitespace splitters)
- * start a new piece there, so the sum of the segments' counts is the whole text's count.
+ * start a new piece there, so the sum of the segments' counts is the whole text's count for
+ * ordinary prose (o200k's punctuation piece can take a following newline, so a cut there may
+ * differ by a token).
  * A run with no such boundary is cut every `MAX_RUN_CHARS` characters (never inside a
  * surrogate pair); each cut may count one token more than the server would.
  */
