@@ -340,7 +340,7 @@ test(
       assert.ok(versionRequests >= 1 && metricsRequests >= 1);
       assert.ok(elapsed_ms < 30_000, `run took ${elapsed_ms} ms`);
       assert.ok(
-        notices.some((n) => /not scraped .*body longer than 33554432 bytes/.test(n)),
+        notices.some((n) => /not scraped .*body over 33554432 bytes/.test(n)),
         notices.join('\n'),
       );
 

@@ -7,7 +7,7 @@
  * and fail fast (fail-fast.ts) catches a server that refuses every request.
  * The answer is bounded in time and bytes, whatever the server sends.
  */
-import { request } from 'undici';
+import { boundedGet } from '../bounded-get.js';
 
 /** The whole exchange, headers and body. */
 export const PREFLIGHT_TIMEOUT_MS = 5_000;
@@ -65,46 +65,20 @@ async function fetchBounded(
 ): Promise<Bounded> {
   const timeoutMs = options.timeoutMs ?? PREFLIGHT_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? PREFLIGHT_MAX_BYTES;
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  try {
-    const response = await request(url, {
-      method: 'GET',
-      headers: { accept: 'application/json', ...headers },
-      signal: abort.signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    // A body left unread is destroyed; its abort error then has nowhere to go but here.
-    response.body.on('error', () => {});
-    if (response.statusCode !== 200) {
-      response.body.destroy();
+  const result = await boundedGet(url, { accept: 'application/json', ...headers }, { timeoutMs, maxBytes });
+  if (result.ok) return result;
+  switch (result.why) {
+    case 'status':
       return {
         ok: false,
-        reason:
-          response.statusCode === 404
-            ? 'the server has no model list (HTTP 404)'
-            : `HTTP ${response.statusCode}`,
+        reason: result.status === 404 ? 'the server has no model list (HTTP 404)' : result.reason,
       };
-    }
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    for await (const chunk of response.body) {
-      bytes += (chunk as Buffer).length;
-      if (bytes > maxBytes) {
-        response.body.destroy();
-        return { ok: false, reason: `the answer is over ${maxBytes} bytes` };
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { ok: true, text: Buffer.concat(chunks).toString('utf8') };
-  } catch (error) {
-    return {
-      ok: false,
-      reason: abort.signal.aborted ? `no answer within ${timeoutMs} ms` : (error as Error).message,
-    };
-  } finally {
-    clearTimeout(timer);
+    case 'size':
+      return { ok: false, reason: `the answer is over ${maxBytes} bytes` };
+    case 'time':
+      return { ok: false, reason: `no answer within ${timeoutMs} ms` };
+    default:
+      return { ok: false, reason: result.reason };
   }
 }
 

@@ -9,7 +9,7 @@
  * so an iteration of a second still gets samples under load and a long one is
  * not scraped more than it needs. Every scrape is kept (see scrape-files.ts).
  */
-import { request } from 'undici';
+import { boundedGet } from '../bounded-get.js';
 import { nowUs, wallIso, type WallAnchor } from '../engine/clock.js';
 import { redactUrl } from '../evidence/redact.js';
 import type { RunFolder } from '../evidence/run-folder.js';
@@ -38,37 +38,8 @@ export async function fetchBounded(
   headers: Record<string, string>,
   limits: { timeoutMs: number; maxBytes: number },
 ): Promise<BoundedFetch> {
-  let bytes = 0;
-  try {
-    const response = await request(url, {
-      method: 'GET',
-      headers,
-      headersTimeout: limits.timeoutMs,
-      bodyTimeout: limits.timeoutMs,
-      signal: AbortSignal.timeout(limits.timeoutMs),
-    });
-    if (response.statusCode !== 200) {
-      response.body.destroy();
-      return { ok: false, reason: `HTTP ${response.statusCode}`, bytes };
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > limits.maxBytes) {
-        response.body.destroy();
-        return { ok: false, reason: `body over ${limits.maxBytes} bytes`, bytes };
-      }
-      chunks.push(chunk);
-    }
-    return { ok: true, text: Buffer.concat(chunks).toString('utf8'), bytes };
-  } catch (error) {
-    const name = (error as Error).name;
-    const reason =
-      name === 'TimeoutError' || name === 'AbortError'
-        ? `no whole answer within ${limits.timeoutMs} ms`
-        : (error as Error).message;
-    return { ok: false, reason, bytes };
-  }
+  const result = await boundedGet(url, headers, limits);
+  return result.ok ? result : { ok: false, reason: result.reason, bytes: result.bytes };
 }
 
 /**
