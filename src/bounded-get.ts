@@ -10,14 +10,19 @@ export interface GetLimits {
   /** Deadline on the whole exchange, headers and body together (undici's own timeouts are per chunk). */
   timeoutMs: number;
   maxBytes: number;
+  /** The run's Ctrl-C: a probe of a hanging server must not hold the interruption for its whole deadline. */
+  signal?: AbortSignal;
 }
 
 export type GetResult =
   | { ok: true; text: string; bytes: number }
   | {
       ok: false;
-      /** `status`: not HTTP 200; `size`: body over maxBytes; `time`: past timeoutMs; `network`: anything else. */
-      why: 'status' | 'size' | 'time' | 'network';
+      /**
+       * `status`: not HTTP 200; `size`: body over maxBytes; `time`: past timeoutMs; `cancelled`:
+       * the caller's signal; `network`: anything else.
+       */
+      why: 'status' | 'size' | 'time' | 'cancelled' | 'network';
       status: number | null;
       reason: string;
       bytes: number;
@@ -30,6 +35,9 @@ export async function boundedGet(
 ): Promise<GetResult> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), limits.timeoutMs);
+  const cancel = (): void => abort.abort();
+  if (limits.signal?.aborted) cancel();
+  else limits.signal?.addEventListener('abort', cancel, { once: true });
   let bytes = 0;
   try {
     const response = await request(url, {
@@ -58,6 +66,9 @@ export async function boundedGet(
     }
     return { ok: true, text: Buffer.concat(chunks, bytes).toString('utf8'), bytes };
   } catch (error) {
+    if (limits.signal?.aborted) {
+      return { ok: false, why: 'cancelled', status: null, reason: 'interrupted', bytes };
+    }
     if (abort.signal.aborted) {
       return {
         ok: false,
@@ -70,6 +81,7 @@ export async function boundedGet(
     return { ok: false, why: 'network', status: null, reason: describe(error), bytes };
   } finally {
     clearTimeout(timer);
+    limits.signal?.removeEventListener('abort', cancel);
   }
 }
 

@@ -231,3 +231,22 @@ test('an origin that closes after each response gets a connection per request, w
     ['keep-alive', 'close', 'close', 'close'],
   );
 });
+
+test('an origin that closes idle connections (an idle timeout shorter than undici’s) keeps getting reused ones', async () => {
+  // The server ends a connection 300 ms after its response, while it sits idle: an idle
+  // timeout, not a close after each response (which comes at once), so no switch follows.
+  const { url, seen } = await server((res, _nth, socket) => {
+    answer(res);
+    setTimeout(() => socket.destroy(), 300).unref();
+  });
+  const b = backend(url);
+  assert.equal((await send(b)).status, 'ok');
+  await sleep(700);
+  const [second, third] = [await send(b), await send(b)];
+  assert.ok(second.connect_us > 0, 'the idle connection was closed: a new one');
+  assert.equal(third.connect_us, 0, 'and that one is reused');
+  assert.deepEqual(
+    seen.requests.map((r) => r.connection),
+    ['keep-alive', 'keep-alive', 'keep-alive'],
+  );
+});

@@ -21,7 +21,16 @@ export interface RequestConnections {
   retryDispatcher(): Dispatcher;
   /** A connection failed while a response was arriving: its close is no sign of closing after responses. */
   noteMidResponseFailure(): void;
+  /** A response ended (its last byte arrived): a close right after it is the origin closing after responses. */
+  noteResponseEnd(): void;
 }
+
+/**
+ * A close this soon after some response ended counts as closing after responses; later, the
+ * socket had been idle and the close is an idle timeout (a proxy's, or a server's shorter than
+ * undici's 4 s), which says nothing about the next response.
+ */
+const CLOSE_AFTER_RESPONSE_WINDOW_US = 200_000;
 
 export interface OriginConnectionsOptions {
   /** Most connections open at once (the pool is sized to the load). */
@@ -43,6 +52,7 @@ export class OriginConnections implements RequestConnections {
    */
   private justConnected_us = -1;
   private midResponseFailures = 0;
+  private lastResponseEnd_us = -Infinity;
 
   constructor(origin: string, options: OriginConnectionsOptions) {
     this.origin = origin;
@@ -69,6 +79,10 @@ export class OriginConnections implements RequestConnections {
 
   noteMidResponseFailure(): void {
     this.midResponseFailures++;
+  }
+
+  noteResponseEnd(): void {
+    this.lastResponseEnd_us = nowUs();
   }
 
   /** Close both pools: idle sockets end, in-flight requests (already cancelled by the engine) are not awaited. */
@@ -112,13 +126,16 @@ export class OriginConnections implements RequestConnections {
   };
 
   /**
-   * A server closing a connection that carried a response is an origin that closes after
-   * responses, unless a response was cut (a request failed mid-response when the socket closed:
-   * undici fails it from its own 'close' listener, which runs before this one).
+   * A server closing a connection that carried a response, right after a response ended, is an
+   * origin that closes after responses, unless a response was cut (a request failed
+   * mid-response when the socket closed: undici fails it from its own 'close' listener, which
+   * runs before this one). One response end for the whole origin is kept, not one per socket:
+   * a close within the window of any response is taken as this socket's.
    */
   private watch(socket: Socket): void {
     socket.once('end', () => {
       if (this.closes || socket.bytesRead === 0) return;
+      if (nowUs() - this.lastResponseEnd_us > CLOSE_AFTER_RESPONSE_WINDOW_US) return;
       const failuresBefore = this.midResponseFailures;
       socket.once('close', () => {
         if (this.midResponseFailures === failuresBefore) this.markCloses();

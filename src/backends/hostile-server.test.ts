@@ -45,6 +45,7 @@ type Mode =
   | 'empty-generation'
   | 'bad-chunked'
   | 'error-body-forever'
+  | 'json-forever'
   | 'drip';
 
 /** What each mode must be recorded as: [status, error class, message pattern]. */
@@ -66,6 +67,8 @@ const EXPECTED: Record<Exclude<Mode, 'drip'>, [string, string | null, RegExp | n
   'empty-generation': ['ok', null, null],
   'bad-chunked': ['error', 'protocol', /HPE_|does not match the HTTP\/1\.1 protocol/],
   'error-body-forever': ['error', 'http_5xx', /^HTTP 503: overloaded overloaded/],
+  // `stream: true` ignored, and a JSON body without end: held whole, so bounded by its text's size.
+  'json-forever': ['error', 'oversize', /response body longer than \d+ bytes/],
 };
 const RUN_MODES = Object.keys(EXPECTED) as Array<keyof typeof EXPECTED>;
 
@@ -247,6 +250,12 @@ function serveMode(mode: Mode, req: IncomingMessage, res: ServerResponse): void 
       pump(res, () => page);
       return;
     }
+    case 'json-forever': {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const filler = `{"choices":[{"index":0,"message":{"content":"${'x'.repeat(60_000)}`;
+      pump(res, () => filler);
+      return;
+    }
     case 'drip': {
       if (++drips === 4) onFourthDrip?.();
       stream(res);
@@ -374,7 +383,7 @@ test(
       assert.equal(byMode('empty-generation').output_tokens, 0);
       // Errored requests stay out of the throughput: only the four good ones completed.
       assert.equal(summary.requests.completed, 4);
-      assert.equal(summary.requests.errors_by_class.oversize, 4);
+      assert.equal(summary.requests.errors_by_class.oversize, 5);
       assert.equal(summary.requests.errors_by_class.protocol, 6);
       assert.equal(summary.requests.errors_by_class.http_5xx, 1);
       assert.ok(Number.isFinite(summary.output_throughput_tokens_per_s));

@@ -55,6 +55,14 @@ const EVENTS_PER_TOKEN = 4;
 const EVENTS_SLACK = 64;
 const CHARS_PER_TOKEN = 32;
 const CHARS_SLACK = 4096;
+/**
+ * A non-streamed generation is held in memory until it ends, so its bound is its text's
+ * (JSON escaping at most ~6 bytes per character, plus the envelope), not the stream's byte
+ * bound: 4 streams of 4096 tokens would otherwise hold 80 MiB each. A body asking for
+ * logprobs keeps the stream's bound (top-20 logprobs are ~5 KB per token).
+ */
+const JSON_BODY_BASE_BYTES = 1024 * 1024;
+const JSON_BYTES_PER_CHAR = 8;
 /** The tokens asked for when the request body sets no max_tokens (the server decides, up to its context). */
 export const UNSET_MAX_TOKENS = 131_072;
 
@@ -111,6 +119,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private readonly bytesMax: number;
   private readonly eventsMax: number;
   private readonly charsMax: number;
+  /** Bound on a non-streamed (JSON) generation body, which is held whole. */
+  private readonly jsonBytesMax: number;
   private responseBytes = 0;
   private events = 0;
 
@@ -120,11 +130,16 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     private readonly signal: AbortSignal,
     /** Tokens the request asked for (max_tokens × choices): sets the response's bounds. */
     maxTokens: number = UNSET_MAX_TOKENS,
+    /** Whether the request asked for logprobs (a larger non-streamed body). */
+    logprobs = false,
   ) {
     const tokens = Number.isFinite(maxTokens) && maxTokens > 0 ? maxTokens : UNSET_MAX_TOKENS;
     this.bytesMax = RESPONSE_BYTES_BASE + tokens * RESPONSE_BYTES_PER_TOKEN;
     this.eventsMax = tokens * EVENTS_PER_TOKEN + EVENTS_SLACK;
     this.charsMax = tokens * CHARS_PER_TOKEN + CHARS_SLACK;
+    this.jsonBytesMax = logprobs
+      ? this.bytesMax
+      : Math.min(this.bytesMax, JSON_BODY_BASE_BYTES + this.charsMax * JSON_BYTES_PER_CHAR);
   }
 
   /** Dispatch and resolve when the request ends, however it ends. */
@@ -233,7 +248,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       }
       return true;
     }
-    const limit = this.settings.embeddings ? JSON_BODY_LIMIT_BYTES : this.bytesMax;
+    const limit = this.settings.embeddings ? JSON_BODY_LIMIT_BYTES : this.jsonBytesMax;
     if (this.bodyBytes + chunk.length <= limit) {
       this.bodyChunks.push(chunk);
       this.bodyBytes += chunk.length;
@@ -283,6 +298,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
 
   onComplete(): void {
     if (this.finished) return;
+    this.settings.connections.noteResponseEnd();
     const rec = this.rec;
     if (this.mode === Mode.sse) {
       const parser = this.parser as SseParser;

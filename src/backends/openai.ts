@@ -156,7 +156,7 @@ class OpenAIBackend implements Backend {
     const connections = this.connections;
     // An origin that closes after responses gets a connection per request, closed after it.
     if (connections.closes) dispatch.reset = true;
-    return new OpenAIRequest(rec, this.settings, ctx.signal, tokensAsked(body)).run(
+    return new OpenAIRequest(rec, this.settings, ctx.signal, tokensAsked(body), Boolean(body.logprobs)).run(
       connections.dispatcher,
       dispatch,
     );

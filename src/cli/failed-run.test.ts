@@ -117,6 +117,14 @@ test('a run where every request fails is failed: summary.json, manifest, warehou
     assert.equal(md.code, 0, md.stderr);
     assert.match(md.stdout, /\| failed \| m \|/);
     assert.match(md.stdout, /\| D\(8,4\) @ concurrency 2 \| 1 \| — \| — \|/);
+    // A gate refuses it: the latencies of a failed run's few survivors are not the service's.
+    const gate = await cli(['gate', 'baseline', '--from', dir, '-o', join(tmp(), 'failed-baseline.json')]);
+    assert.equal(gate.code, 2, gate.stdout + gate.stderr);
+    assertNoStack(gate);
+    assert.match(
+      gate.stderr,
+      /the run failed \(its summary\.json says why\); a gate compares runs that completed only/,
+    );
   });
 });
 

@@ -386,7 +386,9 @@ async function executeWithView(
   };
   process.on('SIGINT', onSigint);
   try {
-    if (job.spec.preflight !== false) await preflightModel(endpoint, apiKey, jobFile, flags, view);
+    if (job.spec.preflight !== false) {
+      await preflightModel(endpoint, apiKey, jobFile, flags, view, interrupt.signal);
+    }
     return await executeRunGroup(
       {
         job,
@@ -416,11 +418,13 @@ async function preflightModel(
   jobFile: string | null,
   flags: RunFlags,
   view: ProgressView,
+  signal: AbortSignal,
 ): Promise<void> {
   const result = await checkModelServed(
     endpoint.baseUrl,
     endpoint.model,
     apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    { signal },
   );
   if (result.outcome === 'served') return;
   if (result.outcome === 'unchecked') {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkModelServed, notServedMessage } from './preflight.js';
+import { checkModelServed, isListed, notServedMessage } from './preflight.js';
 
 async function withServer<T>(handler: RequestListener, body: (url: string) => Promise<T>): Promise<T> {
   const server = createServer(handler);
@@ -106,4 +106,11 @@ test('answers it cannot use are notices, each bounded: 404, too big, too slow, n
       );
     },
   );
+});
+
+test('a name without a tag matches its :latest (Ollama lists llama3.2:latest and answers to llama3.2)', () => {
+  assert.equal(isListed('llama3.2', ['llama3.2:latest']), true);
+  assert.equal(isListed('llama3.2:latest', ['llama3.2:latest']), true);
+  assert.equal(isListed('llama3.2:1b', ['llama3.2:latest']), false);
+  assert.equal(isListed('llama3.2', ['llama3.2:1b']), false);
 });

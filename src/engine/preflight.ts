@@ -26,6 +26,8 @@ export type PreflightResult =
 export interface PreflightOptions {
   timeoutMs?: number;
   maxBytes?: number;
+  /** Ctrl-C: the check ends at once (unchecked) and the run, already interrupted, sends nothing. */
+  signal?: AbortSignal;
 }
 
 /** Whether `model` is in the server's model list; never throws. */
@@ -41,7 +43,15 @@ export async function checkModelServed(
   const models = modelIds(body.text);
   if (models === null) return { outcome: 'unchecked', url, reason: 'the answer is not an OpenAI model list' };
   if (models.length === 0) return { outcome: 'unchecked', url, reason: 'the list names no model' };
-  return models.includes(model) ? { outcome: 'served', url } : { outcome: 'not_served', url, models };
+  return isListed(model, models) ? { outcome: 'served', url } : { outcome: 'not_served', url, models };
+}
+
+/**
+ * Whether the list names the model. Ollama lists `llama3.2:latest` and answers to `llama3.2`:
+ * a name without a tag matches its `:latest`, as the server itself resolves it.
+ */
+export function isListed(model: string, models: readonly string[]): boolean {
+  return models.includes(model) || (!model.includes(':') && models.includes(`${model}:latest`));
 }
 
 /** What a person reads when the model is not served: the models that are, and a near match if any. */
@@ -65,7 +75,11 @@ async function fetchBounded(
 ): Promise<Bounded> {
   const timeoutMs = options.timeoutMs ?? PREFLIGHT_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? PREFLIGHT_MAX_BYTES;
-  const result = await boundedGet(url, { accept: 'application/json', ...headers }, { timeoutMs, maxBytes });
+  const result = await boundedGet(
+    url,
+    { accept: 'application/json', ...headers },
+    { timeoutMs, maxBytes, ...(options.signal ? { signal: options.signal } : {}) },
+  );
   if (result.ok) return result;
   switch (result.why) {
     case 'status':

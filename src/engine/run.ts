@@ -17,7 +17,12 @@ import { sealIteration, sealRun } from '../evidence/manifest.js';
 import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../evidence/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
-import { fetchServerVersion, fetchText } from '../evidence/server-probe.js';
+import {
+  fetchServerVersion,
+  fetchText,
+  METRICS_BODY_LIMIT_BYTES,
+  PROBE_TOTAL_MS,
+} from '../evidence/server-probe.js';
 import { measuredWindowUs, summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
@@ -208,8 +213,13 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   });
   const [environment, serverVersion, firstScrape] = await Promise.all([
     captureEnvironment(),
-    fetchServerVersion(endpoint.baseUrl, authHeaders),
-    fetchText(metricsUrl, metricsHeaders),
+    // Ctrl-C ends the probes too: a hanging server must not hold the interruption for their deadlines.
+    fetchServerVersion(endpoint.baseUrl, authHeaders, inputs.signal),
+    fetchText(metricsUrl, metricsHeaders, {
+      maxBytes: METRICS_BODY_LIMIT_BYTES,
+      totalMs: PROBE_TOTAL_MS,
+      ...(inputs.signal ? { signal: inputs.signal } : {}),
+    }),
   ]);
   if (!firstScrape.ok) events.onNotice?.(`server metrics not scraped (${metricsUrl}: ${firstScrape.reason})`);
 
@@ -375,6 +385,7 @@ async function runOneIteration(
         dir,
         anchor: ctx.anchor,
         intervalMs: scrapeIntervalMs(ctx.metricsIntervalMs, plan.max_time_s),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
       })
     : null;
   let outcome;

@@ -2,8 +2,9 @@
  * A run killed before its first iteration, while it waits on the server's
  * `/version` (a server that never answers it), keeps a run.json: run.json is
  * written before the server is probed, so `infermark verify` says PARTIAL (the
- * run did not finish), not CORRUPT (a file is missing). The server is a raw
- * node:http one on loopback that hangs `/version` and `/metrics`.
+ * run did not finish), not CORRUPT (a file is missing). Ctrl-C at that moment ends
+ * the run at once, not after the probes' deadlines. The server is a raw node:http
+ * one on loopback that hangs `/version` and `/metrics`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +16,8 @@ import { join } from 'node:path';
 import { assertNoStack, cli, runArgs } from '../cli/cli-harness.js';
 import { VERIFY_PARTIAL_EXIT } from '../cli/verify.js';
 
-test('a run SIGKILLed while /version hangs leaves a run.json and verifies PARTIAL, not CORRUPT', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'infermark-killed-'));
+/** A server that lists model m and never answers /version or /metrics; `probed` resolves when one is asked. */
+async function hangingServer(): Promise<{ url: string; probed: Promise<void>; close(): Promise<void> }> {
   let sawProbe: () => void = () => undefined;
   const probed = new Promise<void>((resolve) => (sawProbe = resolve));
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -34,7 +35,19 @@ test('a run SIGKILLed while /version hangs leaves a run.json and verifies PARTIA
     response.end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    probed,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test('a run SIGKILLed while /version hangs leaves a run.json and verifies PARTIAL, not CORRUPT', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-killed-'));
+  const { url, probed, close } = await hangingServer();
   try {
     const out = join(dir, 'runs');
     let killedAt = 0;
@@ -79,8 +92,43 @@ test('a run SIGKILLed while /version hangs leaves a run.json and verifies PARTIA
     assert.doesNotMatch(verify.stdout, /CORRUPT|problems:/);
     assertNoStack(verify);
   } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C while /version and /metrics hang ends the run within 1 s (exit 130), not after the probes’ deadlines', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-interrupted-'));
+  const { url, probed, close } = await hangingServer();
+  try {
+    let signalledAt = 0;
+    const result = await cli(
+      runArgs({
+        url,
+        out: join(dir, 'runs'),
+        scenario: 'D(16,6)',
+        concurrency: '1',
+        maxRequests: 3,
+        warehouse: false,
+      }),
+      {
+        timeoutMs: 20_000,
+        onSpawn: (child) => {
+          void probed.then(() => {
+            signalledAt = performance.now();
+            child.kill('SIGINT');
+          });
+        },
+      },
+    );
+    const took_ms = performance.now() - signalledAt;
+    assert.ok(signalledAt > 0);
+    assert.equal(result.code, 130, result.stdout + result.stderr);
+    // The /version probe alone may wait 3 s, /metrics 10 s: Ctrl-C does not wait for them.
+    assert.ok(took_ms < 1_000, `exited ${Math.round(took_ms)} ms after SIGINT`);
+    assertNoStack(result);
+  } finally {
+    await close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -9,7 +9,7 @@
 import { boundedGet } from '../bounded-get.js';
 
 /** Whole-probe bound: undici's body timeout is per chunk, so a body that trickles forever would never end. */
-const PROBE_TOTAL_MS = 10_000;
+export const PROBE_TOTAL_MS = 10_000;
 /** A `/metrics` page of a large server is a few MB; 32 MiB is far beyond any real one. */
 export const METRICS_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 /** `/version` is a few bytes of JSON, answered at once: it may hold the run's start for no longer than this. */
@@ -21,6 +21,8 @@ export type ProbeResult = { ok: true; text: string } | { ok: false; reason: stri
 export interface ProbeLimits {
   maxBytes: number;
   totalMs: number;
+  /** Ends the probe early (the run's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export async function fetchText(
@@ -28,7 +30,11 @@ export async function fetchText(
   headers: Record<string, string> = {},
   limits: ProbeLimits = { maxBytes: METRICS_BODY_LIMIT_BYTES, totalMs: PROBE_TOTAL_MS },
 ): Promise<ProbeResult> {
-  const result = await boundedGet(url, headers, { timeoutMs: limits.totalMs, maxBytes: limits.maxBytes });
+  const result = await boundedGet(url, headers, {
+    timeoutMs: limits.totalMs,
+    maxBytes: limits.maxBytes,
+    ...(limits.signal ? { signal: limits.signal } : {}),
+  });
   return result.ok ? { ok: true, text: result.text } : { ok: false, reason: result.reason };
 }
 
@@ -36,10 +42,12 @@ export async function fetchText(
 export async function fetchServerVersion(
   baseUrl: string,
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<string | null> {
   const result = await fetchText(`${baseUrl}/version`, headers, {
     maxBytes: VERSION_BODY_LIMIT_BYTES,
     totalMs: VERSION_TOTAL_MS,
+    ...(signal ? { signal } : {}),
   });
   if (!result.ok) return null;
   try {

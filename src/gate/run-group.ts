@@ -88,6 +88,13 @@ export async function loadRunGroup(paths: string[]): Promise<RunGroup> {
           : 'is not a complete run (interrupted or not sealed)';
       throw groupError(`${dir}: ${why}; a gate compares whole runs only`);
     }
+    // Whole evidence of a failure (nothing completed, error rate above its maximum, fail fast):
+    // its surviving requests' latencies would pass for the service's.
+    if (report.run_status === 'failed') {
+      throw groupError(
+        `${dir}: the run failed (its summary.json says why); a gate compares runs that completed only`,
+      );
+    }
     const run = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunJson;
     first ??= run;
     if (run.benchmark_case_id !== first.benchmark_case_id) {

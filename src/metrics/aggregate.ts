@@ -531,7 +531,8 @@ export function summarizeIteration(
     },
     distributions,
     goodput,
-    slo_checks: slos.length > 0 ? slos.map((slo) => checkSlo(slo, sloSamples(slo.metric, perRequest))) : null,
+    slo_checks:
+      slos.length > 0 ? slos.map((slo) => checkSlo(slo, sloSamples(slo.metric, perRequest), errored)) : null,
     flags: {
       low_samples: lowSampleMetrics.length > 0,
       low_sample_metrics: lowSampleMetrics,

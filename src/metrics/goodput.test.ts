@@ -87,6 +87,24 @@ describe('SLO checks at their percentile', () => {
     assert.deepEqual([check.at_percentile, check.measured, check.met], [0, 1, false]);
   });
 
+  it('errored requests count against a per-request SLO: 40% timeouts cannot leave p99 met', () => {
+    const fast = Array.from({ length: 60 }, () => 10);
+    const check = checkSlo(slo('p99_ttft_ms<=500'), fast, 40);
+    // The completed requests' p99 is 10 ms, and it is shown; the target is not met.
+    assert.deepEqual([check.measured, check.errored, check.met], [10, 40, false]);
+    // 1 errored in 200 is within the 1% a p99 allows; 3 in 200 is not.
+    const many = Array.from({ length: 199 }, () => 10);
+    assert.equal(checkSlo(slo('p99_ttft_ms<=500'), many, 1).met, true);
+    assert.equal(checkSlo(slo('p99_ttft_ms<=500'), many.slice(0, 197), 3).met, false);
+    // Without a percentile every request must meet it: one error is a miss.
+    assert.equal(checkSlo(slo('ttft_ms<=500'), many, 1).met, false);
+    // ITL's samples are gaps, not requests: errors do not enter.
+    assert.deepEqual(
+      [checkSlo(slo('p99_itl_ms<=50'), fast, 40).errored, checkSlo(slo('p99_itl_ms<=50'), fast, 40).met],
+      [0, true],
+    );
+  });
+
   it('a job without SLOs has no checks', () => {
     assert.equal(summarizeIteration(records, info, []).slo_checks, null);
   });

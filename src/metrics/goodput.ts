@@ -73,7 +73,16 @@ export interface SloCheck {
   /** Over completed measured requests (ITL: every gap, pooled); null without samples. */
   measured: number | null;
   samples: number;
-  /** null when there was nothing to measure. */
+  /**
+   * Measured requests that failed: they have no value and missed every target, so they count
+   * against a per-request SLO (not against ITL, whose samples are gaps).
+   */
+  errored: number;
+  /**
+   * The measured value meets the target and, with errors, the share of requests missing it
+   * (completed ones past the target, plus errored ones) is within what the percentile allows
+   * (1 − p/100 for an upper bound, p/100 for a lower one); null when there was nothing to measure.
+   */
   met: boolean | null;
 }
 
@@ -84,10 +93,20 @@ export function checkedPercentile(slo: Slo): number {
 }
 
 /** Checks one SLO at its percentile over the metric's samples (any order; not modified). */
-export function checkSlo(slo: Slo, samples: readonly number[]): SloCheck {
+export function checkSlo(slo: Slo, samples: readonly number[], erroredRequests = 0): SloCheck {
   const at_percentile = checkedPercentile(slo);
   const sorted = Float64Array.from(samples).sort();
   const measured = sorted.length === 0 ? null : percentileOfSorted(sorted, at_percentile);
+  const errored = slo.metric === 'itl_ms' ? 0 : erroredRequests;
+  let met = measured === null ? null : compare(measured, slo.op, slo.threshold);
+  if (errored > 0) {
+    // A percentile over the completed requests alone would call 40% timeouts "met".
+    let misses = errored;
+    for (const value of sorted) if (!compare(value, slo.op, slo.threshold)) misses++;
+    const upper = slo.op === '<=' || slo.op === '<';
+    const allowed = upper ? 1 - at_percentile / 100 : at_percentile / 100;
+    met = (met ?? true) && misses / (sorted.length + errored) <= allowed + 1e-12;
+  }
   return {
     slo: formatSlo(slo),
     metric: slo.metric,
@@ -97,7 +116,8 @@ export function checkSlo(slo: Slo, samples: readonly number[]): SloCheck {
     at_percentile,
     measured,
     samples: sorted.length,
-    met: measured === null ? null : compare(measured, slo.op, slo.threshold),
+    errored,
+    met,
   };
 }
 

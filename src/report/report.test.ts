@@ -277,7 +277,12 @@ test('SLOs as written: each point shows the measured p99, the target and met / n
     const point = `D(16,6) @ concurrency ${concurrency}`;
     // Markdown escapes every `<` it did not write (renderers pass raw HTML): `&lt;=` renders as `<=`.
     assert.ok(md.includes(`| ${point} | p99_ttft_ms&lt;=1 | ${measured} | &lt;= 1 ms | NOT MET |`), md);
-    assert.ok(md.includes(`| ${point} | p99_ttft_ms&lt;=60000 | ${measured} | &lt;= 60000 ms | met |`), md);
+    // At concurrency 3, 20% of the requests errored: more than the 1% a p99 allows, however fast the rest.
+    const loose = concurrency === 1 ? 'met' : 'NOT MET';
+    assert.ok(
+      md.includes(`| ${point} | p99_ttft_ms&lt;=60000 | ${measured} | &lt;= 60000 ms | ${loose} |`),
+      md,
+    );
     assert.ok(
       html.includes(
         `<tr class="worse"><td>${point}</td><td>p99_ttft_ms&lt;=1</td><td>${measured}</td><td>&lt;= 1 ms</td><td>NOT MET</td></tr>`,
@@ -289,7 +294,7 @@ test('SLOs as written: each point shows the measured p99, the target and met / n
     await report([soloRun, '--view', 'product', '--format', 'md'], 'slo-p.md'),
     'utf8',
   );
-  assert.match(product, /SLOs: 2 of 4 checks not met: p99_ttft_ms&lt;=1 at D\(16,6\) @ concurrency 1 \(p99 /);
+  assert.match(product, /SLOs: 3 of 4 checks not met: p99_ttft_ms&lt;=1 at D\(16,6\) @ concurrency 1 \(p99 /);
 });
 
 test('--vs two runs: both on the same axes, and the deltas are compareRuns', async () => {

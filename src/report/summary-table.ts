@@ -7,7 +7,7 @@
  */
 import type { ErrorCounts, IterationSummary } from '../metrics/aggregate.js';
 import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
-import type { SloCheck } from '../metrics/goodput.js';
+import { compare, type SloCheck } from '../metrics/goodput.js';
 
 export interface SummaryTableOptions {
   /** Colour the header, errors and flags with ANSI escapes (callers pass `stream.isTTY`). */
@@ -125,7 +125,14 @@ function sloLines(summaries: readonly IterationSummary[]): Array<{ text: string;
     const missed = measured.filter((c) => c.met === false).length;
     const label = measured[0] ? percentileLabel(measured[0]) : '';
     const values = checks.map((c) =>
-      c === null ? '-' : `${formatFigure(c.measured)} ${c.met === null ? '?' : c.met ? '✓' : '✗'}`,
+      c === null
+        ? '-'
+        : `${formatFigure(c.measured)} ${c.met === null ? '?' : c.met ? '✓' : '✗'}${
+            // Met by the completed requests' value, missed once the errored ones count.
+            c.met === false && c.errored > 0 && compare(c.measured as number, c.op, c.threshold)
+              ? ` (+${c.errored} errored)`
+              : ''
+          }`,
     );
     const verdict =
       missed > 0

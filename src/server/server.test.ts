@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { basename, join } from 'node:path';
 import {
@@ -21,6 +21,7 @@ import {
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
 import { Warehouse, type Row } from '../warehouse/warehouse.js';
 import { startDashboard, type Dashboard } from './server.js';
+import { holdWarehouse } from '../warehouse/testing/lock-holder.js';
 
 let warehousePath: string;
 let dashboard: Dashboard;
@@ -541,28 +542,14 @@ test('bad input gets a clear 4xx with {error: {code, message}} and nothing else'
 test('while another process writes the warehouse, requests get 503 and a Retry-After, then work again', async () => {
   // A writer holds DuckDB's file lock (as `infermark run` does while it ingests); the dashboard has closed its hold.
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const module = new URL('../warehouse/warehouse.js', import.meta.url).href;
-  const writer = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `const { Warehouse } = await import(${JSON.stringify(module)}); const w = await Warehouse.open(${JSON.stringify(warehousePath)}); process.stdout.write('open\\n'); process.stdin.resume(); process.stdin.on('end', () => { w.close(); process.exit(0); });`,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
+  const writer = await holdWarehouse(warehousePath);
   try {
-    await new Promise<void>((resolve, reject) => {
-      writer.stdout.once('data', () => resolve());
-      writer.once('exit', (code) => reject(new Error(`writer exited ${code}`)));
-    });
     const busy = await get(dashboard.url, '/api/runs');
     assert.equal(busy.status, 503, busy.text);
     assert.equal(busy.headers['retry-after'], '1');
     assert.equal((JSON.parse(busy.text) as { error: { code: string } }).error.code, 'E_WAREHOUSE_BUSY');
   } finally {
-    writer.stdin.end();
-    await new Promise((resolve) => writer.once('exit', resolve));
+    await writer.release();
   }
   assert.equal((await api<{ total: number }>('/api/runs')).total, 2);
 });

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -22,6 +22,7 @@ import {
 import { WAREHOUSE_BUSY_EXIT } from '../warehouse/warehouse-errors.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { startDashboard } from './server.js';
+import { holdWarehouse } from '../warehouse/testing/lock-holder.js';
 
 let runFolder: string;
 
@@ -125,21 +126,8 @@ test('a dashboard polled every 0.5 s lets `warehouse ingest` in: the run is inge
 test('an ingest that cannot get the warehouse says "warehouse busy, not ingested" and exits 75', async () => {
   const path = await emptyWarehouse();
   // Another writer (as another run's ingest) holds the file until its stdin closes.
-  const module = new URL('../warehouse/warehouse.js', import.meta.url).href;
-  const writer = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `const { Warehouse } = await import(${JSON.stringify(module)}); const w = await Warehouse.open(${JSON.stringify(path)}); process.stdout.write('open\\n'); process.stdin.resume(); process.stdin.on('end', () => { w.close(); process.exit(0); });`,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
+  const writer = await holdWarehouse(path);
   try {
-    await new Promise<void>((resolve, reject) => {
-      writer.stdout.once('data', () => resolve());
-      writer.once('exit', (code) => reject(new Error(`writer exited ${code}`)));
-    });
     const ingest = await cli(['warehouse', 'ingest', runFolder, '--warehouse', path, '--lock-wait', '1'], {
       timeoutMs: 30_000,
     });
@@ -152,8 +140,7 @@ test('an ingest that cannot get the warehouse says "warehouse busy, not ingested
     assert.doesNotMatch(ingest.stderr, /internal error/);
     assertNoStack(ingest);
   } finally {
-    writer.stdin.end();
-    await new Promise((resolve) => writer.once('exit', resolve));
+    await writer.release();
   }
   assert.equal(await runCount(path), 0, 'nothing was ingested');
 });

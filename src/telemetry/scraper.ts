@@ -36,7 +36,7 @@ export type BoundedFetch =
 export async function fetchBounded(
   url: string,
   headers: Record<string, string>,
-  limits: { timeoutMs: number; maxBytes: number },
+  limits: { timeoutMs: number; maxBytes: number; signal?: AbortSignal },
 ): Promise<BoundedFetch> {
   const result = await boundedGet(url, headers, limits);
   return result.ok ? result : { ok: false, reason: result.reason, bytes: result.bytes };
@@ -61,6 +61,11 @@ export interface ScraperOptions {
   intervalMs: number;
   timeoutMs?: number;
   maxBytes?: number;
+  /**
+   * The run's Ctrl-C: a scrape in flight ends at once (recorded as interrupted), so a hanging
+   * /metrics cannot hold the interruption for its deadline.
+   */
+  signal?: AbortSignal;
 }
 
 export class IterationScraper {
@@ -136,6 +141,7 @@ export class IterationScraper {
     const result = await fetchBounded(this.options.url, this.options.headers, {
       timeoutMs: this.options.timeoutMs ?? SCRAPE_TIMEOUT_MS,
       maxBytes: this.options.maxBytes ?? MAX_SCRAPE_BYTES,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     const done_at_us = nowUs();
     let reason = result.ok ? undefined : result.reason;
