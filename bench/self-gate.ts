@@ -58,7 +58,7 @@ const OVERHEAD: OverheadConfig = {
   requests: 8_000,
   // Five, not three: on this shared host two of three repeats can land in one slow spell.
   repeats: 5,
-  warmupRequests: 2_000,
+  warmupRequests: 4_000,
   inputTokens: 16,
   outputTokens: 64,
 };
