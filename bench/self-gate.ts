@@ -19,8 +19,8 @@ import { dirname, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ExitCode, InfermarkError } from '../src/errors.js';
-import { digestOf } from '../src/evidence/digest.js';
+import { ExitCode, InfermarkError } from '../src/base/errors.js';
+import { digestOf } from '../src/base/digest.js';
 import {
   baselineSchema,
   budgetsSchema,

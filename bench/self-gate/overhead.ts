@@ -17,7 +17,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executeRun, type RunEvents, type RunResult } from '../../src/engine/run.js';
+import { executeRun, type RunResult } from '../../src/engine/run.js';
+import type { RunEvents } from '../../src/metrics/run-events.js';
 import type { IterationSummary } from '../../src/metrics/aggregate.js';
 import { spawnSimulator } from '../../src/sim/spawn.js';
 import { measureUndiciFloor, type FloorCost } from '../undici-floor.js';

@@ -4,8 +4,8 @@
  * OPENAI_API_KEY from the environment. The key itself is never printed or stored.
  */
 import { readFile } from 'node:fs/promises';
-import { ValidationError } from '../errors.js';
-import { registerSecret } from '../evidence/redact.js';
+import { ValidationError } from '../base/errors.js';
+import { registerSecret } from '../base/redact.js';
 import type { BenchmarkJobSpec } from '../spec/job-schema.js';
 
 /** The variable the controller sets from `apiKey.secretRef`. */

@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { nowUs } from '../engine/clock.js';
+import { nowUs } from '../base/clock.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { Backend, BackendOptions } from './backend.js';
 import { createBackend } from './openai.js';

@@ -11,7 +11,7 @@
  */
 import type { Socket } from 'node:net';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
-import { nowUs } from '../engine/clock.js';
+import { nowUs } from '../base/clock.js';
 
 /** What a request needs from its backend's connections (see openai-request.ts). */
 export interface RequestConnections {

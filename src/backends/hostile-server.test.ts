@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, runFolderUnder } from '../cli/cli-harness.js';
+import { cli, runFolderUnder } from '../cli/testing/harness.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { executeRun } from '../engine/run.js';

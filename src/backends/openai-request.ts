@@ -10,7 +10,7 @@
  * wrapper and parses every response header into an object.
  */
 import type { Dispatcher } from 'undici';
-import { nowUs } from '../engine/clock.js';
+import { nowUs } from '../base/clock.js';
 import type { ErrorClass, RequestRecord } from '../metrics/record.js';
 import {
   ChunkType,

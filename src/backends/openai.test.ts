@@ -12,7 +12,7 @@ import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../
 import { writesById } from '../sim/write-log.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
-import { traceIdFor } from '../evidence/trace-id.js';
+import { traceIdFor } from '../base/trace-id.js';
 import type { Backend, BackendKind, BackendOptions } from './backend.js';
 import { buildRequestBody, createBackend } from './openai.js';
 

@@ -4,7 +4,7 @@
  * (connections.ts), and `createBackend`, the registry entry the engine calls.
  */
 import type { Dispatcher } from 'undici';
-import { traceparentFor } from '../evidence/trace-id.js';
+import { traceparentFor } from '../base/trace-id.js';
 import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';

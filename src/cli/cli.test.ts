@@ -16,7 +16,7 @@ import {
   runArgs,
   runFolderUnder,
   simulatorFixture,
-} from './cli-harness.js';
+} from './testing/harness.js';
 
 // ~20 + 9 × 5 = 65 ms per D(20,10) request.
 const { sim, tmp } = simulatorFixture('infermark-cli-', {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { nextCommands, shellArg } from './demo.js';
-import { assertNoStack, cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from './cli-harness.js';
+import { assertNoStack, cli, cliRunFolder, runArgs, simulatorFixture, SMALL_RUN } from './testing/harness.js';
 
 const { sim, tmp } = simulatorFixture('infermark-demo-', { ttftMs: 5, itlMs: 1, itlJitterMs: 0 });
 

@@ -10,7 +10,14 @@ import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { runDetail } from '../server/api.js';
 import { runPage } from '../server/pages.js';
 import { Warehouse } from '../warehouse/warehouse.js';
-import { assertNoStack, cli, jsonLines, runArgs, runFolderUnder, simulatorFixture } from './cli-harness.js';
+import {
+  assertNoStack,
+  cli,
+  jsonLines,
+  runArgs,
+  runFolderUnder,
+  simulatorFixture,
+} from './testing/harness.js';
 
 const FAST = { ttftMs: 2, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0, batchSlowdown: 0 } as const;
 
@@ -177,7 +184,7 @@ test('--max-error-rate outside 0..1, and spec.maxErrorRate likewise, exit 2 nami
   assert.equal(flag.code, 2, flag.stderr);
   assert.match(flag.stderr, /command line: --max-error-rate: 1\.5: /);
   assertNoStack(flag);
-  const { writeJobYaml } = await import('./cli-harness.js');
+  const { writeJobYaml } = await import('./testing/harness.js');
   const job = await writeJobYaml(join(tmp(), 'bad-rate.yaml'), {
     name: 'bad-rate',
     url: sim().url,

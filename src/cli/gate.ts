@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
+import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 
 interface GateFlags {
   mode?: string;

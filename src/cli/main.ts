@@ -5,9 +5,9 @@
  * bad input with no stack trace unless --debug).
  */
 import { Command, Option } from 'commander';
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { infermarkVersion } from '../evidence/environment.js';
-import { scrubText } from '../evidence/redact.js';
+import { scrubText } from '../base/redact.js';
 import { isDuckDbError } from '../warehouse/warehouse-errors.js';
 
 const DEFAULT_OUT = '.infermark/runs';

@@ -3,9 +3,9 @@
  * (only when stderr is a terminal, as autocannon does), and one line per finished
  * iteration so logs show progress too.
  */
-import { scrubText } from '../evidence/redact.js';
-import type { ProgressSnapshot } from '../engine/dispatcher.js';
-import { iterationLabel, type IterationPlan } from '../engine/plan.js';
+import { scrubText } from '../base/redact.js';
+import type { ProgressSnapshot } from '../metrics/run-events.js';
+import { iterationLabel, type IterationPlan } from '../plan/plan.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 
 const BAR_WIDTH = 24;

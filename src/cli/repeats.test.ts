@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { iterationOrder } from '../engine/build-plan.js';
+import { iterationOrder } from '../plan/build-plan.js';
 import type { GroupJson } from '../engine/run-group.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import { Warehouse } from '../warehouse/warehouse.js';
-import { assertNoStack, cli, jsonLines, runArgs, simulatorFixture } from './cli-harness.js';
+import { assertNoStack, cli, jsonLines, runArgs, simulatorFixture } from './testing/harness.js';
 
 /** Seed 7 shuffles the 4 iterations of a 3-repeat group into three different orders. */
 const SEED = 7;

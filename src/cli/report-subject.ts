@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { GROUP_FILE } from '../engine/run-group.js';
 
 export interface ReportSubject {

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
+import { InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { ReportSubject } from './report-subject.js';
 import { withWarehouse } from './warehouse.js';

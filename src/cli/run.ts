@@ -12,10 +12,11 @@
 import { resolveApiKey } from '../backends/api-key.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
-import type { RunEvents, RunResult } from '../engine/run.js';
-import { ExitCode, ValidationError, type ValidationIssue } from '../errors.js';
+import type { RunResult } from '../engine/run.js';
+import type { RunEvents } from '../metrics/run-events.js';
+import { ExitCode, ValidationError, type ValidationIssue } from '../base/errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
-import { registerUrlSecrets, scrubText } from '../evidence/redact.js';
+import { registerUrlSecrets, scrubText } from '../base/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openLocation } from '../storage/open-location.js';

@@ -5,8 +5,8 @@
  * shows in the process list); it is registered as a secret so no error prints it.
  */
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
-import { registerSecret } from '../evidence/redact.js';
+import { ValidationError } from '../base/errors.js';
+import { registerSecret } from '../base/redact.js';
 
 interface ServeFlags {
   warehouse?: string;

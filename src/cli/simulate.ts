@@ -4,7 +4,7 @@
  * lazily from src/sim/ when the command runs.
  */
 import type { Command } from 'commander';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import {
   describeRule,
   NUMERIC_OPTION_RULES,

@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExitCode, ValidationError } from '../errors.js';
-import { REDACTED } from '../evidence/redact.js';
+import { ExitCode, ValidationError } from '../base/errors.js';
+import { REDACTED } from '../base/redact.js';
 import { isSafeRelativePath } from '../spec/storage-uri.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun, uploadRunFolder, type UploadResult } from '../storage/upload.js';

@@ -2,12 +2,12 @@
  * `infermark validate job.yaml...`: check jobs without sending load. Every error
  * in every file is reported; exit 2 when any file is invalid.
  */
-import { ExitCode, ValidationError } from '../errors.js';
-import { buildPlan } from '../engine/build-plan.js';
-import type { IterationPlan } from '../engine/plan.js';
+import { ExitCode, ValidationError } from '../base/errors.js';
+import { buildPlan } from '../plan/build-plan.js';
+import type { IterationPlan } from '../plan/plan.js';
 import { loadJobFile, parseJobText } from '../spec/load-job.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
-import { scrubText } from '../evidence/redact.js';
+import { scrubText } from '../base/redact.js';
 
 /** A job that passed every check `validate` makes, and the iterations it would run. */
 export interface CheckedJob {

@@ -3,7 +3,7 @@
  * Exit 0 when the sealed run verifies whole, 3 when it is partial (interrupted or
  * killed) but nothing is corrupt, 1 when any byte changed or a file is missing.
  */
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../base/errors.js';
 import { verifyRunFolder, type VerifyReport } from '../evidence/verify.js';
 
 export const VERIFY_PARTIAL_EXIT = 3;

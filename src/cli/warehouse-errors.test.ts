@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Warehouse } from '../warehouse/warehouse.js';
-import { assertNoStack, cli } from './cli-harness.js';
+import { assertNoStack, cli } from './testing/harness.js';
 
 test('a DuckDB error is a line with the warehouse path and E_DUCKDB, exit 1; --debug adds the stack', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'infermark-duckdb-errors-'));

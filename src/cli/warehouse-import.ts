@@ -5,7 +5,7 @@
  * the input could not fill (also kept in the warehouse's import_gap table).
  */
 import type { Command } from 'commander';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import type { ImportGap, ImportResult, ImportSource } from '../warehouse/import-common.js';
 import { common, positiveNumber, print, withWarehouse, type OutputFlags } from './warehouse.js';
 

@@ -4,7 +4,7 @@
  * back to its raw evidence. Output as a table (default), CSV or JSON.
  */
 import type { Command } from 'commander';
-import { ExitCode, InfermarkError, ValidationError } from '../errors.js';
+import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../warehouse/format-rows.js';
 
 // The warehouse module loads DuckDB's native library: imported only by the commands that use it.

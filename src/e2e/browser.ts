@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { ROOT, cli, runFolderUnder } from '../cli/cli-harness.js';
+import { ROOT, cli, runFolderUnder } from '../cli/testing/harness.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { Warehouse, type Row } from '../warehouse/warehouse.js';
 

@@ -16,7 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { cli, type CliResult } from '../cli/cli-harness.js';
+import { cli, type CliResult } from '../cli/testing/harness.js';
 import { POINT_METRICS, type ChartSeries, type ReportData } from '../report/report-data.js';
 import { COMPARED, compareRuns } from '../warehouse/queries.js';
 import type { Row } from '../warehouse/warehouse.js';

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { cli } from '../cli/cli-harness.js';
+import { cli } from '../cli/testing/harness.js';
 import { POINT_METRICS, type Chart, type ReportData, type XY } from '../report/report-data.js';
 import type { Row } from '../warehouse/warehouse.js';
 import {

@@ -3,7 +3,7 @@
  * previous response (k6's rule; no coordinated omission). Constant, Poisson
  * (exponential gaps) or gamma gaps with a shape ("burstiness") as vLLM defines it.
  */
-import type { ArrivalSpec } from './plan.js';
+import type { ArrivalSpec } from '../plan/plan.js';
 
 /** Uniform [0,1) source; seeded by the caller so schedules repeat. */
 export type Random = () => number;

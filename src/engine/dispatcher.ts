@@ -5,11 +5,12 @@
  */
 import type { Backend } from '../backends/backend.js';
 import type { RequestPhase, RequestRecord } from '../metrics/record.js';
-import { traceIdFor } from '../evidence/trace-id.js';
+import { traceIdFor } from '../base/trace-id.js';
 import type { WorkItem } from '../workload/work-item.js';
-import { nowUs } from './clock.js';
+import { nowUs } from '../base/clock.js';
 import { FailFastWatch } from './fail-fast.js';
-import type { IterationPlan } from './plan.js';
+import type { IterationPlan } from '../plan/plan.js';
+import type { ProgressSnapshot } from '../metrics/run-events.js';
 
 export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted' | 'fail_fast';
 
@@ -19,17 +20,6 @@ export const LATE_ARRIVAL_THRESHOLD_US = 10_000;
 export interface Claim {
   index: number;
   phase: RequestPhase;
-}
-
-export interface ProgressSnapshot {
-  sent: number;
-  done: number;
-  errors: number;
-  in_flight: number;
-  measured_done: number;
-  max_requests: number;
-  elapsed_s: number;
-  max_time_s: number;
 }
 
 export class Dispatcher {

@@ -15,15 +15,15 @@ import { summarizeIteration } from '../metrics/aggregate.js';
 import { emptyRecord, type RequestRecord } from '../metrics/record.js';
 import { startSimulator } from '../sim/server.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
-import { Prng } from '../workload/prng.js';
+import { Prng } from '../base/prng.js';
 import { LATE_ARRIVAL_THRESHOLD_US } from './dispatcher.js';
 import { arrivalOffsets } from './arrivals.js';
-import { nowUs } from './clock.js';
+import { nowUs } from '../base/clock.js';
 import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { runIteration, type IterationDeps, type IterationOutcome } from './iteration.js';
-import type { ArrivalSpec, IterationPlan } from './plan.js';
+import type { ArrivalSpec, IterationPlan } from '../plan/plan.js';
 
 /** Answers after `latencyMs(index)` with two tokens, or `cancelled` when the engine aborts. */
 class FakeBackend implements Backend {

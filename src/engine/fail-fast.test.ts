@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ErrorClass } from '../metrics/record.js';
-import { streamedRecord } from '../metrics/record-fixtures.js';
+import { streamedRecord } from '../metrics/testing/record-fixtures.js';
 import { FAIL_FAST_REQUESTS, FailFastWatch, describeFailFast } from './fail-fast.js';
 
 const failure = (index: number, error_class: ErrorClass = 'http_4xx') => ({

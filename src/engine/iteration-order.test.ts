@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { iterationOrder } from './build-plan.js';
+import { iterationOrder } from '../plan/build-plan.js';
 
 const identity = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 

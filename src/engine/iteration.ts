@@ -8,11 +8,12 @@ import type { Backend } from '../backends/backend.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { itemsDigest } from '../workload/sampler.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
-import { nowUs } from './clock.js';
-import { Dispatcher, type EndReason, type ProgressSnapshot } from './dispatcher.js';
+import { nowUs } from '../base/clock.js';
+import type { ProgressSnapshot } from '../metrics/run-events.js';
+import { Dispatcher, type EndReason } from './dispatcher.js';
 import type { Executor } from './executors/executor.js';
 import type { FailFastCause } from './fail-fast.js';
-import type { IterationPlan } from './plan.js';
+import type { IterationPlan } from '../plan/plan.js';
 
 /** Items are generated before the clock starts up to this many; beyond it, on demand. */
 const PREPARED_ITEMS_MAX = 20_000;

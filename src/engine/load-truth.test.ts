@@ -15,14 +15,14 @@ import { spawnSimulator } from '../sim/spawn.js';
 import type { WriteLogSnapshot } from '../sim/write-log.js';
 import type { SimulatorOptions } from '../sim/options.js';
 import { parseScenario } from '../spec/scenario.js';
-import { Prng, keyFromString } from '../workload/prng.js';
+import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer } from '../workload/tokenizer.js';
 import { arrivalOffsets, type Random } from './arrivals.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { runIteration, type IterationOutcome } from './iteration.js';
-import type { ArrivalSpec, IterationPlan } from './plan.js';
-import { pairWithWrites, percentileOf } from './server-truth.js';
+import type { ArrivalSpec, IterationPlan } from '../plan/plan.js';
+import { pairWithWrites, percentileOf } from './testing/server-truth.js';
 import { writesById } from '../sim/write-log.js';
 
 const RATE_RPS = 40;

@@ -7,7 +7,7 @@
  * and fail fast (fail-fast.ts) catches a server that refuses every request.
  * The answer is bounded in time and bytes, whatever the server sends.
  */
-import { boundedGet } from '../bounded-get.js';
+import { boundedGet } from '../base/bounded-get.js';
 
 /** The whole exchange, headers and body. */
 export const PREFLIGHT_TIMEOUT_MS = 5_000;

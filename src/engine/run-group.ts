@@ -11,7 +11,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scrubText } from '../evidence/redact.js';
+import { scrubText } from '../base/redact.js';
 import { newRunId } from '../evidence/run-id.js';
 import { executeRun, type RunInputs, type RunResult } from './run.js';
 import type { RunStatus } from './run-status.js';

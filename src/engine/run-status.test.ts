@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarizeIteration, type IterationInfo } from '../metrics/aggregate.js';
 import type { ErrorClass } from '../metrics/record.js';
-import { streamedRecord } from '../metrics/record-fixtures.js';
+import { streamedRecord } from '../metrics/testing/record-fixtures.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun } from './run-status.js';
 
 const info: IterationInfo = {

@@ -11,10 +11,10 @@
 import type { Backend, BackendKind } from '../backends/backend.js';
 import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
-import { digestOf } from '../evidence/digest.js';
+import { digestOf } from '../base/digest.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
 import { sealIteration, sealRun } from '../evidence/manifest.js';
-import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../evidence/redact.js';
+import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../base/redact.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import {
@@ -31,21 +31,21 @@ import { parseScenario } from '../spec/scenario.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
 import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '../telemetry/scraper.js';
-import { Prng, keyFromString } from '../workload/prng.js';
+import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
-import { buildPlan, iterationOrder } from './build-plan.js';
-import { takeAnchor, wallIso, type WallAnchor } from './clock.js';
-import type { ProgressSnapshot } from './dispatcher.js';
+import { buildPlan, iterationOrder } from '../plan/build-plan.js';
+import { takeAnchor, wallIso, type WallAnchor } from '../base/clock.js';
+import type { ProgressSnapshot, RunEvents } from '../metrics/run-events.js';
 import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
 import type { FailFastCause } from './fail-fast.js';
 import { runIteration } from './iteration.js';
-import type { IterationPlan } from './plan.js';
+import type { IterationPlan } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 
 export interface RunInputs {
@@ -73,26 +73,6 @@ export interface RunGroupMember {
   repeats: number;
   /** The group folder, parent of this run's folder (instead of outRoot). */
   dir: string;
-}
-
-export interface RunEvents {
-  onRunStart?(info: {
-    runId: string;
-    dir: string;
-    plans: IterationPlan[];
-    benchmarkCaseId: string;
-    /** The run's place in its group: repeat 0 of 1 for a run alone. */
-    runGroupId: string;
-    repeat: number;
-    repeats: number;
-  }): void;
-  onIterationStart?(plan: IterationPlan, total: number): void;
-  onProgress?(plan: IterationPlan, snapshot: ProgressSnapshot): void;
-  onIterationEnd?(plan: IterationPlan, summary: IterationSummary): void;
-  /** Each finished record, once it is written to the run folder; on the request path: O(1), no awaits. */
-  onRecord?(plan: IterationPlan, record: RequestRecord): void;
-  /** Something worth telling the user that does not stop the run. */
-  onNotice?(message: string): void;
 }
 
 export interface RunResult {

@@ -16,7 +16,7 @@ import type { RequestRecord } from '../metrics/record.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { executeRun } from './run.js';
-import { pairWithWrites, percentileOf } from './server-truth.js';
+import { pairWithWrites, percentileOf } from './testing/server-truth.js';
 
 const TTFT_MS = 200;
 const ITL_MS = 20;

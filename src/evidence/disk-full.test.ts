@@ -23,7 +23,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertNoStack, cli, MAIN, ROOT, runArgs, simulatorFixture } from '../cli/cli-harness.js';
+import { assertNoStack, cli, MAIN, ROOT, runArgs, simulatorFixture } from '../cli/testing/harness.js';
 import { listFiles } from './manifest.js';
 import { verifyRunFolder } from './verify.js';
 

@@ -16,7 +16,7 @@ import {
   runArgs,
   runFolderUnder,
   simulatorFixture,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { listFiles } from './manifest.js';
 import { verifyRunFolder, type VerifyReport } from './verify.js';
 

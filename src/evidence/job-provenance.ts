@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { sha256 } from './digest.js';
+import { sha256 } from '../base/digest.js';
 
 export interface JobFileProvenance {
   /** As given on the command line. */

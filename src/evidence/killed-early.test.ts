@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertNoStack, cli, runArgs } from '../cli/cli-harness.js';
+import { assertNoStack, cli, runArgs } from '../cli/testing/harness.js';
 import { VERIFY_PARTIAL_EXIT } from '../cli/verify.js';
 
 /** A server that lists model m and never answers /version or /metrics; `probed` resolves when one is asked. */

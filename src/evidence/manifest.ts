@@ -11,7 +11,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { isSafeRelativePath } from '../spec/storage-uri.js';
-import { canonicalJson, digestFile, sha256 } from './digest.js';
+import { canonicalJson, digestFile, sha256 } from '../base/digest.js';
 import { RunFolder } from './run-folder.js';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -20,8 +20,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { holdsKnownSecret, mayHoldSecretPattern, scrubText } from './redact.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { holdsKnownSecret, mayHoldSecretPattern, scrubText } from '../base/redact.js';
 
 /** What the file system's error codes mean, in the words a user reads. */
 const ERRNO_WORDS: Record<string, string> = {

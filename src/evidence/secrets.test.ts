@@ -25,7 +25,7 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import { cli, runFolderUnder, type CliResult } from '../cli/cli-harness.js';
+import { cli, runFolderUnder, type CliResult } from '../cli/testing/harness.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { startAzurite, type AzuriteHandle } from '../storage/testing/azurite.js';
 import { startFakeGithub, type FakeGithub } from '../storage/testing/fake-github.js';

@@ -6,7 +6,7 @@
  * Bounded: a body is read up to a size limit and within a total time, so a server
  * that streams forever (or sends gigabytes) costs at most that, and the run goes on.
  */
-import { boundedGet } from '../bounded-get.js';
+import { boundedGet } from '../base/bounded-get.js';
 
 /** Whole-probe bound: undici's body timeout is per chunk, so a body that trickles forever would never end. */
 export const PROBE_TOTAL_MS = 10_000;

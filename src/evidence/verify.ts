@@ -8,8 +8,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { canonicalJson, digestFile, sha256, type FileDigests } from './digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { canonicalJson, digestFile, sha256, type FileDigests } from '../base/digest.js';
 import {
   MANIFEST_DIGEST_FILE,
   MANIFEST_FILE,

@@ -8,8 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ValidationError } from '../errors.js';
-import { sha256 } from '../evidence/digest.js';
+import { ValidationError } from '../base/errors.js';
+import { sha256 } from '../base/digest.js';
 import { parseWith } from '../spec/zod-issues.js';
 
 const direction = z.enum(['lower', 'higher']);

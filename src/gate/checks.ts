@@ -17,7 +17,7 @@
  * A key missing on either side, a budget that matches nothing, or a candidate of
  * another config fingerprint is a hard error: never a silent pass.
  */
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import type { Asset, Baseline, Budgets, Tolerances } from './assets.js';
 import { toleranceFor } from './assets.js';
 import { globMatches, percentileOf, type Direction } from './metric-keys.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { metricKeys } from '../../bench/self-gate/metrics.js';
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { budgetsSchema, readAsset, type Asset, type Budgets } from './assets.js';
 import { budgetExitCode, flatBudgetChecks } from './flat-budget.js';
 

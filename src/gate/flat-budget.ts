@@ -6,7 +6,7 @@
  * key's value is the median of its values; a budget matching no key, or a matched
  * key with no values, is a hard error (exit 2); a bound crossed is a FAIL (exit 1).
  */
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../base/errors.js';
 import type { Asset, Budgets } from './assets.js';
 import { checkBudgets, type BudgetCheck } from './checks.js';
 

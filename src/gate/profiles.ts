@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { parseWith } from '../spec/zod-issues.js';
 

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';

@@ -4,7 +4,7 @@
  * digests, and every check with its limits, samples and test outcome, so the
  * verdict can be reproduced. Exit codes: 0 pass, 1 fail, 3 inconclusive.
  */
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../base/errors.js';
 import type { Asset } from './assets.js';
 import type { BudgetCheck, RegressionCheck, Verdict } from './checks.js';
 import { percentileOf } from './metric-keys.js';

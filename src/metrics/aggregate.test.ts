@@ -9,7 +9,7 @@ import {
   summarizeIteration,
   type IterationInfo,
 } from './aggregate.js';
-import { evenChunks, streamedRecord } from './record-fixtures.js';
+import { evenChunks, streamedRecord } from './testing/record-fixtures.js';
 import { listMetrics, metricsMarkdownTable } from './definitions.js';
 import type { Slo } from '../spec/slo-types.js';
 

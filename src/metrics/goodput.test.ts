@@ -6,13 +6,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cli } from '../cli/cli-harness.js';
+import { cli } from '../cli/testing/harness.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
 import { summarizeIteration, type IterationSummary } from './aggregate.js';
 import { checkSlo } from './goodput.js';
-import { evenChunks, streamedRecord } from './record-fixtures.js';
+import { evenChunks, streamedRecord } from './testing/record-fixtures.js';
 
 function slo(text: string): Slo {
   const parsed = parseSlo(text);

@@ -1,7 +1,7 @@
 // Per-request formulas (METRICS.md) on hand-built records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { streamedRecord } from './record-fixtures.js';
+import { streamedRecord } from './testing/record-fixtures.js';
 import { requestMetrics } from './request-metrics.js';
 import { meetsSlo } from './goodput.js';
 import type { Slo } from '../spec/slo-types.js';

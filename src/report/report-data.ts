@@ -7,7 +7,7 @@
  * xlsx, the three views) works from this object and nothing else, and the HTML
  * embeds it, so a test can check any chart against the warehouse.
  */
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { COMPARED, compareRuns, resolveRunId } from '../warehouse/queries.js';
 import type { Row, Warehouse } from '../warehouse/warehouse.js';
 import type { Asset, Tolerances } from '../gate/assets.js';

@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfermarkError } from '../errors.js';
+import { InfermarkError } from '../base/errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import { baselineFrom } from '../gate/baseline.js';
 import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/checks.js';

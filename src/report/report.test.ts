@@ -16,7 +16,7 @@ import {
   simulatorFixture,
   VLLM_ON_2_H100,
   writeJobYaml,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { compareRuns } from '../warehouse/queries.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { cdf, type Chart, type ReportData } from './report-data.js';

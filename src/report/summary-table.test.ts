@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarizeIteration, type IterationInfo, type IterationSummary } from '../metrics/aggregate.js';
-import { evenChunks, streamedRecord } from '../metrics/record-fixtures.js';
+import { evenChunks, streamedRecord } from '../metrics/testing/record-fixtures.js';
 import type { Slo } from '../spec/slo-types.js';
 import { errorCell, formatFigure, renderSummaryTable } from './summary-table.js';
 

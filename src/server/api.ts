@@ -5,7 +5,7 @@
  * checked against an allowlist before it reaches a query, and reaches it only
  * as a bound parameter; a bad one is an ApiError with a 4xx status.
  */
-import { InfermarkError } from '../errors.js';
+import { InfermarkError } from '../base/errors.js';
 import { listMetrics } from '../metrics/definitions.js';
 import { traceLineage, type LineageReport } from '../warehouse/lineage.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';

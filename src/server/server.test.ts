@@ -17,7 +17,7 @@ import {
   simulatorFixture,
   VLLM_ON_2_H100,
   writeJobYaml,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
 import { Warehouse, type Row } from '../warehouse/warehouse.js';
 import { startDashboard, type Dashboard } from './server.js';

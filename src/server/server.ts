@@ -9,8 +9,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { scrubText } from '../evidence/redact.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { scrubText } from '../base/redact.js';
 import {
   ApiError,
   comparePair,

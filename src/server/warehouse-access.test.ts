@@ -18,7 +18,7 @@ import {
   runArgs,
   simulatorFixture,
   SMALL_RUN,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { WAREHOUSE_BUSY_EXIT } from '../warehouse/warehouse-errors.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { startDashboard } from './server.js';

@@ -7,7 +7,7 @@
  * request the dashboard looks for a waiting writer (writer-intent.ts) and, when
  * there is one, closes the file and answers busy until the writer is done.
  */
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { writerWaiting } from '../warehouse/writer-intent.js';
 

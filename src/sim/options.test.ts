@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { parseSimulateFlags, registerSimulateCommand } from '../cli/simulate.js';
 import { DEFAULT_SIMULATOR_OPTIONS, resolveSimulatorOptions, validateSimulatorOptions } from './options.js';
 import { lognormalWithMoments, mulberry32, normalAtLeastZero } from './random.js';

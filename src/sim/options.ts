@@ -3,7 +3,7 @@
  * output shape, injected faults), their defaults, and their validation. Shared by
  * the server, the child-process entry point and the `simulate` CLI command.
  */
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
 
 /** Distribution of the gap between content events. */
 export type ItlDistribution = 'normal' | 'lognormal';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSimulator } from './spawn.js';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 
 function alive(pid: number): boolean {
   try {

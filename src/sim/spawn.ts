@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { InfermarkError } from '../errors.js';
+import { InfermarkError } from '../base/errors.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
 import type { SimulatorStats } from './server.js';
 import { fetchWriteLog, type WriteLogSnapshot } from './write-log.js';

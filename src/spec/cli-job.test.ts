@@ -1,7 +1,7 @@
 // Jobs from CLI flags: same schema and rules as files, errors named after the flags.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatIssue, ValidationError } from '../errors.js';
+import { formatIssue, ValidationError } from '../base/errors.js';
 import { jobFromCli } from './cli-job.js';
 
 function issuesOf(fn: () => unknown): string[] {

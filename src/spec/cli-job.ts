@@ -2,7 +2,7 @@
  * A BenchmarkJob built from command-line flags, validated by the same schema and rules as a
  * job file, with errors named after the flags (`command line: --scenario[1]: ...`).
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { formatPath, type PathSegment } from './field-path.js';
 import type { BenchmarkJob } from './job-schema.js';
 import { validateJob } from './job-validate.js';

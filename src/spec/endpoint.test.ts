@@ -1,7 +1,7 @@
 // Endpoint resolution: InferenceService → cluster URL, direct URLs split into base + OpenAI path, overrides.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ValidationError, formatIssue } from '../errors.js';
+import { ValidationError, formatIssue } from '../base/errors.js';
 import { resolveEndpoint, splitEndpointUrl } from './endpoint.js';
 import { parseJobText } from './load-job.js';
 

@@ -2,7 +2,7 @@
  * Where a job's requests go: an OME endpoint (InferenceService reference or direct URL)
  * resolved to a base URL, the OpenAI path if the URL names one, and the model name.
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import type { BenchmarkJob } from './job-schema.js';
 
 /** The OpenAI-compatible paths infermark speaks; a URL ending in one of them fixes the protocol. */

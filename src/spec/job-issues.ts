@@ -2,7 +2,7 @@
  * Validation problems as the user sees them: a JobIssue (path segments + message) becomes a
  * ValidationIssue with the source file, a rendered path and the value actually written there.
  */
-import type { ValidationIssue } from '../errors.js';
+import type { ValidationIssue } from '../base/errors.js';
 import { valueAt } from './field-path.js';
 import { clip } from './job-limits.js';
 import type { JobIssue } from './job-rules.js';

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cli } from '../cli/cli-harness.js';
+import { cli } from '../cli/testing/harness.js';
 import { checkJobText } from '../cli/validate.js';
-import { ExitCode, ValidationError } from '../errors.js';
+import { ExitCode, ValidationError } from '../base/errors.js';
 import { aliasBomb, mutateJobs, mutationClasses, type BaseJob, type Mutation } from './job-mutations.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));

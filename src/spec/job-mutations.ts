@@ -6,7 +6,7 @@
  */
 import { parse, stringify } from 'yaml';
 import type { PathSegment } from './field-path.js';
-import { Prng } from '../workload/prng.js';
+import { Prng } from '../base/prng.js';
 
 export const mutationClasses = [
   'type-swap',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { formatIssue, ValidationError } from '../errors.js';
+import { formatIssue, ValidationError } from '../base/errors.js';
 import { aliasBomb, blockNesting } from './job-mutations.js';
 import { MAX_JOB_DEPTH, MAX_JOB_FILE_BYTES } from './job-limits.js';
 import { deepestLine, parseJobYaml } from './job-yaml.js';

@@ -5,7 +5,7 @@
  * Every refusal is a ValidationError naming the file and, where it can, the line.
  */
 import { isAlias, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import { clip, MAX_JOB_DEPTH, MAX_JOB_FILE_BYTES } from './job-limits.js';
 
 /** Aliases expanded when converting (the parser's default; a billion-laughs file passes it at once). */

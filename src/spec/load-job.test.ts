@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { formatIssue, ValidationError } from '../errors.js';
+import { formatIssue, ValidationError } from '../base/errors.js';
 import { loadJobFile, parseJobText } from './load-job.js';
 
 const examples = new URL('../../../examples/', import.meta.url);

@@ -3,7 +3,7 @@
  * then every schema and rule violation at once, thrown as one ValidationError (exit code 2).
  */
 import { open } from 'node:fs/promises';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { formatPath, valueAt } from './field-path.js';
 import { toValidationIssues } from './job-issues.js';
 import { clip, MAX_JOB_FILE_BYTES } from './job-limits.js';

@@ -3,7 +3,7 @@
  * one issue per unknown field with a "did you mean" when a known field is close.
  */
 import { z } from 'zod';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import { formatPath, valueAt, type PathSegment } from './field-path.js';
 import { clip } from './job-limits.js';
 import type { JobIssue } from './job-rules.js';

@@ -29,7 +29,7 @@ import {
   objectStoreContract,
   rejectsWithStorageError,
   withStore,
-} from './object-store.case.js';
+} from './testing/object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { httpStatusOf, isRetryable } from './storage-error.js';
 import { startAzurite, type AzuriteHandle } from './testing/azurite.js';

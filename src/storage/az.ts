@@ -13,7 +13,7 @@ import {
   type ContainerClient,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import { redactUrl } from '../evidence/redact.js';
+import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';

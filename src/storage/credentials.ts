@@ -6,7 +6,7 @@
  * message or the run folder.
  */
 import { readFileSync } from 'node:fs';
-import { registerSecret } from '../evidence/redact.js';
+import { registerSecret } from '../base/redact.js';
 import type { StoreOptions } from './object-store.js';
 import { configError } from './storage-error.js';
 

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../base/errors.js';
 import type { ObjectToPut } from './object-store.js';
 import { openLocation } from './open-location.js';
 import { StorageError } from './storage-error.js';

@@ -9,7 +9,7 @@
  */
 import { access, constants, copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { digestFile } from '../evidence/digest.js';
+import { digestFile } from '../base/digest.js';
 import { isTempFile } from '../evidence/manifest.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreOptions } from './object-store.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { assetName, createStore, keyOfAsset } from './github.js';
-import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
+import { fileToPut, locationOf, objectStoreContract } from './testing/object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { StorageError } from './storage-error.js';
 import { startFakeGithub, type FakeGithub } from './testing/fake-github.js';

@@ -13,13 +13,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simulatorFixture } from '../cli/cli-harness.js';
+import { simulatorFixture } from '../cli/testing/harness.js';
 import { createStore } from './gs.js';
-import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
+import { fileToPut, locationOf, objectStoreContract } from './testing/object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { StorageError } from './storage-error.js';
 import { startFakeGcs, type FakeGcs } from './testing/fake-gcs.js';
-import { runUploadDownloadAlter } from './run-round-trip.case.js';
+import { runUploadDownloadAlter } from '../cli/testing/run-round-trip.case.js';
 
 let gcs: FakeGcs;
 let dir: string;

@@ -15,13 +15,13 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { simulatorFixture } from '../cli/cli-harness.js';
-import { fileToPut, locationOf, objectStoreContract } from './object-store.case.js';
+import { simulatorFixture } from '../cli/testing/harness.js';
+import { fileToPut, locationOf, objectStoreContract } from './testing/object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { createStore } from './oci.js';
 import { StorageError } from './storage-error.js';
 import { startFakeOci, type FakeOci } from './testing/fake-oci.js';
-import { runUploadDownloadAlter } from './run-round-trip.case.js';
+import { runUploadDownloadAlter } from '../cli/testing/run-round-trip.case.js';
 
 const TENANCY = 'ocid1.tenancy.oc1..infermarktest';
 const USER = 'ocid1.user.oc1..infermarktest';

@@ -3,7 +3,7 @@
  * (a bad one is a validation error naming the field) and the scheme's module is
  * loaded. Shared by `run` (outputLocation), `upload` and `download`.
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { parseStorageUri } from '../spec/storage-uri.js';
 import type { ObjectStore } from './object-store.js';
 import { openStore } from './registry.js';

@@ -16,7 +16,7 @@ import {
   objectStoreContract,
   rejectsWithStorageError,
   withStore,
-} from './object-store.case.js';
+} from './testing/object-store.case.js';
 import type { ObjectStore } from './object-store.js';
 import { createStore, MULTIPART_THRESHOLD_BYTES, PART_SIZE_BYTES } from './s3.js';
 import { httpStatusOf, isRetryable } from './storage-error.js';

@@ -24,7 +24,7 @@ import {
   type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { redactUrl } from '../evidence/redact.js';
+import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';

@@ -6,8 +6,8 @@
  * retried with backoff by `upload.ts`, exit 1 when retries run out). Also how an
  * SDK's or the network's error is classified and described, once for every scheme.
  */
-import { ExitCode, InfermarkError } from '../errors.js';
-import { scrubText } from '../evidence/redact.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { scrubText } from '../base/redact.js';
 
 /** Why a failure that will not pass will not: the user's configuration, or something else that stays broken. */
 export type PermanentKind = 'config' | 'permanent';

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfermarkError } from '../errors.js';
-import { canonicalJson, sha256 } from '../evidence/digest.js';
+import { InfermarkError } from '../base/errors.js';
+import { canonicalJson, sha256 } from '../base/digest.js';
 import {
   describeArtifacts,
   MANIFEST_DIGEST_FILE,

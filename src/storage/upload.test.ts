@@ -11,13 +11,13 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, cliRunFolder, ROOT, runArgs, simulatorFixture, SMALL_RUN } from '../cli/cli-harness.js';
+import { cli, cliRunFolder, ROOT, runArgs, simulatorFixture, SMALL_RUN } from '../cli/testing/harness.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut, StoredObject } from './object-store.js';
 import { openLocation } from './open-location.js';
 import { startAzurite, type AzuriteHandle } from './testing/azurite.js';
 import { startS3rver, type S3rverHandle } from './testing/s3rver.js';
-import { runUploadAndReadBack, writeUploadJob } from './run-round-trip.case.js';
+import { runUploadAndReadBack, writeUploadJob } from '../cli/testing/run-round-trip.case.js';
 import { downloadRun, uploadRunFolder } from './upload.js';
 
 let s3: S3rverHandle;

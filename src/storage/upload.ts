@@ -16,8 +16,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { digestFile, sha256, type FileDigests } from '../evidence/digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { digestFile, sha256, type FileDigests } from '../base/digest.js';
 import {
   isSafeArtifactPath,
   MANIFEST_DIGEST_FILE,

@@ -7,8 +7,8 @@
  * (request ids, trace ids, prompt hashes, user tags) is refused here, so it can
  * reach Prometheus only by changing this file.
  */
-import { InfermarkError } from '../errors.js';
-import type { IterationPlan } from '../engine/plan.js';
+import { InfermarkError } from '../base/errors.js';
+import type { IterationPlan } from '../plan/plan.js';
 import type { ErrorClass, RequestPhase, RequestStatus } from '../metrics/record.js';
 
 /** The document's allowlist: the run's identity and where it ran (constant for a run). */

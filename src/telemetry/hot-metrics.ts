@@ -14,9 +14,9 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { IterationPlan } from '../engine/plan.js';
-import type { RunEvents } from '../engine/run.js';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import type { IterationPlan } from '../plan/plan.js';
+import type { RunEvents } from '../metrics/run-events.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { requestMetrics } from '../metrics/request-metrics.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';

@@ -6,8 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { RunEvents } from '../engine/run.js';
-import { ExitCode, InfermarkError, ValidationError } from '../errors.js';
+import type { RunEvents } from '../metrics/run-events.js';
+import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { HotMetrics, topologyLabels } from './hot-metrics.js';
 

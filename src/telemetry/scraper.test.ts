@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { executeRun } from '../engine/run.js';
-import { takeAnchor } from '../engine/clock.js';
+import { takeAnchor } from '../base/clock.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { loadRunGroup } from '../gate/run-group.js';
 import { spawnSimulator } from '../sim/spawn.js';

@@ -9,9 +9,9 @@
  * so an iteration of a second still gets samples under load and a long one is
  * not scraped more than it needs. Every scrape is kept (see scrape-files.ts).
  */
-import { boundedGet } from '../bounded-get.js';
-import { nowUs, wallIso, type WallAnchor } from '../engine/clock.js';
-import { redactUrl } from '../evidence/redact.js';
+import { boundedGet } from '../base/bounded-get.js';
+import { nowUs, wallIso, type WallAnchor } from '../base/clock.js';
+import { redactUrl } from '../base/redact.js';
 import type { RunFolder } from '../evidence/run-folder.js';
 import {
   SCRAPE_INDEX_FILE,

@@ -25,7 +25,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestFile, type FileDigests } from '../evidence/digest.js';
+import { digestFile, type FileDigests } from '../base/digest.js';
 import { parseStorageUri } from '../spec/storage-uri.js';
 import { isRetryable, StorageError } from '../storage/storage-error.js';
 import type { ObjectStore, ObjectToPut } from '../storage/object-store.js';

@@ -10,8 +10,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { digestOf, sha256 } from '../evidence/digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { digestOf, sha256 } from '../base/digest.js';
 import { insertIgnore, insertRow } from './ingest-run.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 

@@ -11,8 +11,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { digestOf } from '../evidence/digest.js';
-import { redactUrl } from '../evidence/redact.js';
+import { digestOf } from '../base/digest.js';
+import { redactUrl } from '../base/redact.js';
 import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
 import {
   badInput,

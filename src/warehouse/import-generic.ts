@@ -10,8 +10,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { ValidationError, type ValidationIssue } from '../errors.js';
-import { digestOf } from '../evidence/digest.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
+import { digestOf } from '../base/digest.js';
 import { formatPath } from '../spec/field-path.js';
 import {
   badInput,

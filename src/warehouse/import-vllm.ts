@@ -10,7 +10,7 @@
  */
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
-import { digestOf } from '../evidence/digest.js';
+import { digestOf } from '../base/digest.js';
 import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
 import { describe, type Distribution } from '../metrics/percentiles.js';
 import {

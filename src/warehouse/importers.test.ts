@@ -14,9 +14,9 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertNoStack, cli } from '../cli/cli-harness.js';
-import { ExitCode, InfermarkError, ValidationError } from '../errors.js';
-import { digestOf } from '../evidence/digest.js';
+import { assertNoStack, cli } from '../cli/testing/harness.js';
+import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
+import { digestOf } from '../base/digest.js';
 import { writeImport, type ImportResult } from './import-common.js';
 import { readVllm } from './import-vllm.js';
 import { importInput } from './import-sources.js';

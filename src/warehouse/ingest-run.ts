@@ -9,8 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { digestOf } from '../evidence/digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { digestOf } from '../base/digest.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';

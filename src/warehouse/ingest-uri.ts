@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { formatStorageUri, parseStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun } from '../storage/upload.js';

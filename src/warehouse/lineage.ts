@@ -7,8 +7,8 @@
  * A number whose chain breaks anywhere is reported as not publication-safe.
  */
 import { join } from 'node:path';
-import { ExitCode, InfermarkError } from '../errors.js';
-import { digestFile } from '../evidence/digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { digestFile } from '../base/digest.js';
 import { isSafeArtifactPath } from '../evidence/manifest.js';
 import { openLocation } from '../storage/open-location.js';
 import { namedQuery, type NamedQuery } from './queries.js';

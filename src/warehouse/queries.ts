@@ -4,8 +4,8 @@
  * its `query_spec_digest`), so the same name always means the same computation
  * and a number can be walked back through it (lineage.ts).
  */
-import { ExitCode, InfermarkError } from '../errors.js';
-import { digestOf } from '../evidence/digest.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { digestOf } from '../base/digest.js';
 import type { Row, Warehouse } from './warehouse.js';
 
 export interface NamedQuery {

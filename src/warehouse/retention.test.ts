@@ -20,7 +20,7 @@ import {
   simulatorFixture,
   SMALL_RUN,
   type CliResult,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { prune, TIER_TABLES, type PruneReport } from './retention.js';
 import { Warehouse } from './warehouse.js';

@@ -24,7 +24,7 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfermarkError, ValidationError, type ValidationIssue } from '../errors.js';
+import { InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import { resolveRunId } from './queries.js';
 import type { Row, Warehouse } from './warehouse.js';
 

@@ -5,7 +5,7 @@
  * trying again will not help) by DuckDB's message, not by a loose match on "lock"
  * (a checksum error names the "block at location ..." it could not read).
  */
-import { ExitCode, InfermarkError } from '../errors.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 
 /** Exit code when another process holds the warehouse past the wait (EX_TEMPFAIL: try again later). */
 export const WAREHOUSE_BUSY_EXIT = ExitCode.tempFail;

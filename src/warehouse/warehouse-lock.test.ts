@@ -12,7 +12,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfermarkError } from '../errors.js';
+import { InfermarkError } from '../base/errors.js';
 import { Warehouse } from './warehouse.js';
 import { WAREHOUSE_BUSY_EXIT } from './warehouse-errors.js';
 import { announceWriter, intentPath, writerWaiting } from './writer-intent.js';

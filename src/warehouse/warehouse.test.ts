@@ -17,7 +17,7 @@ import {
   simulatorFixture,
   VLLM_ON_2_H100,
   writeJobYaml,
-} from '../cli/cli-harness.js';
+} from '../cli/testing/harness.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { Warehouse } from './warehouse.js';
 

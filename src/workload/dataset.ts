@@ -12,9 +12,9 @@
  * large ShareGPT file does not tokenize all of it.
  */
 import { basename } from 'node:path';
-import { ValidationError, type ValidationIssue } from '../errors.js';
-import { canonicalJson, sha256 } from '../evidence/digest.js';
-import { Prng, keyFromString } from './prng.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
+import { canonicalJson, sha256 } from '../base/digest.js';
+import { Prng, keyFromString } from '../base/prng.js';
 import { createTraceSource, looksLikeTrace, readText, type TraceSourceOptions } from './trace.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 

@@ -6,7 +6,7 @@
  * make and deflates well (a vision encoder's cost depends on the pixel size, not the content).
  */
 import * as zlib from 'node:zlib';
-import { Prng } from './prng.js';
+import { Prng } from '../base/prng.js';
 
 /** Side of the square blocks of seeded noise. */
 const BLOCK_PX = 16;

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Prng } from './prng.js';
+import { Prng } from '../base/prng.js';
 import { createPromptSynthesizer, loadCorpus } from './prompts.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { tinyWordLevel } from './tokenizer-fixtures.js';
+import { tinyWordLevel } from './testing/tokenizer-fixtures.js';
 
 test('the shipped corpus is at least 100 KB of text', async () => {
   const corpus = await loadCorpus();

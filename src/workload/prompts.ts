@@ -17,9 +17,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InfermarkError, ValidationError } from '../errors.js';
-import { sha256 } from '../evidence/digest.js';
-import { Prng } from './prng.js';
+import { InfermarkError, ValidationError } from '../base/errors.js';
+import { sha256 } from '../base/digest.js';
+import { Prng } from '../base/prng.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** The text prompts are cut from. */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scenario } from '../spec/scenario-types.js';
-import { Prng } from './prng.js';
+import { Prng } from '../base/prng.js';
 import { parseScenario } from '../spec/scenario.js';
 import { createItemSource, sampleTextLengths, workloadDigest, WORKLOAD_ALGORITHM } from './sampler.js';
 import { loadTokenizer } from './tokenizer.js';

@@ -16,12 +16,12 @@
  * lengths also match).
  */
 import { createHash } from 'node:crypto';
-import { InfermarkError } from '../errors.js';
-import { canonicalJson } from '../evidence/digest.js';
+import { InfermarkError } from '../base/errors.js';
+import { canonicalJson } from '../base/digest.js';
 import type { Scenario } from '../spec/scenario-types.js';
 import { createDatasetSource } from './dataset.js';
 import { makePngDataUrl } from './images.js';
-import { Permutation, Prng, keyFromString, mix32, type Key64 } from './prng.js';
+import { Permutation, Prng, keyFromString, mix32, type Key64 } from '../base/prng.js';
 import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { loadTokenizer } from './tokenizer.js';
-import { tinyWordLevel } from './tokenizer-fixtures.js';
+import { tinyWordLevel } from './testing/tokenizer-fixtures.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'infermark-tok-'));

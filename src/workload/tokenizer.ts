@@ -5,8 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { ValidationError } from '../errors.js';
-import { sha256 } from '../evidence/digest.js';
+import { ValidationError } from '../base/errors.js';
+import { sha256 } from '../base/digest.js';
 
 /**
  * Encodes text to token ids and back. `count(text) === encode(text).length`, exactly (prompts

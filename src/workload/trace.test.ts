@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../base/errors.js';
 import { createItemSource } from './sampler.js';
 import { loadTokenizer } from './tokenizer.js';
 import { createTraceSource, parseDatetimeUs, parseTrace } from './trace.js';

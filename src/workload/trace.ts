@@ -15,9 +15,9 @@
  */
 import { basename } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { ValidationError, type ValidationIssue } from '../errors.js';
-import { canonicalJson, sha256 } from '../evidence/digest.js';
-import { Permutation, keyFromString } from './prng.js';
+import { ValidationError, type ValidationIssue } from '../base/errors.js';
+import { canonicalJson, sha256 } from '../base/digest.js';
+import { Permutation, keyFromString } from '../base/prng.js';
 import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';

@@ -2,7 +2,7 @@
  * Closed-loop concurrency: keep N requests in flight. A request is scheduled the
  * moment a slot frees, so `scheduled_at` equals the previous request's end.
  */
-import { nowUs } from '../clock.js';
+import { nowUs } from '../../base/clock.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { Executor } from './executor.js';
 

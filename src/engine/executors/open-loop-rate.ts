@@ -4,7 +4,7 @@
  */
 import { arrivalOffsets, type Random } from '../arrivals.js';
 import type { Dispatcher } from '../dispatcher.js';
-import type { ArrivalSpec } from '../plan.js';
+import type { ArrivalSpec } from '../../plan/plan.js';
 import type { Executor } from './executor.js';
 import { runOpenLoop } from './open-loop.js';
 

@@ -3,7 +3,7 @@
  * scheduled from the iteration's start (never from a previous response); an
  * arrival finding `max_in_flight` requests outstanding is dropped and counted.
  */
-import { nowUs, sleepUs } from '../clock.js';
+import { nowUs, sleepUs } from '../../base/clock.js';
 import type { Dispatcher } from '../dispatcher.js';
 
 /** Timer wake-ups are ~1 ms coarse; sleep until this close, then yield until the target. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { bootstrapPercentileCI, minSamplesForPercentile, resampledOrderStatistics } from './bootstrap.js';
 import { describe, percentileOfSorted } from '../../metrics/percentiles.js';
 import { MIN_SAMPLES_FOR_P99 } from '../../metrics/aggregate.js';
-import { Prng } from '../../workload/prng.js';
+import { Prng } from '../../base/prng.js';
 
 const lognormal = (rng: Prng, n: number): number[] =>
   Array.from({ length: n }, () => 200 * Math.exp(0.4 * rng.nextNormal()));

@@ -5,7 +5,7 @@
  * linear one (metrics/percentiles.ts), so the estimate equals the summary's.
  */
 import { percentileOfSorted } from '../../metrics/percentiles.js';
-import { Prng } from '../../workload/prng.js';
+import { Prng } from '../../base/prng.js';
 
 /** A bootstrap interval for the q-quantile of the samples. */
 export interface PercentileInterval {

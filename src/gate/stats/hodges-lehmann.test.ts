@@ -12,7 +12,7 @@ import {
 } from './hodges-lehmann.js';
 import { mannWhitneyU } from './mann-whitney.js';
 import { uNullDistribution } from './u-distribution.js';
-import { Prng } from '../../workload/prng.js';
+import { Prng } from '../../base/prng.js';
 
 /** All pairwise differences x_i − y_j, sorted, computed independently of the module. */
 const differences = (x: number[], y: number[]): number[] =>

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { holmAdjust, holmReject } from './holm.js';
-import { Prng } from '../../workload/prng.js';
+import { Prng } from '../../base/prng.js';
 
 test("Wikipedia's worked example: p = .01, .04, .03, .005 at α = .05 rejects .005 and .01 only", () => {
   // Wikipedia, "Holm–Bonferroni method", Example: four hypotheses; .005 < .05/4, .01 < .05/3,

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mannWhitneyU, type Alternative } from './mann-whitney.js';
-import { Prng } from '../../workload/prng.js';
+import { Prng } from '../../base/prng.js';
 
 const close = (actual: number, expected: number, relative = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= relative * Math.abs(expected), `${actual} ≉ ${expected}`);

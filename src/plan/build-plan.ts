@@ -5,7 +5,7 @@
  * run group run these iterations in a seeded order of their own (iterationOrder).
  */
 import type { BenchmarkJob } from '../spec/job-schema.js';
-import { Prng, keyFromString } from '../workload/prng.js';
+import { Prng, keyFromString } from '../base/prng.js';
 import type { IterationPlan } from './plan.js';
 
 /** Open loop: arrivals beyond this many requests in flight are dropped and counted. */

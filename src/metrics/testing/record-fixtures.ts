@@ -9,7 +9,7 @@ import {
   type RequestPhase,
   type RequestRecord,
   type RequestStatus,
-} from './record.js';
+} from '../record.js';
 
 export interface StreamedRecordSpec {
   index?: number;

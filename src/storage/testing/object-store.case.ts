@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseStorageUri, type StorageLocation, type StorageScheme } from '../spec/storage-uri.js';
-import type { ObjectStore, ObjectToPut } from './object-store.js';
-import { StorageError } from './storage-error.js';
+import { parseStorageUri, type StorageLocation, type StorageScheme } from '../../spec/storage-uri.js';
+import type { ObjectStore, ObjectToPut } from '../object-store.js';
+import { StorageError } from '../storage-error.js';
 
 /** A storage URI parsed and narrowed to the scheme a test expects (fails the test otherwise). */
 export function locationOf<S extends StorageScheme>(

@@ -11,8 +11,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { SimulatorOptions } from '../sim/options.js';
-import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import type { SimulatorOptions } from '../../sim/options.js';
+import { spawnSimulator, type SpawnedSimulator } from '../../sim/spawn.js';
 
 export const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 // dist/src/cli → the repository root, where examples/ lives.

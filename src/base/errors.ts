@@ -2,7 +2,7 @@
  * Errors a user can act on. Every error carries a stable `code` and the process
  * `exitCode` it maps to; only the CLI turns them into an exit (vitest's pattern).
  */
-import { isSecretField, REDACTED, redactSecrets } from './evidence/redact.js';
+import { isSecretField, REDACTED, redactSecrets } from './redact.js';
 
 /** Exit codes used across the CLI (k6-style named codes). */
 export const ExitCode = {

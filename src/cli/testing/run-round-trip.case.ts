@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, runFolderUnder, writeJobYaml } from '../cli/cli-harness.js';
-import { listFiles, type RunManifest } from '../evidence/manifest.js';
-import type { ObjectStore } from './object-store.js';
-import { downloadRun } from './upload.js';
+import { cli, runFolderUnder, writeJobYaml } from './harness.js';
+import { listFiles, type RunManifest } from '../../evidence/manifest.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { downloadRun } from '../../storage/upload.js';
 
 /** A run against the simulator whose results go to `storageUri`. */
 export interface UploadCase {

@@ -5,8 +5,8 @@
  * from the simulator's nominal settings, so a simulator running late on a loaded
  * host is not blamed on the client.
  */
-import type { RequestRecord } from '../metrics/record.js';
-import { writesById, type RequestWrites, type WriteLogSnapshot } from '../sim/write-log.js';
+import type { RequestRecord } from '../../metrics/record.js';
+import { writesById, type RequestWrites, type WriteLogSnapshot } from '../../sim/write-log.js';
 
 /** One completed request, as the client and as the server saw it (ms). */
 export interface TruthPair {
