@@ -20,6 +20,7 @@ import {
   type View,
 } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
+import { escapeHtml } from './escape-html.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,15 +28,6 @@ const require = createRequire(import.meta.url);
 export function uplotAssets(): { js: string; css: string } {
   const read = (file: string): string => readFileSync(require.resolve(`uplot/dist/${file}`), 'utf8');
   return { js: read('uPlot.iife.min.js').replace(/https?:\/\//g, ''), css: read('uPlot.min.css') };
-}
-
-export function escapeHtml(text: unknown): string {
-  return String(text ?? '')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 /** JSON safe inside a <script> element. */

@@ -8,16 +8,7 @@
  */
 import type { ComparePair, Comparison, RunDetail, RunFilters, RunPage } from './api.js';
 import type { Row } from '../warehouse/warehouse.js';
-
-/** HTML-escape text (and attribute values). */
-export function esc(value: unknown): string {
-  return String(value ?? '')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+import { escapeHtml } from '../report/escape-html.js';
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafafa}
@@ -35,15 +26,15 @@ svg{background:#fff;border:1px solid #ddd}#lineage{background:#fff;border:1px so
 export function layout(title: string, body: string, nonce: string, script = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)} · infermark</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} · infermark</title><style>${STYLE}</style></head>
 <body><header><strong>infermark</strong><a href="/" data-testid="nav-runs">Runs</a><a href="/compare" data-testid="nav-compare">Compare</a><a href="/api/benchmark/contracts" data-testid="nav-contracts">Contracts</a></header>
-<main>${body}</main>${script ? `<script nonce="${esc(nonce)}">${script}</script>` : ''}</body></html>`;
+<main>${body}</main>${script ? `<script nonce="${escapeHtml(nonce)}">${script}</script>` : ''}</body></html>`;
 }
 
 export function errorPage(status: number, code: string, message: string, nonce: string): string {
   return layout(
     `Error ${status}`,
-    `<h1>Error ${status}</h1><p class="err" data-testid="error" data-code="${esc(code)}">${esc(message)}</p><p><a href="/">Back to the runs</a></p>`,
+    `<h1>Error ${status}</h1><p class="err" data-testid="error" data-code="${escapeHtml(code)}">${escapeHtml(message)}</p><p><a href="/">Back to the runs</a></p>`,
     nonce,
   );
 }
@@ -79,34 +70,34 @@ export function runListPage(
   nonce: string,
 ): string {
   const input = (key: 'model' | 'engine' | 'gpu' | 'scenario', label: string): string =>
-    `<label>${label}<input name="${key}" list="choices-${key}" value="${esc(filters[key] ?? '')}" data-testid="filter-${key}"></label>
-<datalist id="choices-${key}">${(choices[key] ?? []).map((v) => `<option value="${esc(v)}">`).join('')}</datalist>`;
+    `<label>${label}<input name="${key}" list="choices-${key}" value="${escapeHtml(filters[key] ?? '')}" data-testid="filter-${key}"></label>
+<datalist id="choices-${key}">${(choices[key] ?? []).map((v) => `<option value="${escapeHtml(v)}">`).join('')}</datalist>`;
   const day = (iso: string | undefined): string => (iso ? iso.slice(0, 10) : '');
   const rows = page.runs
     .map(
-      (r) => `<tr data-testid="run-row" data-run-id="${esc(r.run_id)}">
-<td><input type="checkbox" data-testid="compare-pick" value="${esc(r.run_id)}" aria-label="pick ${esc(r.run_id)} to compare"></td>
-<td class="t"><a href="/runs/${encodeURIComponent(String(r.run_id))}" data-testid="run-link">${esc(r.run_id)}</a></td>
-<td class="t">${esc(fmt(r.started_at))}</td><td class="t">${esc(fmt(r.model))}</td><td class="t">${esc(fmt(r.engine))} ${esc(r.engine_version ?? '')}</td>
-<td class="t">${esc(fmt(r.gpu_type))}${r.gpu_count ? ` ×${esc(r.gpu_count)}` : ''}</td><td class="t">${esc(fmt(r.scenarios))}</td>
-<td>${esc(fmt(r.iterations))}</td><td class="t">${esc(fmt(r.status))}</td><td class="t">${esc(fmt(r.source))}</td></tr>`,
+      (r) => `<tr data-testid="run-row" data-run-id="${escapeHtml(r.run_id)}">
+<td><input type="checkbox" data-testid="compare-pick" value="${escapeHtml(r.run_id)}" aria-label="pick ${escapeHtml(r.run_id)} to compare"></td>
+<td class="t"><a href="/runs/${encodeURIComponent(String(r.run_id))}" data-testid="run-link">${escapeHtml(r.run_id)}</a></td>
+<td class="t">${escapeHtml(fmt(r.started_at))}</td><td class="t">${escapeHtml(fmt(r.model))}</td><td class="t">${escapeHtml(fmt(r.engine))} ${escapeHtml(r.engine_version ?? '')}</td>
+<td class="t">${escapeHtml(fmt(r.gpu_type))}${r.gpu_count ? ` ×${escapeHtml(r.gpu_count)}` : ''}</td><td class="t">${escapeHtml(fmt(r.scenarios))}</td>
+<td>${escapeHtml(fmt(r.iterations))}</td><td class="t">${escapeHtml(fmt(r.status))}</td><td class="t">${escapeHtml(fmt(r.source))}</td></tr>`,
     )
     .join('\n');
   const first = page.total === 0 ? 0 : page.offset + 1;
   const last = page.offset + page.runs.length;
   const prev =
     page.offset > 0
-      ? `<a href="${esc(pageHref(filters, Math.max(0, page.offset - page.limit)))}" data-testid="page-prev">← newer</a>`
+      ? `<a href="${escapeHtml(pageHref(filters, Math.max(0, page.offset - page.limit)))}" data-testid="page-prev">← newer</a>`
       : '';
   const next =
     last < page.total
-      ? `<a href="${esc(pageHref(filters, page.offset + page.limit))}" data-testid="page-next">older →</a>`
+      ? `<a href="${escapeHtml(pageHref(filters, page.offset + page.limit))}" data-testid="page-next">older →</a>`
       : '';
   const body = `<h1>Runs</h1>
 <form class="filters" method="get" action="/" data-testid="filters">
 ${input('model', 'Model')}${input('engine', 'Engine')}${input('gpu', 'GPU')}${input('scenario', 'Scenario')}
-<label>From<input type="date" name="from" value="${esc(day(filters.from))}" data-testid="filter-from"></label>
-<label>To<input type="date" name="to" value="${esc(day(filters.to))}" data-testid="filter-to"></label>
+<label>From<input type="date" name="from" value="${escapeHtml(day(filters.from))}" data-testid="filter-from"></label>
+<label>To<input type="date" name="to" value="${escapeHtml(day(filters.to))}" data-testid="filter-to"></label>
 <button type="submit" data-testid="filter-apply">Filter</button><a href="/" data-testid="filter-clear">clear</a>
 </form>
 <p><span data-testid="run-count">${page.total}</span> runs; showing <span data-testid="run-range">${first}–${last}</span>. ${prev} ${next}
@@ -154,7 +145,8 @@ export function lineChart(
   const H = 240;
   const m = { l: 56, r: 12, t: 24, b: 40 };
   const all = series.flatMap((s) => s.points);
-  if (all.length === 0) return `<p data-testid="${esc(testid)}" data-empty="true">${esc(title)}: no data</p>`;
+  if (all.length === 0)
+    return `<p data-testid="${escapeHtml(testid)}" data-empty="true">${escapeHtml(title)}: no data</p>`;
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -164,13 +156,13 @@ export function lineChart(
   const ticks = [0, 0.25, 0.5, 0.75, 1]
     .map(
       (f) =>
-        `<text x="${m.l - 4}" y="${sy(f * y1) + 4}" text-anchor="end" font-size="10">${esc(fmt(f * y1))}</text>`,
+        `<text x="${m.l - 4}" y="${sy(f * y1) + 4}" text-anchor="end" font-size="10">${escapeHtml(fmt(f * y1))}</text>`,
     )
     .join('');
   const xTicks = [...new Set(xs)]
     .map(
       (x) =>
-        `<text x="${sx(x)}" y="${H - m.b + 14}" text-anchor="middle" font-size="10">${esc(fmt(x))}</text>`,
+        `<text x="${sx(x)}" y="${H - m.b + 14}" text-anchor="middle" font-size="10">${escapeHtml(fmt(x))}</text>`,
     )
     .join('');
   const lines = series
@@ -180,18 +172,18 @@ export function lineChart(
       const dots = sorted
         .map(
           ([x, y]) =>
-            `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}" data-testid="chart-point" data-series="${esc(s.name)}" data-x="${x}" data-y="${y}"><title>${esc(s.name)}: ${esc(fmt(y))} at ${esc(fmt(x))}</title></circle>`,
+            `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}" data-testid="chart-point" data-series="${escapeHtml(s.name)}" data-x="${x}" data-y="${y}"><title>${escapeHtml(s.name)}: ${escapeHtml(fmt(y))} at ${escapeHtml(fmt(x))}</title></circle>`,
         )
         .join('');
       return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${path}"/>${dots}
-<text x="${W - m.r - 4}" y="${m.t + 12 * i}" text-anchor="end" font-size="11" fill="${s.color}">${esc(s.name)}</text>`;
+<text x="${W - m.r - 4}" y="${m.t + 12 * i}" text-anchor="end" font-size="11" fill="${s.color}">${escapeHtml(s.name)}</text>`;
     })
     .join('');
-  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}" data-testid="${esc(testid)}">
-<text x="${m.l}" y="14" font-size="12" font-weight="600">${esc(title)}</text>
+  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(title)}" data-testid="${escapeHtml(testid)}">
+<text x="${m.l}" y="14" font-size="12" font-weight="600">${escapeHtml(title)}</text>
 <line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#999"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#999"/>
-${ticks}${xTicks}<text x="${(W + m.l) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">${esc(xLabel)}</text>
-<text transform="translate(12 ${(H - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle" font-size="11">${esc(yLabel)}</text>${lines}</svg>`;
+${ticks}${xTicks}<text x="${(W + m.l) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">${escapeHtml(xLabel)}</text>
+<text transform="translate(12 ${(H - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle" font-size="11">${escapeHtml(yLabel)}</text>${lines}</svg>`;
 }
 
 function num(value: unknown): number | null {
@@ -222,8 +214,8 @@ function charts(points: Row[]): string {
       }),
     });
     const xLabel = byRate ? 'request rate (req/s)' : 'concurrency';
-    out.push(`<section data-testid="scenario-charts" data-scenario="${esc(scenario)}" data-mode="${esc(mode)}">
-<h3>${esc(scenario)} · ${esc(mode)}</h3><div class="charts">
+    out.push(`<section data-testid="scenario-charts" data-scenario="${escapeHtml(scenario)}" data-mode="${escapeHtml(mode)}">
+<h3>${escapeHtml(scenario)} · ${escapeHtml(mode)}</h3><div class="charts">
 ${lineChart(`chart-ttft-${index}`, 'TTFT p50 / p99', xLabel, 'ms', [
   series('p50', '#0969da', 'ttft_ms_p50'),
   series('p99', '#cf222e', 'ttft_ms_p99'),
@@ -293,24 +285,27 @@ export function runPage(detail: RunDetail, nonce: string): string {
     'workload_spec_digest',
     'artifact_manifest_digest',
   ]
-    .map((k) => `<dt>${esc(k)}</dt><dd data-testid="fact-${esc(k)}">${esc(fmt(run[k]))}</dd>`)
+    .map(
+      (k) =>
+        `<dt>${escapeHtml(k)}</dt><dd data-testid="fact-${escapeHtml(k)}">${escapeHtml(fmt(run[k]))}</dd>`,
+    )
     .join('');
   const head = points.columns
-    .map((c) => `<th${c === 'scenario' || c === 'mode' ? ' class="t"' : ''}>${esc(c)}</th>`)
+    .map((c) => `<th${c === 'scenario' || c === 'mode' ? ' class="t"' : ''}>${escapeHtml(c)}</th>`)
     .join('');
   const rows = points.rows
     .map((p) => {
       const cells = points.columns
         .map((c) => {
           const value = p[c];
-          if (c === 'scenario' || c === 'mode') return `<td class="t">${esc(fmt(value))}</td>`;
+          if (c === 'scenario' || c === 'mode') return `<td class="t">${escapeHtml(fmt(value))}</td>`;
           if (TRACEABLE.has(c) && value !== null && value !== undefined) {
-            return `<td><button class="num" type="button" data-lineage data-testid="metric-value" data-column="${esc(c)}" data-run="${esc(runId)}" data-iteration="${esc(p.iteration)}" data-value="${esc(value)}" title="where does this number come from?">${esc(fmt(value))}</button></td>`;
+            return `<td><button class="num" type="button" data-lineage data-testid="metric-value" data-column="${escapeHtml(c)}" data-run="${escapeHtml(runId)}" data-iteration="${escapeHtml(p.iteration)}" data-value="${escapeHtml(value)}" title="where does this number come from?">${escapeHtml(fmt(value))}</button></td>`;
           }
-          return `<td>${esc(fmt(value))}</td>`;
+          return `<td>${escapeHtml(fmt(value))}</td>`;
         })
         .join('');
-      return `<tr data-testid="point-row" data-iteration="${esc(p.iteration)}">${cells}</tr>`;
+      return `<tr data-testid="point-row" data-iteration="${escapeHtml(p.iteration)}">${cells}</tr>`;
     })
     .join('\n');
   const groupList =
@@ -318,17 +313,17 @@ export function runPage(detail: RunDetail, nonce: string): string {
       ? `<h2>Run group</h2><ul data-testid="run-group">${group
           .map(
             (g) =>
-              `<li><a href="/runs/${encodeURIComponent(String(g.run_id))}">${esc(g.run_id)}</a> · <a href="/compare?a=${encodeURIComponent(runId)}&amp;b=${encodeURIComponent(String(g.run_id))}">compare</a></li>`,
+              `<li><a href="/runs/${encodeURIComponent(String(g.run_id))}">${escapeHtml(g.run_id)}</a> · <a href="/compare?a=${encodeURIComponent(runId)}&amp;b=${encodeURIComponent(String(g.run_id))}">compare</a></li>`,
           )
           .join('')}</ul>`
       : '';
   const artifactRows = artifacts
     .map(
       (a) =>
-        `<tr data-testid="artifact-row"><td class="t"><code>${esc(a.path)}</code></td><td>${esc(fmt(a.size_bytes))}</td><td class="t"><code>${esc(a.sha256)}</code></td></tr>`,
+        `<tr data-testid="artifact-row"><td class="t"><code>${escapeHtml(a.path)}</code></td><td>${escapeHtml(fmt(a.size_bytes))}</td><td class="t"><code>${escapeHtml(a.sha256)}</code></td></tr>`,
     )
     .join('');
-  const body = `<h1 data-testid="run-title">Run <code>${esc(runId)}</code></h1>
+  const body = `<h1 data-testid="run-title">Run <code>${escapeHtml(runId)}</code></h1>
 <p class="report-link"><a href="/runs/${encodeURIComponent(runId)}/report" data-testid="run-report-link"><strong>Full report: all charts →</strong></a> (throughput, TTFT, TPOT/ITL and the latency–throughput frontier per scenario, distributions, the time series, provenance)${
     typeof run.run_group_id === 'string' && group.length > 0
       ? ` · <a href="/groups/${encodeURIComponent(run.run_group_id)}/report" data-testid="group-report-link">report of its run group (${group.length + 1} runs, medians)</a>`
@@ -361,12 +356,12 @@ export function comparePage(
   const ids = groups
     ? [...new Set(recent.map((r) => r.run_group_id).filter((g) => g))]
     : recent.map((r) => r.run_id);
-  const options = ids.map((id) => `<option value="${esc(id)}">`).join('');
+  const options = ids.map((id) => `<option value="${escapeHtml(id)}">`).join('');
   const form = `<h1>Compare two ${groups ? 'run groups' : 'runs'}</h1>
 <p><a href="${groups ? '/compare' : '/compare?ga='}" data-testid="compare-mode">${groups ? 'compare two runs instead' : 'compare two run groups (repeats) instead'}</a></p>
 <form class="filters" method="get" action="/compare" data-testid="compare-form" data-kind="${picked.kind}">
-<label>A (baseline)<input name="${nameA}" list="recent" value="${esc(picked.a)}" required data-testid="compare-a" size="40"></label>
-<label>B (candidate)<input name="${nameB}" list="recent" value="${esc(picked.b)}" required data-testid="compare-b" size="40"></label>
+<label>A (baseline)<input name="${nameA}" list="recent" value="${escapeHtml(picked.a)}" required data-testid="compare-a" size="40"></label>
+<label>B (candidate)<input name="${nameB}" list="recent" value="${escapeHtml(picked.b)}" required data-testid="compare-b" size="40"></label>
 <datalist id="recent">${options}</datalist><button type="submit" data-testid="compare-submit">Compare</button></form>`;
   if (!comparison) return layout('Compare', form, nonce);
   const metrics = comparison.columns
@@ -374,7 +369,7 @@ export function comparePage(
     .map((c) => c.slice(0, -'_change_pct'.length));
   const higherBetter = (m: string): boolean => /throughput|_rps$/.test(m);
   const head = `<tr><th class="t">scenario</th><th class="t">mode</th><th>concurrency</th><th>rate</th>${metrics
-    .map((m) => `<th colspan="3">${esc(m)}</th>`)
+    .map((m) => `<th colspan="3">${escapeHtml(m)}</th>`)
     .join(
       '',
     )}</tr><tr><th colspan="4"></th>${metrics.map(() => '<th>A</th><th>B</th><th>Δ%</th>').join('')}</tr>`;
@@ -389,19 +384,20 @@ export function comparePage(
               : change > 0 === higherBetter(m)
                 ? ' class="better"'
                 : ' class="worse"';
-          return `<td>${esc(fmt(r[`${m}_a`]))}</td><td>${esc(fmt(r[`${m}_b`]))}</td><td${cls} data-testid="delta" data-metric="${esc(m)}">${change === null ? '—' : `${change > 0 ? '+' : ''}${change.toFixed(1)}`}</td>`;
+          return `<td>${escapeHtml(fmt(r[`${m}_a`]))}</td><td>${escapeHtml(fmt(r[`${m}_b`]))}</td><td${cls} data-testid="delta" data-metric="${escapeHtml(m)}">${change === null ? '—' : `${change > 0 ? '+' : ''}${change.toFixed(1)}`}</td>`;
         })
         .join('');
-      return `<tr data-testid="compare-row"><td class="t">${esc(fmt(r.scenario))}</td><td class="t">${esc(fmt(r.mode))}</td><td>${esc(fmt(r.concurrency))}</td><td>${esc(fmt(r.rate_rps))}</td>${cells}</tr>`;
+      return `<tr data-testid="compare-row"><td class="t">${escapeHtml(fmt(r.scenario))}</td><td class="t">${escapeHtml(fmt(r.mode))}</td><td>${escapeHtml(fmt(r.concurrency))}</td><td>${escapeHtml(fmt(r.rate_rps))}</td>${cells}</tr>`;
     })
     .join('\n');
-  const link = (id: unknown): string => `<a href="/runs/${encodeURIComponent(String(id))}">${esc(id)}</a>`;
+  const link = (id: unknown): string =>
+    `<a href="/runs/${encodeURIComponent(String(id))}">${escapeHtml(id)}</a>`;
   const who = (label: string, run: Row): string =>
     `<p data-testid="compare-run-${label.toLowerCase()}">${label}: ${
       groups
-        ? `group <code>${esc(run.run_group_id)}</code> (${esc(run.runs)} runs: ${(Array.isArray(run.run_ids) ? run.run_ids : []).map(link).join(', ')})`
+        ? `group <code>${escapeHtml(run.run_group_id)}</code> (${escapeHtml(run.runs)} runs: ${(Array.isArray(run.run_ids) ? run.run_ids : []).map(link).join(', ')})`
         : link(run.run_id)
-    } · ${esc(fmt(run.model))} · ${esc(fmt(run.engine))} ${esc(run.engine_version ?? '')} · ${esc(fmt(run.gpu_type))} · ${esc(fmt(run.started_at))}</p>`;
+    } · ${escapeHtml(fmt(run.model))} · ${escapeHtml(fmt(run.engine))} ${escapeHtml(run.engine_version ?? '')} · ${escapeHtml(fmt(run.gpu_type))} · ${escapeHtml(fmt(run.started_at))}</p>`;
   const body = `${form}${who('A', comparison.a)}${who('B', comparison.b)}
 <p>Δ% is B relative to A${groups ? ' (each a mean over its group’s runs)' : ''}; green is better, red worse.</p>
 <table data-testid="compare-table"><thead>${head}</thead><tbody>${rows || '<tr><td class="t" colspan="4">no points</td></tr>'}</tbody></table>`;

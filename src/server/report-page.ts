@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { resolveRunId } from '../warehouse/queries.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
+import { escapeHtml } from '../report/escape-html.js';
 import { VIEWS, type View } from '../report/report-views.js';
 import { ApiError } from './api.js';
 
@@ -81,17 +82,8 @@ async function render(warehouse: Warehouse, id: string, request: ReportRequest):
 
 /** A way back to the dashboard, right after `<body>`: same-origin links, no script, no style. */
 function withNav(html: string, back: string, label: string): string {
-  const nav = `<nav data-testid="report-nav"><a href="/">all runs</a> · <a href="${escapeAttr(back)}" data-testid="report-back">back to ${escapeAttr(label)}</a></nav>`;
+  const nav = `<nav data-testid="report-nav"><a href="/">all runs</a> · <a href="${escapeHtml(back)}" data-testid="report-back">back to ${escapeHtml(label)}</a></nav>`;
   return html.replace(/<body\b[^>]*>/, (tag) => `${tag}\n${nav}`);
-}
-
-function escapeAttr(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 const hash = (text: string): string =>
