@@ -19,12 +19,18 @@ import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-prove
 import { registerUrlSecrets, scrubText } from '../base/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openLocation } from '../storage/open-location.js';
+import { openStore } from '../storage/registry.js';
 import { uploadRunFolder, type UploadResult } from '../storage/upload.js';
 import { renderUpload } from './upload.js';
 import { renderSummaryTable } from '../report/summary-table.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
-import { jobFromCli, loadJobFile, resolveEndpoint, type CliJobOptions } from '../spec/load-job.js';
+import {
+  jobFromCli,
+  loadJobFile,
+  resolveEndpoint,
+  type CliJobOptions,
+  type ValidatedJob,
+} from '../spec/load-job.js';
 import { ProgressView } from './progress.js';
 
 export interface RunFlags {
@@ -81,13 +87,13 @@ export async function runCommand(jobFile: string | undefined, flags: RunFlags): 
  * The job file, with the flags that override its spec (`--repeats`, `--max-error-rate`,
  * `--no-preflight`); a bad flag is reported with the file's own problems.
  */
-async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promise<BenchmarkJob> {
+async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promise<ValidatedJob> {
   const maxErrorRate = flags.maxErrorRate === undefined ? undefined : num(flags.maxErrorRate);
   const issues = [
     flags.repeats === undefined ? null : repeatsIssue(flags.repeats),
     maxErrorRate === undefined ? null : maxErrorRateIssue(maxErrorRate),
   ].filter((issue): issue is ValidationIssue => issue !== null);
-  let job: BenchmarkJob;
+  let job: ValidatedJob;
   try {
     job = await loadJobFile(jobFile);
   } catch (error) {
@@ -130,7 +136,7 @@ function repeatsIssue(text: string): ValidationIssue | null {
 
 /** Runs a validated job, prints the table (or JSON) and the run folder; returns the exit code. */
 export async function runAndReport(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
   flags: RunFlags,
   /** Sees the last run (the demo prints its next commands with its folder). */
@@ -231,7 +237,7 @@ function repeatLabel(run: Pick<RunResult, 'repeat' | 'repeats'>): string {
 
 /** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */
 export async function runJob(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
   flags: RunFlags,
 ): Promise<RunGroupResult<RunOutcome>> {
@@ -245,12 +251,12 @@ export async function runJob(
   const apiKey = await resolveApiKey(job.spec.apiKey);
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
-  // Storage is checked before any load is sent: a bad URI or missing credentials cost nothing.
-  const output = job.spec.outputLocation
-    ? await openLocation({
-        uri: job.spec.outputLocation.storageUri,
-        parameters: job.spec.outputLocation.parameters ?? {},
-        source: { ...(jobFile ? { file: jobFile } : {}), path: 'spec.outputLocation.storageUri' },
+  // Storage is checked before any load is sent: missing credentials cost nothing (the URI was parsed with the job).
+  const output = job.parsed.outputLocation
+    ? await openStore({
+        location: job.parsed.outputLocation,
+        parameters: job.spec.outputLocation?.parameters ?? {},
+        env: process.env,
       })
     : null;
   try {
@@ -347,7 +353,7 @@ function refuseUnpinnedClaim(
 }
 
 async function executeWithView(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
   jobProvenance: JobFileProvenance | null,
   endpoint: ResolvedEndpoint,
