@@ -32,50 +32,16 @@ import {
   type ValidatedJob,
 } from '../spec/load-job.js';
 import { ProgressView } from './progress.js';
+import type { RunFlags } from './run-flags.js';
 
-export interface RunFlags {
-  url?: string;
-  model?: string;
-  scenario?: string[];
-  concurrency?: string;
-  rate?: string;
-  task?: string;
-  maxRequests?: string;
-  maxTime?: string;
-  seed?: string;
-  arrival?: string;
-  burstiness?: string;
-  trace?: string;
-  warmupRequests?: string;
-  warmupSeconds?: string;
-  slo?: string[];
-  tokenizer?: string;
-  stream?: boolean;
-  timeout?: string;
-  ignoreEos?: boolean;
-  api?: string;
-  apiKeyEnv?: string;
-  apiKeyFile?: string;
-  metricsUrl?: string;
-  metricsInterval?: string;
-  dataset?: string;
-  param?: string[];
-  /** Runs of the whole job (overrides spec.repeats). */
-  repeats?: string;
-  out: string;
-  /** A warehouse file to ingest into, or false for none; undefined is the default warehouse. */
-  warehouse?: string | false;
-  json?: boolean;
-  quiet?: boolean;
-  /** Serve hot metrics for Prometheus on this port during the run (0: any free port). */
-  metricsPort?: string;
-  /** Interface for --metrics-port; loopback by default. */
-  metricsHost?: string;
-  /** The run fails above this error rate (0..1; overrides spec.maxErrorRate). */
-  maxErrorRate?: string;
-  /** False with --no-preflight (overrides spec.preflight). */
-  preflight?: boolean;
-}
+export type { RunFlags } from './run-flags.js';
+
+/**
+ * What runAndReport and runJob read of the flags: where the run goes and how it prints.
+ * `out` alone is required; `demo` and `gate --job` give only some.
+ */
+export type RunJobFlags = Pick<RunFlags, 'out'> &
+  Partial<Pick<RunFlags, 'url' | 'model' | 'warehouse' | 'json' | 'quiet' | 'metricsPort' | 'metricsHost'>>;
 
 /** Runs the command; returns the process exit code. */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
@@ -138,7 +104,7 @@ function repeatsIssue(text: string): ValidationIssue | null {
 export async function runAndReport(
   job: ValidatedJob,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
   /** Sees the last run (the demo prints its next commands with its folder). */
   onRun?: (last: RunOutcome) => void,
 ): Promise<number> {
@@ -239,7 +205,7 @@ function repeatLabel(run: Pick<RunResult, 'repeat' | 'repeats'>): string {
 export async function runJob(
   job: ValidatedJob,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunGroupResult<RunOutcome>> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
@@ -283,7 +249,7 @@ export interface RunOutcome extends RunResult {
 async function ingestAtEnd(
   result: RunResult,
   rawUris: string[],
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunOutcome['warehouse']> {
   if (flags.warehouse === false) return null;
   const { Warehouse, defaultWarehousePath } = await import('../warehouse/warehouse.js');
@@ -306,7 +272,7 @@ async function uploadAtEnd(
   result: RunResult,
   store: ObjectStore,
   job: BenchmarkJob,
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunOutcome['upload']> {
   const quiet = flags.quiet === true || flags.json === true;
   // A repeat goes where it is locally: `[resultFolderName/]<run_group_id>/<run_id>/`.
@@ -358,7 +324,7 @@ async function executeWithView(
   jobProvenance: JobFileProvenance | null,
   endpoint: ResolvedEndpoint,
   apiKey: string | undefined,
-  flags: RunFlags,
+  flags: RunJobFlags,
   afterRun: (result: RunResult) => Promise<RunOutcome>,
 ): Promise<RunGroupResult<RunOutcome>> {
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
@@ -423,7 +389,7 @@ async function preflightModel(
   endpoint: ResolvedEndpoint,
   apiKey: string | undefined,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
   view: ProgressView,
   signal: AbortSignal,
 ): Promise<void> {
