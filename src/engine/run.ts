@@ -174,9 +174,12 @@ interface LoopOutcome {
   failFast: FailFastCause | null;
 }
 
-/** Prepares the backend, creates the run folder and writes its first run.json. */
-async function openRun(inputs: RunInputs): Promise<OpenRun> {
-  const { job, endpoint, events = {} } = inputs;
+/** The client side of a run: its iterations, tokenizer, protocol and backend. */
+type RunClient = Pick<OpenRun, 'planned' | 'plans' | 'tokenizer' | 'kind' | 'backend' | 'authHeaders'>;
+
+/** Plans the iterations and prepares the tokenizer and the backend (no request is sent). */
+async function prepareClient(inputs: RunInputs): Promise<RunClient> {
+  const { job, endpoint } = inputs;
   const { spec } = job;
   const planned = planIterations(job);
   const plans = planned.map((p) => p.plan);
@@ -190,7 +193,15 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
     ? { authorization: `Bearer ${inputs.apiKey}` }
     : {};
   const backend = createRunBackend(inputs, kind, plans, tokenizer);
+  return { planned, plans, tokenizer, kind, backend, authHeaders };
+}
 
+/** Prepares the client, creates the run folder and writes its first run.json. */
+async function openRun(inputs: RunInputs): Promise<OpenRun> {
+  const { job, endpoint, events = {} } = inputs;
+  const { spec } = job;
+  const client = await prepareClient(inputs);
+  const { plans, tokenizer, kind, authHeaders } = client;
   const runId = newRunId();
   const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
@@ -202,17 +213,52 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
   );
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
   const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
-  const identity = {
+  const head = runHead(inputs, kind, anchor, {
     schema_version: 1,
     run_id: runId,
     run_group_id: runGroupId,
     repeat,
     repeats,
     iteration_order: order,
+  });
+  // Written before the probes, which wait on the server: a run killed while they
+  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
+  await folder.writeJson('run.json', {
+    ...head.identity,
+    ...head.described,
+    server: null,
+    tokenizer: tokenizer.name,
+    plan: plans,
+    environment: null,
+  });
+  return {
+    inputs,
+    events,
+    ...client,
+    runId,
+    runGroupId,
+    repeat,
+    repeats,
+    order,
+    anchor,
+    folder,
+    metricsUrl,
+    metricsHeaders,
+    head,
   };
+}
+
+/** run.json's fields known before the probes: the run's identity, intent, job and endpoint. */
+function runHead(
+  inputs: RunInputs,
+  kind: BackendKind,
+  anchor: WallAnchor,
+  identity: Record<string, unknown>,
+): OpenRun['head'] {
+  const { job, endpoint } = inputs;
   const described = {
     started_at: wallIso(anchor, anchor.mono_us),
-    intent: spec.intent,
+    intent: job.spec.intent,
     job_file:
       inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
     job: redactSecrets(jobDocument(job)),
@@ -223,36 +269,7 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
       backend: kind,
     },
   };
-  // Written before the probes, which wait on the server: a run killed while they
-  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
-  await folder.writeJson('run.json', {
-    ...identity,
-    ...described,
-    server: null,
-    tokenizer: tokenizer.name,
-    plan: plans,
-    environment: null,
-  });
-  return {
-    inputs,
-    events,
-    planned,
-    plans,
-    tokenizer,
-    kind,
-    backend,
-    authHeaders,
-    runId,
-    runGroupId,
-    repeat,
-    repeats,
-    order,
-    anchor,
-    folder,
-    metricsUrl,
-    metricsHeaders,
-    head: { identity, described },
-  };
+  return { identity, described };
 }
 
 /** The protocol adapter for the job, with one connection per request the plan keeps in flight at most. */
