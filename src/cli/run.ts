@@ -34,8 +34,6 @@ import {
 import { ProgressView } from './progress.js';
 import type { RunFlags } from './run-flags.js';
 
-export type { RunFlags } from './run-flags.js';
-
 /**
  * What runAndReport and runJob read of the flags: where the run goes and how it prints.
  * `out` alone is required; `demo` and `gate --job` give only some.
