@@ -75,6 +75,14 @@ module.exports = {
       to: {},
     },
     {
+      name: 'parse-once',
+      severity: 'error',
+      comment:
+        'the plan and the engine read the values the validator parsed (ValidatedJob.parsed); they never parse scenario, SLO or storage-URI strings',
+      from: { path: '^src/(plan|engine)/', pathNot: TEST_FILE },
+      to: { path: '^src/spec/(scenario|slo|storage-uri)\\.ts$' },
+    },
+    {
       name: 'product-not-test-support',
       severity: 'error',
       comment: 'the product never imports tests, fakes, fixtures or harnesses (they are not shipped)',

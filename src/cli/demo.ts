@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { spawnSimulator } from '../sim/spawn.js';
 import { loadJobFile } from '../spec/load-job.js';
-import { runAndReport, type RunFlags } from './run.js';
+import type { DemoFlags } from './run-flags.js';
+import { runAndReport } from './run.js';
 
 /** A small, fast model: the demo finishes in well under a minute. */
 export const DEMO_SIMULATOR = {
@@ -30,9 +31,7 @@ export function demoSloLine(slos: readonly string[]): string {
     : `SLOs (examples/demo.yaml spec.slos): ${slos.join(', ')}; each is checked at its percentile (met / not met under the table) and per request (goodput)`;
 }
 
-export async function demoCommand(
-  flags: Pick<RunFlags, 'out' | 'json' | 'quiet' | 'warehouse' | 'metricsPort' | 'metricsHost'>,
-): Promise<number> {
+export async function demoCommand(flags: DemoFlags): Promise<number> {
   const jobFile = demoJobPath();
   // Validated before the simulator starts, and only once.
   const job = await loadJobFile(jobFile);

@@ -4,13 +4,12 @@
  * module lazily, and errors become exit codes here and nowhere else (exit 2 for
  * bad input with no stack trace unless --debug).
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { infermarkVersion } from '../evidence/environment.js';
 import { scrubText } from '../base/redact.js';
 import { isDuckDbError } from '../warehouse/warehouse-errors.js';
-
-const DEFAULT_OUT = '.infermark/runs';
+import { collect, defineDemoCommand, defineRunCommand } from './run-flags.js';
 
 const program = new Command()
   .name('infermark')
@@ -19,61 +18,10 @@ const program = new Command()
   .option('--debug', 'show stack traces for errors')
   .showHelpAfterError();
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-program
-  .command('run')
-  .description('run a BenchmarkJob (job.yaml), or one built from flags')
-  .argument('[job]', 'BenchmarkJob YAML file')
-  .option('--url <url>', "endpoint URL (overrides the job's, e.g. outside the cluster)")
-  .option('--model <name>', "model name (overrides the job's)")
-  .option('--scenario <scenario>', "traffic scenario, e.g. 'D(100,100)' (repeatable)", collect)
-  .option('--concurrency <list>', 'concurrency levels, e.g. 1,4,16')
-  .option('--rate <list>', 'open-loop request rates in req/s, e.g. 5,10')
-  .option('--arrival <distribution>', 'arrivals for --rate: constant, poisson or gamma')
-  .option('--burstiness <shape>', 'gamma shape for --arrival gamma (1 = poisson)')
-  .option('--trace <file>', 'replay a trace file (Mooncake JSONL or Azure CSV)')
-  .option('--dataset <file>', 'dataset file (ShareGPT JSONL) for the dataset scenario')
-  .option('--task <task>', 'text-to-text, text-to-embeddings, image-to-text, image-to-embeddings')
-  .option('--max-requests <n>', 'measured requests per iteration')
-  .option('--max-time <minutes>', 'time limit per iteration, minutes')
-  .option('--warmup-requests <n>', 'warmup requests per iteration (not measured)')
-  .option('--warmup-seconds <s>', 'warmup seconds per iteration (not measured)')
-  .option('--slo <slo>', "goodput SLO, e.g. 'p99_ttft_ms<=500' (repeatable)", collect)
-  .option('--seed <n>', 'workload seed')
-  .option('--repeats <k>', "run the whole job K times, one run group (overrides the job's)")
-  .option('--tokenizer <name|file>', 'o200k_base, cl100k_base, or a tokenizer.json')
-  .option('--no-stream', 'send non-streaming requests')
-  .option('--no-ignore-eos', 'do not ask the server to ignore EOS')
-  .option('--timeout <s>', 'per-request timeout, seconds')
-  .option('--api <api>', 'chat or completions, when the URL does not say')
-  .option('--api-key-env <var>', 'read the API key from this environment variable')
-  .option('--api-key-file <file>', 'read the API key from this file')
-  .option('--metrics-url <url>', 'server Prometheus endpoint to scrape')
-  .option(
-    '--metrics-interval <s>',
-    'seconds between scrapes of the server metrics during an iteration (default 2)',
-  )
-  .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
-  .option(
-    '--max-error-rate <ratio>',
-    'fail the run (exit 1) when errored / (completed + errored) measured requests is above this, 0..1 (default 0.5)',
-  )
-  .option('--no-preflight', 'do not check the model name against GET /v1/models before the run')
-  .option('--out <dir>', 'parent folder of run folders', DEFAULT_OUT)
-  .option(
-    '--warehouse <path>',
-    'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
-  )
-  .option('--no-warehouse', 'do not ingest the run into the warehouse')
-  .option('--metrics-port <port>', 'serve hot metrics for Prometheus at /metrics on this port during the run')
-  .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
-  .option('--json', 'print the result as JSON on stdout')
-  .option('--quiet', 'no progress output')
-  .action(async (job: string | undefined, flags) => {
-    const { runCommand } = await import('./run.js');
-    process.exitCode = await runCommand(job, flags);
-  });
+defineRunCommand(program.command('run')).action(async (job, flags) => {
+  const { runCommand } = await import('./run.js');
+  process.exitCode = await runCommand(job, flags);
+});
 
 program
   .command('validate')
@@ -84,23 +32,10 @@ program
     process.exitCode = await validateCommand(files);
   });
 
-program
-  .command('demo')
-  .description('start the simulator on loopback and run examples/demo.yaml against it')
-  .addOption(new Option('--out <dir>', 'parent folder of run folders').default(DEFAULT_OUT))
-  .option(
-    '--warehouse <path>',
-    'ingest the run into this warehouse (default: $INFERMARK_WAREHOUSE or the user data dir)',
-  )
-  .option('--no-warehouse', 'do not ingest the run into the warehouse')
-  .option('--metrics-port <port>', 'serve hot metrics for Prometheus at /metrics on this port during the run')
-  .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
-  .option('--json', 'print the result as JSON on stdout')
-  .option('--quiet', 'no progress output')
-  .action(async (flags) => {
-    const { demoCommand } = await import('./demo.js');
-    process.exitCode = await demoCommand(flags);
-  });
+defineDemoCommand(program.command('demo')).action(async (flags) => {
+  const { demoCommand } = await import('./demo.js');
+  process.exitCode = await demoCommand(flags);
+});
 
 program
   .command('verify')

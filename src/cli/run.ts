@@ -19,57 +19,27 @@ import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-prove
 import { registerUrlSecrets, scrubText } from '../base/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openLocation } from '../storage/open-location.js';
+import { openStore } from '../storage/registry.js';
 import { uploadRunFolder, type UploadResult } from '../storage/upload.js';
 import { renderUpload } from './upload.js';
 import { renderSummaryTable } from '../report/summary-table.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
-import { jobFromCli, loadJobFile, resolveEndpoint, type CliJobOptions } from '../spec/load-job.js';
+import {
+  jobFromCli,
+  loadJobFile,
+  resolveEndpoint,
+  type CliJobOptions,
+  type ValidatedJob,
+} from '../spec/load-job.js';
 import { ProgressView } from './progress.js';
+import type { RunFlags } from './run-flags.js';
 
-export interface RunFlags {
-  url?: string;
-  model?: string;
-  scenario?: string[];
-  concurrency?: string;
-  rate?: string;
-  task?: string;
-  maxRequests?: string;
-  maxTime?: string;
-  seed?: string;
-  arrival?: string;
-  burstiness?: string;
-  trace?: string;
-  warmupRequests?: string;
-  warmupSeconds?: string;
-  slo?: string[];
-  tokenizer?: string;
-  stream?: boolean;
-  timeout?: string;
-  ignoreEos?: boolean;
-  api?: string;
-  apiKeyEnv?: string;
-  apiKeyFile?: string;
-  metricsUrl?: string;
-  metricsInterval?: string;
-  dataset?: string;
-  param?: string[];
-  /** Runs of the whole job (overrides spec.repeats). */
-  repeats?: string;
-  out: string;
-  /** A warehouse file to ingest into, or false for none; undefined is the default warehouse. */
-  warehouse?: string | false;
-  json?: boolean;
-  quiet?: boolean;
-  /** Serve hot metrics for Prometheus on this port during the run (0: any free port). */
-  metricsPort?: string;
-  /** Interface for --metrics-port; loopback by default. */
-  metricsHost?: string;
-  /** The run fails above this error rate (0..1; overrides spec.maxErrorRate). */
-  maxErrorRate?: string;
-  /** False with --no-preflight (overrides spec.preflight). */
-  preflight?: boolean;
-}
+/**
+ * What runAndReport and runJob read of the flags: where the run goes and how it prints.
+ * `out` alone is required; `demo` and `gate --job` give only some.
+ */
+export type RunJobFlags = Pick<RunFlags, 'out'> &
+  Partial<Pick<RunFlags, 'url' | 'model' | 'warehouse' | 'json' | 'quiet' | 'metricsPort' | 'metricsHost'>>;
 
 /** Runs the command; returns the process exit code. */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
@@ -81,13 +51,13 @@ export async function runCommand(jobFile: string | undefined, flags: RunFlags): 
  * The job file, with the flags that override its spec (`--repeats`, `--max-error-rate`,
  * `--no-preflight`); a bad flag is reported with the file's own problems.
  */
-async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promise<BenchmarkJob> {
+async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promise<ValidatedJob> {
   const maxErrorRate = flags.maxErrorRate === undefined ? undefined : num(flags.maxErrorRate);
   const issues = [
     flags.repeats === undefined ? null : repeatsIssue(flags.repeats),
     maxErrorRate === undefined ? null : maxErrorRateIssue(maxErrorRate),
   ].filter((issue): issue is ValidationIssue => issue !== null);
-  let job: BenchmarkJob;
+  let job: ValidatedJob;
   try {
     job = await loadJobFile(jobFile);
   } catch (error) {
@@ -130,9 +100,9 @@ function repeatsIssue(text: string): ValidationIssue | null {
 
 /** Runs a validated job, prints the table (or JSON) and the run folder; returns the exit code. */
 export async function runAndReport(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
   /** Sees the last run (the demo prints its next commands with its folder). */
   onRun?: (last: RunOutcome) => void,
 ): Promise<number> {
@@ -231,9 +201,9 @@ function repeatLabel(run: Pick<RunResult, 'repeat' | 'repeats'>): string {
 
 /** Runs a validated job with the terminal's live view; shared by `run` and `demo`. */
 export async function runJob(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunGroupResult<RunOutcome>> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
@@ -245,12 +215,12 @@ export async function runJob(
   const apiKey = await resolveApiKey(job.spec.apiKey);
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
-  // Storage is checked before any load is sent: a bad URI or missing credentials cost nothing.
-  const output = job.spec.outputLocation
-    ? await openLocation({
-        uri: job.spec.outputLocation.storageUri,
-        parameters: job.spec.outputLocation.parameters ?? {},
-        source: { ...(jobFile ? { file: jobFile } : {}), path: 'spec.outputLocation.storageUri' },
+  // Storage is checked before any load is sent: missing credentials cost nothing (the URI was parsed with the job).
+  const output = job.parsed.outputLocation
+    ? await openStore({
+        location: job.parsed.outputLocation,
+        parameters: job.spec.outputLocation?.parameters ?? {},
+        env: process.env,
       })
     : null;
   try {
@@ -277,7 +247,7 @@ export interface RunOutcome extends RunResult {
 async function ingestAtEnd(
   result: RunResult,
   rawUris: string[],
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunOutcome['warehouse']> {
   if (flags.warehouse === false) return null;
   const { Warehouse, defaultWarehousePath } = await import('../warehouse/warehouse.js');
@@ -300,7 +270,7 @@ async function uploadAtEnd(
   result: RunResult,
   store: ObjectStore,
   job: BenchmarkJob,
-  flags: RunFlags,
+  flags: RunJobFlags,
 ): Promise<RunOutcome['upload']> {
   const quiet = flags.quiet === true || flags.json === true;
   // A repeat goes where it is locally: `[resultFolderName/]<run_group_id>/<run_id>/`.
@@ -347,12 +317,12 @@ function refuseUnpinnedClaim(
 }
 
 async function executeWithView(
-  job: BenchmarkJob,
+  job: ValidatedJob,
   jobFile: string | null,
   jobProvenance: JobFileProvenance | null,
   endpoint: ResolvedEndpoint,
   apiKey: string | undefined,
-  flags: RunFlags,
+  flags: RunJobFlags,
   afterRun: (result: RunResult) => Promise<RunOutcome>,
 ): Promise<RunGroupResult<RunOutcome>> {
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
@@ -417,7 +387,7 @@ async function preflightModel(
   endpoint: ResolvedEndpoint,
   apiKey: string | undefined,
   jobFile: string | null,
-  flags: RunFlags,
+  flags: RunJobFlags,
   view: ProgressView,
   signal: AbortSignal,
 ): Promise<void> {

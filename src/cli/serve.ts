@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../base/errors.js';
 import { registerSecret } from '../base/redact.js';
+import { untilStopSignal } from '../base/stop-signal.js';
 
 interface ServeFlags {
   warehouse?: string;
@@ -45,15 +46,7 @@ export function registerServeCommand(program: Command): void {
       process.stdout.write(
         `infermark dashboard listening on ${dashboard.url}${token !== undefined ? ' (token required)' : ''}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await dashboard.close();
     });
 }

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ValidationError, type ValidationIssue } from '../base/errors.js';
+import { untilStopSignal } from '../base/stop-signal.js';
 import {
   describeRule,
   NUMERIC_OPTION_RULES,
@@ -68,15 +69,7 @@ export function registerSimulateCommand(program: Command): void {
     const { startSimulator } = await import('../sim/server.js');
     const sim = await startSimulator(options);
     process.stdout.write(`infermark simulator listening on ${sim.url}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopSignal();
     await sim.close();
   });
 }

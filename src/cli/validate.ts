@@ -5,13 +5,12 @@
 import { ExitCode, ValidationError } from '../base/errors.js';
 import { buildPlan } from '../plan/build-plan.js';
 import type { IterationPlan } from '../plan/plan.js';
-import { loadJobFile, parseJobText } from '../spec/load-job.js';
-import type { BenchmarkJob } from '../spec/job-schema.js';
+import { loadJobFile, parseJobText, type ValidatedJob } from '../spec/load-job.js';
 import { scrubText } from '../base/redact.js';
 
 /** A job that passed every check `validate` makes, and the iterations it would run. */
 export interface CheckedJob {
-  job: BenchmarkJob;
+  job: ValidatedJob;
   plans: IterationPlan[];
 }
 

@@ -27,16 +27,15 @@ import { measuredWindowUs, summarizeIteration, type IterationSummary } from '../
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
-import { parseScenario } from '../spec/scenario.js';
-import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
+import { jobDocument, type ValidatedJob } from '../spec/validated-job.js';
 import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '../telemetry/scraper.js';
 import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
-import { buildPlan, iterationOrder } from '../plan/build-plan.js';
+import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import { takeAnchor, wallIso, type WallAnchor } from '../base/clock.js';
 import type { ProgressSnapshot, RunEvents } from '../metrics/run-events.js';
 import { closedLoop } from './executors/closed-loop.js';
@@ -44,12 +43,13 @@ import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
 import type { FailFastCause } from './fail-fast.js';
-import { runIteration } from './iteration.js';
-import type { IterationPlan } from '../plan/plan.js';
+import { runIteration, type IterationOutcome } from './iteration.js';
+import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 
 export interface RunInputs {
-  job: BenchmarkJob;
+  /** Validated: its scenarios, SLOs and storage URI come parsed, so the run refuses nothing. */
+  job: ValidatedJob;
   /** The job file as given, or null for the command-line form. */
   jobFile: string | null;
   /** The job file's digest and git state, when there is a file (see jobFileProvenance). */
@@ -115,15 +115,74 @@ export function coerceRequestParams(params: Record<string, string> = {}): Record
   return out;
 }
 
+/**
+ * Runs one job: opens the run folder (run.json first), probes the server, describes the
+ * workloads, runs the iterations in the run's order, then judges and seals the run.
+ */
 export async function executeRun(inputs: RunInputs): Promise<RunResult> {
-  const { job, endpoint, events = {} } = inputs;
+  const run = await openRun(inputs);
+  const probes = await probeServer(run);
+  const described = await describeRun(run, probes);
+  const outcome = await runIterations(run, described.sources, probes.firstScrape.ok);
+  return sealAndJudge(run, described, outcome);
+}
+
+/** What a run holds from its start to its seal. */
+interface OpenRun {
+  inputs: RunInputs;
+  events: RunEvents;
+  planned: PlannedIteration[];
+  plans: IterationPlan[];
+  tokenizer: Tokenizer;
+  kind: BackendKind;
+  backend: Backend;
+  authHeaders: Record<string, string>;
+  runId: string;
+  runGroupId: string;
+  repeat: number;
+  repeats: number;
+  /** Plan indexes in the order this run takes them. */
+  order: number[];
+  anchor: WallAnchor;
+  folder: RunFolder;
+  metricsUrl: string;
+  /** The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials. */
+  metricsHeaders: Record<string, string>;
+  /** run.json's fields known before the probes: identity, intent, job, endpoint. */
+  head: { identity: Record<string, unknown>; described: Record<string, unknown> };
+}
+
+/** The server's answers before any load: environment, version, and whether /metrics scrapes. */
+interface ServerProbes {
+  environment: Awaited<ReturnType<typeof captureEnvironment>>;
+  serverVersion: Awaited<ReturnType<typeof fetchServerVersion>>;
+  firstScrape: Awaited<ReturnType<typeof fetchText>>;
+}
+
+/** The run's workloads: their item sources and the digests that name the benchmark case. */
+interface DescribedRun {
+  sources: Map<number, ItemSource>;
+  workloadSpecDigest: string;
+  benchmarkCaseId: string;
+}
+
+/** How the iteration loop ended. */
+interface LoopOutcome {
+  /** In the order they ran. */
+  summaries: IterationSummary[];
+  interrupted: boolean;
+  failFast: FailFastCause | null;
+}
+
+/** The client side of a run: its iterations, tokenizer, protocol and backend. */
+type RunClient = Pick<OpenRun, 'planned' | 'plans' | 'tokenizer' | 'kind' | 'backend' | 'authHeaders'>;
+
+/** Plans the iterations and prepares the tokenizer and the backend (no request is sent). */
+async function prepareClient(inputs: RunInputs): Promise<RunClient> {
+  const { job, endpoint } = inputs;
   const { spec } = job;
-  const plans = buildPlan(job);
-  const slos: Slo[] = (spec.slos ?? []).map((text) => {
-    const parsed = parseSlo(text);
-    if (!parsed.ok) throw new Error(`unvalidated SLO ${text}`);
-    return parsed.slo;
-  });
+  const planned = planIterations(job);
+  const plans = planned.map((p) => p.plan);
   // A secret-named request parameter (`api_key`) goes to the server, which may quote it back in an error.
   for (const [name, value] of Object.entries(spec.additionalRequestParams ?? {})) {
     if (isSecretField(name)) registerSecret(value);
@@ -133,8 +192,97 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
   const authHeaders: Record<string, string> = inputs.apiKey
     ? { authorization: `Bearer ${inputs.apiKey}` }
     : {};
+  const backend = createRunBackend(inputs, kind, plans, tokenizer);
+  return { planned, plans, tokenizer, kind, backend, authHeaders };
+}
+
+/** Prepares the client, creates the run folder and writes its first run.json. */
+async function openRun(inputs: RunInputs): Promise<OpenRun> {
+  const { job, endpoint, events = {} } = inputs;
+  const { spec } = job;
+  const client = await prepareClient(inputs);
+  const { plans, tokenizer, kind, authHeaders } = client;
+  const runId = newRunId();
+  const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
+  const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
+  const anchor = takeAnchor();
+  const folder = await RunFolder.create(
+    inputs.group
+      ? `${inputs.group.dir}/${runId}`
+      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
+  );
+  const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
+  const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
+  const head = runHead(inputs, kind, anchor, {
+    schema_version: 1,
+    run_id: runId,
+    run_group_id: runGroupId,
+    repeat,
+    repeats,
+    iteration_order: order,
+  });
+  // Written before the probes, which wait on the server: a run killed while they
+  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
+  await folder.writeJson('run.json', {
+    ...head.identity,
+    ...head.described,
+    server: null,
+    tokenizer: tokenizer.name,
+    plan: plans,
+    environment: null,
+  });
+  return {
+    inputs,
+    events,
+    ...client,
+    runId,
+    runGroupId,
+    repeat,
+    repeats,
+    order,
+    anchor,
+    folder,
+    metricsUrl,
+    metricsHeaders,
+    head,
+  };
+}
+
+/** run.json's fields known before the probes: the run's identity, intent, job and endpoint. */
+function runHead(
+  inputs: RunInputs,
+  kind: BackendKind,
+  anchor: WallAnchor,
+  identity: Record<string, unknown>,
+): OpenRun['head'] {
+  const { job, endpoint } = inputs;
+  const described = {
+    started_at: wallIso(anchor, anchor.mono_us),
+    intent: job.spec.intent,
+    job_file:
+      inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
+    job: redactSecrets(jobDocument(job)),
+    endpoint: {
+      base_url: redactUrl(endpoint.baseUrl),
+      path: endpoint.path,
+      model: endpoint.model,
+      backend: kind,
+    },
+  };
+  return { identity, described };
+}
+
+/** The protocol adapter for the job, with one connection per request the plan keeps in flight at most. */
+function createRunBackend(
+  inputs: RunInputs,
+  kind: BackendKind,
+  plans: IterationPlan[],
+  tokenizer: Tokenizer,
+): Backend {
+  const { job, endpoint } = inputs;
+  const { spec } = job;
   const connections = Math.max(...plans.map((plan) => plan.max_in_flight), 1);
-  const backend = createBackend(kind, {
+  return createBackend(kind, {
     baseUrl: endpoint.baseUrl,
     ...(endpoint.path ? { path: endpoint.path } : {}),
     model: endpoint.model,
@@ -147,146 +295,138 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     // The server's text, not ours: counted in bounded segments (linear whatever it sends).
     countTokens: (text) => tokenizer.countBounded(text),
   });
+}
 
-  const runId = newRunId();
-  const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
-  const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
-  const anchor = takeAnchor();
-  const folder = await RunFolder.create(
-    inputs.group
-      ? `${inputs.group.dir}/${runId}`
-      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
-  );
-  const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
-  // The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials.
-  const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
-  const identity = {
-    schema_version: 1,
-    run_id: runId,
-    run_group_id: runGroupId,
-    repeat,
-    repeats,
-    iteration_order: order,
-  };
-  const described = {
-    started_at: wallIso(anchor, anchor.mono_us),
-    intent: spec.intent,
-    job_file:
-      inputs.jobProvenance ?? (inputs.jobFile ? { path: inputs.jobFile, sha256: null, git: null } : null),
-    job: redactSecrets(job),
-    endpoint: {
-      base_url: redactUrl(endpoint.baseUrl),
-      path: endpoint.path,
-      model: endpoint.model,
-      backend: kind,
-    },
-  };
-  // Written before the probes below, which wait on the server: a run killed while they
-  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
-  await folder.writeJson('run.json', {
-    ...identity,
-    ...described,
-    server: null,
-    tokenizer: tokenizer.name,
-    plan: plans,
-    environment: null,
-  });
+/** Captures the environment and asks the server its version and /metrics, all at once. */
+async function probeServer(run: OpenRun): Promise<ServerProbes> {
+  const { endpoint, signal } = run.inputs;
   const [environment, serverVersion, firstScrape] = await Promise.all([
     captureEnvironment(),
     // Ctrl-C ends the probes too: a hanging server must not hold the interruption for their deadlines.
-    fetchServerVersion(endpoint.baseUrl, authHeaders, inputs.signal),
-    fetchText(metricsUrl, metricsHeaders, {
+    fetchServerVersion(endpoint.baseUrl, run.authHeaders, signal),
+    fetchText(run.metricsUrl, run.metricsHeaders, {
       maxBytes: METRICS_BODY_LIMIT_BYTES,
       totalMs: PROBE_TOTAL_MS,
-      ...(inputs.signal ? { signal: inputs.signal } : {}),
+      ...(signal ? { signal } : {}),
     }),
   ]);
-  if (!firstScrape.ok) events.onNotice?.(`server metrics not scraped (${metricsUrl}: ${firstScrape.reason})`);
+  if (!firstScrape.ok) {
+    run.events.onNotice?.(`server metrics not scraped (${run.metricsUrl}: ${firstScrape.reason})`);
+  }
+  return { environment, serverVersion, firstScrape };
+}
 
+/** Builds each iteration's item source, names the benchmark case, and rewrites run.json whole. */
+async function describeRun(run: OpenRun, probes: ServerProbes): Promise<DescribedRun> {
+  const { job, endpoint } = run.inputs;
   const sources = new Map<number, ItemSource>();
-  for (const plan of plans) sources.set(plan.index, await itemSourceFor(plan, job, tokenizer));
-  const workloads = plans.map((plan) => {
+  for (const planned of run.planned) {
+    sources.set(planned.plan.index, await itemSourceFor(planned, job, run.tokenizer));
+  }
+  const workloads = run.plans.map((plan) => {
     const { description } = sources.get(plan.index) as ItemSource;
     return { iteration: plan.index, description, spec_digest: digestOf(description) };
   });
   const workloadSpecDigest = digestOf(workloads.map((w) => w.spec_digest));
-  const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, kind, plans, workloadSpecDigest);
-  await folder.writeJson('run.json', {
-    ...identity,
+  const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, run.kind, run.plans, workloadSpecDigest);
+  await run.folder.writeJson('run.json', {
+    ...run.head.identity,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: workloadSpecDigest,
-    ...described,
+    ...run.head.described,
     server: {
-      version: serverVersion,
-      metrics_url: redactUrl(metricsUrl),
-      metrics_scraped: firstScrape.ok,
+      version: probes.serverVersion,
+      metrics_url: redactUrl(run.metricsUrl),
+      metrics_scraped: probes.firstScrape.ok,
     },
-    tokenizer: tokenizer.name,
-    plan: plans,
+    tokenizer: run.tokenizer.name,
+    plan: run.plans,
     // The items' own digest is written per iteration (workload.json), from the items it sent.
     workloads,
-    environment,
-    clock: { anchor_wall_ms: anchor.wall_ms, anchor_mono_us: anchor.mono_us, unit: 'us' },
+    environment: probes.environment,
+    clock: { anchor_wall_ms: run.anchor.wall_ms, anchor_mono_us: run.anchor.mono_us, unit: 'us' },
   });
-  events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId, runGroupId, repeat, repeats });
+  const { runId, folder, plans, runGroupId, repeat, repeats } = run;
+  run.events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId, runGroupId, repeat, repeats });
+  return { sources, workloadSpecDigest, benchmarkCaseId };
+}
 
-  const summaries: IterationSummary[] = [];
-  let interrupted = false;
-  let failFast: FailFastCause | null = null;
+/**
+ * Runs the iterations in the run's order, each sealed before the next starts, until
+ * the end, an interruption or a fail-fast cause; the backend is closed whatever happens.
+ */
+async function runIterations(
+  run: OpenRun,
+  sources: Map<number, ItemSource>,
+  metricsScraped: boolean,
+): Promise<LoopOutcome> {
+  const { job, signal } = run.inputs;
+  const { spec } = job;
+  const { events, plans } = run;
+  const outcome: LoopOutcome = { summaries: [], interrupted: false, failFast: null };
   try {
-    for (const index of order) {
+    for (const index of run.order) {
       const plan = plans[index] as IterationPlan;
-      if (inputs.signal?.aborted) {
-        interrupted = true;
+      if (signal?.aborted) {
+        outcome.interrupted = true;
         break;
       }
       events.onIterationStart?.(plan, plans.length);
       const items = sources.get(plan.index) as ItemSource;
       const { summary, failFast: cause } = await runOneIteration(plan, {
-        runId,
-        folder,
-        backend,
+        runId: run.runId,
+        folder: run.folder,
+        backend: run.backend,
         items,
         executor: executorFor(plan, items, spec.seed),
-        slos,
-        metricsUrl: firstScrape.ok ? metricsUrl : null,
-        metricsHeaders,
+        slos: job.parsed.slos,
+        metricsUrl: metricsScraped ? run.metricsUrl : null,
+        metricsHeaders: run.metricsHeaders,
         metricsIntervalMs: (spec.metricsIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_MS / 1000) * 1000,
-        anchor,
-        signal: inputs.signal,
+        anchor: run.anchor,
+        signal,
         onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
         onRecord: events.onRecord ? (record) => events.onRecord?.(plan, record) : undefined,
       });
       // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
-      await sealIteration(folder, runId, plan.index);
-      summaries.push(summary);
+      await sealIteration(run.folder, run.runId, plan.index);
+      outcome.summaries.push(summary);
       events.onIterationEnd?.(plan, summary);
       if (summary.ended_by === 'interrupted') {
-        interrupted = true;
+        outcome.interrupted = true;
         break;
       }
       // The server is wrong for this job: the later iterations would only repeat the failure.
       if (cause) {
-        failFast = cause;
+        outcome.failFast = cause;
         break;
       }
     }
   } finally {
-    await backend.close();
+    await run.backend.close();
   }
-  summaries.sort((a, b) => a.iteration - b.iteration);
+  return outcome;
+}
+
+/** Judges the run from its summaries, writes summary.json and seals the run folder. */
+async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: LoopOutcome): Promise<RunResult> {
+  const { spec } = run.inputs.job;
+  const { interrupted, failFast } = outcome;
+  const summaries = outcome.summaries.sort((a, b) => a.iteration - b.iteration);
   const { status, failure } = judgeRun(summaries, {
     interrupted,
     failFast,
     maxErrorRate: spec.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
   });
+  const { runId, folder } = run;
+  const { benchmarkCaseId } = described;
   await folder.writeJson('summary.json', {
     run_id: runId,
     benchmark_case_id: benchmarkCaseId,
-    workload_spec_digest: workloadSpecDigest,
+    workload_spec_digest: described.workloadSpecDigest,
     status,
     failure,
-    iterations_planned: plans.length,
+    iterations_planned: run.plans.length,
     iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
     iterations: summaries,
   });
@@ -300,10 +440,10 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     interrupted,
     status,
     failure,
-    runGroupId,
-    repeat,
-    repeats,
-    iterationOrder: order,
+    runGroupId: run.runGroupId,
+    repeat: run.repeat,
+    repeats: run.repeats,
+    iterationOrder: run.order,
   };
 }
 
@@ -340,7 +480,7 @@ interface IterationContext {
   backend: Backend;
   items: ItemSource;
   executor: Executor;
-  slos: Slo[];
+  slos: readonly Slo[];
   metricsUrl: string | null;
   metricsHeaders: Record<string, string>;
   /** The scrape interval asked for (spec.metricsIntervalSeconds); shortened for short iterations. */
@@ -351,11 +491,30 @@ interface IterationContext {
   onRecord: ((record: RequestRecord) => void) | undefined;
 }
 
+/** Runs one iteration into its folder: records, scrapes, workload.json and summary.json. */
 async function runOneIteration(
   plan: IterationPlan,
   ctx: IterationContext,
 ): Promise<{ summary: IterationSummary; failFast: FailFastCause | null }> {
   const dir = RunFolder.iterationDir(plan.index);
+  const outcome = await recordIteration(plan, dir, ctx);
+  await ctx.folder.writeJson(`${dir}/workload.json`, {
+    description: ctx.items.description,
+    spec_digest: digestOf(ctx.items.description),
+    items: outcome.workload.items,
+    items_digest: outcome.workload.digest,
+  });
+  const summary = summarizeOutcome(plan, outcome, ctx);
+  await ctx.folder.writeJson(`${dir}/summary.json`, summary);
+  return { summary, failFast: outcome.fail_fast };
+}
+
+/** Sends the iteration's load, each record appended to requests.jsonl, the server scraped meanwhile. */
+async function recordIteration(
+  plan: IterationPlan,
+  dir: string,
+  ctx: IterationContext,
+): Promise<IterationOutcome> {
   // Scraped on a timer while the load runs: gauges read after the drain are all 0.
   const scraper = ctx.metricsUrl
     ? await IterationScraper.start({
@@ -368,7 +527,7 @@ async function runOneIteration(
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       })
     : null;
-  let outcome;
+  let outcome: IterationOutcome | undefined;
   try {
     const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
     try {
@@ -390,13 +549,16 @@ async function runOneIteration(
   } finally {
     await scraper?.stop(measuredWindowUs(outcome?.records ?? []));
   }
-  await ctx.folder.writeJson(`${dir}/workload.json`, {
-    description: ctx.items.description,
-    spec_digest: digestOf(ctx.items.description),
-    items: outcome.workload.items,
-    items_digest: outcome.workload.digest,
-  });
-  const summary = summarizeIteration(
+  return outcome;
+}
+
+/** The iteration's summary from its records and what the loop counted. */
+function summarizeOutcome(
+  plan: IterationPlan,
+  outcome: IterationOutcome,
+  ctx: IterationContext,
+): IterationSummary {
+  return summarizeIteration(
     outcome.records,
     {
       iteration: plan.index,
@@ -414,8 +576,6 @@ async function runOneIteration(
     },
     ctx.slos,
   );
-  await ctx.folder.writeJson(`${dir}/summary.json`, summary);
-  return { summary, failFast: outcome.fail_fast };
 }
 
 /** Whether two URLs share scheme, host and port. */
@@ -438,26 +598,25 @@ function executorFor(plan: IterationPlan, items: ItemSource, seed: number): Exec
   );
 }
 
+/** The items an iteration sends: its parsed scenario's, or its trace's. */
 async function itemSourceFor(
-  plan: IterationPlan,
-  job: BenchmarkJob,
+  { plan, workload }: PlannedIteration,
+  job: ValidatedJob,
   tokenizer: Tokenizer,
 ): Promise<ItemSource> {
   const { spec } = job;
   const iterationKey = `${plan.index}:${plan.scenario}`;
-  if (plan.mode === 'trace') {
+  if (workload.kind === 'trace') {
     return createTraceSource({
-      path: spec.trace as string,
+      path: workload.path,
       tokenizer,
       seed: spec.seed,
       iterationKey,
       task: spec.task,
     });
   }
-  const parsed = parseScenario(plan.scenario);
-  if (!parsed.ok) throw new Error(`unvalidated scenario ${plan.scenario}`);
   return createItemSource({
-    scenario: parsed.scenario,
+    scenario: workload.scenario,
     tokenizer,
     seed: spec.seed,
     iterationKey,

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../base/errors.js';
-import type { BenchmarkJob } from '../spec/job-schema.js';
+import type { ValidatedJob } from '../spec/validated-job.js';
 import { parseWith } from '../spec/zod-issues.js';
 
 export const profileSchema = z.strictObject({
@@ -59,11 +59,14 @@ export async function loadProfile(nameOrFile: string): Promise<Profile> {
 }
 
 /** The job as the profile runs it; a filter that keeps nothing is an error naming it. */
-export function applyProfile(job: BenchmarkJob, profile: Profile, jobFile: string): BenchmarkJob {
+export function applyProfile(job: ValidatedJob, profile: Profile, jobFile: string): ValidatedJob {
   const spec = { ...job.spec, repeats: profile.repeats };
+  let parsed = job.parsed;
   const issues = [];
   if (profile.scenarios) {
     spec.trafficScenarios = job.spec.trafficScenarios.filter((s) => profile.scenarios?.includes(s));
+    // The parsed scenarios are the ones the plan runs: they follow the list.
+    parsed = { ...parsed, scenarios: parsed.scenarios.filter((s) => profile.scenarios?.includes(s.text)) };
     const unknown = profile.scenarios.filter((s) => !job.spec.trafficScenarios.includes(s));
     if (unknown.length > 0) {
       issues.push({
@@ -90,5 +93,5 @@ export function applyProfile(job: BenchmarkJob, profile: Profile, jobFile: strin
     spec.maxTimePerIteration = Math.min(profile.maxTimePerIteration, job.spec.maxTimePerIteration);
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { ...job, spec };
+  return { ...job, spec, parsed };
 }

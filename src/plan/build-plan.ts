@@ -3,15 +3,22 @@
  * genai-bench runs them), each scenario at every concurrency level, then at every
  * request rate; a trace file adds one trace-replay iteration. The repeats of a
  * run group run these iterations in a seeded order of their own (iterationOrder).
+ * Scenarios come parsed from the validated job: nothing here parses a string.
  */
-import type { BenchmarkJob } from '../spec/job-schema.js';
+import type { ValidatedJob } from '../spec/validated-job.js';
 import { Prng, keyFromString } from '../base/prng.js';
-import type { IterationPlan } from './plan.js';
+import type { IterationPlan, PlannedIteration } from './plan.js';
 
 /** Open loop: arrivals beyond this many requests in flight are dropped and counted. */
 export const OPEN_LOOP_MAX_IN_FLIGHT = 1024;
 
-export function buildPlan(job: BenchmarkJob): IterationPlan[] {
+/** The iterations as recorded in run.json. */
+export function buildPlan(job: ValidatedJob): IterationPlan[] {
+  return planIterations(job).map((planned) => planned.plan);
+}
+
+/** The iterations with the workload each draws from, in plan order. */
+export function planIterations(job: ValidatedJob): PlannedIteration[] {
   const { spec } = job;
   const common = {
     max_requests: spec.maxRequestsPerIteration,
@@ -22,20 +29,22 @@ export function buildPlan(job: BenchmarkJob): IterationPlan[] {
     distribution: spec.arrival.distribution,
     burstiness: spec.arrival.burstiness ?? 1,
   };
-  const plans: IterationPlan[] = [];
-  for (const scenario of spec.trafficScenarios) {
+  const plans: PlannedIteration[] = [];
+  for (const { text: scenario, scenario: parsed } of job.parsed.scenarios) {
+    const workload = { kind: 'scenario', scenario: parsed } as const;
     for (const concurrency of spec.numConcurrency) {
-      plans.push({
+      const plan: IterationPlan = {
         index: plans.length,
         scenario,
         mode: 'concurrency',
         concurrency,
         ...common,
         max_in_flight: concurrency,
-      });
+      };
+      plans.push({ plan, workload });
     }
     for (const rate of spec.requestRates ?? []) {
-      plans.push({
+      const plan: IterationPlan = {
         index: plans.length,
         scenario,
         mode: 'rate',
@@ -43,17 +52,19 @@ export function buildPlan(job: BenchmarkJob): IterationPlan[] {
         arrival,
         ...common,
         max_in_flight: OPEN_LOOP_MAX_IN_FLIGHT,
-      });
+      };
+      plans.push({ plan, workload });
     }
   }
   if (spec.trace) {
-    plans.push({
+    const plan: IterationPlan = {
       index: plans.length,
       scenario: `trace:${spec.trace}`,
       mode: 'trace',
       ...common,
       max_in_flight: OPEN_LOOP_MAX_IN_FLIGHT,
-    });
+    };
+    plans.push({ plan, workload: { kind: 'trace', path: spec.trace } });
   }
   return plans;
 }

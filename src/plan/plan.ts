@@ -1,8 +1,10 @@
 /**
  * The plan: a run is a list of iterations, one per (traffic scenario × concurrency
  * level | request rate | trace). Plain data built from a validated job, so the
- * engine never reads the spec itself.
+ * engine never reads the spec itself. An IterationPlan is written to run.json as it
+ * is; the workload it draws from (a parsed scenario or a trace file) travels beside it.
  */
+import type { Scenario } from '../spec/scenario-types.js';
 
 export type IterationMode = 'concurrency' | 'rate' | 'trace';
 
@@ -32,6 +34,15 @@ export interface IterationPlan {
   warmup: { requests: number; seconds: number };
   /** Open loop: arrivals beyond this many in flight are dropped (counted, not delayed). */
   max_in_flight: number;
+}
+
+/** Where an iteration's items come from: a parsed traffic scenario, or a trace file to replay. */
+export type IterationWorkload = { kind: 'scenario'; scenario: Scenario } | { kind: 'trace'; path: string };
+
+/** An iteration as the engine runs it: the plan (as recorded) and its workload. */
+export interface PlannedIteration {
+  plan: IterationPlan;
+  workload: IterationWorkload;
 }
 
 /** A short label for progress lines and folder names: `D(100,100) c=16`, `D(100,100) 40 req/s`. */

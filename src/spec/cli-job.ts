@@ -4,8 +4,8 @@
  */
 import { ValidationError } from '../base/errors.js';
 import { formatPath, type PathSegment } from './field-path.js';
-import type { BenchmarkJob } from './job-schema.js';
 import { validateJob } from './job-validate.js';
+import type { ValidatedJob } from './validated-job.js';
 import { toValidationIssues } from './job-issues.js';
 
 /** Flag values as the CLI parsed them; enum-like values stay strings so the schema checks them. */
@@ -102,7 +102,7 @@ export function cliPathFor(path: readonly PathSegment[]): string {
  * job file's genai-bench sweep) unless rates or a trace are given.
  * @throws ValidationError with file `command line` and flag-named paths.
  */
-export function jobFromCli(opts: CliJobOptions): BenchmarkJob {
+export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   const spec: Record<string, unknown> = {
     endpoint: { endpoint: { url: opts.url, apiFormat: 'openai', modelName: opts.model } },
     task: opts.task ?? 'text-to-text',

@@ -3,6 +3,8 @@
  * scenarios fit the task, exactly one endpoint, only served apiFormats, sets have no
  * duplicates, a `dataset` scenario has a dataset. They read the raw input defensively (a
  * field of the wrong type is left to the schema), so they report alongside schema errors.
+ * What they parse on the way (scenarios, SLOs, the output storage URI) is kept, so the
+ * validated job carries it and nothing parses those strings again.
  */
 import { EndpointUrlError, splitEndpointUrl, type OpenAiPath } from './endpoint.js';
 import type { PathSegment } from './field-path.js';
@@ -10,8 +12,10 @@ import { clip, MAX_EXPRESSION_CHARS, MAX_URL_CHARS } from './job-limits.js';
 import { builtinTokenizers, omeApiFormats } from './job-schema.js';
 import { parseScenario } from './scenario.js';
 import { parseSlo } from './slo.js';
-import { isSafeRelativePath, parseStorageUri } from './storage-uri.js';
+import type { Slo } from './slo-types.js';
+import { isSafeRelativePath, parseStorageUri, type StorageLocation } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
+import type { ParsedScenario } from './validated-job.js';
 
 /** One problem: where, and what was expected. */
 export interface JobIssue {
@@ -43,18 +47,31 @@ const PATHS_FOR_TASK: Record<Task, readonly OpenAiPath[]> = {
   'image-to-embeddings': ['/v1/embeddings'],
 };
 
+/**
+ * What the rules found: every problem, and the values parsed on the way. The values are
+ * whole only when there is no problem: `scenarios` then holds one entry per
+ * `spec.trafficScenarios` entry (null when the job lists none), `slos` one per `spec.slos`.
+ */
+export interface JobRulesResult {
+  issues: JobIssue[];
+  scenarios: ParsedScenario[] | null;
+  slos: Slo[];
+  outputLocation: StorageLocation | null;
+}
+
 /** Cross-field checks over a raw (unvalidated) job object. */
-export function checkJobRules(raw: unknown): JobIssue[] {
-  const issues: JobIssue[] = [];
+export function checkJobRules(raw: unknown): JobRulesResult {
+  const result: JobRulesResult = { issues: [], scenarios: null, slos: [], outputLocation: null };
+  const { issues } = result;
   const add = (path: PathSegment[], message: string): void => {
     issues.push({ path, message });
   };
-  if (!isObj(raw) || !isObj(raw.spec)) return issues;
+  if (!isObj(raw) || !isObj(raw.spec)) return result;
   const spec = raw.spec;
   const task = (omeTasks as readonly unknown[]).includes(spec.task) ? (spec.task as Task) : undefined;
 
   checkEndpoint(spec, task, add);
-  checkScenarios(spec, task, add);
+  result.scenarios = checkScenarios(spec, task, add);
   // With no scenarios, a storage dataset would default the job to dataset mode, which cannot run yet.
   if (spec.trafficScenarios === undefined && spec.dataset !== undefined && spec.datasetFile === undefined) {
     add(
@@ -73,7 +90,8 @@ export function checkJobRules(raw: unknown): JobIssue[] {
   // Strings past their bound are the schema's to report; they are not parsed here.
   if (isObj(spec.outputLocation) && within(spec.outputLocation.storageUri, MAX_URL_CHARS)) {
     const parsed = parseStorageUri(spec.outputLocation.storageUri);
-    if (!parsed.ok) add(['spec', 'outputLocation', 'storageUri'], parsed.message);
+    if (parsed.ok) result.outputLocation = parsed.location;
+    else add(['spec', 'outputLocation', 'storageUri'], parsed.message);
   }
   checkSet(spec.numConcurrency, ['spec', 'numConcurrency'], 'concurrency level', add);
   checkSet(spec.requestRates, ['spec', 'requestRates'], 'request rate', add);
@@ -82,7 +100,8 @@ export function checkJobRules(raw: unknown): JobIssue[] {
     spec.slos.forEach((text, i) => {
       if (!within(text, MAX_EXPRESSION_CHARS)) return;
       const r = parseSlo(text);
-      if (!r.ok) add(['spec', 'slos', i], r.message);
+      if (r.ok) result.slos.push(r.slo);
+      else add(['spec', 'slos', i], r.message);
     });
   }
 
@@ -124,7 +143,7 @@ export function checkJobRules(raw: unknown): JobIssue[] {
   if (spec.api !== undefined && task !== undefined && task !== 'text-to-text') {
     add(['spec', 'api'], `api applies only to task text-to-text (task is ${task})`);
   }
-  return issues;
+  return result;
 }
 
 type Add = (path: PathSegment[], message: string) => void;
@@ -175,15 +194,17 @@ function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
   }
 }
 
-function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
+/** Checks `spec.trafficScenarios`; returns the entries that parse (null when it is not a list). */
+function checkScenarios(spec: Obj, task: Task | undefined, add: Add): ParsedScenario[] | null {
   const list = spec.trafficScenarios;
-  if (!Array.isArray(list)) return;
+  if (!Array.isArray(list)) return null;
+  const parsed: ParsedScenario[] = [];
   if (list.length === 0) {
     add(
       ['spec', 'trafficScenarios'],
       'must list at least one scenario (omit the field to use the task defaults)',
     );
-    return;
+    return parsed;
   }
   const seen = new Map<string, number>();
   list.forEach((text, i) => {
@@ -194,6 +215,7 @@ function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
       add(path, r.message);
       return;
     }
+    parsed.push({ text, scenario: r.scenario });
     const first = seen.get(text);
     if (first !== undefined) {
       add(path, `duplicate of trafficScenarios[${first}] (the list is a set)`);
@@ -218,6 +240,7 @@ function checkScenarios(spec: Obj, task: Task | undefined, add: Add): void {
       );
     }
   });
+  return parsed;
 }
 
 /** A string within `max` characters (a longer one is the schema's to refuse). */

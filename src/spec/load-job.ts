@@ -7,18 +7,19 @@ import { ValidationError } from '../base/errors.js';
 import { formatPath, valueAt } from './field-path.js';
 import { toValidationIssues } from './job-issues.js';
 import { clip, MAX_JOB_FILE_BYTES } from './job-limits.js';
-import type { BenchmarkJob } from './job-schema.js';
 import { validateJob } from './job-validate.js';
 import { parseJobYaml } from './job-yaml.js';
+import type { ValidatedJob } from './validated-job.js';
 
 export { jobFromCli, type CliJobOptions } from './cli-job.js';
 export { resolveEndpoint, type ResolvedEndpoint } from './endpoint.js';
+export type { ValidatedJob } from './validated-job.js';
 
 /**
  * Read and validate a job file.
  * @throws ValidationError listing every problem (unreadable file, YAML syntax, schema, rules).
  */
-export async function loadJobFile(path: string): Promise<BenchmarkJob> {
+export async function loadJobFile(path: string): Promise<ValidatedJob> {
   return parseJobText(await readJobFile(path), path);
 }
 
@@ -65,7 +66,7 @@ async function readJobFile(path: string): Promise<string> {
  * Parse and validate job YAML (JSON is YAML too); `file` names the source in messages.
  * @throws ValidationError listing every problem.
  */
-export function parseJobText(text: string, file: string): BenchmarkJob {
+export function parseJobText(text: string, file: string): ValidatedJob {
   const raw = parseJobYaml(text, file);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ValidationError([

@@ -1,7 +1,8 @@
 /**
  * From a storage URI and its parameters to an open store: the URI is parsed
  * (a bad one is a validation error naming the field) and the scheme's module is
- * loaded. Shared by `run` (outputLocation), `upload` and `download`.
+ * loaded. For URIs given on the command line (`upload`, `download`); a job's
+ * outputLocation comes parsed with the validated job, and `run` opens it with openStore.
  */
 import { ValidationError } from '../base/errors.js';
 import { parseStorageUri } from '../spec/storage-uri.js';
