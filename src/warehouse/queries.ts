@@ -96,14 +96,32 @@ export async function namedQuery(warehouse: SqlHandle, name: string): Promise<Na
   return row as unknown as NamedQuery;
 }
 
+/** What the run lists show of each run after its ids (`infermark warehouse runs`, the dashboard's run list). */
+export const RUN_LIST_COLUMNS: readonly string[] = [
+  'started_at',
+  'source',
+  'status',
+  'intent',
+  'model',
+  'engine',
+  'engine_version',
+  'gpu_type',
+  'gpu_count',
+  'iterations_completed AS iterations',
+];
+
+/** RUN_LIST_COLUMNS as a select list, each qualified by the table alias when one is given. */
+export function runListColumns(alias?: string): string {
+  return RUN_LIST_COLUMNS.map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
+}
+
 /** The run list, newest first, with optional filters. */
 export async function listRuns(
   warehouse: SqlHandle,
   filters: { model?: string; engine?: string; gpu?: string; limit?: number } = {},
 ): Promise<{ columns: string[]; rows: Row[] }> {
   return warehouse.json(
-    `SELECT run_id, started_at, source, status, intent, model, engine, engine_version, gpu_type, gpu_count,
-       iterations_completed AS iterations, benchmark_case_id
+    `SELECT run_id, ${runListColumns()}, benchmark_case_id
      FROM benchmark_run_fact
      WHERE ($1::VARCHAR IS NULL OR model = $1) AND ($2::VARCHAR IS NULL OR engine = $2) AND ($3::VARCHAR IS NULL OR gpu_type = $3)
      ORDER BY started_at DESC NULLS LAST, run_id DESC
