@@ -227,21 +227,13 @@ export async function writeImport(
   );
 
   await warehouse.transaction(async () => {
-    if (dims.software)
-      await insertIgnore(warehouse, 'software_version_dim', {
-        software_version_id: dims.software.id,
-        ...dims.software.columns,
-      });
-    if (dims.hardware)
-      await insertIgnore(warehouse, 'hardware_topology_dim', {
-        hardware_topology_id: dims.hardware.id,
-        ...dims.hardware.columns,
-      });
-    if (dims.cluster)
-      await insertIgnore(warehouse, 'cluster_region_dim', {
-        cluster_region_id: dims.cluster.id,
-        ...dims.cluster.columns,
-      });
+    for (const [table, key, dim] of [
+      ['software_version_dim', 'software_version_id', dims.software],
+      ['hardware_topology_dim', 'hardware_topology_id', dims.hardware],
+      ['cluster_region_dim', 'cluster_region_id', dims.cluster],
+    ] as const) {
+      if (dim) await insertIgnore(warehouse, table, { [key]: dim.id, ...dim.columns });
+    }
     for (const workload of imported.workloads ?? []) await insertIgnore(warehouse, 'workload_dim', workload);
     await insertRow(warehouse, 'benchmark_run_fact', run);
     await insertMany(warehouse, catalog, 'serving_outcome_fact', outcomes);

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf } from '../base/digest.js';
+import type { ClientEnvironment } from '../evidence/environment.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
@@ -55,13 +56,7 @@ interface RunJson {
   tokenizer?: string;
   plan: unknown[];
   workloads?: { iteration: number; description: Record<string, unknown>; spec_digest: string }[];
-  environment: {
-    infermark_version: string;
-    node_version: string;
-    os: { platform: string; release: string; arch: string };
-    host: { cpu_model: string; cores: number; memory_bytes: number };
-    gpus: { name: string; memory_mib: number }[];
-  };
+  environment: ClientEnvironment;
 }
 
 export async function ingestRunFolder(

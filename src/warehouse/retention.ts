@@ -202,7 +202,7 @@ export async function planPrune(warehouse: Warehouse, options: PruneOptions = {}
       days: policy.hotDays,
       cutoff: hotCut.toISOString(),
       runs: hotRuns,
-      rows: await countRows(warehouse, TIER_TABLES.hot, hotRuns),
+      rows: await countRows(warehouse, rowsOfRuns(TIER_TABLES.hot), hotRuns),
       folders: [],
       action: 'delete',
     },
@@ -211,10 +211,7 @@ export async function planPrune(warehouse: Warehouse, options: PruneOptions = {}
       days: policy.warmDays,
       cutoff: warmCut.toISOString(),
       runs: warmRuns,
-      rows: {
-        ...(await countRows(warehouse, TIER_TABLES.warm, warmRuns)),
-        ...(await countOrphanedDimensions(warehouse, warmRuns)),
-      },
+      rows: await countRows(warehouse, [...rowsOfRuns(TIER_TABLES.warm), ...ORPHANED_DIMENSIONS], warmRuns),
       folders: [],
       action: 'delete',
     },
@@ -223,7 +220,7 @@ export async function planPrune(warehouse: Warehouse, options: PruneOptions = {}
       days: policy.coldDays,
       cutoff: coldCut.toISOString(),
       runs: cold.runs,
-      rows: await countRows(warehouse, TIER_TABLES.cold, cold.runs),
+      rows: await countRows(warehouse, rowsOfRuns(TIER_TABLES.cold), cold.runs),
       folders: cold.folders,
       action: deleteRaw ? 'delete' : 'keep',
     },
@@ -252,10 +249,10 @@ export async function applyPrune(warehouse: Warehouse, plan: PruneReport): Promi
   const tier = (name: Tier): TierPlan => report.tiers.find((t) => t.tier === name) as TierPlan;
   const [hot, warm] = [tier('hot'), tier('warm')];
   await warehouse.transaction(async () => {
-    await deleteRows(warehouse, TIER_TABLES.hot, hot.runs);
+    await deleteRows(warehouse, rowsOfRuns(TIER_TABLES.hot), hot.runs);
     // Dimensions first: which are orphaned is decided while the pruned runs' rows still say what they used.
-    await deleteOrphanedDimensions(warehouse, warm.runs);
-    await deleteRows(warehouse, TIER_TABLES.warm, warm.runs);
+    await deleteRows(warehouse, ORPHANED_DIMENSIONS, warm.runs);
+    await deleteRows(warehouse, rowsOfRuns(TIER_TABLES.warm), warm.runs);
   });
   if (report.delete_raw) await deleteRawEvidence(warehouse, tier('cold'));
   await warehouse.run('CHECKPOINT');
@@ -330,9 +327,9 @@ async function deleteRawEvidence(warehouse: Warehouse, cold: TierPlan): Promise<
   }
   if (gone.size !== cold.runs.length) {
     cold.runs = [...gone].sort();
-    cold.rows = await countRows(warehouse, TIER_TABLES.cold, cold.runs);
+    cold.rows = await countRows(warehouse, rowsOfRuns(TIER_TABLES.cold), cold.runs);
   }
-  await warehouse.transaction(() => deleteRows(warehouse, TIER_TABLES.cold, [...gone]));
+  await warehouse.transaction(() => deleteRows(warehouse, rowsOfRuns(TIER_TABLES.cold), [...gone]));
 }
 
 /**
@@ -445,30 +442,15 @@ function toDate(value: unknown): Date | null {
 /** The run ids as one bound parameter (a JSON list; DuckDB turns it into a set to join). */
 const IN_RUNS = `run_id IN (SELECT unnest(from_json($1, '["VARCHAR"]')))`;
 
-async function countRows(
-  warehouse: Warehouse,
-  tables: readonly string[],
-  runIds: string[],
-): Promise<Record<string, number>> {
-  const rows: Record<string, number> = {};
-  for (const table of tables) {
-    const result =
-      runIds.length === 0
-        ? [{ n: 0 }]
-        : await warehouse.all(`SELECT count(*) AS n FROM ${table} WHERE ${IN_RUNS}`, [
-            JSON.stringify(runIds),
-          ]);
-    rows[table] = Number(result[0]?.n ?? 0);
-  }
-  return rows;
+/** Rows a tier removes: in `table`, those `where` holds for the runs bound as $1 (IN_RUNS form). */
+interface TierRows {
+  table: string;
+  where: string;
 }
 
-async function deleteRows(warehouse: Warehouse, tables: readonly string[], runIds: string[]): Promise<void> {
-  if (runIds.length === 0) return;
-  for (const table of tables) {
-    await warehouse.run(`DELETE FROM ${table} WHERE ${IN_RUNS}`, [JSON.stringify(runIds)]);
-  }
-}
+/** A run-scoped table's rows of the runs. */
+const rowsOfRuns = (tables: readonly string[]): TierRows[] =>
+  tables.map((table) => ({ table, where: IN_RUNS }));
 
 /** SQL for the keys of `dim` that the pruned runs reference and no other run does. */
 function orphanedKeys(dim: (typeof DIMENSIONS)[number]): string {
@@ -482,30 +464,37 @@ function orphanedKeys(dim: (typeof DIMENSIONS)[number]): string {
   return `SELECT k FROM (${used(true)}) EXCEPT SELECT k FROM (${used(false)})`;
 }
 
-async function countOrphanedDimensions(
+/** Dimension rows that only the runs reference (decided while their fact rows are still there). */
+const ORPHANED_DIMENSIONS: readonly TierRows[] = DIMENSIONS.map((dim) => ({
+  table: dim.table,
+  where: `${dim.key} IN (${orphanedKeys(dim)})`,
+}));
+
+/** How many rows each table would lose. */
+async function countRows(
   warehouse: Warehouse,
+  targets: readonly TierRows[],
   runIds: string[],
 ): Promise<Record<string, number>> {
   const rows: Record<string, number> = {};
-  for (const dim of DIMENSIONS) {
+  for (const { table, where } of targets) {
     const result =
       runIds.length === 0
         ? [{ n: 0 }]
-        : await warehouse.all(
-            `SELECT count(*) AS n FROM ${dim.table} WHERE ${dim.key} IN (${orphanedKeys(dim)})`,
-            [JSON.stringify(runIds)],
-          );
-    rows[dim.table] = Number(result[0]?.n ?? 0);
+        : await warehouse.all(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, [JSON.stringify(runIds)]);
+    rows[table] = Number(result[0]?.n ?? 0);
   }
   return rows;
 }
 
-async function deleteOrphanedDimensions(warehouse: Warehouse, runIds: string[]): Promise<void> {
+async function deleteRows(
+  warehouse: Warehouse,
+  targets: readonly TierRows[],
+  runIds: string[],
+): Promise<void> {
   if (runIds.length === 0) return;
-  for (const dim of DIMENSIONS) {
-    await warehouse.run(`DELETE FROM ${dim.table} WHERE ${dim.key} IN (${orphanedKeys(dim)})`, [
-      JSON.stringify(runIds),
-    ]);
+  for (const { table, where } of targets) {
+    await warehouse.run(`DELETE FROM ${table} WHERE ${where}`, [JSON.stringify(runIds)]);
   }
 }
 
