@@ -1,7 +1,7 @@
 // How measured requests ended, and error rates over the finished ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countOutcomes, errorRatesByClass, zeroErrorCounts } from './request-outcomes.js';
+import { countOutcomes, ERROR_CLASSES, errorRatesByClass, zeroErrorCounts } from './request-outcomes.js';
 import { streamedRecord } from './testing/record-fixtures.js';
 
 test('completed, errored by class (unclassified without a class) and cancelled', () => {
@@ -37,7 +37,7 @@ test('error rates by class are over completed + errored and sum to the error rat
   assert.equal(errorRatesByClass(zeroErrorCounts(), 0), null);
 });
 
-test('the classes are listed in one order, every one at 0', () => {
+test('the classes are listed in one order (ERROR_CLASSES), every one at 0', () => {
   assert.deepEqual(Object.keys(zeroErrorCounts()), [
     'http_4xx',
     'http_429',
@@ -49,4 +49,5 @@ test('the classes are listed in one order, every one at 0', () => {
     'unclassified',
   ]);
   assert.ok(Object.values(zeroErrorCounts()).every((n) => n === 0));
+  assert.deepEqual(ERROR_CLASSES, Object.keys(zeroErrorCounts()));
 });

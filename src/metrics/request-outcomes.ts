@@ -19,10 +19,13 @@ const ERROR_CLASS_KEYS = {
   unclassified: true,
 } satisfies Record<ErrorClass | 'unclassified', true>;
 
+/** Every error class, then `unclassified` (an error without one): the order summaries and hot metrics list them in. */
+export const ERROR_CLASSES = Object.keys(ERROR_CLASS_KEYS) as readonly (keyof ErrorCounts)[];
+
 /** Every class at 0, in the order summary.json lists them. */
 export function zeroErrorCounts(): ErrorCounts {
   const counts = {} as ErrorCounts;
-  for (const key of Object.keys(ERROR_CLASS_KEYS) as Array<keyof ErrorCounts>) counts[key] = 0;
+  for (const key of ERROR_CLASSES) counts[key] = 0;
   return counts;
 }
 
