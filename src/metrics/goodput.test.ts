@@ -11,7 +11,8 @@ import { spawnSimulator } from '../sim/spawn.js';
 import { parseSlo } from '../spec/slo.js';
 import type { Slo } from '../spec/slo-types.js';
 import { summarizeIteration, type IterationSummary } from './aggregate.js';
-import { checkSlo } from './goodput.js';
+import { checkSlo, goodputSummary } from './goodput.js';
+import { requestMetrics } from './request-metrics.js';
 import { evenChunks, streamedRecord } from './testing/record-fixtures.js';
 
 function slo(text: string): Slo {
@@ -107,6 +108,23 @@ describe('SLO checks at their percentile', () => {
 
   it('a job without SLOs has no checks', () => {
     assert.equal(summarizeIteration(records, info, []).slo_checks, null);
+  });
+
+  it("goodput's tally: requests meeting each SLO and all of them, over every finished request", () => {
+    // TTFT 1..100 ms, TPOT 5 ms: 50 meet ttft<=50, all meet tpot, none meets tpot<5.
+    const perRequest = records.map(requestMetrics);
+    const tally = goodputSummary(perRequest, [slo('p99_ttft_ms<=50'), slo('tpot_ms<=5')], 125);
+    assert.deepEqual(
+      tally.slos.map((s) => [s.text, s.metric, s.op, s.threshold, s.percentile, s.met]),
+      [
+        ['p99_ttft_ms<=50', 'ttft_ms', '<=', 50, 99, 50],
+        ['tpot_ms<=5', 'tpot_ms', '<=', 5, null, 100],
+      ],
+    );
+    assert.equal(tally.met_all, 50);
+    assert.equal(tally.attainment, 0.4);
+    assert.equal(goodputSummary(perRequest, [slo('tpot_ms<5')], 0).attainment, null);
+    assert.equal(goodputSummary(perRequest, [slo('tpot_ms<5')], 100).met_all, 0);
   });
 });
 

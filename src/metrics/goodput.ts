@@ -2,7 +2,8 @@
  * An SLO read two ways. Goodput's per-request test: an SLO written
  * `p99_ttft_ms<=500` applies to each request as `ttft_ms<=500` (METRICS.md).
  * And the SLO as written: the measured p99 of TTFT against 500 ms, met or not,
- * so a run whose p99 misses its target says so next to its goodput.
+ * so a run whose p99 misses its target says so next to its goodput. Also the
+ * iteration's goodput tally (`goodputSummary`), from the per-request test.
  */
 import { formatSlo } from '../spec/slo.js';
 import type { Slo, SloMetric, SloOperator } from '../spec/slo-types.js';
@@ -133,4 +134,54 @@ export function sloSamples(metric: SloMetric, perRequest: readonly RequestMetric
     if (value !== null) out.push(value);
   }
   return out;
+}
+/** Goodput detail: how many completed requests met each SLO and all of them. */
+export interface GoodputSummary {
+  slos: Array<{
+    text: string;
+    metric: Slo['metric'];
+    op: Slo['op'];
+    threshold: number;
+    percentile: number | null;
+    /** Completed requests meeting this SLO. */
+    met: number;
+  }>;
+  /** Completed requests meeting every SLO (goodput's numerator). */
+  met_all: number;
+  /** met_all / (completed + errored): an error is a request that was not good. Null when nothing finished. */
+  attainment: number | null;
+}
+
+/**
+ * Goodput's tally: completed requests meeting each SLO and all of them (`meetsSlo`), and
+ * the share of finished requests (completed + errored) that met all; an error is a
+ * request that was not good.
+ */
+export function goodputSummary(
+  perRequest: readonly RequestMetrics[],
+  slos: readonly Slo[],
+  finished: number,
+): GoodputSummary {
+  const met = slos.map(() => 0);
+  let metAll = 0;
+  for (const m of perRequest) {
+    let all = true;
+    slos.forEach((slo, i) => {
+      if (meetsSlo(m, slo)) met[i] = (met[i] as number) + 1;
+      else all = false;
+    });
+    if (all) metAll++;
+  }
+  return {
+    slos: slos.map((slo, i) => ({
+      text: slo.text,
+      metric: slo.metric,
+      op: slo.op,
+      threshold: slo.threshold,
+      percentile: slo.percentile,
+      met: met[i] as number,
+    })),
+    met_all: metAll,
+    attainment: finished > 0 ? metAll / finished : null,
+  };
 }

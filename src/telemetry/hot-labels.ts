@@ -9,7 +9,8 @@
  */
 import { InfermarkError } from '../base/errors.js';
 import type { IterationPlan } from '../plan/plan.js';
-import type { ErrorClass, RequestPhase, RequestStatus } from '../metrics/record.js';
+import type { RequestPhase, RequestStatus } from '../metrics/record.js';
+import { ERROR_CLASSES } from '../metrics/request-outcomes.js';
 
 /** The document's allowlist: the run's identity and where it ran (constant for a run). */
 export const IDENTITY_LABELS = [
@@ -28,16 +29,7 @@ export const CONCURRENCY_BUCKETS = ['1', '2-4', '5-16', '17-64', '65-256', '257+
 export const OUTCOMES: readonly RequestStatus[] = ['ok', 'error', 'cancelled'];
 export const PHASES: readonly RequestPhase[] = ['warmup', 'measured'];
 /** The record's error classes, plus `unclassified` for an error without one (as the iteration summary counts it). */
-export const ERROR_CLASSES: readonly (ErrorClass | 'unclassified')[] = [
-  'http_4xx',
-  'http_429',
-  'http_5xx',
-  'timeout',
-  'connection',
-  'protocol',
-  'oversize',
-  'unclassified',
-];
+export { ERROR_CLASSES };
 
 /** Labels whose values come from a closed set fixed in code. */
 export const ENUM_LABELS = {

@@ -9,13 +9,23 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { DuckDBAppender } from '@duckdb/node-api';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf, sha256 } from '../base/digest.js';
-import { insertIgnore, insertRow } from './ingest-run.js';
+import { servingCosts, type CostThroughputs } from '../metrics/cost.js';
+import {
+  bulkInsert,
+  columnsOf,
+  insertIgnore,
+  insertMany,
+  insertRow,
+  readCatalog,
+  type Catalog,
+  type Columns,
+} from './insert-rows.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export { parseWith } from '../spec/zod-issues.js';
+export type { Columns } from './insert-rows.js';
 
 /** The tools results can be imported from (the `source` of their benchmark_run_fact row). */
 export const IMPORT_SOURCES = ['vllm', 'genai-bench', 'generic'] as const;
@@ -56,8 +66,6 @@ export interface InputFile {
   /** `sha256:<hex>`. */
   sha256: string;
 }
-
-export type Columns = Record<string, unknown>;
 
 /** An importer's result: the canonical rows, before run_id, digests and timestamps are set. */
 export interface ImportedRun {
@@ -133,41 +141,6 @@ const GAP_TABLES = [
 ] as const;
 
 const ALWAYS_SET = new Set(['run_id', 'source', 'artifact_manifest_digest', 'ingested_at']);
-
-export interface ColumnInfo {
-  name: string;
-  /** DuckDB's type name: VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP WITH TIME ZONE, JSON, ... */
-  type: string;
-  nullable: boolean;
-}
-
-/** Every table's columns, in order, as the warehouse has them (migrations may add some). */
-export type Catalog = Map<string, ColumnInfo[]>;
-
-export async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
-  const rows = await warehouse.all(
-    `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
-     WHERE table_schema = 'main' ORDER BY table_name, ordinal_position`,
-  );
-  const catalog: Catalog = new Map();
-  for (const row of rows) {
-    const table = String(row.table_name);
-    const columns = catalog.get(table) ?? [];
-    columns.push({
-      name: String(row.column_name),
-      type: String(row.data_type),
-      nullable: row.is_nullable === 'YES',
-    });
-    catalog.set(table, columns);
-  }
-  return catalog;
-}
-
-function columnsOf(catalog: Catalog, table: string): ColumnInfo[] {
-  const columns = catalog.get(table);
-  if (!columns) throw new InfermarkError('E_NO_TABLE', `the warehouse has no table ${table}`);
-  return columns;
-}
 
 /**
  * Writes an importer's rows, or nothing when the run is already there with the
@@ -254,21 +227,13 @@ export async function writeImport(
   );
 
   await warehouse.transaction(async () => {
-    if (dims.software)
-      await insertIgnore(warehouse, 'software_version_dim', {
-        software_version_id: dims.software.id,
-        ...dims.software.columns,
-      });
-    if (dims.hardware)
-      await insertIgnore(warehouse, 'hardware_topology_dim', {
-        hardware_topology_id: dims.hardware.id,
-        ...dims.hardware.columns,
-      });
-    if (dims.cluster)
-      await insertIgnore(warehouse, 'cluster_region_dim', {
-        cluster_region_id: dims.cluster.id,
-        ...dims.cluster.columns,
-      });
+    for (const [table, key, dim] of [
+      ['software_version_dim', 'software_version_id', dims.software],
+      ['hardware_topology_dim', 'hardware_topology_id', dims.hardware],
+      ['cluster_region_dim', 'cluster_region_id', dims.cluster],
+    ] as const) {
+      if (dim) await insertIgnore(warehouse, table, { [key]: dim.id, ...dim.columns });
+    }
     for (const workload of imported.workloads ?? []) await insertIgnore(warehouse, 'workload_dim', workload);
     await insertRow(warehouse, 'benchmark_run_fact', run);
     await insertMany(warehouse, catalog, 'serving_outcome_fact', outcomes);
@@ -324,15 +289,13 @@ function dimension(columns: Columns | null | undefined): { id: string; columns: 
   return Object.keys(known).length === 0 ? null : { id: digestOf(known), columns: known };
 }
 
-/** Cost per request and per million output tokens from the hourly price (as ingest computes them). */
+/** Costs from the hourly price (the formula ingest uses), where the input did not give them. */
 function costs(price: number | null, o: Columns): Columns {
-  const perSecond = price === null ? null : price / 3600;
-  const rps = o.request_throughput_rps as number | null | undefined;
-  const tps = o.output_throughput_tokens_per_s as number | null | undefined;
+  const computed = servingCosts(price, o as CostThroughputs);
   return {
-    cost_per_request_usd: o.cost_per_request_usd ?? (perSecond === null || !rps ? null : perSecond / rps),
+    cost_per_request_usd: o.cost_per_request_usd ?? computed.cost_per_request_usd,
     cost_per_million_output_tokens_usd:
-      o.cost_per_million_output_tokens_usd ?? (perSecond === null || !tps ? null : (perSecond / tps) * 1e6),
+      o.cost_per_million_output_tokens_usd ?? computed.cost_per_million_output_tokens_usd,
   };
 }
 
@@ -390,78 +353,6 @@ function sortGaps(gaps: ImportGap[], catalog: Catalog): ImportGap[] {
     const [tb, cb] = rank(b.field);
     return ta - tb || ca - cb || (a.field < b.field ? -1 : a.field > b.field ? 1 : 0);
   });
-}
-
-const BATCH_ROWS = 500;
-
-type Append = (appender: DuckDBAppender, value: unknown) => void;
-
-/** How the appender writes a value of each column type it is used for. */
-const APPENDERS: Readonly<Record<string, Append>> = {
-  VARCHAR: (a, v) => a.appendVarchar(String(v)),
-  INTEGER: (a, v) => a.appendInteger(v as number),
-  BIGINT: (a, v) => a.appendBigInt(BigInt(Math.round(v as number))),
-  DOUBLE: (a, v) => a.appendDouble(v as number),
-  BOOLEAN: (a, v) => a.appendBoolean(v as boolean),
-};
-
-/**
- * Rows in bulk: DuckDB's appender (inside the open transaction) when every column's
- * type is one it is used for, which makes large request tables fast; else INSERTs.
- */
-async function bulkInsert(
-  warehouse: Warehouse,
-  catalog: Catalog,
-  table: string,
-  rows: Columns[],
-): Promise<void> {
-  const columns = columnsOf(catalog, table);
-  const appenders = columns.map((c) => APPENDERS[c.type]);
-  if (rows.length <= BATCH_ROWS || appenders.some((a) => a === undefined))
-    return insertMany(warehouse, catalog, table, rows);
-  const appender = await warehouse.connection.createAppender(table);
-  try {
-    for (const row of rows) {
-      columns.forEach((column, i) => {
-        const value = row[column.name];
-        if (value === null || value === undefined) appender.appendNull();
-        else (appenders[i] as Append)(appender, value);
-      });
-      appender.endRow();
-    }
-    appender.flushSync();
-  } finally {
-    appender.closeSync();
-  }
-}
-
-/** Multi-row INSERTs of rows whose columns the table has; a member missing from a row is NULL. */
-async function insertMany(
-  warehouse: Warehouse,
-  catalog: Catalog,
-  table: string,
-  rows: Columns[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  const present = new Set(rows.flatMap((row) => Object.keys(row)));
-  const names = columnsOf(catalog, table)
-    .map((c) => c.name)
-    .filter((name) => present.has(name));
-  for (let start = 0; start < rows.length; start += BATCH_ROWS) {
-    const batch = rows.slice(start, start + BATCH_ROWS);
-    const params: unknown[] = [];
-    const tuples = batch.map((row) => {
-      const placeholders = names.map((name) => {
-        params.push(row[name] ?? null);
-        return `$${params.length}`;
-      });
-      return `(${placeholders.join(', ')})`;
-    });
-    await warehouse.run(
-      `INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')}`,
-      params as never,
-    );
-  }
 }
 
 // ---- Reading inputs ----

@@ -16,16 +16,15 @@ import { formatPath } from '../spec/field-path.js';
 import {
   badInput,
   parsePythonJson,
-  readCatalog,
   readInputFile,
   statInput,
   WRITER_COLUMNS,
-  type Catalog,
   type Columns,
   type ImportedRun,
   type ImportOptions,
   type InputFile,
 } from './import-common.js';
+import { readCatalog, type Catalog } from './insert-rows.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export const GENERIC_FORMAT = 'infermark-generic/v1';

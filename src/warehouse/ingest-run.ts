@@ -11,13 +11,16 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf } from '../base/digest.js';
+import type { ClientEnvironment } from '../evidence/environment.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
+import { servingCosts } from '../metrics/cost.js';
 import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
+import { insertIgnore, insertRow } from './insert-rows.js';
 import { iterationTelemetry } from './prometheus-text.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
@@ -53,13 +56,7 @@ interface RunJson {
   tokenizer?: string;
   plan: unknown[];
   workloads?: { iteration: number; description: Record<string, unknown>; spec_digest: string }[];
-  environment: {
-    infermark_version: string;
-    node_version: string;
-    os: { platform: string; release: string; arch: string };
-    host: { cpu_model: string; cores: number; memory_bytes: number };
-    gpus: { name: string; memory_mib: number }[];
-  };
+  environment: ClientEnvironment;
 }
 
 export async function ingestRunFolder(
@@ -273,7 +270,7 @@ async function insertOutcome(
     goodput_attainment: s.goodput?.attainment ?? null,
     itl_jitter_ms: s.distributions.itl_ms.stddev,
     queueing_delay_p99_ms: s.distributions.client_queue_ms.p99,
-    ...costs(cost, s),
+    ...servingCosts(cost, s),
     low_samples: s.flags.low_samples,
     event_loop_flag: s.flags.event_loop_flag,
     ingested_at: new Date().toISOString(),
@@ -304,20 +301,6 @@ async function insertSloChecks(warehouse: Warehouse, runId: string, s: Iteration
       ingested_at: new Date().toISOString(),
     });
   }
-}
-
-/** Cost per request and per million output tokens from the deployment's hourly price. */
-function costs(
-  costPerHourUsd: number | null,
-  s: IterationSummary,
-): { cost_per_request_usd: number | null; cost_per_million_output_tokens_usd: number | null } {
-  const perSecond = costPerHourUsd === null ? null : costPerHourUsd / 3600;
-  const rps = s.request_throughput_rps;
-  const tps = s.output_throughput_tokens_per_s;
-  return {
-    cost_per_request_usd: perSecond === null || !rps ? null : perSecond / rps,
-    cost_per_million_output_tokens_usd: perSecond === null || !tps ? null : (perSecond / tps) * 1e6,
-  };
 }
 
 /** Request rows, read and derived by DuckDB from the records file (METRICS.md formulas). */
@@ -383,39 +366,6 @@ async function insertTelemetry(
       [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],
     );
   }
-}
-
-/** INSERT of one row from an object; undefined members are left to their default (NULL). */
-export async function insertRow(
-  warehouse: Warehouse,
-  table: string,
-  row: Record<string, unknown>,
-): Promise<void> {
-  await insert(warehouse, 'INSERT INTO', table, row);
-}
-
-/** INSERT OR IGNORE: a dimension row already there (same digest) stays as it is. */
-export async function insertIgnore(
-  warehouse: Warehouse,
-  table: string,
-  row: Record<string, unknown>,
-): Promise<void> {
-  await insert(warehouse, 'INSERT OR IGNORE INTO', table, row);
-}
-
-async function insert(
-  warehouse: Warehouse,
-  verb: string,
-  table: string,
-  row: Record<string, unknown>,
-): Promise<void> {
-  const entries = Object.entries(row).filter(([, value]) => value !== undefined);
-  const names = entries.map(([name]) => name).join(', ');
-  const placeholders = entries.map((_, i) => `$${i + 1}`).join(', ');
-  await warehouse.run(
-    `${verb} ${table} (${names}) VALUES (${placeholders})`,
-    entries.map(([, value]) => value as never),
-  );
 }
 
 function listLiteral(values: string[]): string {

@@ -6,7 +6,7 @@
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf } from '../base/digest.js';
-import type { Row, Warehouse } from './warehouse.js';
+import type { Row, SqlHandle } from './sql.js';
 
 export interface NamedQuery {
   name: string;
@@ -43,7 +43,7 @@ ORDER BY r.benchmark_case_id, o.iteration`,
 ];
 
 /** Adds the built-in named queries that are missing (a user's query of the same name is kept). */
-export async function seedNamedQueries(warehouse: Warehouse): Promise<void> {
+export async function seedNamedQueries(warehouse: SqlHandle): Promise<void> {
   for (const query of BUILTIN_QUERIES) {
     await warehouse.run('INSERT OR IGNORE INTO named_query VALUES ($1, $2, $3, $4, now())', [
       query.name,
@@ -55,7 +55,7 @@ export async function seedNamedQueries(warehouse: Warehouse): Promise<void> {
 }
 
 export async function saveNamedQuery(
-  warehouse: Warehouse,
+  warehouse: SqlHandle,
   name: string,
   sql: string,
   description = '',
@@ -77,7 +77,7 @@ export async function saveNamedQuery(
   return query;
 }
 
-export async function namedQuery(warehouse: Warehouse, name: string): Promise<NamedQuery> {
+export async function namedQuery(warehouse: SqlHandle, name: string): Promise<NamedQuery> {
   const rows = await warehouse.all(
     'SELECT name, description, sql, query_spec_digest FROM named_query WHERE name = $1',
     [name],
@@ -96,14 +96,32 @@ export async function namedQuery(warehouse: Warehouse, name: string): Promise<Na
   return row as unknown as NamedQuery;
 }
 
+/** What the run lists show of each run after its ids (`infermark warehouse runs`, the dashboard's run list). */
+export const RUN_LIST_COLUMNS: readonly string[] = [
+  'started_at',
+  'source',
+  'status',
+  'intent',
+  'model',
+  'engine',
+  'engine_version',
+  'gpu_type',
+  'gpu_count',
+  'iterations_completed AS iterations',
+];
+
+/** RUN_LIST_COLUMNS as a select list, each qualified by the table alias when one is given. */
+export function runListColumns(alias?: string): string {
+  return RUN_LIST_COLUMNS.map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
+}
+
 /** The run list, newest first, with optional filters. */
 export async function listRuns(
-  warehouse: Warehouse,
+  warehouse: SqlHandle,
   filters: { model?: string; engine?: string; gpu?: string; limit?: number } = {},
 ): Promise<{ columns: string[]; rows: Row[] }> {
   return warehouse.json(
-    `SELECT run_id, started_at, source, status, intent, model, engine, engine_version, gpu_type, gpu_count,
-       iterations_completed AS iterations, benchmark_case_id
+    `SELECT run_id, ${runListColumns()}, benchmark_case_id
      FROM benchmark_run_fact
      WHERE ($1::VARCHAR IS NULL OR model = $1) AND ($2::VARCHAR IS NULL OR engine = $2) AND ($3::VARCHAR IS NULL OR gpu_type = $3)
      ORDER BY started_at DESC NULLS LAST, run_id DESC
@@ -114,7 +132,7 @@ export async function listRuns(
 
 /** A run's facts and its outcome per point; throws when there is no such run. */
 export async function showRun(
-  warehouse: Warehouse,
+  warehouse: SqlHandle,
   runId: string,
 ): Promise<{ run: Row; points: { columns: string[]; rows: Row[] } }> {
   const run = (
@@ -147,7 +165,7 @@ export const COMPARED = [
 
 /** Two runs side by side: each point's metrics in A and B, and B's change relative to A in percent. */
 export async function compareRuns(
-  warehouse: Warehouse,
+  warehouse: SqlHandle,
   a: string,
   b: string,
 ): Promise<{ columns: string[]; rows: Row[] }> {
@@ -170,7 +188,7 @@ export async function compareRuns(
 }
 
 /** A full run_id, or a unique prefix of one (as git takes commits); a clear error otherwise. */
-export async function resolveRunId(warehouse: Warehouse, idOrPrefix: string): Promise<string> {
+export async function resolveRunId(warehouse: SqlHandle, idOrPrefix: string): Promise<string> {
   if (!/^[0-9a-zA-Z._:-]{4,80}$/.test(idOrPrefix)) {
     throw new InfermarkError(
       'E_BAD_RUN_ID',

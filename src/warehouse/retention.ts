@@ -155,78 +155,46 @@ export function validatePolicy(policy: RetentionPolicy): void {
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
-/** Plans what each tier removes, and unless `dryRun`, removes it. */
+/** Plans what each tier removes, and unless `dryRun`, removes it: `planPrune`, then `applyPrune`. */
 export async function prune(warehouse: Warehouse, options: PruneOptions = {}): Promise<PruneReport> {
+  const plan = await planPrune(warehouse, options);
+  return options.dryRun === true ? plan : applyPrune(warehouse, plan);
+}
+
+/**
+ * What each tier would remove, read from the warehouse and the raw folders; changes
+ * nothing. The report of a dry run (`dry_run`, not `applied`), and what `applyPrune` takes.
+ */
+export async function planPrune(warehouse: Warehouse, options: PruneOptions = {}): Promise<PruneReport> {
   const policy = options.policy ?? DEFAULT_RETENTION;
   validatePolicy(policy);
   const now = options.now ?? new Date();
-  const dryRun = options.dryRun === true;
   const deleteRaw = options.deleteRaw === true;
   const cutoff = (days: number): Date => new Date(now.getTime() - days * 86_400_000);
+  const [hotCut, warmCut, coldCut] = [
+    cutoff(policy.hotDays),
+    cutoff(policy.warmDays),
+    cutoff(policy.coldDays),
+  ];
 
   const facts = await warehouse.all('SELECT run_id, started_at FROM benchmark_run_fact');
   const startedAt = new Map(facts.map((r) => [String(r.run_id), toDate(r.started_at)]));
-  const lineage = await warehouse.all('SELECT run_id, raw_uris FROM artifact_lineage_dim ORDER BY run_id');
-  const references = await referencesOf(warehouse);
-  const referenced = new Map<string, string[]>();
-  const unreferenced = (runIds: string[]): string[] =>
-    runIds.filter((id) => {
-      const refs = references(id);
-      if (refs.length > 0) referenced.set(id, refs);
-      return refs.length === 0;
-    });
   const olderThan = (date: Date): string[] =>
     [...startedAt]
       .filter(([, started]) => started !== null && started < date)
       .map(([id]) => id)
       .sort();
+  const protection = await protectionOf(warehouse);
 
   // Hot: runs past the hot tier that still have request-grain rows.
-  const hotCut = cutoff(policy.hotDays);
   const withHotRows = new Set(
     (
       await warehouse.all(`SELECT run_id FROM request_fact UNION SELECT run_id FROM telemetry_slice_fact`)
     ).map((r) => String(r.run_id)),
   );
-  const hotRuns = unreferenced(olderThan(hotCut).filter((id) => withHotRows.has(id)));
-
-  const warmCut = cutoff(policy.warmDays);
-  const warmRuns = unreferenced(olderThan(warmCut));
-
-  // Cold: runs with lineage, dated by their fact row, else by their own run.json.
-  const coldCut = cutoff(policy.coldDays);
-  const undated: string[] = [];
-  const coldCandidates: { runId: string; uris: string[] }[] = [];
-  for (const row of lineage) {
-    const runId = String(row.run_id);
-    const uris = (row.raw_uris as string[] | null) ?? [];
-    const started = startedAt.get(runId) ?? (await startedFromFolders(runId, uris));
-    if (started === null || started === undefined) {
-      undated.push(runId);
-      continue;
-    }
-    if (started < coldCut) coldCandidates.push({ runId, uris });
-  }
-  const coldKept = new Set(unreferenced(coldCandidates.map((c) => c.runId)));
-  const folders: RawFolder[] = [];
-  const remote: { run_id: string; uri: string }[] = [];
-  for (const { runId, uris } of coldCandidates.filter((c) => coldKept.has(c.runId))) {
-    for (const uri of uris) {
-      const path = localPathOf(uri);
-      if (path === null) remote.push({ run_id: runId, uri });
-      else folders.push(await inspectFolder(runId, path));
-    }
-  }
-  // A run's evidence goes whole or not at all: one folder that is unsafe to delete keeps the others and the lineage.
-  const coldRuns = [...coldKept].filter((id) =>
-    folders.every((f) => f.run_id !== id || f.state !== 'unsafe'),
-  );
-  for (const folder of folders) {
-    if (folder.state === 'delete' && !coldRuns.includes(folder.run_id)) {
-      folder.state = 'kept';
-      folder.why = 'another folder of this run cannot be deleted safely';
-    }
-  }
+  const hotRuns = protection.unreferenced(olderThan(hotCut).filter((id) => withHotRows.has(id)));
+  const warmRuns = protection.unreferenced(olderThan(warmCut));
+  const cold = await planCold(warehouse, startedAt, coldCut, protection.unreferenced);
 
   const tiers: TierPlan[] = [
     {
@@ -234,7 +202,7 @@ export async function prune(warehouse: Warehouse, options: PruneOptions = {}): P
       days: policy.hotDays,
       cutoff: hotCut.toISOString(),
       runs: hotRuns,
-      rows: await countRows(warehouse, TIER_TABLES.hot, hotRuns),
+      rows: await countRows(warehouse, rowsOfRuns(TIER_TABLES.hot), hotRuns),
       folders: [],
       action: 'delete',
     },
@@ -243,10 +211,7 @@ export async function prune(warehouse: Warehouse, options: PruneOptions = {}): P
       days: policy.warmDays,
       cutoff: warmCut.toISOString(),
       runs: warmRuns,
-      rows: {
-        ...(await countRows(warehouse, TIER_TABLES.warm, warmRuns)),
-        ...(await countOrphanedDimensions(warehouse, warmRuns)),
-      },
+      rows: await countRows(warehouse, [...rowsOfRuns(TIER_TABLES.warm), ...ORPHANED_DIMENSIONS], warmRuns),
       folders: [],
       action: 'delete',
     },
@@ -254,58 +219,141 @@ export async function prune(warehouse: Warehouse, options: PruneOptions = {}): P
       tier: 'cold',
       days: policy.coldDays,
       cutoff: coldCut.toISOString(),
-      runs: coldRuns,
-      rows: await countRows(warehouse, TIER_TABLES.cold, coldRuns),
-      folders,
+      runs: cold.runs,
+      rows: await countRows(warehouse, rowsOfRuns(TIER_TABLES.cold), cold.runs),
+      folders: cold.folders,
       action: deleteRaw ? 'delete' : 'keep',
     },
   ];
-  const report: PruneReport = {
+  return {
     now: now.toISOString(),
     policy,
-    dry_run: dryRun,
+    dry_run: true,
     delete_raw: deleteRaw,
     applied: false,
     tiers,
-    referenced: [...referenced]
-      .map(([run_id, refs]) => ({ run_id, references: refs }))
-      .sort((a, b) => a.run_id.localeCompare(b.run_id)),
-    undated: undated.sort(),
-    remote,
+    referenced: protection.referenced(),
+    undated: cold.undated,
+    remote: cold.remote,
   };
-  if (dryRun) return report;
+}
 
+/**
+ * Removes what a plan names: the hot and warm rows in one transaction, then, with
+ * `delete_raw`, the cold tier's raw folders and the lineage rows of the runs whose
+ * folders all went. The report says what was done (a folder that could not be
+ * deleted is `kept`, and its run stays); the plan itself is left as it was.
+ */
+export async function applyPrune(warehouse: Warehouse, plan: PruneReport): Promise<PruneReport> {
+  const report: PruneReport = { ...structuredClone(plan), dry_run: false };
+  const tier = (name: Tier): TierPlan => report.tiers.find((t) => t.tier === name) as TierPlan;
+  const [hot, warm] = [tier('hot'), tier('warm')];
   await warehouse.transaction(async () => {
-    await deleteRows(warehouse, TIER_TABLES.hot, hotRuns);
+    await deleteRows(warehouse, rowsOfRuns(TIER_TABLES.hot), hot.runs);
     // Dimensions first: which are orphaned is decided while the pruned runs' rows still say what they used.
-    await deleteOrphanedDimensions(warehouse, warmRuns);
-    await deleteRows(warehouse, TIER_TABLES.warm, warmRuns);
+    await deleteRows(warehouse, ORPHANED_DIMENSIONS, warm.runs);
+    await deleteRows(warehouse, rowsOfRuns(TIER_TABLES.warm), warm.runs);
   });
-  if (deleteRaw) {
-    const gone = new Set<string>();
-    for (const runId of coldRuns) {
-      let ok = true;
-      for (const folder of folders.filter((f) => f.run_id === runId && f.state === 'delete')) {
-        try {
-          await rm(folder.path, { recursive: true });
-        } catch (error) {
-          ok = false;
-          folder.state = 'kept';
-          folder.why = `could not delete it: ${(error as Error).message}`;
-        }
-      }
-      if (ok) gone.add(runId);
-    }
-    const cold = tiers[2] as TierPlan;
-    if (gone.size !== coldRuns.length) {
-      cold.runs = [...gone].sort();
-      cold.rows = await countRows(warehouse, TIER_TABLES.cold, cold.runs);
-    }
-    await warehouse.transaction(() => deleteRows(warehouse, TIER_TABLES.cold, [...gone]));
-  }
+  if (report.delete_raw) await deleteRawEvidence(warehouse, tier('cold'));
   await warehouse.run('CHECKPOINT');
   report.applied = true;
   return report;
+}
+
+/**
+ * The cold tier's plan: runs with lineage past its cutoff, dated by their fact row, else
+ * by their own run.json (undated ones are kept); their local folders, each inspected, and
+ * their copies in object stores (never deleted here). A run's evidence goes whole or not
+ * at all: one folder that is unsafe to delete keeps the others and the lineage.
+ */
+async function planCold(
+  warehouse: Warehouse,
+  startedAt: ReadonlyMap<string, Date | null>,
+  coldCut: Date,
+  unreferenced: (runIds: string[]) => string[],
+): Promise<{ runs: string[]; folders: RawFolder[]; remote: PruneReport['remote']; undated: string[] }> {
+  const lineage = await warehouse.all('SELECT run_id, raw_uris FROM artifact_lineage_dim ORDER BY run_id');
+  const undated: string[] = [];
+  const candidates: { runId: string; uris: string[] }[] = [];
+  for (const row of lineage) {
+    const runId = String(row.run_id);
+    const uris = (row.raw_uris as string[] | null) ?? [];
+    const started = startedAt.get(runId) ?? (await startedFromFolders(runId, uris));
+    if (started === null || started === undefined) {
+      undated.push(runId);
+      continue;
+    }
+    if (started < coldCut) candidates.push({ runId, uris });
+  }
+  const kept = new Set(unreferenced(candidates.map((c) => c.runId)));
+  const folders: RawFolder[] = [];
+  const remote: PruneReport['remote'] = [];
+  for (const { runId, uris } of candidates.filter((c) => kept.has(c.runId))) {
+    for (const uri of uris) {
+      const path = localPathOf(uri);
+      if (path === null) remote.push({ run_id: runId, uri });
+      else folders.push(await inspectFolder(runId, path));
+    }
+  }
+  const runs = [...kept].filter((id) => folders.every((f) => f.run_id !== id || f.state !== 'unsafe'));
+  for (const folder of folders) {
+    if (folder.state === 'delete' && !runs.includes(folder.run_id)) {
+      folder.state = 'kept';
+      folder.why = 'another folder of this run cannot be deleted safely';
+    }
+  }
+  return { runs, folders, remote, undated: undated.sort() };
+}
+
+/**
+ * Deletes the cold tier's safe folders run by run, then the lineage rows of the runs
+ * whose folders all went; a folder that fails is marked `kept`, and the tier's runs and
+ * rows are counted again without its run.
+ */
+async function deleteRawEvidence(warehouse: Warehouse, cold: TierPlan): Promise<void> {
+  const gone = new Set<string>();
+  for (const runId of cold.runs) {
+    let ok = true;
+    for (const folder of cold.folders.filter((f) => f.run_id === runId && f.state === 'delete')) {
+      try {
+        await rm(folder.path, { recursive: true });
+      } catch (error) {
+        ok = false;
+        folder.state = 'kept';
+        folder.why = `could not delete it: ${(error as Error).message}`;
+      }
+    }
+    if (ok) gone.add(runId);
+  }
+  if (gone.size !== cold.runs.length) {
+    cold.runs = [...gone].sort();
+    cold.rows = await countRows(warehouse, rowsOfRuns(TIER_TABLES.cold), cold.runs);
+  }
+  await warehouse.transaction(() => deleteRows(warehouse, rowsOfRuns(TIER_TABLES.cold), [...gone]));
+}
+
+/**
+ * What protects runs from pruning: `unreferenced` keeps the runs nothing references
+ * and remembers the others, which `referenced` lists by run_id.
+ */
+async function protectionOf(warehouse: Warehouse): Promise<{
+  unreferenced: (runIds: string[]) => string[];
+  referenced: () => PruneReport['referenced'];
+}> {
+  const references = await referencesOf(warehouse);
+  const referenced = new Map<string, string[]>();
+  return {
+    unreferenced: (runIds) =>
+      runIds.filter((id) => {
+        const refs = references(id);
+        if (refs.length > 0) referenced.set(id, refs);
+        return refs.length === 0;
+      }),
+    referenced: () =>
+      [...referenced]
+        .map(([run_id, refs]) => ({ run_id, references: refs }))
+        .sort((a, b) => a.run_id.localeCompare(b.run_id)),
+  };
 }
 
 /** A function giving the references that protect a run: run_reference rows and named queries naming it. */
@@ -394,30 +442,15 @@ function toDate(value: unknown): Date | null {
 /** The run ids as one bound parameter (a JSON list; DuckDB turns it into a set to join). */
 const IN_RUNS = `run_id IN (SELECT unnest(from_json($1, '["VARCHAR"]')))`;
 
-async function countRows(
-  warehouse: Warehouse,
-  tables: readonly string[],
-  runIds: string[],
-): Promise<Record<string, number>> {
-  const rows: Record<string, number> = {};
-  for (const table of tables) {
-    const result =
-      runIds.length === 0
-        ? [{ n: 0 }]
-        : await warehouse.all(`SELECT count(*) AS n FROM ${table} WHERE ${IN_RUNS}`, [
-            JSON.stringify(runIds),
-          ]);
-    rows[table] = Number(result[0]?.n ?? 0);
-  }
-  return rows;
+/** Rows a tier removes: in `table`, those `where` holds for the runs bound as $1 (IN_RUNS form). */
+interface TierRows {
+  table: string;
+  where: string;
 }
 
-async function deleteRows(warehouse: Warehouse, tables: readonly string[], runIds: string[]): Promise<void> {
-  if (runIds.length === 0) return;
-  for (const table of tables) {
-    await warehouse.run(`DELETE FROM ${table} WHERE ${IN_RUNS}`, [JSON.stringify(runIds)]);
-  }
-}
+/** A run-scoped table's rows of the runs. */
+const rowsOfRuns = (tables: readonly string[]): TierRows[] =>
+  tables.map((table) => ({ table, where: IN_RUNS }));
 
 /** SQL for the keys of `dim` that the pruned runs reference and no other run does. */
 function orphanedKeys(dim: (typeof DIMENSIONS)[number]): string {
@@ -431,30 +464,37 @@ function orphanedKeys(dim: (typeof DIMENSIONS)[number]): string {
   return `SELECT k FROM (${used(true)}) EXCEPT SELECT k FROM (${used(false)})`;
 }
 
-async function countOrphanedDimensions(
+/** Dimension rows that only the runs reference (decided while their fact rows are still there). */
+const ORPHANED_DIMENSIONS: readonly TierRows[] = DIMENSIONS.map((dim) => ({
+  table: dim.table,
+  where: `${dim.key} IN (${orphanedKeys(dim)})`,
+}));
+
+/** How many rows each table would lose. */
+async function countRows(
   warehouse: Warehouse,
+  targets: readonly TierRows[],
   runIds: string[],
 ): Promise<Record<string, number>> {
   const rows: Record<string, number> = {};
-  for (const dim of DIMENSIONS) {
+  for (const { table, where } of targets) {
     const result =
       runIds.length === 0
         ? [{ n: 0 }]
-        : await warehouse.all(
-            `SELECT count(*) AS n FROM ${dim.table} WHERE ${dim.key} IN (${orphanedKeys(dim)})`,
-            [JSON.stringify(runIds)],
-          );
-    rows[dim.table] = Number(result[0]?.n ?? 0);
+        : await warehouse.all(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, [JSON.stringify(runIds)]);
+    rows[table] = Number(result[0]?.n ?? 0);
   }
   return rows;
 }
 
-async function deleteOrphanedDimensions(warehouse: Warehouse, runIds: string[]): Promise<void> {
+async function deleteRows(
+  warehouse: Warehouse,
+  targets: readonly TierRows[],
+  runIds: string[],
+): Promise<void> {
   if (runIds.length === 0) return;
-  for (const dim of DIMENSIONS) {
-    await warehouse.run(`DELETE FROM ${dim.table} WHERE ${dim.key} IN (${orphanedKeys(dim)})`, [
-      JSON.stringify(runIds),
-    ]);
+  for (const { table, where } of targets) {
+    await warehouse.run(`DELETE FROM ${table} WHERE ${where}`, [JSON.stringify(runIds)]);
   }
 }
 

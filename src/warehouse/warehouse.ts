@@ -4,18 +4,19 @@
  * it applies any migration it has not seen yet, in order, each in a transaction.
  * Raw evidence stays in run folders; only curated rows live here.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MIGRATIONS } from './migrations.js';
 import { seedNamedQueries } from './queries.js';
+import type { Row, SqlHandle, SqlParams } from './sql.js';
 import { warehouseError } from './warehouse-errors.js';
 import { announceWriter } from './writer-intent.js';
 
-export type SqlParams = DuckDBValue[] | Record<string, DuckDBValue>;
-export type Row = Record<string, unknown>;
+export type { Row, SqlParams } from './sql.js';
+export { sqlString } from './sql.js';
 
 /** Where the warehouse lives when no path is given. */
 export function defaultWarehousePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -24,7 +25,7 @@ export function defaultWarehousePath(env: NodeJS.ProcessEnv = process.env): stri
   return join(dataHome, 'infermark', 'warehouse.duckdb');
 }
 
-export class Warehouse {
+export class Warehouse implements SqlHandle {
   private constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
@@ -172,9 +173,4 @@ async function openWaitingForLock(path: string, readOnly: boolean, waitMs: numbe
   } finally {
     await withdraw?.();
   }
-}
-
-/** A SQL string literal (for table-function arguments, which cannot be bound parameters). */
-export function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
