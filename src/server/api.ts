@@ -9,7 +9,7 @@ import { InfermarkError } from '../base/errors.js';
 import { listMetrics } from '../metrics/definitions.js';
 import { traceLineage, type LineageReport } from '../warehouse/lineage.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
-import { COMPARED, compareRuns, resolveRunId, showRun } from '../warehouse/queries.js';
+import { COMPARED, compareRuns, resolveRunId, runListColumns, showRun } from '../warehouse/queries.js';
 import { sqlString, type Row, type Warehouse } from '../warehouse/warehouse.js';
 
 /** An error the client caused (or a real internal one, 500); rendered as `{error: {code, message}}`. */
@@ -170,8 +170,7 @@ export async function listRunPage(warehouse: Warehouse, filters: RunFilters): Pr
   ];
   const page = await warehouse.json(
     `WITH page AS (
-       SELECT r.run_id, r.run_group_id, r.started_at, r.source, r.status, r.intent, r.model, r.engine, r.engine_version,
-         r.gpu_type, r.gpu_count, r.iterations_completed AS iterations
+       SELECT r.run_id, r.run_group_id, ${runListColumns('r')}
        FROM benchmark_run_fact r
        WHERE ${FILTER_SQL}
        ORDER BY r.started_at DESC NULLS LAST, r.run_id DESC
