@@ -170,6 +170,9 @@ export function explainingSlices(slices: readonly TelemetrySlice[]): Record<stri
   return out;
 }
 
+/** Where a repeat's per-request values of a latency metric at a point come from. */
+export type SampleSource = (repeat: Repeat, point: string, metric: string) => Promise<number[]>;
+
 /** A repeat's per-request values of a latency metric at a point (completed measured requests; ITL pooled). */
 export async function requestSamples(repeat: Repeat, point: string, metric: string): Promise<number[]> {
   const folder = repeat.iterations.get(point);

@@ -2,16 +2,18 @@
  * A run group as the gate reads it, from the warehouse instead of the run folders:
  * the per-repeat, per-point values come from serving_outcome_fact (the numbers of
  * each iteration's summary.json, stored as they were), the point's context from
- * request_fact and telemetry_slice_fact, so a group whose raw folders are in
+ * request_fact and telemetry_slice_fact, and the per-request values of the
+ * bootstrap intervals from request_fact, so a group whose raw folders are in
  * object storage, or gone, can still be gated and reported. What the warehouse
  * does not keep: the client's event-loop p99 (context reads null) and the single
- * inter-token gaps, so a repeat read here has no per-request samples.
+ * inter-token gaps (no per-repeat interval for ITL keys).
  */
+import { resolveRunId } from '../warehouse/queries.js';
 import type { Row, Warehouse } from '../warehouse/warehouse.js';
 import { ERROR_CLASSES } from '../telemetry/hot-labels.js';
 import type { IterationMode } from '../metrics/aggregate.js';
 import { gatedMetrics, LATENCIES, LATENCY_STATS, pointOf, type GatedSource } from './metric-keys.js';
-import { explainingSlices, groupError, type Repeat, type RunGroup } from './run-group.js';
+import { explainingSlices, groupError, type Repeat, type RunGroup, type SampleSource } from './run-group.js';
 
 const inList = (count: number): string =>
   `(${Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ')})`;
@@ -137,6 +139,56 @@ export async function loadRunGroupFromWarehouse(warehouse: Warehouse, runIds: st
       model: nullableString(lead.model) ?? 'unknown',
     },
     repeats,
+  };
+}
+
+/**
+ * The runs an id names in the warehouse: a run (its run_id, or a unique prefix), else
+ * a run_group_id's repeats in run_id order, the order a group folder lists them in.
+ */
+export async function runIdsOf(warehouse: Warehouse, id: string): Promise<string[]> {
+  const exact = await warehouse.all('SELECT run_id FROM benchmark_run_fact WHERE run_id = $1', [id]);
+  if (exact.length > 0) return [id];
+  const group = await warehouse.all(
+    'SELECT run_id FROM benchmark_run_fact WHERE run_group_id = $1 ORDER BY run_id',
+    [id],
+  );
+  if (group.length > 0) return group.map((r) => String(r.run_id));
+  return [await resolveRunId(warehouse, id)];
+}
+
+/** request_fact columns of the latencies a bootstrap interval is drawn from (single ITL gaps are not stored). */
+const REQUEST_COLUMNS: Record<string, string> = {
+  ttft_ms: 'ttft_ms',
+  tpot_ms: 'tpot_ms',
+  e2e_latency_ms: 'e2e_latency_ms',
+};
+
+/**
+ * Per-request values from request_fact: the completed measured requests of the
+ * repeat's iteration at the point, in the order their records file held them
+ * (ingest inserts each file in order), as requestSamples reads them.
+ */
+export function warehouseSamples(warehouse: Warehouse): SampleSource {
+  return async (repeat, point, metric) => {
+    const column = REQUEST_COLUMNS[metric];
+    if (column === undefined) return [];
+    const iterations = await warehouse.all(
+      'SELECT iteration, scenario, mode, concurrency, rate_rps FROM serving_outcome_fact WHERE run_id = $1',
+      [repeat.run_id],
+    );
+    const at = iterations.find((o) => {
+      const source = gatedSource(o);
+      return `${source.scenario}.${pointOf(source)}` === point;
+    });
+    if (!at) return [];
+    const rows = await warehouse.all(
+      `SELECT ${column} AS v FROM request_fact
+       WHERE run_id = $1 AND iteration = $2 AND phase = 'measured' AND status = 'ok' AND ${column} IS NOT NULL
+       ORDER BY rowid`,
+      [repeat.run_id, Number(at.iteration)],
+    );
+    return rows.map((r) => Number(r.v));
   };
 }
 
