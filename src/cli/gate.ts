@@ -3,12 +3,14 @@
  * of one job), and `infermark gate baseline --from GROUP` to write the baseline.
  * Writes the verdict as JSON (`--out`), Markdown (`--markdown`, for a pull-request
  * comment) and JUnit XML (`--junit`); prints the Markdown. Exit codes: 0 pass,
- * 1 regression or budget failure, 3 inconclusive, 2 bad input.
+ * 1 regression or budget failure, 3 inconclusive, 2 bad input. With `--warehouse`,
+ * the groups are ids read from the warehouse, so no run folder is needed.
  */
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
+import type { RunGroup, SampleSource } from '../gate/run-group.js';
 
 interface GateFlags {
   mode?: string;
@@ -16,6 +18,7 @@ interface GateFlags {
   tolerances?: string;
   budgets?: string;
   group?: string[];
+  warehouse?: string;
   job?: string;
   profile?: string;
   repeats?: string;
@@ -39,7 +42,12 @@ export function registerGateCommands(program: Command): void {
     .option('--baseline <file>', 'baseline.json (regression mode)')
     .option('--tolerances <file>', 'tolerances.json (regression mode)')
     .option('--budgets <file>', 'budgets.json (budget mode)')
-    .option('--group <dir>', 'a run group folder or a run folder (repeatable)', collect)
+    .option(
+      '--group <dir|id>',
+      'a run group folder or a run folder (repeatable); with --warehouse, a run_group_id or run_id',
+      collect,
+    )
+    .option('--warehouse <path>', 'read --group from this warehouse file instead of run folders')
     .option('--job <file>', 'run this BenchmarkJob now (its repeats) and gate the fresh run group')
     .option(
       '--profile <name|file>',
@@ -59,7 +67,12 @@ export function registerGateCommands(program: Command): void {
   gate
     .command('baseline')
     .description('write baseline.json from a run group (or from a fresh run of --job)')
-    .option('--from <dir>', 'a run group folder or a run folder (repeatable)', collect)
+    .option(
+      '--from <dir|id>',
+      'a run group folder or a run folder (repeatable); with --warehouse, a run_group_id or run_id',
+      collect,
+    )
+    .option('--warehouse <path>', 'read --from from this warehouse file instead of run folders')
     .option('--job <file>', 'run this BenchmarkJob now and take the baseline from it')
     .option('--profile <name|file>', 'with --job: pr, nightly or a profile file')
     .option('--repeats <k>', 'with --job: repeats')
@@ -69,15 +82,19 @@ export function registerGateCommands(program: Command): void {
     .action(async (_own: BaselineFlags, command: Command) => {
       // `gate` has options of the same names (--job, --profile, ...); commander gives them to it.
       const flags = command.optsWithGlobals<BaselineFlags>();
-      const { loadRunGroup } = await import('../gate/run-group.js');
       const { baselineFrom } = await import('../gate/baseline.js');
       if (!flags.from === !flags.job) {
         throw new ValidationError([
           { path: '--from', message: 'give a run group (--from) or a job to run (--job): one of them' },
         ]);
       }
+      if (flags.warehouse !== undefined && flags.job) {
+        throw new ValidationError([{ path: '--warehouse', message: 'applies only with --from' }]);
+      }
       const from = flags.from ?? [(await freshRunGroup(flags)).dir];
-      const baseline = baselineFrom(await loadRunGroup(from));
+      const baseline = await withRunGroup(from, '--from', flags.warehouse, async (group) =>
+        baselineFrom(group),
+      );
       await writeText(flags.output, `${JSON.stringify(baseline, null, 2)}\n`);
       process.stdout.write(
         `wrote ${flags.output}: ${Object.keys(baseline.metrics).length} keys, ${baseline.runs.length} repeats, config ${baseline.config_fingerprint}\n`,
@@ -87,6 +104,7 @@ export function registerGateCommands(program: Command): void {
 
 interface BaselineFlags {
   from?: string[];
+  warehouse?: string;
   job?: string;
   profile?: string;
   repeats?: string;
@@ -141,6 +159,12 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   if (flags.job && flags.group) {
     issues.push({ path: '--group', message: 'give a run group (--group) or a job to run (--job), not both' });
   }
+  if (flags.job && flags.warehouse !== undefined) {
+    issues.push({
+      path: '--warehouse',
+      message: 'applies only with --group (a fresh run is gated on its folders)',
+    });
+  }
   if (!flags.job && (flags.profile || flags.repeats)) {
     issues.push({ path: flags.profile ? '--profile' : '--repeats', message: 'applies only with --job' });
   }
@@ -181,34 +205,35 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   if (issues.length > 0) throw new ValidationError(issues);
 
   const { readAsset, baselineSchema, tolerancesSchema, budgetsSchema } = await import('../gate/assets.js');
-  const { loadRunGroup } = await import('../gate/run-group.js');
   const { regressionChecks, budgetChecks } = await import('../gate/checks.js');
   const { buildVerdict, exitCodeOf } = await import('../gate/verdict.js');
   const { renderMarkdown, renderJUnit } = await import('../gate/report.js');
 
-  const candidate = await loadRunGroup(groups);
-  const assets: Record<string, Awaited<ReturnType<typeof readAsset>>> = {};
-  let regression: Awaited<ReturnType<typeof regressionChecks>> = [];
-  let budget: Awaited<ReturnType<typeof budgetChecks>> = [];
-  if (mode === 'regression') {
-    const baseline = await readAsset(flags.baseline as string, baselineSchema);
-    const tolerances = await readAsset(flags.tolerances as string, tolerancesSchema);
-    assets.baseline = baseline;
-    assets.tolerances = tolerances;
-    regression = regressionChecks(baseline, tolerances, candidate);
-  }
-  if (flags.budgets) {
-    const budgets = await readAsset(flags.budgets, budgetsSchema);
-    assets.budgets = budgets;
-    budget = budgetChecks(budgets, candidate);
-  }
-  const verdict = await buildVerdict({
-    mode: mode as 'regression' | 'budget',
-    profile: fresh?.profile ?? null,
-    assets,
-    candidate,
-    regression,
-    budget,
+  const verdict = await withRunGroup(groups, '--group', flags.warehouse, async (candidate, samples) => {
+    const assets: Record<string, Awaited<ReturnType<typeof readAsset>>> = {};
+    let regression: Awaited<ReturnType<typeof regressionChecks>> = [];
+    let budget: Awaited<ReturnType<typeof budgetChecks>> = [];
+    if (mode === 'regression') {
+      const baseline = await readAsset(flags.baseline as string, baselineSchema);
+      const tolerances = await readAsset(flags.tolerances as string, tolerancesSchema);
+      assets.baseline = baseline;
+      assets.tolerances = tolerances;
+      regression = regressionChecks(baseline, tolerances, candidate);
+    }
+    if (flags.budgets) {
+      const budgets = await readAsset(flags.budgets, budgetsSchema);
+      assets.budgets = budgets;
+      budget = budgetChecks(budgets, candidate);
+    }
+    return buildVerdict({
+      mode: mode as 'regression' | 'budget',
+      profile: fresh?.profile ?? null,
+      assets,
+      candidate,
+      regression,
+      budget,
+      ...(samples ? { samples } : {}),
+    });
   });
   const markdown = renderMarkdown(verdict);
   if (flags.out) await writeText(flags.out, `${JSON.stringify(verdict, null, 2)}\n`);
@@ -216,6 +241,38 @@ async function gateCommand(flags: GateFlags): Promise<number> {
   if (flags.junit) await writeText(flags.junit, renderJUnit(verdict));
   if (!flags.quiet) process.stdout.write(markdown);
   return exitCodeOf(verdict.verdict);
+}
+
+/**
+ * Runs `work` on the run group `groups` names: run folders, or with `warehouse`, the
+ * runs of run group or run ids (or of the folders' ids) read from that file, kept open
+ * for the per-request samples.
+ */
+async function withRunGroup<T>(
+  groups: string[],
+  flag: '--group' | '--from',
+  warehouse: string | undefined,
+  work: (group: RunGroup, samples?: SampleSource) => Promise<T>,
+): Promise<T> {
+  if (warehouse === undefined) {
+    const { loadRunGroup } = await import('../gate/run-group.js');
+    return work(await loadRunGroup(groups));
+  }
+  const { loadRunGroupFromWarehouse, runIdsOf, warehouseSamples } =
+    await import('../gate/warehouse-group.js');
+  const { withWarehouse } = await import('./warehouse.js');
+  const { reportSubject } = await import('./report-subject.js');
+  let result: { value: T } | undefined;
+  await withWarehouse({ warehouse }, true, async (w) => {
+    const runIds: string[] = [];
+    for (const group of groups) {
+      // As `report` takes them: an id, or a run or run group folder read for its id only.
+      const { id } = await reportSubject(group, flag);
+      runIds.push(...(await runIdsOf(w, id)));
+    }
+    result = { value: await work(await loadRunGroupFromWarehouse(w, runIds), warehouseSamples(w)) };
+  });
+  return (result as { value: T }).value;
 }
 
 async function writeText(path: string, text: string): Promise<void> {

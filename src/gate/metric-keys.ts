@@ -19,8 +19,8 @@ export interface GatedMetric {
 }
 
 /** Latency distributions gated, and their statistics. */
-const LATENCIES = ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2e_latency_ms'] as const;
-const LATENCY_STATS = ['p50', 'p90', 'p99', 'mean'] as const;
+export const LATENCIES = ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2e_latency_ms'] as const;
+export const LATENCY_STATS = ['p50', 'p90', 'p99', 'mean'] as const;
 
 /** The point part of a key. */
 export function pointOf(summary: Pick<IterationSummary, 'mode' | 'concurrency' | 'rate_rps'>): string {
@@ -29,12 +29,34 @@ export function pointOf(summary: Pick<IterationSummary, 'mode' | 'concurrency' |
   return 'trace';
 }
 
+/**
+ * What gatedMetrics reads of one iteration: its point, the gated statistics of its
+ * latency distributions, and its rates. An IterationSummary is one; so is a
+ * serving_outcome_fact row, which holds the same numbers (warehouse-group.ts).
+ */
+export type GatedSource = Pick<
+  IterationSummary,
+  | 'scenario'
+  | 'mode'
+  | 'concurrency'
+  | 'rate_rps'
+  | 'output_throughput_tokens_per_s'
+  | 'request_throughput_rps'
+  | 'goodput_rps'
+  | 'error_rate'
+> & {
+  distributions: Record<
+    (typeof LATENCIES)[number],
+    Pick<Distribution, (typeof LATENCY_STATS)[number] | 'count'>
+  >;
+};
+
 /** Every gated metric of one iteration (null values, e.g. goodput without SLOs, are left out). */
-export function gatedMetrics(summary: IterationSummary): GatedMetric[] {
+export function gatedMetrics(summary: GatedSource): GatedMetric[] {
   const prefix = `${summary.scenario}.${pointOf(summary)}`;
   const out: GatedMetric[] = [];
   for (const metric of LATENCIES) {
-    const distribution = summary.distributions[metric] as Distribution;
+    const distribution = summary.distributions[metric];
     for (const stat of LATENCY_STATS) {
       const value = distribution[stat];
       if (value === null) continue;

@@ -4,6 +4,7 @@
  * holding them (with or without its group.json). All repeats must be the same
  * case (one config fingerprint); each gives one value per metric key, and, for
  * percentile keys, its per-request samples on demand (for bootstrap intervals).
+ * warehouse-group.ts reads the same group from the warehouse, with no folder.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/aggregate.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { requestMetrics } from '../metrics/request-metrics.js';
-import { iterationTelemetry } from '../warehouse/prometheus-text.js';
+import { iterationTelemetry, type TelemetrySlice } from '../warehouse/prometheus-text.js';
 import { gatedMetrics, pointOf, type GatedMetric } from './metric-keys.js';
 
 /** What explains a number: the point's errors, the client's health, the server's own counters. */
@@ -28,6 +29,7 @@ export interface PointContext {
 
 export interface Repeat {
   run_id: string;
+  /** The run folder; read from the warehouse, where its raw evidence was recorded (it may be gone). */
   dir: string;
   run_group_id: string | null;
   benchmark_case_id: string;
@@ -36,7 +38,7 @@ export interface Repeat {
   metrics: Map<string, GatedMetric>;
   /** By `<scenario>.<point>`. */
   context: Map<string, PointContext>;
-  /** By `<scenario>.<point>`: the iteration folder, for per-request samples. */
+  /** By `<scenario>.<point>`: the iteration folder, for per-request samples (none when read from the warehouse). */
   iterations: Map<string, string>;
 }
 
@@ -155,14 +157,21 @@ async function loadRepeat(dir: string, run: RunJson, digest: string): Promise<Re
   return repeat;
 }
 
-/** The slices that explain latency; a gauge by its peak under load (its mean adds lines, not insight). */
 async function serverContext(folder: string): Promise<Record<string, number>> {
+  return explainingSlices(await iterationTelemetry(folder));
+}
+
+/** The slices that explain latency; a gauge by its peak under load (its mean adds lines, not insight). */
+export function explainingSlices(slices: readonly TelemetrySlice[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const slice of await iterationTelemetry(folder))
+  for (const slice of slices)
     if (SERVER_CONTEXT.test(slice.metric) && !slice.unit?.startsWith('mean_over_'))
       out[slice.metric] = slice.value;
   return out;
 }
+
+/** Where a repeat's per-request values of a latency metric at a point come from. */
+export type SampleSource = (repeat: Repeat, point: string, metric: string) => Promise<number[]>;
 
 /** A repeat's per-request values of a latency metric at a point (completed measured requests; ITL pooled). */
 export async function requestSamples(repeat: Repeat, point: string, metric: string): Promise<number[]> {
@@ -204,6 +213,6 @@ async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null)) !== null;
 }
 
-function groupError(message: string): InfermarkError {
+export function groupError(message: string): InfermarkError {
   return new InfermarkError('E_GATE_INPUT', message, ExitCode.badInput);
 }

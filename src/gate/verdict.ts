@@ -8,7 +8,7 @@ import { ExitCode } from '../base/errors.js';
 import type { Asset } from './assets.js';
 import type { BudgetCheck, RegressionCheck, Verdict } from './checks.js';
 import { percentileOf } from './metric-keys.js';
-import { requestSamples, type RunGroup } from './run-group.js';
+import { requestSamples, type RunGroup, type SampleSource } from './run-group.js';
 import { bootstrapPercentileCI } from './stats/bootstrap.js';
 
 export const INCONCLUSIVE_EXIT = 3;
@@ -58,11 +58,16 @@ export async function buildVerdict(input: {
   candidate: RunGroup;
   regression: RegressionCheck[];
   budget: BudgetCheck[];
+  /** Per-request values for the bootstrap intervals; default: the run folders' records. */
+  samples?: SampleSource;
 }): Promise<GateVerdict> {
   const verdicts = [...input.regression.map((c) => c.verdict), ...input.budget.map((c) => c.verdict)];
   const regression = [];
   for (const check of input.regression) {
-    regression.push({ ...check, bootstrap: await repeatIntervals(input.candidate, check.key) });
+    regression.push({
+      ...check,
+      bootstrap: await repeatIntervals(input.candidate, check.key, input.samples ?? requestSamples),
+    });
   }
   return {
     format: 'infermark-verdict/v1',
@@ -94,7 +99,11 @@ export async function buildVerdict(input: {
 }
 
 /** Per repeat: a bootstrap interval of a percentile key from the repeat's own requests (seeded: reproducible). */
-async function repeatIntervals(group: RunGroup, key: string): Promise<RepeatInterval[] | null> {
+async function repeatIntervals(
+  group: RunGroup,
+  key: string,
+  samplesOf: SampleSource,
+): Promise<RepeatInterval[] | null> {
   const parts = key.split('.');
   const q = percentileOf(parts[parts.length - 1] ?? '');
   const metric = parts[parts.length - 2] ?? '';
@@ -102,7 +111,7 @@ async function repeatIntervals(group: RunGroup, key: string): Promise<RepeatInte
   const point = parts.slice(0, parts.length - 2).join('.');
   const out: RepeatInterval[] = [];
   for (const [i, repeat] of group.repeats.entries()) {
-    const samples = await requestSamples(repeat, point, metric);
+    const samples = await samplesOf(repeat, point, metric);
     if (samples.length === 0) continue;
     const ci = bootstrapPercentileCI(samples, q, { confidence: 0.95, resamples: 1000, seed: i + 1 });
     out.push({

@@ -614,7 +614,7 @@ export async function buildReportData(
       deltas = deltasFromPoints(baseline, subject);
       deltasSource = 'group-medians';
     }
-    gate = await gateVerdicts(baseline, subject, options.tolerances);
+    gate = await gateVerdicts(warehouse, baseline, subject, options.tolerances);
     if (gate.status === 'ok') {
       const byKey = new Map(gate.rows.map((r) => [r.key, r.verdict]));
       for (const d of deltas) d.gate_verdict = byKey.get(gateKeyOf(d)) ?? null;

@@ -1,22 +1,31 @@
 /**
  * The gate's verdicts for a report's `--vs`: when both sides are run groups with
- * repeats and their sealed run folders are still where the warehouse says
- * (artifact_lineage_dim.raw_uris), both groups are loaded as the gate loads them,
- * the baseline is built from the `--vs` side (A, the reference) and B is checked
- * with the gate's own regressionChecks, so the report and `infermark gate` agree.
- * Anything that stops that (single runs, different cases, folders gone, a key
- * on one side only) becomes a status with a message, never a crash.
+ * repeats, both groups are loaded from the warehouse as the gate loads their run
+ * folders (gate/warehouse-group.ts: the same per-repeat values, so the raw folders
+ * may be in object storage or gone), the baseline is built from the `--vs` side
+ * (A, the reference) and B is checked with the gate's own regressionChecks, so the
+ * report and `infermark gate` agree. Anything that stops that (single runs,
+ * different cases, a run that is not whole, a key on one side only) becomes a
+ * status with a message, never a crash.
  */
-import { stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InfermarkError } from '../base/errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import { baselineFrom } from '../gate/baseline.js';
 import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/checks.js';
 import { pointOf } from '../gate/metric-keys.js';
-import { loadRunGroup, type RunGroup } from '../gate/run-group.js';
-import type { Subject } from './report-data.js';
+import type { RunGroup } from '../gate/run-group.js';
+import { loadRunGroupFromWarehouse } from '../gate/warehouse-group.js';
+import type { Row, Warehouse } from '../warehouse/warehouse.js';
+
+/** What the verdicts read of a report subject (report-data.ts's Subject is one). */
+export interface VerdictSubject {
+  label: string;
+  kind: 'run' | 'run_group';
+  id: string;
+  /** In the order the repeats are compared (the report's: started_at, run_id). */
+  run_ids: string[];
+  runs: Row[];
+}
 
 /** The tolerances a report uses without `--tolerances`: the gate's documented defaults. */
 export const DEFAULT_TOLERANCES: Asset<Tolerances> = {
@@ -56,7 +65,7 @@ export interface VerdictRow {
 }
 
 export interface GateVerdicts {
-  status: 'ok' | 'single-run' | 'different-case' | 'folders-missing' | 'not-comparable';
+  status: 'ok' | 'single-run' | 'different-case' | 'not-comparable';
   /** What the verdicts are, or why there are none, in words. */
   message: string;
   tolerances: {
@@ -99,39 +108,11 @@ export function verdictRow(check: RegressionCheck): VerdictRow {
   };
 }
 
-/** The first absolute local path among a run's raw URIs (a plain path or file://). */
-export function localRunFolder(uris: unknown): string | null {
-  for (const uri of Array.isArray(uris) ? uris.map(String) : []) {
-    if (uri.startsWith('file://')) {
-      try {
-        return fileURLToPath(uri);
-      } catch {
-        continue;
-      }
-    }
-    if (isAbsolute(uri) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return uri;
-  }
-  return null;
-}
-
-/** Each run's local folder, in the subject's run order, or the runs whose folder is gone. */
-async function runFolders(subject: Subject): Promise<{ dirs: string[]; missing: string[] }> {
-  const byRun = new Map(subject.lineage.map((l) => [String(l.run_id), localRunFolder(l.raw_uris)]));
-  const dirs: string[] = [];
-  const missing: string[] = [];
-  for (const runId of subject.run_ids) {
-    const dir = byRun.get(runId) ?? null;
-    const info = dir === null ? null : await stat(dir).catch(() => null);
-    if (dir === null || !info?.isDirectory()) missing.push(`${runId} (${dir ?? 'no local path recorded'})`);
-    else dirs.push(dir);
-  }
-  return { dirs, missing };
-}
-
 /** B (subject) against A (baseline, the `--vs` side) with the gate's statistics, or why not. */
 export async function gateVerdicts(
-  a: Subject,
-  b: Subject,
+  warehouse: Warehouse,
+  a: VerdictSubject,
+  b: VerdictSubject,
   tolerances: Asset<Tolerances> = DEFAULT_TOLERANCES,
 ): Promise<GateVerdicts> {
   const d = tolerances.value.defaults;
@@ -164,17 +145,12 @@ export async function gateVerdicts(
       `Verdicts need repeats: ${single.map((s) => `${s.label} is ${s.kind === 'run' ? 'a single run' : `a group of ${s.run_ids.length}`}`).join(', ')}. Run both sides with --repeats (the gate asks for at least ${d.min_repeats ?? 5} per side); deltas only.`,
     );
   }
-  const folders = await Promise.all([runFolders(a), runFolders(b)]);
-  const missing = folders.flatMap((f, i) => f.missing.map((m) => `${i === 0 ? 'A' : 'B'} ${m}`));
-  if (missing.length > 0) {
-    return none(
-      'folders-missing',
-      `No verdicts: the gate reads the sealed run folders, and these are gone: ${missing.join('; ')}. Deltas only.`,
-    );
-  }
   let groups: [RunGroup, RunGroup];
   try {
-    groups = [await loadRunGroup(folders[0].dirs), await loadRunGroup(folders[1].dirs)];
+    groups = [
+      await loadRunGroupFromWarehouse(warehouse, a.run_ids),
+      await loadRunGroupFromWarehouse(warehouse, b.run_ids),
+    ];
   } catch (error) {
     if (!(error instanceof InfermarkError)) throw error;
     return none('not-comparable', `No verdicts: ${error.message}. Deltas only.`);
