@@ -22,15 +22,15 @@ export function parseRequest(
   if (typeof read === 'string') return read;
   const { common, promptTokens, detail } = read;
   const textSeed = hashString(read.promptKey, options.seed);
-  const requestSeed = common.seed >>> 0;
+  const requestSeed = (common.seed ?? 0) >>> 0;
   const limit = common.max_tokens ?? options.defaultMaxTokens;
   const generates = format.events !== null;
 
   let outputTokens = generates ? limit : 0;
   let finishReason: 'stop' | 'length' = 'length';
-  if (generates && !common.ignore_eos && options.eosProbability > 0) {
+  if (generates && common.ignore_eos !== true && options.eosProbability > 0) {
     const u = 1 - new Prng(textSeed, requestSeed, EOS_STREAM).nextFloat();
-    const earliest = Math.max(1, common.min_tokens);
+    const earliest = Math.max(1, common.min_tokens ?? 0);
     const draw =
       options.eosProbability >= 1 ? 1 : Math.ceil(Math.log(u) / Math.log(1 - options.eosProbability));
     const length = earliest - 1 + Math.max(1, draw);
@@ -42,8 +42,8 @@ export function parseRequest(
   return {
     format,
     model: common.model ?? options.model,
-    stream: generates && common.stream,
-    includeUsage: common.stream_options.include_usage,
+    stream: generates && common.stream === true,
+    includeUsage: common.stream_options?.include_usage === true,
     promptTokens,
     outputTokens,
     finishReason,

@@ -66,7 +66,7 @@ test('embeddings: a string, one list of token ids, or a list of texts and token-
   assert.equal(encoded.encoding_format, 'base64');
   const fallback = embedding({ input: 'x', encoding_format: 'int8' });
   assert.ok(typeof fallback === 'object');
-  assert.equal(fallback.encoding_format, 'float');
+  assert.equal(fallback.encoding_format, undefined, 'read as float');
 });
 
 test('token limits: max_completion_tokens wins over max_tokens; both must be positive integers', () => {
@@ -88,13 +88,13 @@ test('token limits: max_completion_tokens wins over max_tokens; both must be pos
   }
 });
 
-test('min_tokens: absent or null reads as 0, else a non-negative integer', () => {
-  const min = (fields: Record<string, unknown>): number | string => {
+test('min_tokens: absent, null (both read as 0) or a non-negative integer', () => {
+  const min = (fields: Record<string, unknown>): number | null | undefined | string => {
     const r = completion({ prompt: 'x', ...fields });
     return typeof r === 'string' ? r : r.min_tokens;
   };
-  assert.equal(min({}), 0);
-  assert.equal(min({ min_tokens: null }), 0);
+  assert.equal(min({}), undefined);
+  assert.equal(min({ min_tokens: null }), null);
   assert.equal(min({ min_tokens: 0 }), 0);
   assert.equal(min({ min_tokens: 12 }), 12);
   for (const bad of [-1, 0.5, '3', false]) {
@@ -121,11 +121,11 @@ test('lenient fields fall back instead of refusing the request', () => {
     extra: { anything: true },
   });
   assert.ok(typeof r === 'object', String(r));
-  assert.equal(r.model, undefined);
-  assert.equal(r.seed, 0);
-  assert.equal(r.stream, false);
-  assert.equal(r.ignore_eos, false);
-  assert.equal(r.stream_options.include_usage, false);
+  // Each reads as absent: the default model, seed 0, not streamed, EOS on, no usage event.
+  assert.deepEqual([r.model, r.seed, r.stream, r.ignore_eos, r.stream_options], Array(5).fill(undefined));
+  const options = chat({ messages: [1], stream_options: { include_usage: 'yes' } });
+  assert.ok(typeof options === 'object', String(options));
+  assert.deepEqual(options.stream_options, { include_usage: undefined });
   const named = chat({
     messages: [{ role: 'user', content: 'x' }],
     model: 'm',
@@ -136,7 +136,7 @@ test('lenient fields fall back instead of refusing the request', () => {
   });
   assert.ok(typeof named === 'object', String(named));
   assert.deepEqual(
-    [named.model, named.seed, named.stream, named.ignore_eos, named.stream_options.include_usage],
+    [named.model, named.seed, named.stream, named.ignore_eos, named.stream_options?.include_usage],
     ['m', -7, true, true, true],
   );
   assert.equal((chat({ messages: [1], model: '' }) as { model?: string }).model, undefined);

@@ -45,49 +45,57 @@ const messages = z
 
 /** A completion prompt: text, or a list of texts, token ids and lists of token ids. */
 const prompt = textOrList(
-  [z.array(z.union([z.string(), z.number(), tokenIds], { error: BODY_ERRORS.promptItems }))],
+  // Token ids first: a long list of them is the costly case, and a number then matches at once.
+  [z.array(z.union([z.number(), z.string(), tokenIds], { error: BODY_ERRORS.promptItems }))],
   BODY_ERRORS.promptShape,
   BODY_ERRORS.promptItems,
 );
 
-/** Embedding input: text, one list of token ids, or a list of texts and lists of token ids. */
+/** Embedding input: text, a list of texts and lists of token ids, or one list of token ids. */
 const input = textOrList(
-  [z.array(z.number()), z.array(z.union([z.string(), tokenIds], { error: BODY_ERRORS.inputItems }))],
+  [z.array(z.union([z.string(), tokenIds], { error: BODY_ERRORS.inputItems })), z.array(z.number())],
   BODY_ERRORS.inputShape,
   BODY_ERRORS.inputItems,
 );
 
+// The lenient fields are optional before they fall back: `.catch` builds a ZodError (a stack
+// trace, ~20 µs), so only a wrong value, never an absent one, should reach it.
+const orAbsent = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+
 /** What every format reads besides its prompt, by wire name. */
 const commonFields = {
   /** Echoed in the response; absent or empty: the simulator's model. */
-  model: z.string().min(1).optional().catch(undefined),
-  /** `max_completion_tokens` when given, else `max_tokens` (see `limitsFolded`). */
+  model: orAbsent(z.string().min(1)),
+  /** `max_completion_tokens` when given, else `max_tokens` (see `foldLimits`). */
   max_tokens: integer(BODY_ERRORS.maxTokens)
     .refine((n) => n > 0, { error: BODY_ERRORS.maxTokens })
     .nullish(),
-  min_tokens: integer(BODY_ERRORS.minTokens).refine((n) => n >= 0, { error: BODY_ERRORS.minTokens }),
-  /** With the prompt, seeds the generated text; anything but an integer counts as 0. */
-  seed: z.number().refine(Number.isInteger).catch(0),
-  stream: z.boolean().catch(false),
-  ignore_eos: z.boolean().catch(false),
-  stream_options: z
-    .object({ include_usage: z.boolean().catch(false) })
-    .catch(() => ({ include_usage: false })),
+  /** Absent or null: 0. */
+  min_tokens: integer(BODY_ERRORS.minTokens)
+    .refine((n) => n >= 0, { error: BODY_ERRORS.minTokens })
+    .nullish(),
+  /** With the prompt, seeds the generated text; absent or not an integer: 0. */
+  seed: orAbsent(z.number().refine(Number.isInteger)),
+  stream: orAbsent(z.boolean()),
+  ignore_eos: orAbsent(z.boolean()),
+  stream_options: orAbsent(z.object({ include_usage: orAbsent(z.boolean()) })),
 };
 
 /**
- * Folds the two spellings of the output limit into `max_tokens` (the newer name wins, as in
- * OpenAI's API) and reads an absent `min_tokens` as 0, so each is checked once.
+ * Folds the two spellings of the output limit into `max_tokens`, in the freshly parsed body
+ * (the newer name wins, as in OpenAI's API), so the one that counts is checked once.
  */
-function limitsFolded(body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+function foldLimits(body: unknown): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
   const r = body as Record<string, unknown>;
-  return { ...r, max_tokens: r.max_completion_tokens ?? r.max_tokens, min_tokens: r.min_tokens ?? 0 };
+  if (r.max_completion_tokens !== undefined && r.max_completion_tokens !== null) {
+    r.max_tokens = r.max_completion_tokens;
+  }
 }
 
 function requestBody<Shape extends z.ZodRawShape>(own: Shape) {
   // The format's own fields first: their problem is the one reported.
-  return z.preprocess(limitsFolded, z.object({ ...own, ...commonFields }, { error: BODY_ERRORS.notObject }));
+  return z.object({ ...own, ...commonFields }, { error: BODY_ERRORS.notObject });
 }
 
 /** POST /v1/chat/completions */
@@ -95,10 +103,7 @@ export const chatCompletionsBody = requestBody({ messages });
 /** POST /v1/completions */
 export const completionsBody = requestBody({ prompt });
 /** POST /v1/embeddings (the token limits are checked here too, though nothing is generated) */
-export const embeddingsBody = requestBody({
-  input,
-  encoding_format: z.enum(['float', 'base64']).catch('float'),
-});
+export const embeddingsBody = requestBody({ input, encoding_format: orAbsent(z.enum(['float', 'base64'])) });
 
 export type ChatCompletionsBody = z.output<typeof chatCompletionsBody>;
 export type CompletionsBody = z.output<typeof completionsBody>;
@@ -106,7 +111,10 @@ export type EmbeddingsBody = z.output<typeof embeddingsBody>;
 /** The fields every format shares, validated. */
 export type CommonFields = z.output<z.ZodObject<typeof commonFields>>;
 
-/** The body parsed and checked against `schema`, or the 400 message for its first problem. */
+/**
+ * The body parsed and checked against `schema` (after folding its output limits), or the 400
+ * message for its first problem.
+ */
 export function validateBody<T extends object>(schema: z.ZodType<T>, text: string): T | string {
   let json: unknown;
   try {
@@ -114,6 +122,7 @@ export function validateBody<T extends object>(schema: z.ZodType<T>, text: strin
   } catch {
     return BODY_ERRORS.notJson;
   }
+  foldLimits(json);
   const result = schema.safeParse(json);
   return result.success ? result.data : (result.error.issues[0]?.message ?? BODY_ERRORS.notObject);
 }
