@@ -5,6 +5,7 @@
  * bumps numbers; histograms are observed once per request.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
 
 /** Plain counters the server updates; the source of /metrics and of `stats()`. */
 export interface SimCounters {
@@ -17,11 +18,6 @@ export interface SimCounters {
   capacity: number;
   injected: Record<FaultKind, number>;
 }
-
-/** Kinds of injected fault, as counted by `stats().injected` and /metrics. */
-export type FaultKind = 'error' | 'rate429' | 'disconnect' | 'stall' | 'malformed';
-
-export const FAULT_KINDS: readonly FaultKind[] = ['error', 'rate429', 'disconnect', 'stall', 'malformed'];
 
 /** Registry plus the per-request observation hooks. */
 export interface SimMetrics {

@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { ValidationError } from '../base/errors.js';
 import { parseSimulateFlags, registerSimulateCommand } from '../cli/simulate.js';
 import { DEFAULT_SIMULATOR_OPTIONS, resolveSimulatorOptions, validateSimulatorOptions } from './options.js';
-import { lognormalWithMoments, mulberry32, normalAtLeastZero } from './random.js';
+import { Prng } from '../base/prng.js';
+import { lognormalWithMoments, normalAtLeastZero } from './random.js';
 import { DeadlineScheduler, type Scheduled } from './scheduler.js';
 
 test('defaults look like a small model and validate', () => {
@@ -156,10 +157,10 @@ test('scheduler steps items at their deadlines, in order, once per tick', async 
 });
 
 test('distributions: seeded, truncated normal never negative, lognormal has the asked mean', () => {
-  const a = mulberry32(5);
-  const b = mulberry32(5);
-  assert.equal(a(), b());
-  const rng = mulberry32(1);
+  const a = new Prng(5);
+  const b = new Prng(5);
+  assert.equal(a.nextFloat(), b.nextFloat());
+  const rng = new Prng(1);
   let sum = 0;
   for (let i = 0; i < 20000; i++) {
     assert.ok(normalAtLeastZero(rng, 1, 5) >= 0);

@@ -4,7 +4,8 @@
  * o200k token each, chosen deterministically from a seeded stream.
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import type { Rng } from './random.js';
+import type { Prng } from '../base/prng.js';
+import { indexBelow } from './random.js';
 
 // 256 common English words, each exactly one o200k_base token with its leading space,
 // so a client that re-tokenizes the text counts what the server reports.
@@ -26,8 +27,8 @@ const WORDS = (
   .map((word) => ` ${word}`);
 
 /** The token text for one random draw: a word with its leading space. */
-export function randomWord(rng: Rng): string {
-  return WORDS[(rng() * WORDS.length) | 0] ?? ' the';
+export function randomWord(rng: Prng): string {
+  return WORDS[indexBelow(rng, WORDS.length)] ?? ' the';
 }
 
 // Special-token strings in user text are counted as ordinary text instead of throwing.
