@@ -14,15 +14,15 @@ import { fileURLToPath } from 'node:url';
 import type { SimulatorOptions } from '../../sim/options.js';
 import { spawnSimulator, type SpawnedSimulator } from '../../sim/spawn.js';
 
-export const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-// dist/src/cli → the repository root, where examples/ lives.
+export const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 /** The warehouse file the CLI's runs ingest into during this test process; removed at exit. */
 export const TEST_WAREHOUSE = join(tmpdir(), `infermark-test-warehouse-${process.pid}.duckdb`);
 process.once('exit', () => {
   for (const suffix of ['', '.wal']) rmSync(`${TEST_WAREHOUSE}${suffix}`, { force: true });
 });
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// dist/src/cli/testing → the repository root, where examples/ lives.
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export interface CliResult {
   code: number | null;
