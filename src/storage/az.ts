@@ -41,9 +41,8 @@ const CREDENTIALS_HINT =
   'or the AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN environment variables';
 
 const PIPELINE: StoragePipelineOptions = {
-  // The generic uploader retries with its own backoff on top of these, so they stay few and short
-  // (the SDK's default first delay is 4 s).
-  retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
+  // One try per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+  retryOptions: { maxTries: 1 },
 };
 
 /** Builds the store; a configuration that cannot work (a bad endpoint, no credentials at all) fails here. */
@@ -217,8 +216,8 @@ class AzStore implements ObjectStore {
   async put(object: ObjectToPut): Promise<void> {
     const size = (await stat(object.localPath)).size;
     checkSize(this.display, object, size);
-    // uploadFile re-opens the file for each try, so the SDK's retries resend the same bytes;
-    // one Put Blob up to 256 MiB, staged blocks above.
+    // One Put Blob up to 256 MiB, staged blocks above; a failed try is retried by retry-policy.ts,
+    // which calls put again and so re-reads the file.
     await this.container.getBlockBlobClient(this.base + object.key).uploadFile(object.localPath, {
       blobHTTPHeaders: {
         blobContentType: object.content_type,

@@ -60,7 +60,7 @@ function clientConfig(options: StoreOptions<GsLocation>): ClientConfig {
       ...(endpoint
         ? { apiEndpoint: endpoint, useAuthWithCustomEndpoint: credentialsPath !== undefined }
         : {}),
-      // upload.ts retries every call over this interface; retries here would multiply them.
+      // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
       retryOptions: { autoRetry: false },
     },
   };

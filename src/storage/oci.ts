@@ -198,8 +198,13 @@ async function buildClient(options: Options, display: string): Promise<ObjectSto
   const provider = await authProvider(options, display);
   const client = new ObjectStorageClient(
     { authenticationDetailsProvider: provider },
-    // upload.ts retries every call over this interface; retries here would multiply them.
-    { retryConfiguration: common.NoRetryConfigurationDetails },
+    {
+      // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+      retryConfiguration: common.NoRetryConfigurationDetails,
+      // The SDK's circuit breaker is a second policy: after a few 5xx it fails calls without
+      // sending them (EOPENBREAKER), which the retry policy cannot tell from a broken config.
+      circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+    },
   );
   const region = setting(options, 'region', ['OCI_REGION']);
   if (region) client.regionId = region;

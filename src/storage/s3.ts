@@ -1,9 +1,9 @@
 /**
  * The `s3://bucket[@region]/prefix` store: AWS S3 and the S3-compatible services
  * (MinIO, Ceph, s3rver) through @aws-sdk/client-s3, loaded only when an s3:// URI
- * is used (`registry.ts`). Every request body is a Buffer, so the SDK's own retries
- * resend the same bytes; a file above MULTIPART_THRESHOLD_BYTES goes as a multipart
- * upload of PART_SIZE_BYTES parts, so memory stays bounded whatever the file's size.
+ * is used (`registry.ts`). The SDK retries nothing (`retry-policy.ts` retries for
+ * every scheme); a file above MULTIPART_THRESHOLD_BYTES goes as a multipart upload
+ * of PART_SIZE_BYTES parts, so memory stays bounded whatever the file's size.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -70,8 +70,8 @@ function clientConfig(options: StoreOptions<S3Location>, display: string): S3Cli
   const endpoint = endpointUrl(options, display);
   const config: S3ClientConfig = {
     region: regionOf(options),
-    // The generic uploader retries with backoff on top of these.
-    maxAttempts: 3,
+    // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+    maxAttempts: 1,
     // Newer SDKs otherwise add aws-chunked CRC32 trailers that MinIO versions and s3rver refuse;
     // integrity comes from Content-MD5 (checked by the service) and the stored sha256.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -3,7 +3,7 @@
  * missing credentials, a bucket that is not there or not writable: exit 2, never
  * retried), a permanent failure that is not the user's configuration (a full disk:
  * exit 1, never retried), and a failure that may pass (network, 5xx, throttling:
- * retried with backoff by `upload.ts`, exit 1 when retries run out). Also how an
+ * retried with backoff by `retry-policy.ts`, exit 1 when retries run out). Also how an
  * SDK's or the network's error is classified and described, once for every scheme.
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
