@@ -19,6 +19,16 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { giveUpAfterMs: 120_000, firstDelayMs: 250, maxDelayMs: 8_000 };
 
+/**
+ * How long one attempt may wait for a connection, and then for any byte either way,
+ * where an SDK has no such bound of its own: the give-up is checked between
+ * attempts, so an attempt that hangs would hold its object forever. Idle time, not
+ * the whole call: a large object on a slow link takes long and is still moving.
+ * The S3 client takes them; OCI and GitHub go through Node's fetch, whose own
+ * bounds are 10 s to connect and 300 s without a byte.
+ */
+export const ATTEMPT_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 } as const;
+
 export interface RetryHooks {
   /** Told of each retried failure (already scrubbed of secrets). */
   onRetry?(key: string, attempt: number, error: Error): void;

@@ -28,6 +28,7 @@ import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
+import { ATTEMPT_TIMEOUTS } from './retry-policy.js';
 import {
   configError,
   describeError,
@@ -72,6 +73,11 @@ function clientConfig(options: StoreOptions<S3Location>, display: string): S3Cli
     region: regionOf(options),
     // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
     maxAttempts: 1,
+    // The SDK's defaults wait forever on a connection that hangs.
+    requestHandler: {
+      connectionTimeout: ATTEMPT_TIMEOUTS.connectMs,
+      socketTimeout: ATTEMPT_TIMEOUTS.idleMs,
+    },
     // Newer SDKs otherwise add aws-chunked CRC32 trailers that MinIO versions and s3rver refuse;
     // integrity comes from Content-MD5 (checked by the service) and the stored sha256.
     requestChecksumCalculation: 'WHEN_REQUIRED',
