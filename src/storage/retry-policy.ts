@@ -5,7 +5,7 @@
  * up; anything else is thrown at once. Every scheme's SDK client is built with its
  * own retries off (`s3.ts`, `az.ts`, `gs.ts`, `oci.ts`; Octokit has none), so one
  * failing call is sent exactly as often as this policy says, not that many times
- * the SDK's count.
+ * the SDK's count; each attempt has a deadline (`attempt-deadline.ts`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, isRetryable, permanentKindOf, StorageError } from './storage-error.js';
@@ -18,16 +18,6 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { giveUpAfterMs: 120_000, firstDelayMs: 250, maxDelayMs: 8_000 };
-
-/**
- * How long one attempt may wait for a connection, and then for any byte either way,
- * where an SDK has no such bound of its own: the give-up is checked between
- * attempts, so an attempt that hangs would hold its object forever. Idle time, not
- * the whole call: a large object on a slow link takes long and is still moving.
- * The S3 client takes them; OCI and GitHub go through Node's fetch, whose own
- * bounds are 10 s to connect and 300 s without a byte.
- */
-export const ATTEMPT_TIMEOUTS = { connectMs: 10_000, idleMs: 60_000 } as const;
 
 export interface RetryHooks {
   /** Told of each retried failure (already scrubbed of secrets). */

@@ -28,7 +28,7 @@ import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
-import { ATTEMPT_TIMEOUTS } from './retry-policy.js';
+import { ATTEMPT_TIMEOUTS } from './attempt-deadline.js';
 import {
   configError,
   describeError,

@@ -105,10 +105,12 @@ export function isTransient(error: unknown): boolean {
 
 function transient(error: unknown, depth: number): boolean {
   if (error === null || typeof error !== 'object' || depth > 4) return false;
-  const e = error as { name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const e = error as { name?: unknown; message?: unknown; cause?: unknown; errors?: unknown; type?: unknown };
   const code = errorCode(error);
   if (code !== undefined && TRANSIENT_NETWORK_CODES.has(code)) return true;
   if (e.name === 'TimeoutError') return true;
+  // node-fetch's (behind the GCS client) for a request or body past its timeout.
+  if (e.name === 'FetchError' && (e.type === 'request-timeout' || e.type === 'body-timeout')) return true;
   const message = typeof e.message === 'string' ? e.message : '';
   if (/socket hang up/i.test(message)) return true;
   if (e.cause !== undefined) return transient(e.cause, depth + 1);
