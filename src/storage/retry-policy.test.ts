@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StorageScheme } from '../spec/storage-uri.js';
 import type { ObjectStore, StoreOptions } from './object-store.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry-policy.js';
+import { DEFAULT_RETRY, QUICK_RETRY, withRetry, type RetryPolicy } from './retry-policy.js';
 import { StorageError } from './storage-error.js';
 import { startAzurite } from './testing/azurite.js';
 import { startFailingProxy, type FailingProxyOptions } from './testing/failing-proxy.js';
@@ -80,8 +80,9 @@ test('withRetry: gives up once the next delay would pass giveUpAfterMs', async (
   assert.ok(elapsed < policy.giveUpAfterMs + 2_000, `${elapsed} ms`);
 });
 
-test('DEFAULT_RETRY: two minutes per object, first delay 250 ms, at most 8 s between attempts', () => {
+test('DEFAULT_RETRY: two minutes per object, first delay 250 ms, at most 8 s between attempts; QUICK_RETRY: 5 s', () => {
   assert.deepEqual(DEFAULT_RETRY, { giveUpAfterMs: 120_000, firstDelayMs: 250, maxDelayMs: 8_000 });
+  assert.deepEqual(QUICK_RETRY, { giveUpAfterMs: 5_000, firstDelayMs: 250, maxDelayMs: 2_000 });
 });
 
 interface Scheme {

@@ -19,6 +19,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { giveUpAfterMs: 120_000, firstDelayMs: 250, maxDelayMs: 8_000 };
 
+/** For a look a person waits on (lineage checking stored artifacts): a few tries in seconds, not minutes. */
+export const QUICK_RETRY: RetryPolicy = { giveUpAfterMs: 5_000, firstDelayMs: 250, maxDelayMs: 2_000 };
+
 export interface RetryHooks {
   /** Told of each retried failure (already scrubbed of secrets). */
   onRetry?(key: string, attempt: number, error: Error): void;
