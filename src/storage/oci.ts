@@ -217,15 +217,23 @@ let noticesDropped = false;
 
 /**
  * oci-common prints a console warning for every failed call before throwing it (a
- * head's expected 404 included); the error reaches the caller anyway, as a
- * StorageError, so those lines are dropped instead of cluttering stderr.
+ * head's expected 404 included; for a failure it would retry, "All retry attempts
+ * have exhausted. Total Attempts : 1", though the retry policy goes on); the error
+ * reaches the caller anyway, as a StorageError, so those lines are dropped instead
+ * of cluttering stderr.
  */
+const SDK_FAILURE_NOTICES = [
+  'Request cannot be retried. Not Retrying.',
+  'All retry attempts have exhausted.',
+];
+
 function dropSdkFailureNotices(): void {
   if (noticesDropped) return;
   noticesDropped = true;
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('Request cannot be retried. Not Retrying.')) return;
+    const first = args[0];
+    if (typeof first === 'string' && SDK_FAILURE_NOTICES.some((notice) => first.startsWith(notice))) return;
     warn(...args);
   };
 }

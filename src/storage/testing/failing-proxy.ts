@@ -1,7 +1,7 @@
 /**
  * A node:http proxy on loopback in front of a test's storage server (s3rver,
- * azurite, the fakes): it answers 503 to the first `failFirst` requests that
- * `matching` selects, forwards everything else, and counts what it saw. A test
+ * azurite, the fakes): it answers 503 to (or resets the connection of) the first
+ * `failFirst` requests that `matching` selects, forwards everything else, and counts what it saw. A test
  * compares those counts with the attempts its retry policy made, so a retry an SDK
  * adds on its own shows as a request the policy did not make.
  */
@@ -16,8 +16,10 @@ export interface FailingProxyOptions {
   target: string;
   /** Which requests count (and fail while failures remain). */
   matching(method: string, path: string): boolean;
-  /** How many matching requests are answered 503 before the rest are forwarded. */
+  /** How many matching requests fail before the rest are forwarded. */
   failFirst: number;
+  /** How they fail: a 503 answer (default), or the connection reset without one. */
+  failWith?: 503 | 'reset';
   /**
    * Replace the target's origin by the proxy's in forwarded response bodies, for a
    * server that hands out its own URLs (GitHub's `upload_url`).
@@ -52,7 +54,8 @@ export async function startFailingProxy(options: FailingProxyOptions): Promise<F
           matched++;
           if (failed < options.failFirst) {
             failed++;
-            res.writeHead(503, { 'content-length': '0', connection: 'close' }).end();
+            if (options.failWith === 'reset') req.socket.resetAndDestroy();
+            else res.writeHead(503, { 'content-length': '0', connection: 'close' }).end();
             return;
           }
         }
