@@ -3,7 +3,8 @@
  * between attempts, so an attempt that hangs would hold its object forever. The
  * bound is on waiting for a connection and then on time without progress, not on
  * the whole call: a large object on a slow link takes long and is still moving.
- * The S3 and GCS clients take these values as settings; OCI and GitHub go through
+ * The S3 client takes both values as settings and the GCS client the idle one (its
+ * per-request timeout, until the answer's headers); OCI and GitHub go through
  * Node's fetch, whose own bounds are 10 s to connect and 300 s without a byte; the
  * Azure client has no idle timeout, so its calls run under `withIdleDeadline`.
  */
