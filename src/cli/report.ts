@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { ReportSubject } from './report-subject.js';
-import { withWarehouse } from './warehouse.js';
+import { withWarehouse } from './warehouse-common.js';
 
 export const REPORT_FORMATS = ['html', 'md', 'xlsx'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];

@@ -5,7 +5,7 @@
  * run a baseline, a named query or a pin still references.
  */
 import type { Command } from 'commander';
-import { common, positiveNumber, print, withWarehouse, type OutputFlags } from './warehouse.js';
+import { common, positiveNumber, print, withWarehouse, type OutputFlags } from './warehouse-common.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

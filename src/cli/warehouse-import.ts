@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../base/errors.js';
 import type { ImportGap, ImportResult, ImportSource } from '../warehouse/import-common.js';
-import { common, positiveNumber, print, withWarehouse, type OutputFlags } from './warehouse.js';
+import { common, positiveNumber, print, withWarehouse, type OutputFlags } from './warehouse-common.js';
 
 // Kept here, not imported: the importers load DuckDB, and only the action needs them.
 const SOURCES: readonly ImportSource[] = ['vllm', 'genai-bench', 'generic'];

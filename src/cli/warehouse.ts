@@ -5,17 +5,18 @@
  */
 import type { Command } from 'commander';
 import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
-import { formatRows, ROW_FORMATS, type RowFormat } from '../warehouse/format-rows.js';
-
 // The warehouse module loads DuckDB's native library: imported only by the commands that use it.
 import type { Warehouse } from '../warehouse/warehouse.js';
+import {
+  common,
+  outputFormat,
+  positiveNumber,
+  print,
+  withWarehouse,
+  type OutputFlags,
+} from './warehouse-common.js';
 import { registerExportCommands } from './warehouse-export.js';
 import { registerImportCommand } from './warehouse-import.js';
-
-export interface OutputFlags {
-  warehouse?: string;
-  format?: string;
-}
 
 interface IngestFlags extends OutputFlags {
   costPerHour?: string;
@@ -91,7 +92,7 @@ export function registerWarehouseCommands(program: Command): void {
       const { showRun } = await import('../warehouse/queries.js');
       await withWarehouse(flags, true, async (w) => {
         const shown = await showRun(w, run);
-        if (format(flags) === 'json') {
+        if (outputFormat(flags) === 'json') {
           process.stdout.write(`${JSON.stringify({ run: shown.run, points: shown.points.rows }, null, 2)}\n`);
           return;
         }
@@ -139,7 +140,7 @@ export function registerWarehouseCommands(program: Command): void {
         }
         const query = await namedQuery(w, name);
         const result = await w.json(query.sql);
-        if (format(flags) === 'table')
+        if (outputFormat(flags) === 'table')
           process.stdout.write(`${query.name}  query_spec_digest ${query.query_spec_digest}\n`);
         print(result.columns, result.rows, flags);
       });
@@ -187,19 +188,12 @@ export function registerWarehouseCommands(program: Command): void {
               : {}),
           });
           process.stdout.write(
-            format(flags) === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderLineage(report),
+            outputFormat(flags) === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderLineage(report),
           );
           if (!report.publication_safe) process.exitCode = ExitCode.failure;
         });
       },
     );
-}
-
-/** The options every warehouse command takes. */
-export function common(command: Command): Command {
-  return command
-    .option('--warehouse <path>', 'warehouse file (default: $INFERMARK_WAREHOUSE or the user data dir)')
-    .option('--format <format>', 'table, csv or json', 'table');
 }
 
 /**
@@ -218,63 +212,6 @@ async function notIngestedWhenBusy(work: Promise<void>, lockWaitMs: number): Pro
       { cause: error },
     );
   }
-}
-
-/** Opens the warehouse (read-only for queries), runs `work`, closes it. */
-export async function withWarehouse(
-  flags: OutputFlags,
-  readOnly: boolean,
-  work: (w: Warehouse) => Promise<void>,
-  lockWaitMs?: number,
-): Promise<void> {
-  format(flags);
-  const { defaultWarehousePath } = await import('../warehouse/warehouse.js');
-  const path = flags.warehouse ?? defaultWarehousePath();
-  const warehouse = await openOrExplain(path, readOnly, lockWaitMs);
-  try {
-    // User SQL reads the warehouse and nothing else: no files, no network, no ATTACH.
-    if (readOnly) await warehouse.run('SET enable_external_access = false; SET lock_configuration = true');
-    await work(warehouse);
-  } finally {
-    warehouse.close();
-  }
-}
-
-async function openOrExplain(path: string, readOnly: boolean, lockWaitMs?: number): Promise<Warehouse> {
-  try {
-    const { Warehouse } = await import('../warehouse/warehouse.js');
-    return await Warehouse.open(path, { readOnly, ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
-  } catch (error) {
-    const message = (error as Error).message;
-    if (readOnly && /does not exist|No such file|Cannot open/i.test(message)) {
-      throw new ValidationError([
-        { path: '--warehouse', value: path, message: 'no warehouse there yet (ingest a run first)' },
-      ]);
-    }
-    throw error;
-  }
-}
-
-function format(flags: OutputFlags): RowFormat {
-  const value = flags.format ?? 'table';
-  if (!(ROW_FORMATS as readonly string[]).includes(value)) {
-    throw new ValidationError([
-      { path: '--format', value, message: `expected one of ${ROW_FORMATS.join(', ')}` },
-    ]);
-  }
-  return value as RowFormat;
-}
-
-export function print(columns: string[], rows: Record<string, unknown>[], flags: OutputFlags): void {
-  process.stdout.write(formatRows(columns, rows, format(flags)));
-}
-
-export function positiveNumber(flag: string, text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw new ValidationError([{ path: flag, value: text, message: 'expected a positive number' }]);
-  }
-  return value;
 }
 
 function wholeNumber(flag: string, text: string): number {

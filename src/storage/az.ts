@@ -16,6 +16,7 @@ import {
 import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
+import { withIdleDeadline } from './attempt-deadline.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
 import {
   configError,
@@ -41,9 +42,8 @@ const CREDENTIALS_HINT =
   'or the AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN environment variables';
 
 const PIPELINE: StoragePipelineOptions = {
-  // The generic uploader retries with its own backoff on top of these, so they stay few and short
-  // (the SDK's default first delay is 4 s).
-  retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
+  // One try per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+  retryOptions: { maxTries: 1 },
 };
 
 /** Builds the store; a configuration that cannot work (a bad endpoint, no credentials at all) fails here. */
@@ -208,7 +208,12 @@ class AzStore implements ObjectStore {
    */
   async preflight(): Promise<void> {
     try {
-      await this.container.listBlobsFlat({ prefix: this.base }).byPage({ maxPageSize: 1 }).next();
+      await withIdleDeadline(`${this.display}: preflight`, ({ signal }) =>
+        this.container
+          .listBlobsFlat({ prefix: this.base, abortSignal: signal })
+          .byPage({ maxPageSize: 1 })
+          .next(),
+      );
     } catch (error) {
       throw preflightError(error, this.display, this.location, this.where);
     }
@@ -217,20 +222,26 @@ class AzStore implements ObjectStore {
   async put(object: ObjectToPut): Promise<void> {
     const size = (await stat(object.localPath)).size;
     checkSize(this.display, object, size);
-    // uploadFile re-opens the file for each try, so the SDK's retries resend the same bytes;
-    // one Put Blob up to 256 MiB, staged blocks above.
-    await this.container.getBlockBlobClient(this.base + object.key).uploadFile(object.localPath, {
-      blobHTTPHeaders: {
-        blobContentType: object.content_type,
-        blobContentMD5: Buffer.from(object.md5_base64, 'base64'),
-      },
-      metadata: { sha256: hexOf(object.sha256) },
-    });
+    // One Put Blob up to 256 MiB, staged blocks above; a failed try is retried by retry-policy.ts,
+    // which calls put again and so re-reads the file.
+    await withIdleDeadline(`${this.display}: put ${object.key}`, ({ signal, progress }) =>
+      this.container.getBlockBlobClient(this.base + object.key).uploadFile(object.localPath, {
+        blobHTTPHeaders: {
+          blobContentType: object.content_type,
+          blobContentMD5: Buffer.from(object.md5_base64, 'base64'),
+        },
+        metadata: { sha256: hexOf(object.sha256) },
+        abortSignal: signal,
+        onProgress: progress,
+      }),
+    );
   }
 
   async head(key: string): Promise<StoredObject | null> {
     try {
-      const properties = await this.container.getBlobClient(this.base + key).getProperties();
+      const properties = await withIdleDeadline(`${this.display}: head ${key}`, ({ signal }) =>
+        this.container.getBlobClient(this.base + key).getProperties({ abortSignal: signal }),
+      );
       return {
         key,
         size_bytes: properties.contentLength ?? 0,
@@ -243,23 +254,31 @@ class AzStore implements ObjectStore {
   }
 
   async get(key: string, localPath: string): Promise<void> {
-    await this.container.getBlobClient(this.base + key).downloadToFile(localPath);
+    await withIdleDeadline(`${this.display}: get ${key}`, ({ signal, progress }) =>
+      this.container
+        .getBlobClient(this.base + key)
+        .downloadToFile(localPath, 0, undefined, { abortSignal: signal, onProgress: progress }),
+    );
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
-    const objects: StoredObject[] = [];
-    for await (const blob of this.container.listBlobsFlat({
-      prefix: this.base + prefix,
-      includeMetadata: true,
-    })) {
-      if (!blob.name.startsWith(this.base)) continue;
-      objects.push({
-        key: blob.name.slice(this.base.length),
-        size_bytes: blob.properties.contentLength ?? 0,
-        sha256: digestOf(blob.metadata?.sha256),
-      });
-    }
-    return objects;
+    return withIdleDeadline(`${this.display}: list ${prefix}`, async ({ signal, progress }) => {
+      const objects: StoredObject[] = [];
+      for await (const blob of this.container.listBlobsFlat({
+        prefix: this.base + prefix,
+        includeMetadata: true,
+        abortSignal: signal,
+      })) {
+        progress();
+        if (!blob.name.startsWith(this.base)) continue;
+        objects.push({
+          key: blob.name.slice(this.base.length),
+          size_bytes: blob.properties.contentLength ?? 0,
+          sha256: digestOf(blob.metadata?.sha256),
+        });
+      }
+      return objects;
+    });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { Storage, type Bucket, type FileMetadata, type UploadOptions } from '@go
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
+import { ATTEMPT_TIMEOUTS } from './attempt-deadline.js';
 import {
   configError,
   describeError,
@@ -60,8 +61,10 @@ function clientConfig(options: StoreOptions<GsLocation>): ClientConfig {
       ...(endpoint
         ? { apiEndpoint: endpoint, useAuthWithCustomEndpoint: credentialsPath !== undefined }
         : {}),
-      // upload.ts retries every call over this interface; retries here would multiply them.
+      // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
       retryOptions: { autoRetry: false },
+      // Per request, until the answer's headers (the client's own default is none).
+      timeout: ATTEMPT_TIMEOUTS.idleMs,
     },
   };
 }

@@ -2,8 +2,9 @@
  * One interface for every place a run folder can be shipped to (OME's
  * `outputLocation`): a flat key space of objects under the URI's prefix. Each
  * scheme is one module behind this interface, loaded only when its scheme is used
- * (`registry.ts`). Uploading, retrying, skipping what is already there and
- * verifying are done once, over this interface (`upload.ts`), not per scheme.
+ * (`registry.ts`). Uploading, skipping what is already there and verifying
+ * (`upload.ts`), and retrying (`retry-policy.ts`) are done once, over this
+ * interface, not per scheme: each call on it is one attempt.
  */
 import type { StorageLocation } from '../spec/storage-uri.js';
 

@@ -198,8 +198,13 @@ async function buildClient(options: Options, display: string): Promise<ObjectSto
   const provider = await authProvider(options, display);
   const client = new ObjectStorageClient(
     { authenticationDetailsProvider: provider },
-    // upload.ts retries every call over this interface; retries here would multiply them.
-    { retryConfiguration: common.NoRetryConfigurationDetails },
+    {
+      // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+      retryConfiguration: common.NoRetryConfigurationDetails,
+      // The SDK's circuit breaker is a second policy: after a few 5xx it fails calls without
+      // sending them (EOPENBREAKER), which the retry policy cannot tell from a broken config.
+      circuitBreaker: new common.CircuitBreaker({ disableClientCircuitBreaker: true }),
+    },
   );
   const region = setting(options, 'region', ['OCI_REGION']);
   if (region) client.regionId = region;
@@ -212,15 +217,23 @@ let noticesDropped = false;
 
 /**
  * oci-common prints a console warning for every failed call before throwing it (a
- * head's expected 404 included); the error reaches the caller anyway, as a
- * StorageError, so those lines are dropped instead of cluttering stderr.
+ * head's expected 404 included; for a failure it would retry, "All retry attempts
+ * have exhausted. Total Attempts : 1", though the retry policy goes on); the error
+ * reaches the caller anyway, as a StorageError, so those lines are dropped instead
+ * of cluttering stderr.
  */
+const SDK_FAILURE_NOTICES = [
+  'Request cannot be retried. Not Retrying.',
+  'All retry attempts have exhausted.',
+];
+
 function dropSdkFailureNotices(): void {
   if (noticesDropped) return;
   noticesDropped = true;
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('Request cannot be retried. Not Retrying.')) return;
+    const first = args[0];
+    if (typeof first === 'string' && SDK_FAILURE_NOTICES.some((notice) => first.startsWith(notice))) return;
     warn(...args);
   };
 }

@@ -1,9 +1,9 @@
 /**
  * The `s3://bucket[@region]/prefix` store: AWS S3 and the S3-compatible services
  * (MinIO, Ceph, s3rver) through @aws-sdk/client-s3, loaded only when an s3:// URI
- * is used (`registry.ts`). Every request body is a Buffer, so the SDK's own retries
- * resend the same bytes; a file above MULTIPART_THRESHOLD_BYTES goes as a multipart
- * upload of PART_SIZE_BYTES parts, so memory stays bounded whatever the file's size.
+ * is used (`registry.ts`). The SDK retries nothing (`retry-policy.ts` retries for
+ * every scheme); a file above MULTIPART_THRESHOLD_BYTES goes as a multipart upload
+ * of PART_SIZE_BYTES parts, so memory stays bounded whatever the file's size.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -28,6 +28,7 @@ import { redactUrl } from '../base/redact.js';
 import { formatStorageUri, type StorageLocation } from '../spec/storage-uri.js';
 import { credential, setting } from './credentials.js';
 import type { ObjectStore, ObjectToPut, StoredObject, StoreFactory, StoreOptions } from './object-store.js';
+import { ATTEMPT_TIMEOUTS } from './attempt-deadline.js';
 import {
   configError,
   describeError,
@@ -70,8 +71,13 @@ function clientConfig(options: StoreOptions<S3Location>, display: string): S3Cli
   const endpoint = endpointUrl(options, display);
   const config: S3ClientConfig = {
     region: regionOf(options),
-    // The generic uploader retries with backoff on top of these.
-    maxAttempts: 3,
+    // One attempt per call: the retry policy (retry-policy.ts) is the only one, for every scheme.
+    maxAttempts: 1,
+    // The SDK's defaults wait forever on a connection that hangs.
+    requestHandler: {
+      connectionTimeout: ATTEMPT_TIMEOUTS.connectMs,
+      socketTimeout: ATTEMPT_TIMEOUTS.idleMs,
+    },
     // Newer SDKs otherwise add aws-chunked CRC32 trailers that MinIO versions and s3rver refuse;
     // integrity comes from Content-MD5 (checked by the service) and the stored sha256.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -3,7 +3,7 @@
  * missing credentials, a bucket that is not there or not writable: exit 2, never
  * retried), a permanent failure that is not the user's configuration (a full disk:
  * exit 1, never retried), and a failure that may pass (network, 5xx, throttling:
- * retried with backoff by `upload.ts`, exit 1 when retries run out). Also how an
+ * retried with backoff by `retry-policy.ts`, exit 1 when retries run out). Also how an
  * SDK's or the network's error is classified and described, once for every scheme.
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
@@ -105,10 +105,12 @@ export function isTransient(error: unknown): boolean {
 
 function transient(error: unknown, depth: number): boolean {
   if (error === null || typeof error !== 'object' || depth > 4) return false;
-  const e = error as { name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const e = error as { name?: unknown; message?: unknown; cause?: unknown; errors?: unknown; type?: unknown };
   const code = errorCode(error);
   if (code !== undefined && TRANSIENT_NETWORK_CODES.has(code)) return true;
   if (e.name === 'TimeoutError') return true;
+  // node-fetch's (behind the GCS client) for a request or body past its timeout.
+  if (e.name === 'FetchError' && (e.type === 'request-timeout' || e.type === 'body-timeout')) return true;
   const message = typeof e.message === 'string' ? e.message : '';
   if (/socket hang up/i.test(message)) return true;
   if (e.cause !== undefined) return transient(e.cause, depth + 1);

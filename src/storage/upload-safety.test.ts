@@ -25,7 +25,8 @@ import { RunFolder } from '../evidence/run-folder.js';
 import type { ObjectStore, ObjectToPut } from './object-store.js';
 import { openLocation } from './open-location.js';
 import { describeError, isRetryable, StorageError } from './storage-error.js';
-import { downloadRun, uploadRunFolder, type RetryPolicy } from './upload.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { downloadRun, uploadRunFolder } from './upload.js';
 
 /** Long enough that an error retried by mistake would time the test out. */
 const PATIENT: RetryPolicy = { giveUpAfterMs: 60_000, firstDelayMs: 10, maxDelayMs: 20 };

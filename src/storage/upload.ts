@@ -10,12 +10,12 @@
  *   the same size and sha256 is skipped, which makes an interrupted upload resume;
  * - each object is checked after it is written (size, and sha256 where the store
  *   keeps one); the manifest goes last, so its presence marks a whole upload;
- * - failures that may pass (network, 5xx, throttling) are retried with backoff;
- *   the local folder is never touched.
+ * - failures that may pass (network, 5xx, throttling) are retried by the one
+ *   policy of `retry-policy.ts` (the SDKs retry nothing themselves); the local
+ *   folder is never touched.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestFile, sha256, type FileDigests } from '../base/digest.js';
 import {
@@ -27,25 +27,16 @@ import {
 } from '../evidence/manifest.js';
 import { verifyRunFolder, type VerifyReport } from '../evidence/verify.js';
 import type { ObjectStore, ObjectToPut } from './object-store.js';
-import { configError, describeError, isRetryable, permanentKindOf, StorageError } from './storage-error.js';
+import { DEFAULT_RETRY, withRetry, type RetryHooks, type RetryPolicy } from './retry-policy.js';
+import { configError, describeError, permanentKindOf, StorageError } from './storage-error.js';
 
-export interface RetryPolicy {
-  /** Give up on an object after this long of failed attempts. */
-  giveUpAfterMs: number;
-  firstDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { giveUpAfterMs: 120_000, firstDelayMs: 250, maxDelayMs: 8_000 };
-
-export interface UploadOptions {
+export interface UploadOptions extends RetryHooks {
   /** Key folder above `<run_id>/` (the job's resultFolderName), if any. */
   folder?: string;
+  /** Default DEFAULT_RETRY (`retry-policy.ts`). */
   retry?: RetryPolicy;
   /** Objects in flight at once. */
   parallel?: number;
-  /** Told of each retried failure (already scrubbed of secrets). */
-  onRetry?(key: string, attempt: number, error: Error): void;
 }
 
 export interface UploadResult {
@@ -291,37 +282,6 @@ function refuseUnsealed(runDir: string, report: VerifyReport): void {
       .map((p) => `${p.path}: ${p.problem}`)
       .join('; ');
     throw new InfermarkError('E_CORRUPT', `${runDir}: does not verify (${first})`, ExitCode.badInput);
-  }
-}
-
-/** Runs `attempt` until it succeeds, a non-retryable error, or the policy gives up. */
-async function withRetry<T>(
-  key: string,
-  policy: RetryPolicy,
-  options: Pick<UploadOptions, 'onRetry'>,
-  attempt: () => Promise<T>,
-): Promise<T> {
-  const started = Date.now();
-  let delay = policy.firstDelayMs;
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const elapsed = Date.now() - started;
-      const retryable = isRetryable(error);
-      if (!retryable || elapsed + delay > policy.giveUpAfterMs) {
-        if (error instanceof StorageError) throw error;
-        throw new StorageError(`${key}: ${describeError(error)}`, {
-          retryable,
-          kind: permanentKindOf(error),
-          cause: error,
-        });
-      }
-      options.onRetry?.(key, n, new StorageError(describeError(error), { retryable: true }));
-      // Full jitter: parallel uploads that failed together do not retry together.
-      await sleep(Math.round(Math.random() * delay));
-      delay = Math.min(delay * 2, policy.maxDelayMs);
-    }
   }
 }
 

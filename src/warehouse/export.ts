@@ -22,12 +22,12 @@
  * deletes: the store interface has no delete) objects no longer in the manifest.
  */
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestFile, type FileDigests } from '../base/digest.js';
 import { parseStorageUri } from '../spec/storage-uri.js';
-import { isRetryable, StorageError } from '../storage/storage-error.js';
+import { DEFAULT_RETRY, withRetry } from '../storage/retry-policy.js';
+import { StorageError } from '../storage/storage-error.js';
 import type { ObjectStore, ObjectToPut } from '../storage/object-store.js';
 import { CANONICAL_TABLES } from './migrations.js';
 import { sqlString, type Warehouse } from './warehouse.js';
@@ -170,7 +170,7 @@ export async function exportToStore(warehouse: Warehouse, store: ObjectStore): P
     };
     // Digests with MD5: stores check Content-MD5 on arrival.
     const ship = async (path: string, digests: FileDigests, contentType: string): Promise<void> => {
-      const wrote = await withRetry(() =>
+      const wrote = await withRetry(path, DEFAULT_RETRY, {}, () =>
         putUnlessSame(store, {
           key: path,
           localPath: join(staging, ...path.split('/')),
@@ -307,18 +307,6 @@ async function putUnlessSame(store: ObjectStore, object: ObjectToPut): Promise<b
     );
   }
   return true;
-}
-
-/** Retries a failure that may pass (network, 5xx, throttling) a few times with backoff. */
-async function withRetry<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= attempts || !isRetryable(error)) throw error;
-      await sleep(Math.min(250 * 2 ** (attempt - 1), 4_000));
-    }
-  }
 }
 
 function sumRows(manifest: ExportManifest): number {

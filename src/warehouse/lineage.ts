@@ -11,6 +11,7 @@ import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestFile } from '../base/digest.js';
 import { isSafeArtifactPath } from '../evidence/manifest.js';
 import { openLocation } from '../storage/open-location.js';
+import { QUICK_RETRY, withRetry } from '../storage/retry-policy.js';
 import { namedQuery, type NamedQuery } from './queries.js';
 import type { Row, Warehouse } from './warehouse.js';
 
@@ -162,7 +163,9 @@ async function checkLocation(
         const digests = await digestFile(join(uri, artifact.path)).catch(() => null);
         state = digests === null ? 'missing' : digests.sha256 === artifact.sha256 ? 'ok' : 'changed';
       } else {
-        const head = await (store as NonNullable<typeof store>).head(`${runPrefix}/${artifact.path}`);
+        const key = `${runPrefix}/${artifact.path}`;
+        const opened = store as NonNullable<typeof store>;
+        const head = await withRetry(key, QUICK_RETRY, {}, () => opened.head(key));
         state =
           head === null
             ? 'missing'
