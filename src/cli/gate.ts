@@ -260,7 +260,7 @@ async function withRunGroup<T>(
   }
   const { loadRunGroupFromWarehouse, runIdsOf, warehouseSamples } =
     await import('../gate/warehouse-group.js');
-  const { withWarehouse } = await import('./warehouse.js');
+  const { withWarehouse } = await import('./warehouse-common.js');
   const { reportSubject } = await import('./report-subject.js');
   let result: { value: T } | undefined;
   await withWarehouse({ warehouse }, true, async (w) => {

@@ -21,6 +21,7 @@ import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore } from '../storage/registry.js';
 import { uploadRunFolder, type UploadResult } from '../storage/upload.js';
+import { preflightStore } from '../storage/retry-policy.js';
 import { renderUpload } from './upload.js';
 import { renderSummaryTable } from '../report/summary-table.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
@@ -224,7 +225,7 @@ export async function runJob(
       })
     : null;
   try {
-    await output?.preflight();
+    if (output) await preflightStore(output);
     // Each repeat is shipped and ingested as it ends: an interrupted group keeps them there too.
     return await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags, async (result) => {
       const upload = output ? await uploadAtEnd(result, output, job, flags) : null;

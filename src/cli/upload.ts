@@ -12,6 +12,7 @@ import { REDACTED } from '../base/redact.js';
 import { isSafeRelativePath } from '../spec/storage-uri.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun, uploadRunFolder, type UploadResult } from '../storage/upload.js';
+import { preflightStore } from '../storage/retry-policy.js';
 import { renderReport, VERIFY_PARTIAL_EXIT } from './verify.js';
 
 export interface UploadFlags {
@@ -48,7 +49,7 @@ export async function uploadCommand(
     source: { path: uri ? 'URI' : `${join(runDir, 'run.json')}: job.spec.outputLocation.storageUri` },
   });
   try {
-    await store.preflight();
+    await preflightStore(store);
     const result = await uploadRunFolder(runDir, store, {
       ...(target.folder ? { folder: target.folder } : {}),
       onRetry: (key, attempt, error) => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StorageScheme } from '../spec/storage-uri.js';
 import type { ObjectStore, StoreOptions } from './object-store.js';
-import { DEFAULT_RETRY, QUICK_RETRY, withRetry, type RetryPolicy } from './retry-policy.js';
+import { DEFAULT_RETRY, preflightStore, QUICK_RETRY, withRetry, type RetryPolicy } from './retry-policy.js';
 import { StorageError } from './storage-error.js';
 import { startAzurite } from './testing/azurite.js';
 import { startFailingProxy, type FailingProxyOptions } from './testing/failing-proxy.js';
@@ -51,6 +51,27 @@ test('withRetry: a failure that may pass is retried until the call succeeds, eac
   assert.equal(value, 'done');
   assert.equal(calls, 3);
   assert.deepEqual(told, [1, 2]);
+});
+
+test('preflightStore: a transient failure of the first check is retried, a refusal is not', async () => {
+  let calls = 0;
+  await preflightStore({
+    preflight: async () => {
+      if (++calls < 2) throw httpFailure(503);
+    },
+  });
+  assert.equal(calls, 2);
+  calls = 0;
+  await assert.rejects(
+    preflightStore({
+      preflight: async () => {
+        calls++;
+        throw httpFailure(403);
+      },
+    }),
+    StorageError,
+  );
+  assert.equal(calls, 1);
 });
 
 test('withRetry: a failure that will not pass is thrown after one attempt, naming the key', async () => {

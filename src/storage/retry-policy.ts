@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, isRetryable, permanentKindOf, StorageError } from './storage-error.js';
+import type { ObjectStore } from './object-store.js';
 
 export interface RetryPolicy {
   /** Give up on an object after this long of failed attempts. */
@@ -59,4 +60,12 @@ export async function withRetry<T>(
       delay = Math.min(delay * 2, policy.maxDelayMs);
     }
   }
+}
+
+/**
+ * A store's first check (credentials, bucket), retried for a few seconds when the failure is
+ * transient: the SDKs' own retries are off, and a 503 at the start of a run should not end it.
+ */
+export function preflightStore(store: Pick<ObjectStore, 'preflight'>, hooks: RetryHooks = {}): Promise<void> {
+  return withRetry('preflight', QUICK_RETRY, hooks, () => store.preflight());
 }

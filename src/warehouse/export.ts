@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestFile, type FileDigests } from '../base/digest.js';
 import { parseStorageUri } from '../spec/storage-uri.js';
-import { DEFAULT_RETRY, withRetry } from '../storage/retry-policy.js';
+import { DEFAULT_RETRY, preflightStore, withRetry } from '../storage/retry-policy.js';
 import { StorageError } from '../storage/storage-error.js';
 import type { ObjectStore, ObjectToPut } from '../storage/object-store.js';
 import { CANONICAL_TABLES } from './migrations.js';
@@ -152,7 +152,7 @@ export async function exportToDirectory(warehouse: Warehouse, dir: string): Prom
 
 /** Writes the export to a temporary folder, then puts each file in the store and the manifest last. */
 export async function exportToStore(warehouse: Warehouse, store: ObjectStore): Promise<ExportResult> {
-  await store.preflight();
+  await preflightStore(store);
   const staging = await mkdtemp(join(tmpdir(), 'infermark-export-'));
   try {
     const { manifest } = await writeTables(warehouse, staging);
