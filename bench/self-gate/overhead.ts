@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { executeRun, type RunResult } from '../../src/engine/run.js';
 import type { RunEvents } from '../../src/metrics/run-events.js';
-import type { IterationSummary } from '../../src/metrics/aggregate.js';
+import type { IterationSummary } from '../../src/metrics/iteration-summary.js';
 import { spawnSimulator } from '../../src/sim/spawn.js';
 import { measureUndiciFloor, type FloorCost } from '../undici-floor.js';
 import { jobFromCli, resolveEndpoint, type CliJobOptions } from '../../src/spec/load-job.js';

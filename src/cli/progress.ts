@@ -6,7 +6,7 @@
 import { scrubText } from '../base/redact.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { iterationLabel, type IterationPlan } from '../plan/plan.js';
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
 
 const BAR_WIDTH = 24;
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT, cli, runFolderUnder } from '../cli/testing/harness.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
-import { Warehouse, type Row } from '../warehouse/warehouse.js';
+import { Warehouse } from '../warehouse/warehouse.js';
+import { type Row } from '../warehouse/sql.js';
 
 /** Where Chromium is looked for: $INFERMARK_CHROMIUM, else Debian's package. */
 export const CHROMIUM = process.env.INFERMARK_CHROMIUM || '/usr/bin/chromium';

@@ -19,7 +19,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cli, type CliResult } from '../cli/testing/harness.js';
 import { POINT_METRICS, type ChartSeries, type ReportData } from '../report/report-data.js';
 import { COMPARED, compareRuns } from '../warehouse/queries.js';
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import {
   assertPoints,
   buildRuns,

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { cli } from '../cli/testing/harness.js';
 import { POINT_METRICS, type Chart, type ReportData, type XY } from '../report/report-data.js';
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import {
   assertPoints,
   buildRuns,

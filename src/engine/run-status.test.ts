@@ -1,7 +1,8 @@
 // A run's status from its iteration summaries: interrupted, failed (and why) or complete.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarizeIteration, type IterationInfo } from '../metrics/aggregate.js';
+import { summarizeIteration } from '../metrics/aggregate.js';
+import { type IterationInfo } from '../metrics/iteration-summary.js';
 import type { ErrorClass } from '../metrics/record.js';
 import { streamedRecord } from '../metrics/testing/record-fixtures.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun } from './run-status.js';

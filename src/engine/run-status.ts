@@ -6,7 +6,7 @@
  * of a failure is evidence too, and it says honestly that it failed (OME's
  * controller reports success when every request fails).
  */
-import type { ErrorCounts, IterationSummary } from '../metrics/aggregate.js';
+import type { ErrorCounts, IterationSummary } from '../metrics/iteration-summary.js';
 import type { FailFastCause } from './fail-fast.js';
 import { describeFailFast } from './fail-fast.js';
 

@@ -23,7 +23,9 @@ import {
   METRICS_BODY_LIMIT_BYTES,
   PROBE_TOTAL_MS,
 } from '../evidence/server-probe.js';
-import { measuredWindowUs, summarizeIteration, type IterationSummary } from '../metrics/aggregate.js';
+import { summarizeIteration } from '../metrics/aggregate.js';
+import { measuredWindowUs } from '../metrics/measured-window.js';
+import { type IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';

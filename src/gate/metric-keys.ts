@@ -4,7 +4,7 @@
  * point is `c<N>` for a concurrency level, `r<rate>` for a request rate (`.` as
  * `_`, so a key splits on dots), or `trace`. One value per key per repeat.
  */
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { Distribution } from '../metrics/percentiles.js';
 
 export type Direction = 'lower' | 'higher';

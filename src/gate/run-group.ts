@@ -10,7 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { verifyRunFolder } from '../evidence/verify.js';
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { requestMetrics } from '../metrics/request-metrics.js';
 import { iterationTelemetry, type TelemetrySlice } from '../warehouse/prometheus-text.js';

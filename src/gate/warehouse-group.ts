@@ -9,9 +9,10 @@
  * inter-token gaps (no per-repeat interval for ITL keys).
  */
 import { resolveRunId } from '../warehouse/queries.js';
-import type { Row, Warehouse } from '../warehouse/warehouse.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import { ERROR_CLASSES } from '../telemetry/hot-labels.js';
-import type { IterationMode } from '../metrics/aggregate.js';
+import type { IterationMode } from '../metrics/iteration-summary.js';
 import { gatedMetrics, LATENCIES, LATENCY_STATS, pointOf, type GatedSource } from './metric-keys.js';
 import { explainingSlices, groupError, type Repeat, type RunGroup, type SampleSource } from './run-group.js';
 

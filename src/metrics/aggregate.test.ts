@@ -1,14 +1,10 @@
 // Iteration aggregates (METRICS.md) on hand-built records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  eventLoopThresholdMs,
-  MIN_SAMPLES_FOR_P99,
-  peakConcurrency,
-  peakOutputThroughput,
-  summarizeIteration,
-  type IterationInfo,
-} from './aggregate.js';
+import { summarizeIteration } from './aggregate.js';
+import { eventLoopThresholdMs, MIN_SAMPLES_FOR_P99 } from './iteration-flags.js';
+import { peakConcurrency, peakOutputThroughput } from './peaks.js';
+import { type IterationInfo } from './iteration-summary.js';
 import { evenChunks, streamedRecord } from './testing/record-fixtures.js';
 import { listMetrics, metricsMarkdownTable } from './definitions.js';
 import type { Slo } from '../spec/slo-types.js';

@@ -6,7 +6,7 @@
  * event loop slow enough to skew stamps, dropped arrivals).
  * The result is plain JSON: it is written to disk as the per-iteration summary.
  * The parts are modules of their own (outcomes, window, peaks, goodput, flags);
- * this one assembles them, and re-exports what its readers import from here.
+ * this one assembles them. Readers import each part from its own module.
  */
 import type { Slo } from '../spec/slo-types.js';
 import { checkSlo, goodputSummary, sloSamples } from './goodput.js';
@@ -23,17 +23,6 @@ import { describe } from './percentiles.js';
 import type { RequestRecord } from './record.js';
 import { requestMetrics, type RequestMetrics } from './request-metrics.js';
 import { countOutcomes, errorRatesByClass } from './request-outcomes.js';
-
-export {
-  EVENT_LOOP_ITL_FRACTION,
-  EVENT_LOOP_MAX_THRESHOLD_MS,
-  EVENT_LOOP_MIN_THRESHOLD_MS,
-  eventLoopThresholdMs,
-  MIN_SAMPLES_FOR_P99,
-} from './iteration-flags.js';
-export * from './iteration-summary.js';
-export { measuredWindowUs } from './measured-window.js';
-export { peakConcurrency, peakOutputThroughput } from './peaks.js';
 
 /**
  * Summarise one iteration from its request records (warmup ones included; they

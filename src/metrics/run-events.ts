@@ -4,7 +4,7 @@
  * below the engine, so an output never imports the engine it listens to.
  */
 import type { IterationPlan } from '../plan/plan.js';
-import type { IterationSummary } from './aggregate.js';
+import type { IterationSummary } from './iteration-summary.js';
 import type { RequestRecord } from './record.js';
 
 /** Live counts of the iteration under way, for progress lines. */

@@ -9,7 +9,8 @@
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { COMPARED, compareRuns, resolveRunId } from '../warehouse/queries.js';
-import type { Row, Warehouse } from '../warehouse/warehouse.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { Verdict } from '../gate/checks.js';
 import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';

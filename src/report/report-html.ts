@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import type { Chart, ReportData, Subject } from './report-data.js';
 import {
   pointName,

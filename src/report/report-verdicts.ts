@@ -15,7 +15,8 @@ import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/ch
 import { pointOf } from '../gate/metric-keys.js';
 import type { RunGroup } from '../gate/run-group.js';
 import { loadRunGroupFromWarehouse } from '../gate/warehouse-group.js';
-import type { Row, Warehouse } from '../warehouse/warehouse.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 
 /** What the verdicts read of a report subject (report-data.ts's Subject is one). */
 export interface VerdictSubject {

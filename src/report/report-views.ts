@@ -6,7 +6,7 @@
  * smallest repro and change). Each view is a list of sections of plain text that
  * the HTML and Markdown renderers lay out; nothing here reads the warehouse.
  */
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import {
   loadOf,
   type Delta,

@@ -4,7 +4,7 @@
  * point, the deltas against a baseline, and the run's provenance. exceljs is
  * imported only when this format is asked for.
  */
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import { POINT_METRICS, type ReportData } from './report-data.js';
 import { viewSections, type View } from './report-views.js';
 

@@ -1,7 +1,8 @@
 // The terminal summary table: columns, alignment, flags, goodput, SLOs, width and colour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarizeIteration, type IterationInfo, type IterationSummary } from '../metrics/aggregate.js';
+import { summarizeIteration } from '../metrics/aggregate.js';
+import { type IterationInfo, type IterationSummary } from '../metrics/iteration-summary.js';
 import { evenChunks, streamedRecord } from '../metrics/testing/record-fixtures.js';
 import type { Slo } from '../spec/slo-types.js';
 import { errorCell, formatFigure, renderSummaryTable } from './summary-table.js';

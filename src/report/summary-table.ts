@@ -5,8 +5,8 @@
  * it, each SLO with its measured percentile per row and whether it was met. Plain
  * space-aligned text, no dependency; ANSI colour only when asked for.
  */
-import type { ErrorCounts, IterationSummary } from '../metrics/aggregate.js';
-import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
+import type { ErrorCounts, IterationSummary } from '../metrics/iteration-summary.js';
+import { MIN_SAMPLES_FOR_P99 } from '../metrics/iteration-flags.js';
 import { compare, type SloCheck } from '../metrics/goodput.js';
 
 export interface SummaryTableOptions {

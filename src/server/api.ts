@@ -10,7 +10,8 @@ import { listMetrics } from '../metrics/definitions.js';
 import { traceLineage, type LineageReport } from '../warehouse/lineage.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
 import { COMPARED, compareRuns, resolveRunId, runListColumns, showRun } from '../warehouse/queries.js';
-import { sqlString, type Row, type Warehouse } from '../warehouse/warehouse.js';
+import { type Warehouse } from '../warehouse/warehouse.js';
+import { sqlString, type Row } from '../warehouse/sql.js';
 
 /** An error the client caused (or a real internal one, 500); rendered as `{error: {code, message}}`. */
 export class ApiError extends Error {

@@ -7,7 +7,7 @@
  * `data-testid`.
  */
 import type { ComparePair, Comparison, RunDetail, RunFilters, RunPage } from './api.js';
-import type { Row } from '../warehouse/warehouse.js';
+import type { Row } from '../warehouse/sql.js';
 import { escapeHtml } from '../report/escape-html.js';
 
 const STYLE = `

@@ -19,7 +19,8 @@ import {
   writeJobYaml,
 } from '../cli/testing/harness.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
-import { Warehouse, type Row } from '../warehouse/warehouse.js';
+import { Warehouse } from '../warehouse/warehouse.js';
+import { type Row } from '../warehouse/sql.js';
 import { startDashboard, type Dashboard } from './server.js';
 import { holdWarehouse } from '../warehouse/testing/lock-holder.js';
 

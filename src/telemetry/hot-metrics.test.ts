@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { cli, jsonLines, ROOT, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
 import { executeRun } from '../engine/run.js';
 import { ValidationError } from '../base/errors.js';
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';

@@ -23,7 +23,8 @@ import {
   type ExportResult,
 } from './export.js';
 import { CANONICAL_TABLES } from './migrations.js';
-import { sqlString, Warehouse } from './warehouse.js';
+import { Warehouse } from './warehouse.js';
+import { sqlString } from './sql.js';
 
 let s3: S3rverHandle;
 let whPath: string;

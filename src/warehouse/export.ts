@@ -30,7 +30,8 @@ import { DEFAULT_RETRY, preflightStore, withRetry } from '../storage/retry-polic
 import { StorageError } from '../storage/storage-error.js';
 import type { ObjectStore, ObjectToPut } from '../storage/object-store.js';
 import { CANONICAL_TABLES } from './migrations.js';
-import { sqlString, type Warehouse } from './warehouse.js';
+import { type Warehouse } from './warehouse.js';
+import { sqlString } from './sql.js';
 
 export const EXPORT_MANIFEST = '_manifest.json';
 /** Hive's name for the partition of NULL values (DuckDB, Spark and Trino read it as NULL). */

@@ -2,7 +2,7 @@
  * Query results for people and for programs: an aligned text table, CSV
  * (RFC 4180 quoting) or JSON. Values arrive JSON-safe from DuckDB.
  */
-import type { Row } from './warehouse.js';
+import type { Row } from './sql.js';
 
 export type RowFormat = 'table' | 'csv' | 'json';
 

@@ -22,10 +22,8 @@ import {
   type Catalog,
   type Columns,
 } from './insert-rows.js';
-import { sqlString, type Warehouse } from './warehouse.js';
-
-export { parseWith } from '../spec/zod-issues.js';
-export type { Columns } from './insert-rows.js';
+import { type Warehouse } from './warehouse.js';
+import { sqlString } from './sql.js';
 
 /** The tools results can be imported from (the `source` of their benchmark_run_fact row). */
 export const IMPORT_SOURCES = ['vllm', 'genai-bench', 'generic'] as const;

@@ -13,19 +13,19 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { digestOf } from '../base/digest.js';
 import { redactUrl } from '../base/redact.js';
-import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
+import { MIN_SAMPLES_FOR_P99 } from '../metrics/iteration-flags.js';
 import {
   badInput,
   compactStamp,
   ms,
   parsePythonJson,
-  parseWith,
   readInputFile,
   statInput,
-  type Columns,
   type ImportedRun,
   type InputFile,
 } from './import-common.js';
+import { parseWith } from '../spec/zod-issues.js';
+import { type Columns } from './insert-rows.js';
 
 const METADATA_FILE = 'experiment_metadata.json';
 /** genai-bench's analysis/experiment_loader.py reads the run files matching this. */

@@ -19,13 +19,13 @@ import {
   readInputFile,
   statInput,
   WRITER_COLUMNS,
-  type Columns,
   type ImportedRun,
   type ImportOptions,
   type InputFile,
 } from './import-common.js';
-import { readCatalog, type Catalog } from './insert-rows.js';
-import { sqlString, type Warehouse } from './warehouse.js';
+import { readCatalog, type Catalog, type Columns } from './insert-rows.js';
+import { type Warehouse } from './warehouse.js';
+import { sqlString } from './sql.js';
 
 export const GENERIC_FORMAT = 'infermark-generic/v1';
 

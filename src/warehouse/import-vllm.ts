@@ -11,18 +11,18 @@
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { digestOf } from '../base/digest.js';
-import { MIN_SAMPLES_FOR_P99 } from '../metrics/aggregate.js';
+import { MIN_SAMPLES_FOR_P99 } from '../metrics/iteration-flags.js';
 import { describe, type Distribution } from '../metrics/percentiles.js';
 import {
   badInput,
   compactStamp,
   parsePythonJson,
-  parseWith,
   readInputFile,
   statInput,
-  type Columns,
   type ImportedRun,
 } from './import-common.js';
+import { parseWith } from '../spec/zod-issues.js';
+import { type Columns } from './insert-rows.js';
 
 const numbers = z.array(z.number().nullable());
 const maybeNumber = z.number().nullable().optional();

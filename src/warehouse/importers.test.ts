@@ -22,7 +22,8 @@ import { readVllm } from './import-vllm.js';
 import { importInput } from './import-sources.js';
 import { traceLineage } from './lineage.js';
 import { CANONICAL_TABLES } from './migrations.js';
-import { Warehouse, type Row } from './warehouse.js';
+import { Warehouse } from './warehouse.js';
+import { type Row } from './sql.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/import/', import.meta.url));
 const VLLM = join(FIXTURES, 'vllm', 'vllm-infqps-concurrency4-Llama-3.1-8B-Instruct-20250301-101530.json');

@@ -14,7 +14,7 @@ import { digestOf } from '../base/digest.js';
 import type { ClientEnvironment } from '../evidence/environment.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
-import type { IterationSummary } from '../metrics/aggregate.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
 import { servingCosts } from '../metrics/cost.js';
 import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
@@ -22,7 +22,8 @@ import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
 import { insertIgnore, insertRow } from './insert-rows.js';
 import { iterationTelemetry } from './prometheus-text.js';
-import { sqlString, type Warehouse } from './warehouse.js';
+import { type Warehouse } from './warehouse.js';
+import { sqlString } from './sql.js';
 
 export interface IngestOptions {
   /** Where else the raw evidence lives (upload URIs), besides the folder itself. */

@@ -13,7 +13,8 @@ import { isSafeArtifactPath } from '../evidence/manifest.js';
 import { openLocation } from '../storage/open-location.js';
 import { QUICK_RETRY, withRetry } from '../storage/retry-policy.js';
 import { namedQuery, type NamedQuery } from './queries.js';
-import type { Row, Warehouse } from './warehouse.js';
+import type { Warehouse } from './warehouse.js';
+import type { Row } from './sql.js';
 
 export interface ArtifactCheck {
   path: string;

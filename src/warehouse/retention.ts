@@ -26,7 +26,8 @@ import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import { resolveRunId } from './queries.js';
-import type { Row, Warehouse } from './warehouse.js';
+import type { Warehouse } from './warehouse.js';
+import type { Row } from './sql.js';
 
 export type Tier = 'hot' | 'warm' | 'cold';
 

@@ -15,9 +15,6 @@ import type { Row, SqlHandle, SqlParams } from './sql.js';
 import { warehouseError } from './warehouse-errors.js';
 import { announceWriter } from './writer-intent.js';
 
-export type { Row, SqlParams } from './sql.js';
-export { sqlString } from './sql.js';
-
 /** Where the warehouse lives when no path is given. */
 export function defaultWarehousePath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.INFERMARK_WAREHOUSE) return env.INFERMARK_WAREHOUSE;

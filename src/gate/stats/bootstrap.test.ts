@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapPercentileCI, minSamplesForPercentile, resampledOrderStatistics } from './bootstrap.js';
 import { describe, percentileOfSorted } from '../../metrics/percentiles.js';
-import { MIN_SAMPLES_FOR_P99 } from '../../metrics/aggregate.js';
+import { MIN_SAMPLES_FOR_P99 } from '../../metrics/iteration-flags.js';
 import { Prng } from '../../base/prng.js';
 
 const lognormal = (rng: Prng, n: number): number[] =>
