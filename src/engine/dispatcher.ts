@@ -11,6 +11,7 @@ import { nowUs } from '../base/clock.js';
 import { FailFastWatch } from './fail-fast.js';
 import type { IterationPlan } from '../plan/plan.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
+import { shareOf, shareOfRange, WHOLE, type Segment } from '../plan/segments.js';
 
 export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted' | 'fail_fast';
 
@@ -33,7 +34,12 @@ export class Dispatcher {
   endedBy: EndReason | null = null;
   /** Trips when the first measured requests all fail alike; its cause says why the iteration ended. */
   readonly failFast = new FailFastWatch();
-  private nextIndex = 0;
+  /** The next index this shard claims: its own index, then every `of`-th after it. */
+  private nextIndex: number;
+  /** The shard's part of the iteration's measured requests. */
+  readonly measuredShare: number;
+  /** Open loop: the shard's part of max_in_flight (at least 1). */
+  readonly maxInFlight: number;
   private measuredClaimed = 0;
   private measuredDone = 0;
   private readonly cancelInFlight = new AbortController();
@@ -49,8 +55,13 @@ export class Dispatcher {
     startUs: number = nowUs(),
     /** The run's id, from which each request's trace id is derived; none in unit tests. */
     private readonly runId: string | null = null,
+    /** The shard this dispatcher sends: the requests whose index j has j mod of = index. */
+    readonly segment: Segment = WHOLE,
   ) {
     this.startUs = startUs;
+    this.nextIndex = segment.index;
+    this.measuredShare = shareOfRange(segment, plan.warmup.requests, plan.max_requests);
+    this.maxInFlight = Math.max(1, shareOf(segment, plan.max_in_flight));
     this.deadlineUs = startUs + Math.round(plan.max_time_s * 1e6);
   }
 
@@ -74,13 +85,13 @@ export class Dispatcher {
     const phase: RequestPhase =
       index < warmup.requests || scheduledAtUs < this.startUs + warmup.seconds * 1e6 ? 'warmup' : 'measured';
     if (phase === 'measured') {
-      if (this.measuredClaimed >= this.plan.max_requests) {
+      if (this.measuredClaimed >= this.measuredShare) {
         this.end('max_requests');
         return null;
       }
       this.measuredClaimed++;
     }
-    this.nextIndex++;
+    this.nextIndex += this.segment.of;
     return { index, phase };
   }
 
@@ -133,12 +144,12 @@ export class Dispatcher {
 
   progress(): ProgressSnapshot {
     return {
-      sent: this.nextIndex,
+      sent: (this.nextIndex - this.segment.index) / this.segment.of,
       done: this.records.length,
       errors: this.errors,
       in_flight: this.inFlight,
       measured_done: this.measuredDone,
-      max_requests: this.plan.max_requests,
+      max_requests: this.measuredShare,
       elapsed_s: (nowUs() - this.startUs) / 1e6,
       max_time_s: this.plan.max_time_s,
     };

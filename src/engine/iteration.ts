@@ -14,6 +14,7 @@ import { Dispatcher, type EndReason } from './dispatcher.js';
 import type { Executor } from './executors/executor.js';
 import type { FailFastCause } from './fail-fast.js';
 import type { IterationPlan } from '../plan/plan.js';
+import type { Segment } from '../plan/segments.js';
 
 /** Items are generated before the clock starts up to this many; beyond it, on demand. */
 const PREPARED_ITEMS_MAX = 20_000;
@@ -34,6 +35,8 @@ export interface IterationDeps {
   /** Called every `progressIntervalMs` with live counts. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
   progressIntervalMs?: number;
+  /** The shard of the iteration to send (plan/segments.ts); the whole of it by default. */
+  segment?: Segment;
 }
 
 export interface IterationOutcome {
@@ -61,7 +64,15 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
-  const dispatcher = new Dispatcher(plan, deps.backend, itemAt, deps.onRecord, nowUs(), deps.runId ?? null);
+  const dispatcher = new Dispatcher(
+    plan,
+    deps.backend,
+    itemAt,
+    deps.onRecord,
+    nowUs(),
+    deps.runId ?? null,
+    deps.segment,
+  );
   const deadline = setTimeout(() => dispatcher.end('max_time'), plan.max_time_s * 1000);
   const interrupt = (): void => dispatcher.end('interrupted');
   if (deps.signal?.aborted) interrupt();

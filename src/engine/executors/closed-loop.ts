@@ -3,6 +3,7 @@
  * moment a slot frees, so `scheduled_at` equals the previous request's end.
  */
 import { nowUs } from '../../base/clock.js';
+import { shareOf } from '../../plan/segments.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { Executor } from './executor.js';
 
@@ -21,7 +22,8 @@ export function closedLoop(concurrency: number): Executor {
           await dispatcher.send(claim, scheduledAtUs);
         }
       };
-      await Promise.all(Array.from({ length: concurrency }, slot));
+      // A shard keeps its part of the slots (plan/segments.ts); the parts sum to `concurrency`.
+      await Promise.all(Array.from({ length: shareOf(dispatcher.segment, concurrency) }, slot));
     },
   };
 }

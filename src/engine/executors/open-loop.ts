@@ -4,6 +4,7 @@
  * arrival finding `max_in_flight` requests outstanding is dropped and counted.
  */
 import { nowUs, sleepUs } from '../../base/clock.js';
+import { segmentSchedule } from '../../plan/segments.js';
 import type { Dispatcher } from '../dispatcher.js';
 
 /** Timer wake-ups are ~1 ms coarse; sleep until this close, then yield until the target. */
@@ -13,7 +14,9 @@ const SPIN_WINDOW_US = 1_500;
  * Runs arrivals at `start + nextOffsetUs()` until the dispatcher stops or the
  * offsets run out (`null`: the trace ended).
  */
-export async function runOpenLoop(dispatcher: Dispatcher, nextOffsetUs: () => number | null): Promise<void> {
+export async function runOpenLoop(dispatcher: Dispatcher, schedule: () => number | null): Promise<void> {
+  // A shard draws the whole schedule and keeps its own arrivals (plan/segments.ts).
+  const nextOffsetUs = segmentSchedule(dispatcher.segment, schedule);
   const pending = new Set<Promise<void>>();
   for (;;) {
     const offsetUs = nextOffsetUs();
@@ -26,7 +29,7 @@ export async function runOpenLoop(dispatcher: Dispatcher, nextOffsetUs: () => nu
     if (dispatcher.stopped) break;
     const claim = dispatcher.claim(targetUs);
     if (!claim) break;
-    if (dispatcher.inFlight >= dispatcher.plan.max_in_flight) {
+    if (dispatcher.inFlight >= dispatcher.maxInFlight) {
       dispatcher.dropped++;
       continue;
     }

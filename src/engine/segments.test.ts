@@ -1,0 +1,142 @@
+/**
+ * Shards of one iteration against the real simulator and backend: run as three shards
+ * side by side, an iteration sends exactly the requests, items and (open loop) arrival
+ * offsets that it sends whole. The shards run in one process here; worker processes and
+ * the coordinator come on top of this (issue 16).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Backend } from '../backends/backend.js';
+import { createBackend } from '../backends/openai.js';
+import { Prng } from '../base/prng.js';
+import type { RequestRecord } from '../metrics/record.js';
+import type { ArrivalSpec, IterationPlan } from '../plan/plan.js';
+import { WHOLE, type Segment } from '../plan/segments.js';
+import { startSimulator, type SimulatorHandle } from '../sim/server.js';
+import type { ItemSource } from '../workload/work-item.js';
+import { closedLoop } from './executors/closed-loop.js';
+import type { Executor } from './executors/executor.js';
+import { openLoopRate } from './executors/open-loop-rate.js';
+import { runIteration, type IterationOutcome } from './iteration.js';
+
+let sim: SimulatorHandle;
+let backend: Backend;
+
+before(async () => {
+  sim = await startSimulator({ ttftMs: 4, ttftPerInputTokenMs: 0, itlMs: 1, itlJitterMs: 0 });
+  backend = createBackend('openai-chat', {
+    baseUrl: sim.url,
+    model: 'sim',
+    stream: true,
+    requestTimeoutMs: 30_000,
+    additionalParams: {},
+    forceOutputLength: true,
+    connections: 16,
+    countTokens: (text) => text.length,
+  });
+});
+
+after(async () => {
+  await backend.close();
+  await sim.close();
+});
+
+/** Items that differ by index, so a request sent with another index's item would show. */
+const items: ItemSource = {
+  description: { kind: 'segments-test' },
+  size: Infinity,
+  itemAt: (index) => ({
+    index,
+    prompt: `item ${'x'.repeat(index % 7)}`,
+    input_tokens: 1 + (index % 7),
+    max_tokens: 3,
+  }),
+};
+
+function plan(overrides: Partial<IterationPlan>): IterationPlan {
+  return {
+    index: 0,
+    scenario: 'D(1,3)',
+    mode: 'concurrency',
+    concurrency: 4,
+    max_requests: 30,
+    max_time_s: 30,
+    warmup: { requests: 2, seconds: 0 },
+    max_in_flight: 1024,
+    ...overrides,
+  };
+}
+
+/** The iteration whole, then as three shards at once; each with a fresh executor (same seed). */
+async function wholeAndShards(
+  p: IterationPlan,
+  executor: () => Executor,
+): Promise<{ whole: IterationOutcome; shards: IterationOutcome[] }> {
+  const run = (segment: Segment): Promise<IterationOutcome> =>
+    runIteration(p, { backend, items, executor: executor(), onRecord: () => {}, segment });
+  const whole = await run(WHOLE);
+  const shards = await Promise.all([0, 1, 2].map((index) => run({ index, of: 3 })));
+  return { whole, shards };
+}
+
+const indexes = (records: readonly RequestRecord[]): number[] =>
+  records.map((r) => r.index).sort((a, b) => a - b);
+
+test('closed loop: three shards send the same requests as the whole, each with its own index and phase', async () => {
+  const { whole, shards } = await wholeAndShards(plan({}), () => closedLoop(4));
+  assert.deepEqual(
+    indexes(whole.records),
+    Array.from({ length: 32 }, (_, j) => j),
+  );
+  assert.deepEqual(indexes(shards.flatMap((s) => s.records)), indexes(whole.records));
+  shards.forEach((shard, i) => {
+    assert.ok(
+      shard.records.every((r) => r.index % 3 === i),
+      `shard ${i} sent only its own indexes`,
+    );
+    assert.equal(shard.workload.digest, whole.workload.digest, 'the same items, whatever the shard');
+    assert.equal(shard.ended_by, 'max_requests');
+  });
+  for (const r of [...whole.records, ...shards.flatMap((s) => s.records)]) {
+    assert.equal(r.phase, r.index < 2 ? 'warmup' : 'measured');
+    assert.equal(r.status, 'ok', `${r.request_id}: ${r.error_class}`);
+  }
+  // Request j carries item j: the server counted the same prompt for it either way.
+  const tokensByIndex = (records: readonly RequestRecord[]): [number, number][] =>
+    records.map((r): [number, number] => [r.index, r.input_tokens]).sort((a, b) => a[0] - b[0]);
+  assert.deepEqual(tokensByIndex(shards.flatMap((s) => s.records)), tokensByIndex(whole.records));
+  assert.ok(new Set(whole.records.map((r) => r.input_tokens)).size > 1, 'the items differ by index');
+});
+
+test('open loop: the shards keep the seeded schedule, their arrival offsets are the whole one to the µs', async () => {
+  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
+  const executor = (): Executor => {
+    const prng = new Prng(42, 7);
+    return openLoopRate(300, poisson, () => prng.nextFloat());
+  };
+  const p = plan({
+    mode: 'rate',
+    rate_rps: 300,
+    arrival: poisson,
+    max_requests: 40,
+    warmup: { requests: 0, seconds: 0 },
+  });
+  const { whole, shards } = await wholeAndShards(p, executor);
+  const offsets = (o: IterationOutcome): Map<number, number> =>
+    new Map(o.records.map((r) => [r.index, r.scheduled_at_us - o.started_at_us]));
+  const wholeOffsets = offsets(whole);
+  assert.equal(wholeOffsets.size, 40);
+  const shardOffsets = new Map(shards.flatMap((s) => [...offsets(s)]));
+  assert.deepEqual(
+    [...shardOffsets].sort((a, b) => a[0] - b[0]),
+    [...wholeOffsets].sort((a, b) => a[0] - b[0]),
+  );
+  assert.deepEqual(
+    shards.map((s) => s.records.length),
+    [14, 13, 13],
+  );
+  assert.equal(
+    shards.reduce((n, s) => n + s.dropped_arrivals, 0),
+    0,
+  );
+});

@@ -1,0 +1,60 @@
+/**
+ * Shards of one iteration (k6's execution segments, in their simplest exact form): shard
+ * `index` of `of` owns the requests whose run-wide index j has `j mod of = index`. Every
+ * share below is "how many of these indexes fall to the shard", so the shares of all
+ * shards sum to the whole exactly, request j carries the same item on any shard, and the
+ * one seeded arrival schedule is partitioned without being drawn again.
+ */
+
+export interface Segment {
+  /** This shard, from 0. */
+  index: number;
+  /** How many shards the iteration is split into. */
+  of: number;
+}
+
+/** The whole iteration: today's single-client run. */
+export const WHOLE: Segment = Object.freeze({ index: 0, of: 1 });
+
+/** Problems with a segment, empty when it is one. */
+export function segmentProblems(segment: Segment): string[] {
+  if (!Number.isSafeInteger(segment.of) || segment.of < 1)
+    return [`shard count must be an integer ≥ 1, got ${segment.of}`];
+  if (!Number.isSafeInteger(segment.index) || segment.index < 0 || segment.index >= segment.of)
+    return [`shard index must be an integer from 0 to ${segment.of - 1}, got ${segment.index}`];
+  return [];
+}
+
+/** True when request j belongs to the segment. */
+export function owns(segment: Segment, j: number): boolean {
+  return j % segment.of === segment.index;
+}
+
+/** How many of the indexes 0 … total−1 fall to the segment (total may be Infinity). */
+export function shareOf(segment: Segment, total: number): number {
+  if (total === Infinity) return Infinity;
+  return total <= segment.index ? 0 : Math.floor((total - 1 - segment.index) / segment.of) + 1;
+}
+
+/** How many of the indexes from … from+count−1 fall to the segment. */
+export function shareOfRange(segment: Segment, from: number, count: number): number {
+  if (count === Infinity) return Infinity;
+  return shareOf(segment, from + count) - shareOf(segment, from);
+}
+
+/**
+ * The segment's part of a schedule of offsets: draws the whole schedule in order (so every
+ * shard sees the same draws as a single client) and returns only the arrivals it owns.
+ * `null` from the schedule (its end) passes through.
+ */
+export function segmentSchedule(segment: Segment, next: () => number | null): () => number | null {
+  if (segment.of === 1) return next;
+  let j = 0;
+  return () => {
+    for (;;) {
+      const offset = next();
+      if (offset === null) return null;
+      if (owns(segment, j++)) return offset;
+    }
+  };
+}
