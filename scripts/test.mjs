@@ -20,6 +20,7 @@ const TIMING_SENSITIVE = [
   'engine/timing-truth.test.js',
   'engine/load-truth.test.js',
   'engine/executors.test.js',
+  'engine/segments.test.js',
   'sim/server.test.js',
   'sim/options.test.js',
   'sim/write-log.test.js',

@@ -8,7 +8,7 @@ import type { Backend } from '../backends/backend.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { itemsDigest } from '../workload/sampler.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
-import { nowUs } from '../base/clock.js';
+import { nowUs, sleepUs } from '../base/clock.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { Dispatcher, type EndReason } from './dispatcher.js';
 import type { Executor } from './executors/executor.js';
@@ -37,6 +37,11 @@ export interface IterationDeps {
   progressIntervalMs?: number;
   /** The shard of the iteration to send (plan/segments.ts); the whole of it by default. */
   segment?: Segment;
+  /**
+   * When the iteration starts, on this process's clock (µs): the instant a coordinator gave
+   * every shard, so their schedules share one origin. By default, as soon as it is ready.
+   */
+  startAtUs?: number;
 }
 
 export interface IterationOutcome {
@@ -64,12 +69,13 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
+  if (deps.startAtUs !== undefined) await untilUs(deps.startAtUs, deps.signal);
   const dispatcher = new Dispatcher(
     plan,
     deps.backend,
     itemAt,
     deps.onRecord,
-    nowUs(),
+    deps.startAtUs ?? nowUs(),
     deps.runId ?? null,
     deps.segment,
   );
@@ -123,4 +129,13 @@ function prepareItems(items: ItemSource, wanted: number): WorkItem[] {
  */
 function lateMs(nanos: number): number {
   return Number.isFinite(nanos) ? Math.max(0, nanos / 1e6 - LOOP_DELAY_RESOLUTION_MS) : 0;
+}
+
+/**
+ * Waits until `targetUs` on the clock. A timer may wake a little early (whole ms), and a
+ * request claimed before the start would count as warmup by time: yield to the end.
+ */
+async function untilUs(targetUs: number, signal?: AbortSignal): Promise<void> {
+  await sleepUs(targetUs - nowUs(), signal);
+  while (nowUs() < targetUs && !signal?.aborted) await new Promise<void>((resolve) => setImmediate(resolve));
 }

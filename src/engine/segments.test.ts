@@ -18,6 +18,9 @@ import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { runIteration, type IterationOutcome } from './iteration.js';
+import { mergeShardOutcomes, shardSetProblems, type ShardOutcome } from './merge-shards.js';
+import { nowUs } from '../base/clock.js';
+import { summarizeIteration } from '../metrics/aggregate.js';
 
 let sim: SimulatorHandle;
 let backend: Backend;
@@ -72,10 +75,19 @@ async function wholeAndShards(
   p: IterationPlan,
   executor: () => Executor,
 ): Promise<{ whole: IterationOutcome; shards: IterationOutcome[] }> {
-  const run = (segment: Segment): Promise<IterationOutcome> =>
-    runIteration(p, { backend, items, executor: executor(), onRecord: () => {}, segment });
+  const run = (segment: Segment, startAtUs?: number): Promise<IterationOutcome> =>
+    runIteration(p, {
+      backend,
+      items,
+      executor: executor(),
+      onRecord: () => {},
+      segment,
+      ...(startAtUs === undefined ? {} : { startAtUs }),
+    });
   const whole = await run(WHOLE);
-  const shards = await Promise.all([0, 1, 2].map((index) => run({ index, of: 3 })));
+  // One start instant for all, a little ahead, as a coordinator gives it.
+  const startAtUs = nowUs() + 50_000;
+  const shards = await Promise.all([0, 1, 2].map((index) => run({ index, of: 3 }, startAtUs)));
   return { whole, shards };
 }
 
@@ -139,4 +151,103 @@ test('open loop: the shards keep the seeded schedule, their arrival offsets are 
     shards.reduce((n, s) => n + s.dropped_arrivals, 0),
     0,
   );
+});
+
+const asShards = (outcomes: IterationOutcome[], offsetUs = (_i: number): number => 0): ShardOutcome[] =>
+  outcomes.map((outcome, index) => ({
+    segment: { index, of: 3 },
+    outcome,
+    clock_offset_us: offsetUs(index),
+  }));
+
+const p50 = (outcome: IterationOutcome, metric: 'ttft_ms' | 'tpot_ms'): number => {
+  const summary = summarizeIteration(
+    outcome.records,
+    {
+      iteration: 0,
+      scenario: 'D(1,3)',
+      mode: 'concurrency',
+      concurrency: 4,
+      wall_s: outcome.wall_s,
+      warmup_requests: 2,
+      ended_by: outcome.ended_by,
+    },
+    [],
+  );
+  return summary.distributions[metric].p50 as number;
+};
+
+test('merged shards are the whole iteration: same requests and offsets, TTFT and TPOT p50 within 1 ms', async () => {
+  const { whole, shards } = await wholeAndShards(plan({}), () => closedLoop(4));
+  const merged = mergeShardOutcomes(asShards(shards));
+  assert.equal(merged.records.length, whole.records.length);
+  assert.deepEqual(indexes(merged.records), indexes(whole.records));
+  assert.equal(merged.ended_by, 'max_requests');
+  assert.equal(merged.workload.digest, whole.workload.digest);
+  for (const metric of ['ttft_ms', 'tpot_ms'] as const)
+    assert.ok(
+      Math.abs(p50(merged, metric) - p50(whole, metric)) < 1,
+      `${metric} p50 ${p50(merged, metric)} vs ${p50(whole, metric)}`,
+    );
+
+  // A shard whose clock runs 5 s ahead lands on the merged clock by its offset.
+  const ahead = shards.map((o, i) =>
+    i === 1
+      ? {
+          ...o,
+          started_at_us: o.started_at_us + 5e6,
+          ended_at_us: o.ended_at_us + 5e6,
+          records: o.records.map((r) => ({
+            ...r,
+            scheduled_at_us: r.scheduled_at_us + 5e6,
+            sent_at_us: r.sent_at_us + 5e6,
+            chunk_times_us: r.chunk_times_us.map((t) => t + 5e6),
+            first_token_at_us: r.first_token_at_us! + 5e6,
+            headers_at_us: r.headers_at_us! + 5e6,
+            first_output_at_us: r.first_output_at_us! + 5e6,
+            last_token_at_us: r.last_token_at_us! + 5e6,
+            done_at_us: r.done_at_us! + 5e6,
+          })),
+        }
+      : o,
+  );
+  const aligned = mergeShardOutcomes(asShards(ahead, (i) => (i === 1 ? 5e6 : 0)));
+  assert.deepEqual(aligned.records, merged.records);
+  assert.equal(aligned.started_at_us, merged.started_at_us);
+  const skewed = mergeShardOutcomes(asShards(ahead));
+  assert.ok(skewed.wall_s > merged.wall_s + 4, 'without the offset the window would be 5 s too long');
+});
+
+test('open loop shards started at one instant merge into the whole schedule, offsets to the µs', async () => {
+  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
+  const executor = (): Executor => {
+    const prng = new Prng(9, 1);
+    return openLoopRate(250, poisson, () => prng.nextFloat());
+  };
+  const p = plan({
+    mode: 'rate',
+    rate_rps: 250,
+    arrival: poisson,
+    max_requests: 30,
+    warmup: { requests: 0, seconds: 0 },
+  });
+  const { whole, shards } = await wholeAndShards(p, executor);
+  const merged = mergeShardOutcomes(asShards(shards));
+  const offsets = (o: IterationOutcome): number[] =>
+    o.records.map((r) => r.scheduled_at_us - o.started_at_us).sort((a, b) => a - b);
+  assert.deepEqual(offsets(merged), offsets(whole));
+});
+
+test('shards that are not the whole iteration are refused, saying which', () => {
+  const outcome = { workload: { items: 1, digest: 'a' } } as IterationOutcome;
+  const of3 = (index: number, digest = 'a'): ShardOutcome => ({
+    segment: { index, of: 3 },
+    outcome: { ...outcome, workload: { items: 1, digest } },
+    clock_offset_us: 0,
+  });
+  assert.deepEqual(shardSetProblems([of3(0), of3(1), of3(2)]), []);
+  assert.deepEqual(shardSetProblems([of3(0), of3(2)]), ['shard 1 of 3 missing']);
+  assert.deepEqual(shardSetProblems([of3(0), of3(1), of3(1), of3(2)]), ['a shard appears twice']);
+  assert.match(shardSetProblems([of3(0), of3(1), of3(2, 'b')]).join(), /workload digests differ/);
+  assert.throws(() => mergeShardOutcomes([of3(0)]), /cannot merge shards: shard 1, 2 of 3 missing/);
 });
