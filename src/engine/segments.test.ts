@@ -94,6 +94,30 @@ async function wholeAndShards(
 const indexes = (records: readonly RequestRecord[]): number[] =>
   records.map((r) => r.index).sort((a, b) => a - b);
 
+const asShards = (outcomes: IterationOutcome[], offsetUs = (_i: number): number => 0): ShardOutcome[] =>
+  outcomes.map((outcome, index) => ({
+    segment: { index, of: 3 },
+    outcome,
+    clock_offset_us: offsetUs(index),
+  }));
+
+const p50 = (outcome: IterationOutcome, metric: 'ttft_ms' | 'tpot_ms'): number => {
+  const summary = summarizeIteration(
+    outcome.records,
+    {
+      iteration: 0,
+      scenario: 'D(1,3)',
+      mode: 'concurrency',
+      concurrency: 4,
+      wall_s: outcome.wall_s,
+      warmup_requests: 2,
+      ended_by: outcome.ended_by,
+    },
+    [],
+  );
+  return summary.distributions[metric].p50 as number;
+};
+
 test('closed loop: three shards send the same requests as the whole, each with its own index and phase', async () => {
   const { whole, shards } = await wholeAndShards(plan({}), () => closedLoop(4));
   assert.deepEqual(
@@ -120,7 +144,7 @@ test('closed loop: three shards send the same requests as the whole, each with i
   assert.ok(new Set(whole.records.map((r) => r.input_tokens)).size > 1, 'the items differ by index');
 });
 
-test('open loop: the shards keep the seeded schedule, their arrival offsets are the whole one to the µs', async () => {
+test('open loop: the shards keep the seeded schedule; their arrival offsets, and the merged ones, are the whole one to the µs', async () => {
   const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
   const executor = (): Executor => {
     const prng = new Prng(42, 7);
@@ -151,31 +175,13 @@ test('open loop: the shards keep the seeded schedule, their arrival offsets are 
     shards.reduce((n, s) => n + s.dropped_arrivals, 0),
     0,
   );
-});
-
-const asShards = (outcomes: IterationOutcome[], offsetUs = (_i: number): number => 0): ShardOutcome[] =>
-  outcomes.map((outcome, index) => ({
-    segment: { index, of: 3 },
-    outcome,
-    clock_offset_us: offsetUs(index),
-  }));
-
-const p50 = (outcome: IterationOutcome, metric: 'ttft_ms' | 'tpot_ms'): number => {
-  const summary = summarizeIteration(
-    outcome.records,
-    {
-      iteration: 0,
-      scenario: 'D(1,3)',
-      mode: 'concurrency',
-      concurrency: 4,
-      wall_s: outcome.wall_s,
-      warmup_requests: 2,
-      ended_by: outcome.ended_by,
-    },
-    [],
+  // Started at one instant, the shards merge into the whole schedule, offsets to the µs.
+  const merged = mergeShardOutcomes(asShards(shards));
+  assert.deepEqual(
+    [...offsets(merged)].sort((a, b) => a[0] - b[0]),
+    [...wholeOffsets].sort((a, b) => a[0] - b[0]),
   );
-  return summary.distributions[metric].p50 as number;
-};
+});
 
 test('merged shards are the whole iteration: same requests and offsets, TTFT and TPOT p50 within 1 ms', async () => {
   const { whole, shards } = await wholeAndShards(plan({}), () => closedLoop(4));
@@ -216,26 +222,6 @@ test('merged shards are the whole iteration: same requests and offsets, TTFT and
   assert.equal(aligned.started_at_us, merged.started_at_us);
   const skewed = mergeShardOutcomes(asShards(ahead));
   assert.ok(skewed.wall_s > merged.wall_s + 4, 'without the offset the window would be 5 s too long');
-});
-
-test('open loop shards started at one instant merge into the whole schedule, offsets to the µs', async () => {
-  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
-  const executor = (): Executor => {
-    const prng = new Prng(9, 1);
-    return openLoopRate(250, poisson, () => prng.nextFloat());
-  };
-  const p = plan({
-    mode: 'rate',
-    rate_rps: 250,
-    arrival: poisson,
-    max_requests: 30,
-    warmup: { requests: 0, seconds: 0 },
-  });
-  const { whole, shards } = await wholeAndShards(p, executor);
-  const merged = mergeShardOutcomes(asShards(shards));
-  const offsets = (o: IterationOutcome): number[] =>
-    o.records.map((r) => r.scheduled_at_us - o.started_at_us).sort((a, b) => a - b);
-  assert.deepEqual(offsets(merged), offsets(whole));
 });
 
 test('shards that are not the whole iteration are refused, saying which', () => {
