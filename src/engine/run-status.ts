@@ -16,7 +16,7 @@ export type RunStatus = 'complete' | 'interrupted' | 'failed';
 export const DEFAULT_MAX_ERROR_RATE = 0.5;
 
 export interface RunFailure {
-  kind: 'fail_fast' | 'no_request_completed' | 'error_rate';
+  kind: 'fail_fast' | 'incomplete' | 'no_request_completed' | 'error_rate';
   /** One line for a person: what failed and why. */
   reason: string;
   /** Measured requests over the whole run. */
@@ -38,7 +38,13 @@ export interface RunVerdict {
 /** The run's status; an interruption stands (the user stopped it), else any failure fails it. */
 export function judgeRun(
   summaries: readonly IterationSummary[],
-  opts: { interrupted: boolean; failFast: FailFastCause | null; maxErrorRate: number },
+  opts: {
+    interrupted: boolean;
+    failFast: FailFastCause | null;
+    maxErrorRate: number;
+    /** Why an iteration is not whole (a shard failed or was stopped), else absent. */
+    incomplete?: string | null;
+  },
 ): RunVerdict {
   if (opts.interrupted) return { status: 'interrupted', failure: null };
   let completed = 0;
@@ -71,6 +77,10 @@ export function judgeRun(
       status: 'failed',
       failure: { kind: 'fail_fast', reason: `stopped early: ${describeFailFast(opts.failFast)}`, ...facts },
     };
+  }
+  // A shard lost is not a server fault: said first, so the run is not read as short but whole.
+  if (opts.incomplete) {
+    return { status: 'failed', failure: { kind: 'incomplete', reason: opts.incomplete, ...facts } };
   }
   if (completed === 0) {
     const cancelledText = cancelled > 0 ? `, ${cancelled} cancelled` : '';

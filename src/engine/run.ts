@@ -46,6 +46,7 @@ import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
 import type { FailFastCause } from './fail-fast.js';
 import { runIteration, type IterationOutcome } from './iteration.js';
+import { WHOLE, shareOfRange, type Segment } from '../plan/segments.js';
 import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 
@@ -66,6 +67,43 @@ export interface RunInputs {
   events?: RunEvents;
   /** The run group this run is a repeat of; without it the run is a group of one, in plan order. */
   group?: RunGroupMember;
+  /** This process runs one shard of a coordinated run (see docs/shards.md); the whole run by default. */
+  shard?: ShardRole;
+}
+
+/**
+ * One shard of a coordinated run: which part of every iteration it sends, where its
+ * folder is, and the coordinator that starts each iteration at one instant for all.
+ */
+export interface ShardRole {
+  segment: Segment;
+  /** The coordinated (merged) run's id; the shard's own folder gets a run id of its own. */
+  runId: string;
+  /** The shard folder (instead of outRoot/runId). */
+  dir: string;
+  /** Recorded in run.json's `shard`: who ran it and how its clock relates to the coordinator's. */
+  identity: ShardIdentity;
+  gate: IterationGate;
+}
+
+export interface ShardIdentity {
+  host: string;
+  pid: number;
+  /** This process's clock minus the coordinator's (µs), measured NTP-style (engine/clock-offset.ts). */
+  clock_offset_us: number;
+  /** The offset is within ± this (µs). */
+  clock_error_bound_us: number;
+}
+
+/** The coordinator's side of a shard's iteration loop. */
+export interface IterationGate {
+  /**
+   * Resolves when the coordinator starts plan iteration `index`: with the start instant on
+   * the coordinator's clock, or with why the shard is to stop instead.
+   */
+  ready(index: number): Promise<{ startAtUs: number } | { stop: string }>;
+  /** The iteration is sealed in the shard folder. */
+  done(index: number, summary: IterationSummary): Promise<void>;
 }
 
 export interface RunGroupMember {
@@ -174,6 +212,8 @@ interface LoopOutcome {
   summaries: IterationSummary[];
   interrupted: boolean;
   failFast: FailFastCause | null;
+  /** Why the coordinator stopped this shard before its last iteration, else absent. */
+  stopped?: string;
 }
 
 /** The client side of a run: its iterations, tokenizer, protocol and backend. */
@@ -209,9 +249,11 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
   const anchor = takeAnchor();
   const folder = await RunFolder.create(
-    inputs.group
-      ? `${inputs.group.dir}/${runId}`
-      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
+    inputs.shard
+      ? inputs.shard.dir
+      : inputs.group
+        ? `${inputs.group.dir}/${runId}`
+        : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
   );
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
   const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
@@ -222,6 +264,7 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
     repeat,
     repeats,
     iteration_order: order,
+    ...(inputs.shard ? { shard: shardBlock(inputs.shard) } : {}),
   });
   // Written before the probes, which wait on the server: a run killed while they
   // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
@@ -248,6 +291,11 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
     metricsHeaders,
     head,
   };
+}
+
+/** run.json's `shard`: which part of which coordinated run this folder holds, and who ran it. */
+function shardBlock(shard: ShardRole): Record<string, unknown> {
+  return { run_id: shard.runId, index: shard.segment.index, of: shard.segment.of, ...shard.identity };
 }
 
 /** run.json's fields known before the probes: the run's identity, intent, job and endpoint. */
@@ -373,9 +421,21 @@ async function runIterations(
         outcome.interrupted = true;
         break;
       }
+      const shard = run.inputs.shard;
+      let startAtUs: number | undefined;
+      if (shard) {
+        const go = await shard.gate.ready(plan.index);
+        if ('stop' in go) {
+          outcome.stopped = go.stop;
+          break;
+        }
+        startAtUs = go.startAtUs + shard.identity.clock_offset_us;
+      }
       events.onIterationStart?.(plan, plans.length);
       const items = sources.get(plan.index) as ItemSource;
       const { summary, failFast: cause } = await runOneIteration(plan, {
+        segment: shard?.segment ?? WHOLE,
+        startAtUs,
         runId: run.runId,
         folder: run.folder,
         backend: run.backend,
@@ -392,6 +452,7 @@ async function runIterations(
       });
       // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
       await sealIteration(run.folder, run.runId, plan.index);
+      await shard?.gate.done(plan.index, summary);
       outcome.summaries.push(summary);
       events.onIterationEnd?.(plan, summary);
       if (summary.ended_by === 'interrupted') {
@@ -419,6 +480,7 @@ async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: Loop
     interrupted,
     failFast,
     maxErrorRate: spec.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
+    incomplete: outcome.stopped ? `stopped by the coordinator: ${outcome.stopped}` : null,
   });
   const { runId, folder } = run;
   const { benchmarkCaseId } = described;
@@ -477,6 +539,10 @@ export function benchmarkCaseIdOf(
 }
 
 interface IterationContext {
+  /** The part of the iteration this process sends (the whole of it unless it is a shard). */
+  segment: Segment;
+  /** The iteration's start instant on this process's clock, when a coordinator set it. */
+  startAtUs: number | undefined;
   runId: string;
   folder: RunFolder;
   backend: Backend;
@@ -507,6 +573,10 @@ async function runOneIteration(
     items_digest: outcome.workload.digest,
   });
   const summary = summarizeOutcome(plan, outcome, ctx);
+  if (ctx.segment.of > 1) {
+    const { started_at_us, ended_at_us } = outcome;
+    summary.shard = { index: ctx.segment.index, of: ctx.segment.of, started_at_us, ended_at_us };
+  }
   await ctx.folder.writeJson(`${dir}/summary.json`, summary);
   return { summary, failFast: outcome.fail_fast };
 }
@@ -538,6 +608,8 @@ async function recordIteration(
         items: ctx.items,
         executor: ctx.executor,
         runId: ctx.runId,
+        segment: ctx.segment,
+        ...(ctx.startAtUs !== undefined ? { startAtUs: ctx.startAtUs } : {}),
         onRecord: (record) => {
           lines.write(record);
           ctx.onRecord?.(record);
@@ -569,7 +641,12 @@ function summarizeOutcome(
       ...(plan.concurrency !== undefined ? { concurrency: plan.concurrency } : {}),
       ...(plan.rate_rps !== undefined ? { rate_rps: plan.rate_rps } : {}),
       wall_s: outcome.wall_s,
-      planned_requests: Math.min(plan.max_requests, ctx.items.size),
+      // A shard plans its share of the measured requests (the whole's, unless it is a shard).
+      planned_requests: shareOfRange(
+        ctx.segment,
+        plan.warmup.requests,
+        Math.min(plan.max_requests, ctx.items.size),
+      ),
       dropped_arrivals: outcome.dropped_arrivals,
       late_arrivals: outcome.late_arrivals,
       warmup_requests: plan.warmup.requests,

@@ -88,6 +88,16 @@ export interface IterationSummary {
   concurrency: number | null;
   rate_rps: number | null;
   ended_by: IterationEndReason;
+  /**
+   * A shard's own iteration (see docs/shards.md): its part, and when it started and ended on
+   * its process's clock (µs), so a merge aligns it. Absent unless the run was split.
+   */
+  shard?: { index: number; of: number; started_at_us: number; ended_at_us: number };
+  /**
+   * A merged iteration: how many shards sent it and which were lost (failed or stopped, with
+   * why); with any lost the iteration is incomplete. Absent unless the run was split.
+   */
+  shards?: { of: number; lost: { index: number; reason: string }[] };
   /** Engine's wall time for the iteration (warmup included). */
   wall_s: number;
   /** max(last_token_at) − min(sent_at) over measured requests; null without measured requests. */
