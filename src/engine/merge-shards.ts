@@ -16,7 +16,7 @@ export interface ShardOutcome {
 }
 
 /** The reason the merged iteration ended: the gravest any shard gave. */
-const END_GRAVITY: readonly EndReason[] = [
+export const END_GRAVITY: readonly EndReason[] = [
   'interrupted',
   'fail_fast',
   'max_time',
@@ -82,12 +82,13 @@ export function shardSetProblems(shards: readonly ShardOutcome[]): string[] {
   return problems;
 }
 
-function finishedAt(record: RequestRecord): number {
+/** When a record finished: done, else its last token, else when it was sent. */
+export function finishedAt(record: RequestRecord): number {
   return record.done_at_us ?? record.last_token_at_us ?? record.sent_at_us;
 }
 
 /** A copy of the record with every time moved by `deltaUs` (durations are unchanged). */
-function shiftRecord(record: RequestRecord, deltaUs: number): RequestRecord {
+export function shiftRecord<R extends RequestRecord>(record: R, deltaUs: number): R {
   if (deltaUs === 0) return record;
   const shift = (t: number | null): number | null => (t === null ? null : t + deltaUs);
   return {

@@ -58,6 +58,8 @@ interface RunJson {
   plan: unknown[];
   workloads?: { iteration: number; description: Record<string, unknown>; spec_digest: string }[];
   environment: ClientEnvironment;
+  /** A split run's shards (docs/shards.md); absent for a run by one process. */
+  shards?: { index: number; host: string | null; pid: number | null }[];
 }
 
 export async function ingestRunFolder(
@@ -112,6 +114,7 @@ export async function ingestRunFolder(
       run.run_id,
       summaries.map((s) => join(dir, 'iterations', String(s.iteration).padStart(3, '0'), 'requests.jsonl')),
     );
+    await insertShardIdentities(warehouse, run);
     for (const artifact of manifest.artifacts) {
       // OR IGNORE: after the warm tier pruned a run's facts, its lineage rows are still there (retention.ts).
       await warehouse.run('INSERT OR IGNORE INTO run_artifact VALUES ($1, $2, $3, $4)', [
@@ -325,6 +328,9 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
     pool_wait_us: 'BIGINT',
     connect_us: 'BIGINT',
     retries: 'INTEGER',
+    // A split run's merged records say which shard and shard line each came from; NULL otherwise.
+    shard_index: 'INTEGER',
+    shard_line: 'BIGINT',
   };
   const columnsSql = `{${Object.entries(columns)
     .map(([name, type]) => `${name}: '${type}'`)
@@ -333,7 +339,7 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
   const inserted = await warehouse.run(
     `INSERT INTO request_fact (run_id, iteration, request_id, trace_id, phase, status, error_class, http_status,
        scheduled_at_us, sent_at_us, ttft_ms, tpot_ms, e2e_latency_ms, client_queue_ms, itl_max_ms,
-       input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries)
+       input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries, shard_index, shard_line)
      SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
        (first_token_at_us - sent_at_us) / 1000.0,
        CASE WHEN output_tokens >= 2 AND len(chunk_times_us) >= 2 AND first_token_at_us IS NOT NULL
@@ -343,11 +349,21 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
        (sent_at_us - scheduled_at_us) / 1000.0,
        list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
        input_tokens, output_tokens, len(chunk_times_us),
-       pool_wait_us / 1000.0, connect_us / 1000.0, retries
+       pool_wait_us / 1000.0, connect_us / 1000.0, retries, shard_index, shard_line
      FROM read_json([${paths.map(sqlString).join(', ')}], format = 'newline_delimited', columns = ${columnsSql})`,
     [runId],
   );
   return inserted;
+}
+
+/** Each request of a split run gets its shard's host and process, from run.json's `shards`. */
+async function insertShardIdentities(warehouse: Warehouse, run: RunJson): Promise<void> {
+  for (const shard of run.shards ?? []) {
+    await warehouse.run(
+      'UPDATE request_fact SET shard_host = $1, shard_pid = $2 WHERE run_id = $3 AND shard_index = $4',
+      [shard.host, shard.pid, run.run_id, shard.index],
+    );
+  }
 }
 
 /**

@@ -96,7 +96,7 @@ export async function traceLineage(warehouse: Warehouse, request: LineageRequest
   const expected = artifacts.map((a) => ({
     path: String(a.path),
     sha256: String(a.sha256),
-    source: sourcePrefix === null || String(a.path).startsWith(sourcePrefix) || a.path === 'run.json',
+    source: sourcePrefix === null || isSourceOf(String(a.path), sourcePrefix),
   }));
   const evidence: EvidenceLocation[] = [];
   for (const uri of (Array.isArray(uris) ? uris : []).map(String))
@@ -115,6 +115,17 @@ export async function traceLineage(warehouse: Warehouse, request: LineageRequest
     publication_safe:
       expected.length > 0 && evidence.some((e) => e.reachable && e.artifacts.every((a) => a.state === 'ok')),
   };
+}
+
+/**
+ * Whether an artifact is one an iteration's numbers are computed from: its own folder and
+ * run.json; in a split run also each shard's folder of that iteration and its run.json,
+ * which the merged records point into (`shard_index`, `shard_line`).
+ */
+function isSourceOf(path: string, iterationPrefix: string): boolean {
+  if (path === 'run.json' || path.startsWith(iterationPrefix)) return true;
+  const shard = /^shards\/\d{3}\/(.*)$/.exec(path);
+  return shard !== null && (shard[1] === 'run.json' || (shard[1] as string).startsWith(iterationPrefix));
 }
 
 function pickRow(rows: Row[], request: LineageRequest): number {

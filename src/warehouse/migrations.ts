@@ -154,10 +154,23 @@ const V3: string[] = [
   PRIMARY KEY (run_id, iteration, slo))`,
 ];
 
+/**
+ * Which shard of a split run each request came from (docs/shards.md): its index, its
+ * line in the shard's requests.jsonl, and the shard's host and process. NULL for runs
+ * by one process.
+ */
+const V4: string[] = [
+  'ALTER TABLE request_fact ADD COLUMN shard_index INTEGER',
+  'ALTER TABLE request_fact ADD COLUMN shard_line BIGINT',
+  'ALTER TABLE request_fact ADD COLUMN shard_host VARCHAR',
+  'ALTER TABLE request_fact ADD COLUMN shard_pid INTEGER',
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
   { version: 3, description: 'SLO checks at their percentile', statements: V3 },
+  { version: 4, description: 'the shard, host and process of each request of a split run', statements: V4 },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
