@@ -48,6 +48,16 @@ program
   });
 
 program
+  .command('merge')
+  .description("write a split run's merged folder from its shard folders (records, summaries, seal)")
+  .argument('<run-dir>', 'the split run folder (its shards in shards/000, shards/001, ...)')
+  .option('--json', 'print the merged run as JSON')
+  .action(async (dir: string, flags) => {
+    const { mergeCommand } = await import('./merge.js');
+    process.exitCode = await mergeCommand(dir, flags);
+  });
+
+program
   .command('upload')
   .description("ship a sealed run folder to storage (default: the run's outputLocation)")
   .argument('<run-dir>', 'run folder')

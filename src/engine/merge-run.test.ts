@@ -20,7 +20,7 @@ import { Warehouse } from '../warehouse/warehouse.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
 import { executeRun, type RunResult } from './run.js';
-import { ShardBarrier } from './testing/shard-barrier.js';
+import { runSplitInProcess } from './testing/split-run.js';
 
 const SHARDS = 3;
 let sim: SimulatorHandle;
@@ -60,29 +60,7 @@ before(async () => {
   });
   split = join(tmp, 'split');
   coordinatedRunId = 'coordinated-run-1';
-  const barrier = new ShardBarrier(SHARDS);
-  await Promise.all(
-    Array.from({ length: SHARDS }, (_, index) =>
-      executeRun({
-        job: j,
-        jobFile: null,
-        endpoint: resolveEndpoint(j),
-        outRoot: tmp,
-        shard: {
-          segment: { index, of: SHARDS },
-          runId: coordinatedRunId,
-          dir: join(split, 'shards', String(index).padStart(3, '0')),
-          identity: {
-            host: `host-${index}`,
-            pid: 1000 + index,
-            clock_offset_us: 0,
-            clock_error_bound_us: 50,
-          },
-          gate: barrier.gate(index),
-        },
-      }),
-    ),
-  );
+  await runSplitInProcess(j, resolveEndpoint(j), split, SHARDS, coordinatedRunId);
 });
 
 after(async () => {
