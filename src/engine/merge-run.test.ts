@@ -16,6 +16,7 @@ import { verifyRunFolder } from '../evidence/verify.js';
 import { startSimulator, type SimulatorHandle } from '../sim/server.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { ingestRunFolder } from '../warehouse/ingest-run.js';
+import { traceLineage } from '../warehouse/lineage.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
@@ -188,6 +189,18 @@ test('the merged run verifies, is the single-process run`s requests and workload
     assert.equal(Number(single.with_shard), 0, 'a run by one process has no shard');
     const runs = await w.all('SELECT run_id FROM benchmark_run_fact ORDER BY run_id');
     assert.equal(runs.length, 2, 'the shard folders are not runs of their own');
+    // A merged number walks back to the shard files its records came from.
+    const lineage = await traceLineage(w, {
+      query: 'serving_points',
+      runId: coordinatedRunId,
+      iteration: 1,
+      column: 'ttft_ms_p50',
+    });
+    assert.equal(lineage.publication_safe, true);
+    const sources = lineage.evidence[0]!.artifacts.filter((a) => a.source).map((a) => a.path);
+    for (const shard of ['000', '001', '002'])
+      assert.ok(sources.includes(`shards/${shard}/iterations/001/requests.jsonl`), sources.join(', '));
+    assert.ok(!sources.includes('shards/001/iterations/000/requests.jsonl'), 'not the other iteration');
   });
 });
 
