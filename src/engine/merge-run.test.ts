@@ -204,6 +204,69 @@ test('the merged run verifies, is the single-process run`s requests and workload
   });
 });
 
+test('a shard whose clock runs 5 s ahead lands on the coordinator`s clock by its recorded offset', async () => {
+  const aligned = await copyOfSplit('aligned');
+  await mergeRunFolder(aligned);
+  const ahead = await copyOfSplit('ahead');
+  const AHEAD_US = 5_000_000;
+  // Shard 0 as a host whose clock reads 5 s more would have written it: every time +5 s, and its offset.
+  const shard = join(ahead, 'shards', '000');
+  const runJsonPath = join(shard, 'run.json');
+  const runJson = JSON.parse(await readFile(runJsonPath, 'utf8')) as {
+    shard: { clock_offset_us: number };
+    clock: { anchor_mono_us: number };
+  };
+  runJson.shard.clock_offset_us = AHEAD_US;
+  runJson.clock.anchor_mono_us += AHEAD_US;
+  await writeFile(runJsonPath, JSON.stringify(runJson));
+  const recordsPath = join(shard, 'iterations', '000', 'requests.jsonl');
+  const shifted = (await lines(recordsPath)).map((r) => {
+    const out: Record<string, unknown> = { ...r };
+    for (const [key, value] of Object.entries(r))
+      if (key.endsWith('_at_us') && typeof value === 'number') out[key] = value + AHEAD_US;
+    out.chunk_times_us = (r.chunk_times_us as number[]).map((t) => t + AHEAD_US);
+    return JSON.stringify(out);
+  });
+  await writeFile(recordsPath, `${shifted.join('\n')}\n`);
+  const indexPath = join(shard, 'iterations', '000', 'metrics', 'index.json');
+  const index = JSON.parse(await readFile(indexPath, 'utf8')) as {
+    scrapes: { sent_at_us: number; done_at_us: number }[];
+  };
+  for (const entry of index.scrapes) {
+    entry.sent_at_us += AHEAD_US;
+    entry.done_at_us += AHEAD_US;
+  }
+  await writeFile(indexPath, JSON.stringify(index));
+  const summaryPath = join(shard, 'iterations', '000', 'summary.json');
+  const shardSummary = JSON.parse(await readFile(summaryPath, 'utf8')) as {
+    shard: { started_at_us: number; ended_at_us: number };
+  };
+  shardSummary.shard.started_at_us += AHEAD_US;
+  shardSummary.shard.ended_at_us += AHEAD_US;
+  await writeFile(summaryPath, JSON.stringify(shardSummary));
+  await mergeRunFolder(ahead);
+
+  const read = async (dir: string, path: string): Promise<unknown> =>
+    JSON.parse(await readFile(join(dir, path), 'utf8'));
+  assert.deepEqual(
+    await lines(join(ahead, 'iterations', '000', 'requests.jsonl')),
+    await lines(join(aligned, 'iterations', '000', 'requests.jsonl')),
+    'the same records, times and order as with one clock',
+  );
+  assert.deepEqual(
+    (await read(ahead, 'iterations/000/metrics/index.json')) as object,
+    (await read(aligned, 'iterations/000/metrics/index.json')) as object,
+    'the scrapes kept are shard 0`s, on the coordinator`s clock',
+  );
+  const clock = (dir: string): Promise<unknown> =>
+    read(dir, 'run.json').then((r) => (r as { clock: unknown }).clock);
+  assert.deepEqual(await clock(ahead), await clock(aligned), 'the anchor is on the coordinator`s clock');
+  const summary = (dir: string): Promise<{ wall_s: number; duration_s: number }> =>
+    read(dir, 'iterations/000/summary.json') as Promise<{ wall_s: number; duration_s: number }>;
+  assert.equal((await summary(ahead)).duration_s, (await summary(aligned)).duration_s);
+  assert.equal((await summary(ahead)).wall_s, (await summary(aligned)).wall_s);
+});
+
 test('altering one byte of a shard`s records makes verify name that file, and a merge of it is refused', async () => {
   const dir = await copyOfSplit('altered');
   await mergeRunFolder(dir);
