@@ -364,4 +364,5 @@ test('shards that are not one run, or a shard missing, are refused naming the fo
   await rm(join(missing, 'shards', '002'), { recursive: true });
   await assert.rejects(mergeRunFolder(missing), /shards\/002: shard 2 of 3 is missing/);
   await assert.rejects(mergeRunFolder(join(tmp, 'whole')), /no shards\/ folder/);
+  await assert.rejects(mergeRunFolder(whole.dir), /a sealed run with no shards \(not a split run/);
 });

@@ -189,6 +189,11 @@ function incompleteReason(
  * merge is done and its result is returned; when it does not, the merge is refused.
  */
 async function alreadyMerged(dir: string): Promise<MergeResult> {
+  const runJson = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8').catch(() => '{}')) as {
+    shards?: unknown;
+  };
+  if (!Array.isArray(runJson.shards))
+    throw mergeRefused(dir, 'it is a sealed run with no shards (not a split run: nothing to merge)');
   const report = await verifyRunFolder(dir);
   if (report.status === 'corrupt') {
     const first = report.problems
