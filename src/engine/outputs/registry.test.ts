@@ -2,7 +2,8 @@
  * The outputs' registry: an unknown name is refused before anything is written, listing
  * the names known; an output registered by name gets every record of a real run against
  * the simulator, in the order they were written to requests.jsonl, between the run's
- * start and its stop, each iteration ended before the next one starts.
+ * start and its stop, each iteration ended before the next one starts; an output that
+ * fails stops the run, every output is told, and the run is not sealed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +129,65 @@ test(
         const written = lines.map((line) => (JSON.parse(line) as { request_id: string }).request_id);
         assert.deepEqual(records[index], written);
       }
+    } finally {
+      remove();
+      await sim.close();
+      await rm(outRoot, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'an output that fails between iterations stops the run: every output is told, nothing is sealed',
+  { timeout: 60_000 },
+  async () => {
+    const sim = await spawnSimulator({
+      seed: 5,
+      ttftMs: 5,
+      ttftPerInputTokenMs: 0,
+      itlMs: 1,
+      itlJitterMs: 0,
+    });
+    const outRoot = await mkdtemp(join(tmpdir(), 'infermark-outputs-'));
+    const calls: string[] = [];
+    const remove = registerOutput('breaks-at-end', () => ({
+      name: 'breaks-at-end',
+      endIteration: async ({ plan }) => {
+        calls.push(`end ${plan.index}`);
+        throw new Error('the output could not keep the iteration');
+      },
+      stop: async () => void calls.push('stop'),
+      fail: async (error) => void calls.push(`fail: ${(error as Error).message}`),
+    }));
+    try {
+      const job = jobFromCli({
+        url: sim.url,
+        model: 'sim',
+        scenarios: ['D(20,10)'],
+        concurrency: [2, 4],
+        maxRequests: 6,
+        seed: 2,
+      });
+      await assert.rejects(
+        executeRun({
+          job,
+          jobFile: null,
+          endpoint: resolveEndpoint(job, {}),
+          outRoot,
+          outputs: ['breaks-at-end'],
+        }),
+        /the output could not keep the iteration/,
+      );
+      assert.deepEqual(calls, ['end 0', 'fail: the output could not keep the iteration']);
+      const [runId] = await readdir(outRoot);
+      const files = await readdir(join(outRoot, runId as string));
+      // The run folder, ended first, kept and sealed iteration 0; the run itself is not sealed.
+      assert.ok(files.includes('run.json'));
+      assert.ok(!files.includes('manifest.json'), files.join(', '));
+      assert.ok(
+        (await readdir(join(outRoot, runId as string, 'iterations', '000'))).includes('manifest.json'),
+      );
+      assert.equal((await sim.stats()).requests, 6, 'the second iteration never started');
     } finally {
       remove();
       await sim.close();
