@@ -1,8 +1,10 @@
 /**
  * Runs a whole BenchmarkJob: plan → for each iteration (items, executor, backend,
- * records appended to the run folder, server /metrics scraped before, during and after,
- * summary written) → run summary. Completed work is on disk before the next
- * iteration starts; an interruption ends the current iteration and keeps it.
+ * records handed to the outputs as they finish, summary) → run summary. It writes
+ * nothing itself: its outputs (engine/outputs/) do, the run folder first (records
+ * appended, server /metrics scraped before, during and after, summaries, seals).
+ * Each iteration is ended in every output before the next starts, so completed work
+ * is on disk by then; an interruption ends the current iteration and keeps it.
  * An iteration that fails fast ends the run, which is then sealed `failed`, as is
  * one where nothing completed or too much failed (see run-status.ts).
  * A run may be one repeat of a run group (see run-group.ts): then its folder is
