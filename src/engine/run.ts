@@ -1,8 +1,10 @@
 /**
  * Runs a whole BenchmarkJob: plan → for each iteration (items, executor, backend,
- * records appended to the run folder, server /metrics scraped before, during and after,
- * summary written) → run summary. Completed work is on disk before the next
- * iteration starts; an interruption ends the current iteration and keeps it.
+ * records handed to the outputs as they finish, summary) → run summary. It writes
+ * nothing itself: its outputs (engine/outputs/) do, the run folder first (records
+ * appended, server /metrics scraped before, during and after, summaries, seals).
+ * Each iteration is ended in every output before the next starts, so completed work
+ * is on disk by then; an interruption ends the current iteration and keeps it.
  * An iteration that fails fast ends the run, which is then sealed `failed`, as is
  * one where nothing completed or too much failed (see run-status.ts).
  * A run may be one repeat of a run group (see run-group.ts): then its folder is
@@ -13,9 +15,7 @@ import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
 import { digestOf } from '../base/digest.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
-import { sealIteration, sealRun } from '../evidence/manifest.js';
 import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../base/redact.js';
-import { RunFolder } from '../evidence/run-folder.js';
 import { newRunId } from '../evidence/run-id.js';
 import {
   fetchServerVersion,
@@ -24,14 +24,12 @@ import {
   PROBE_TOTAL_MS,
 } from '../evidence/server-probe.js';
 import { summarizeIteration } from '../metrics/aggregate.js';
-import { measuredWindowUs } from '../metrics/measured-window.js';
 import { type IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { Slo } from '../spec/slo-types.js';
 import { jobDocument, type ValidatedJob } from '../spec/validated-job.js';
-import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '../telemetry/scraper.js';
 import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
@@ -49,6 +47,8 @@ import { runIteration, type IterationOutcome } from './iteration.js';
 import { WHOLE, shareOfRange, type Segment } from '../plan/segments.js';
 import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
+import type { IterationEnd, RunOutput, RunSeal, ScrapeTarget } from './outputs/output.js';
+import { createOutputs } from './outputs/registry.js';
 
 export interface RunInputs {
   /** Validated: its scenarios, SLOs and storage URI come parsed, so the run refuses nothing. */
@@ -65,6 +65,11 @@ export interface RunInputs {
   /** Aborted on Ctrl-C: the current iteration ends, finished ones are kept. */
   signal?: AbortSignal;
   events?: RunEvents;
+  /**
+   * More outputs, by name in engine/outputs/registry.ts: each is fed after the run folder
+   * and before the events (the run folder and the events are always there).
+   */
+  outputs?: string[];
   /** The run group this run is a repeat of; without it the run is a group of one, in plan order. */
   group?: RunGroupMember;
   /** This process runs one shard of a coordinated run (see docs/shards.md); the whole run by default. */
@@ -156,21 +161,32 @@ export function coerceRequestParams(params: Record<string, string> = {}): Record
 }
 
 /**
- * Runs one job: opens the run folder (run.json first), probes the server, describes the
+ * Runs one job: opens the run (run.json first), probes the server, describes the
  * workloads, runs the iterations in the run's order, then judges and seals the run.
+ * What the run writes, shows and exports is its outputs' doing (engine/outputs/).
  */
 export async function executeRun(inputs: RunInputs): Promise<RunResult> {
-  const run = await openRun(inputs);
-  const probes = await probeServer(run);
-  const described = await describeRun(run, probes);
-  const outcome = await runIterations(run, described.sources, probes.firstScrape.ok);
-  return sealAndJudge(run, described, outcome);
+  // The run folder first: an output later in the list sees a record once it is on disk.
+  const outputs = createOutputs(['run-folder', ...(inputs.outputs ?? []), 'events'], {
+    events: inputs.events ?? {},
+  });
+  try {
+    const run = await openRun(inputs, outputs);
+    const probes = await probeServer(run);
+    const described = await describeRun(run, probes);
+    const outcome = await runIterations(run, described.sources, probes.firstScrape.ok);
+    return await sealAndJudge(run, described, outcome);
+  } catch (error) {
+    // Nothing is sealed: the outputs only release what they hold (an iteration's file, its scraper).
+    await Promise.allSettled(outputs.map((output) => output.fail?.(error)));
+    throw error;
+  }
 }
 
 /** What a run holds from its start to its seal. */
 interface OpenRun {
   inputs: RunInputs;
-  events: RunEvents;
+  outputs: RunOutput[];
   planned: PlannedIteration[];
   plans: IterationPlan[];
   tokenizer: Tokenizer;
@@ -184,7 +200,8 @@ interface OpenRun {
   /** Plan indexes in the order this run takes them. */
   order: number[];
   anchor: WallAnchor;
-  folder: RunFolder;
+  /** The run's folder. */
+  dir: string;
   metricsUrl: string;
   /** The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials. */
   metricsHeaders: Record<string, string>;
@@ -238,9 +255,9 @@ async function prepareClient(inputs: RunInputs): Promise<RunClient> {
   return { planned, plans, tokenizer, kind, backend, authHeaders };
 }
 
-/** Prepares the client, creates the run folder and writes its first run.json. */
-async function openRun(inputs: RunInputs): Promise<OpenRun> {
-  const { job, endpoint, events = {} } = inputs;
+/** Prepares the client, names the run and its folder, and opens the outputs with its first run.json. */
+async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun> {
+  const { job, endpoint } = inputs;
   const { spec } = job;
   const client = await prepareClient(inputs);
   const { plans, tokenizer, kind, authHeaders } = client;
@@ -248,13 +265,11 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
   const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
   const anchor = takeAnchor();
-  const folder = await RunFolder.create(
-    inputs.shard
-      ? inputs.shard.dir
-      : inputs.group
-        ? `${inputs.group.dir}/${runId}`
-        : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
-  );
+  const dir = inputs.shard
+    ? inputs.shard.dir
+    : inputs.group
+      ? `${inputs.group.dir}/${runId}`
+      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/');
   const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
   const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
   const head = runHead(inputs, kind, anchor, {
@@ -266,19 +281,20 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
     iteration_order: order,
     ...(inputs.shard ? { shard: shardBlock(inputs.shard) } : {}),
   });
-  // Written before the probes, which wait on the server: a run killed while they
-  // wait has its run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
-  await folder.writeJson('run.json', {
+  // Before the probes, which wait on the server: a run killed while they wait has its
+  // run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
+  const document = {
     ...head.identity,
     ...head.described,
     server: null,
     tokenizer: tokenizer.name,
     plan: plans,
     environment: null,
-  });
+  };
+  for (const output of outputs) await output.open?.({ runId, dir, document });
   return {
     inputs,
-    events,
+    outputs,
     ...client,
     runId,
     runGroupId,
@@ -286,7 +302,7 @@ async function openRun(inputs: RunInputs): Promise<OpenRun> {
     repeats,
     order,
     anchor,
-    folder,
+    dir,
     metricsUrl,
     metricsHeaders,
     head,
@@ -361,12 +377,12 @@ async function probeServer(run: OpenRun): Promise<ServerProbes> {
     }),
   ]);
   if (!firstScrape.ok) {
-    run.events.onNotice?.(`server metrics not scraped (${run.metricsUrl}: ${firstScrape.reason})`);
+    notify(run.outputs, `server metrics not scraped (${run.metricsUrl}: ${firstScrape.reason})`);
   }
   return { environment, serverVersion, firstScrape };
 }
 
-/** Builds each iteration's item source, names the benchmark case, and rewrites run.json whole. */
+/** Builds each iteration's item source, names the benchmark case, and starts the outputs with run.json whole. */
 async function describeRun(run: OpenRun, probes: ServerProbes): Promise<DescribedRun> {
   const { job, endpoint } = run.inputs;
   const sources = new Map<number, ItemSource>();
@@ -379,7 +395,7 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
   });
   const workloadSpecDigest = digestOf(workloads.map((w) => w.spec_digest));
   const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, run.kind, run.plans, workloadSpecDigest);
-  await run.folder.writeJson('run.json', {
+  const document = {
     ...run.head.identity,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: workloadSpecDigest,
@@ -395,15 +411,18 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
     workloads,
     environment: probes.environment,
     clock: { anchor_wall_ms: run.anchor.wall_ms, anchor_mono_us: run.anchor.mono_us, unit: 'us' },
-  });
-  const { runId, folder, plans, runGroupId, repeat, repeats } = run;
-  run.events.onRunStart?.({ runId, dir: folder.dir, plans, benchmarkCaseId, runGroupId, repeat, repeats });
+  };
+  const { runId, dir, plans, runGroupId, repeat, repeats } = run;
+  for (const output of run.outputs) {
+    await output.start?.({ runId, dir, plans, benchmarkCaseId, runGroupId, repeat, repeats, document });
+  }
   return { sources, workloadSpecDigest, benchmarkCaseId };
 }
 
 /**
- * Runs the iterations in the run's order, each sealed before the next starts, until
- * the end, an interruption or a fail-fast cause; the backend is closed whatever happens.
+ * Runs the iterations in the run's order, each ended in every output before the next
+ * starts, until the end, an interruption or a fail-fast cause; the backend is closed
+ * whatever happens.
  */
 async function runIterations(
   run: OpenRun,
@@ -412,7 +431,7 @@ async function runIterations(
 ): Promise<LoopOutcome> {
   const { job, signal } = run.inputs;
   const { spec } = job;
-  const { events, plans } = run;
+  const { plans } = run;
   const outcome: LoopOutcome = { summaries: [], interrupted: false, failFast: null };
   try {
     for (const index of run.order) {
@@ -431,30 +450,31 @@ async function runIterations(
         }
         startAtUs = go.startAtUs + shard.identity.clock_offset_us;
       }
-      events.onIterationStart?.(plan, plans.length);
       const items = sources.get(plan.index) as ItemSource;
       const { summary, failFast: cause } = await runOneIteration(plan, {
+        total: plans.length,
         segment: shard?.segment ?? WHOLE,
         startAtUs,
         runId: run.runId,
-        folder: run.folder,
+        outputs: run.outputs,
         backend: run.backend,
         items,
         executor: executorFor(plan, items, spec.seed),
         slos: job.parsed.slos,
-        metricsUrl: metricsScraped ? run.metricsUrl : null,
-        metricsHeaders: run.metricsHeaders,
-        metricsIntervalMs: (spec.metricsIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_MS / 1000) * 1000,
-        anchor: run.anchor,
+        scrape: metricsScraped
+          ? {
+              url: run.metricsUrl,
+              headers: run.metricsHeaders,
+              ...(spec.metricsIntervalSeconds !== undefined
+                ? { intervalMs: spec.metricsIntervalSeconds * 1000 }
+                : {}),
+              anchor: run.anchor,
+            }
+          : null,
         signal,
-        onProgress: events.onProgress ? (snapshot) => events.onProgress?.(plan, snapshot) : undefined,
-        onRecord: events.onRecord ? (record) => events.onRecord?.(plan, record) : undefined,
       });
-      // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
-      await sealIteration(run.folder, run.runId, plan.index);
       await shard?.gate.done(plan.index, summary);
       outcome.summaries.push(summary);
-      events.onIterationEnd?.(plan, summary);
       if (summary.ended_by === 'interrupted') {
         outcome.interrupted = true;
         break;
@@ -471,7 +491,7 @@ async function runIterations(
   return outcome;
 }
 
-/** Judges the run from its summaries, writes summary.json and seals the run folder. */
+/** Judges the run from its summaries and stops the outputs: the run folder writes summary.json and seals. */
 async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: LoopOutcome): Promise<RunResult> {
   const { spec } = run.inputs.job;
   const { interrupted, failFast } = outcome;
@@ -482,9 +502,9 @@ async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: Loop
     maxErrorRate: spec.maxErrorRate ?? DEFAULT_MAX_ERROR_RATE,
     incomplete: outcome.stopped ? `stopped by the coordinator: ${outcome.stopped}` : null,
   });
-  const { runId, folder } = run;
+  const { runId } = run;
   const { benchmarkCaseId } = described;
-  await folder.writeJson('summary.json', {
+  const summary = {
     run_id: runId,
     benchmark_case_id: benchmarkCaseId,
     workload_spec_digest: described.workloadSpecDigest,
@@ -493,12 +513,17 @@ async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: Loop
     iterations_planned: run.plans.length,
     iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
     iterations: summaries,
-  });
-  const artifactManifestDigest = await sealRun(folder, runId, status);
+  };
+  let seal: RunSeal | undefined;
+  for (const output of run.outputs) {
+    const sealed = await output.stop?.({ runId, status, summary });
+    seal ??= sealed ?? undefined;
+  }
+  if (!seal) throw new Error('no output sealed the run (the run-folder output is always there)');
   return {
     runId,
-    dir: folder.dir,
-    artifactManifestDigest,
+    dir: run.dir,
+    artifactManifestDigest: seal.artifactManifestDigest,
     benchmarkCaseId,
     summaries,
     interrupted,
@@ -539,91 +564,97 @@ export function benchmarkCaseIdOf(
 }
 
 interface IterationContext {
+  /** How many iterations the run plans. */
+  total: number;
   /** The part of the iteration this process sends (the whole of it unless it is a shard). */
   segment: Segment;
   /** The iteration's start instant on this process's clock, when a coordinator set it. */
   startAtUs: number | undefined;
   runId: string;
-  folder: RunFolder;
+  outputs: RunOutput[];
   backend: Backend;
   items: ItemSource;
   executor: Executor;
   slos: readonly Slo[];
-  metricsUrl: string | null;
-  metricsHeaders: Record<string, string>;
-  /** The scrape interval asked for (spec.metricsIntervalSeconds); shortened for short iterations. */
-  metricsIntervalMs: number;
-  anchor: WallAnchor;
+  /** The server's /metrics, when it answered before the run. */
+  scrape: ScrapeTarget | null;
   signal: AbortSignal | undefined;
-  onProgress: ((snapshot: ProgressSnapshot) => void) | undefined;
-  onRecord: ((record: RequestRecord) => void) | undefined;
 }
 
-/** Runs one iteration into its folder: records, scrapes, workload.json and summary.json. */
+/**
+ * Runs one iteration through the outputs: started in each, its records handed to each as
+ * they finish, its summary computed, and ended in each (the run folder writes and seals it).
+ */
 async function runOneIteration(
   plan: IterationPlan,
   ctx: IterationContext,
 ): Promise<{ summary: IterationSummary; failFast: FailFastCause | null }> {
-  const dir = RunFolder.iterationDir(plan.index);
-  const outcome = await recordIteration(plan, dir, ctx);
-  await ctx.folder.writeJson(`${dir}/workload.json`, {
-    description: ctx.items.description,
-    spec_digest: digestOf(ctx.items.description),
-    items: outcome.workload.items,
-    items_digest: outcome.workload.digest,
-  });
+  const { outputs } = ctx;
+  for (const output of outputs) {
+    await output.startIteration?.({ plan, total: ctx.total, scrape: ctx.scrape, signal: ctx.signal });
+  }
+  let outcome: IterationOutcome;
+  try {
+    outcome = await runIteration(plan, {
+      backend: ctx.backend,
+      items: ctx.items,
+      executor: ctx.executor,
+      runId: ctx.runId,
+      segment: ctx.segment,
+      ...(ctx.startAtUs !== undefined ? { startAtUs: ctx.startAtUs } : {}),
+      onRecord: recordSink(plan, outputs),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...progressSink(plan, outputs),
+    });
+  } catch (error) {
+    await endIteration(outputs, { plan, records: [], completed: null });
+    throw error;
+  }
   const summary = summarizeOutcome(plan, outcome, ctx);
   if (ctx.segment.of > 1) {
     const { started_at_us, ended_at_us } = outcome;
     summary.shard = { index: ctx.segment.index, of: ctx.segment.of, started_at_us, ended_at_us };
   }
-  await ctx.folder.writeJson(`${dir}/summary.json`, summary);
+  const workload = {
+    description: ctx.items.description,
+    spec_digest: digestOf(ctx.items.description),
+    items: outcome.workload.items,
+    items_digest: outcome.workload.digest,
+  };
+  await endIteration(outputs, { plan, records: outcome.records, completed: { summary, workload } });
   return { summary, failFast: outcome.fail_fast };
 }
 
-/** Sends the iteration's load, each record appended to requests.jsonl, the server scraped meanwhile. */
-async function recordIteration(
+/** Ends the iteration in each output, in order: awaited, so it is written before the next one starts. */
+async function endIteration(outputs: RunOutput[], end: IterationEnd): Promise<void> {
+  for (const output of outputs) await output.endIteration?.(end);
+}
+
+/** Hands each finished record to every output that takes records: on the request path, nothing awaited. */
+function recordSink(plan: IterationPlan, outputs: RunOutput[]): (record: RequestRecord) => void {
+  const adds = outputs.flatMap((output) => (output.addRecord ? [output.addRecord.bind(output)] : []));
+  return (record) => {
+    for (const add of adds) add(plan, record);
+  };
+}
+
+/** The iteration's progress timer, only when an output shows progress. */
+function progressSink(
   plan: IterationPlan,
-  dir: string,
-  ctx: IterationContext,
-): Promise<IterationOutcome> {
-  // Scraped on a timer while the load runs: gauges read after the drain are all 0.
-  const scraper = ctx.metricsUrl
-    ? await IterationScraper.start({
-        url: ctx.metricsUrl,
-        headers: ctx.metricsHeaders,
-        folder: ctx.folder,
-        dir,
-        anchor: ctx.anchor,
-        intervalMs: scrapeIntervalMs(ctx.metricsIntervalMs, plan.max_time_s),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
-    : null;
-  let outcome: IterationOutcome | undefined;
-  try {
-    const lines = await ctx.folder.openLines(`${dir}/requests.jsonl`);
-    try {
-      outcome = await runIteration(plan, {
-        backend: ctx.backend,
-        items: ctx.items,
-        executor: ctx.executor,
-        runId: ctx.runId,
-        segment: ctx.segment,
-        ...(ctx.startAtUs !== undefined ? { startAtUs: ctx.startAtUs } : {}),
-        onRecord: (record) => {
-          lines.write(record);
-          ctx.onRecord?.(record);
-        },
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
-      });
-    } finally {
-      await lines.close();
-    }
-  } finally {
-    await scraper?.stop(measuredWindowUs(outcome?.records ?? []));
-  }
-  return outcome;
+  outputs: RunOutput[],
+): { onProgress?: (snapshot: ProgressSnapshot) => void } {
+  const shows = outputs.flatMap((output) => (output.progress ? [output.progress.bind(output)] : []));
+  if (shows.length === 0) return {};
+  return {
+    onProgress: (snapshot) => {
+      for (const show of shows) show(plan, snapshot);
+    },
+  };
+}
+
+/** Tells every output something worth telling the user that does not stop the run. */
+function notify(outputs: RunOutput[], message: string): void {
+  for (const output of outputs) output.notice?.(message);
 }
 
 /** The iteration's summary from its records and what the loop counted. */
