@@ -97,6 +97,16 @@ registerSimulateCommand(program);
 
 (await import('./serve.js')).registerServeCommand(program);
 
+program
+  .command('shard', { hidden: true })
+  .description('run one shard of a split run for its coordinator (started by run --workers)')
+  .requiredOption('--coordinator <url>', "the coordinator's URL")
+  .requiredOption('--shard <index>', 'this shard (0-based)')
+  .action(async (flags: { coordinator: string; shard: string }) => {
+    const { shardCommand } = await import('./shard.js');
+    process.exitCode = await shardCommand(flags);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -43,6 +43,10 @@ export function defineRunCommand(command: UntypedCommand) {
       .option('--slo <slo>', "goodput SLO, e.g. 'p99_ttft_ms<=500' (repeatable)", collect)
       .option('--seed <n>', 'workload seed')
       .option('--repeats <k>', "run the whole job K times, one run group (overrides the job's)")
+      .option(
+        '--workers <n|auto>',
+        "split the run over N local worker processes (auto: one per core; overrides the job's)",
+      )
       .option('--tokenizer <name|file>', 'o200k_base, cl100k_base, or a tokenizer.json')
       .option('--no-stream', 'send non-streaming requests')
       .option('--no-ignore-eos', 'do not ask the server to ignore EOS')

@@ -9,7 +9,11 @@
  * `failed`: stopped early, nothing completed, or errors above --max-error-rate)
  * is kept, sealed and ingested, its reason printed, and exits 1.
  */
+import { availableParallelism } from 'node:os';
 import { resolveApiKey } from '../backends/api-key.js';
+import type { WorkerPool } from '../engine/coordinated-run.js';
+import { MAX_WORKERS } from '../spec/job-limits.js';
+import { localWorkers } from './local-workers.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import type { RunResult } from '../engine/run.js';
@@ -56,6 +60,7 @@ async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promi
   const maxErrorRate = flags.maxErrorRate === undefined ? undefined : num(flags.maxErrorRate);
   const issues = [
     flags.repeats === undefined ? null : repeatsIssue(flags.repeats),
+    flags.workers === undefined ? null : workersIssue(flags.workers),
     maxErrorRate === undefined ? null : maxErrorRateIssue(maxErrorRate),
   ].filter((issue): issue is ValidationIssue => issue !== null);
   let job: ValidatedJob;
@@ -69,6 +74,7 @@ async function loadJobFileWithOverrides(jobFile: string, flags: RunFlags): Promi
   if (issues.length > 0) throw new ValidationError(issues);
   const spec = { ...job.spec };
   if (flags.repeats !== undefined) spec.repeats = Number(flags.repeats);
+  if (flags.workers !== undefined) spec.workers = flags.workers === 'auto' ? 'auto' : Number(flags.workers);
   if (typeof maxErrorRate === 'number') spec.maxErrorRate = maxErrorRate;
   if (flags.preflight === false) spec.preflight = false;
   return { ...job, spec };
@@ -82,6 +88,19 @@ function maxErrorRateIssue(value: number | string): ValidationIssue | null {
     path: '--max-error-rate',
     value,
     message: 'expected a number from 0 to 1 (a fraction of the measured requests)',
+  };
+}
+
+/** `--workers` checked as the schema checks spec.workers (`auto`, or an integer from 1 to 256). */
+function workersIssue(text: string): ValidationIssue | null {
+  if (text === 'auto') return null;
+  const value = num(text);
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_WORKERS) return null;
+  return {
+    file: 'command line',
+    path: '--workers',
+    value,
+    message: `expected auto or an integer from 1 to ${MAX_WORKERS}`,
   };
 }
 
@@ -373,11 +392,19 @@ async function executeWithView(
         events: hot ? hot.events(events) : events,
       },
       afterRun,
+      workerPool(job),
     );
   } finally {
     process.off('SIGINT', onSigint);
     await hot?.close();
   }
+}
+
+/** The local worker processes the job asks for (`auto`: one per core); none for one. */
+function workerPool(job: ValidatedJob): WorkerPool | undefined {
+  const { workers } = job.spec;
+  const count = workers === 'auto' ? availableParallelism() : (workers ?? 1);
+  return count > 1 ? { count, launcher: localWorkers } : undefined;
 }
 
 /**
@@ -443,6 +470,7 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     metricsIntervalSeconds: num(flags.metricsInterval),
     datasetFile: flags.dataset,
     repeats: num(flags.repeats),
+    workers: flags.workers === 'auto' ? 'auto' : num(flags.workers),
     maxErrorRate: num(flags.maxErrorRate),
     preflight: flags.preflight === false ? false : undefined,
     params: flags.param ? Object.fromEntries(flags.param.map(splitParam)) : undefined,

@@ -11,7 +11,7 @@ import { nowUs } from '../base/clock.js';
 import { FailFastWatch } from './fail-fast.js';
 import type { IterationPlan } from '../plan/plan.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
-import { shareOf, shareOfRange, WHOLE, type Segment } from '../plan/segments.js';
+import { dealingFor, shareOf, WHOLE, type Dealing, type Segment } from '../plan/segments.js';
 
 export type EndReason = 'max_requests' | 'max_time' | 'trace_end' | 'interrupted' | 'fail_fast';
 
@@ -34,8 +34,10 @@ export class Dispatcher {
   endedBy: EndReason | null = null;
   /** Trips when the first measured requests all fail alike; its cause says why the iteration ended. */
   readonly failFast = new FailFastWatch();
-  /** The next index this shard claims: its own index, then every `of`-th after it. */
-  private nextIndex: number;
+  /** The indexes this shard claims, in order (plan/segments.ts: by slot in closed loop). */
+  private readonly dealing: Dealing;
+  /** Indexes claimed so far: the next claim takes the dealing's `claimed`-th. */
+  private claimed = 0;
   /** The shard's part of the iteration's measured requests. */
   readonly measuredShare: number;
   /** Open loop: the shard's part of max_in_flight (at least 1). */
@@ -55,12 +57,12 @@ export class Dispatcher {
     startUs: number = nowUs(),
     /** The run's id, from which each request's trace id is derived; none in unit tests. */
     private readonly runId: string | null = null,
-    /** The shard this dispatcher sends: the requests whose index j has j mod of = index. */
+    /** The shard this dispatcher sends (plan/segments.ts); the whole iteration by default. */
     readonly segment: Segment = WHOLE,
   ) {
     this.startUs = startUs;
-    this.nextIndex = segment.index;
-    this.measuredShare = shareOfRange(segment, plan.warmup.requests, plan.max_requests);
+    this.dealing = dealingFor(segment, plan);
+    this.measuredShare = this.dealing.inRange(plan.warmup.requests, plan.max_requests);
     this.maxInFlight = Math.max(1, shareOf(segment, plan.max_in_flight));
     this.deadlineUs = startUs + Math.round(plan.max_time_s * 1e6);
   }
@@ -80,7 +82,12 @@ export class Dispatcher {
       this.end('max_time');
       return null;
     }
-    const index = this.nextIndex;
+    const index = this.dealing.at(this.claimed);
+    // A shard with no slot of a closed loop owns no request.
+    if (index === Infinity) {
+      this.end('max_requests');
+      return null;
+    }
     const { warmup } = this.plan;
     const phase: RequestPhase =
       index < warmup.requests || scheduledAtUs < this.startUs + warmup.seconds * 1e6 ? 'warmup' : 'measured';
@@ -91,7 +98,7 @@ export class Dispatcher {
       }
       this.measuredClaimed++;
     }
-    this.nextIndex += this.segment.of;
+    this.claimed++;
     return { index, phase };
   }
 
@@ -144,7 +151,7 @@ export class Dispatcher {
 
   progress(): ProgressSnapshot {
     return {
-      sent: (this.nextIndex - this.segment.index) / this.segment.of,
+      sent: this.claimed,
       done: this.records.length,
       errors: this.errors,
       in_flight: this.inFlight,

@@ -13,7 +13,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scrubText } from '../base/redact.js';
 import { newRunId } from '../evidence/run-id.js';
-import { executeRun, type RunInputs, type RunResult } from './run.js';
+import { executeCoordinatedRun, type WorkerPool } from './coordinated-run.js';
+import { executeRun as executeOneProcess, type RunInputs, type RunResult } from './run.js';
 import type { RunStatus } from './run-status.js';
 
 export const GROUP_FILE = 'group.json';
@@ -58,8 +59,12 @@ export interface RunGroupResult<T extends RunResult> {
 export async function executeRunGroup<T extends RunResult = RunResult>(
   inputs: Omit<RunInputs, 'group'>,
   afterRun: (result: RunResult) => Promise<T> = (result) => Promise.resolve(result as T),
+  /** Workers to split each run over (docs/shards.md); without, this process sends the load itself. */
+  workers?: WorkerPool,
 ): Promise<RunGroupResult<T>> {
   const { spec } = inputs.job;
+  const executeRun = (run: RunInputs): Promise<RunResult> =>
+    workers && workers.count > 1 ? executeCoordinatedRun(run, workers) : executeOneProcess(run);
   const repeats = spec.repeats;
   if (repeats <= 1) {
     const run = await afterRun(await executeRun(inputs));

@@ -44,7 +44,7 @@ import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
 import type { FailFastCause } from './fail-fast.js';
 import { runIteration, type IterationOutcome } from './iteration.js';
-import { WHOLE, shareOfRange, type Segment } from '../plan/segments.js';
+import { WHOLE, dealingFor, type Segment } from '../plan/segments.js';
 import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 import type { IterationEnd, RunOutput, RunSeal, ScrapeTarget } from './outputs/output.js';
@@ -445,7 +445,9 @@ async function runIterations(
       if (shard) {
         const go = await shard.gate.ready(plan.index);
         if ('stop' in go) {
-          outcome.stopped = go.stop;
+          // Ctrl-C while waiting for the start: this shard was interrupted, not cut short.
+          if (signal?.aborted) outcome.interrupted = true;
+          else outcome.stopped = go.stop;
           break;
         }
         startAtUs = go.startAtUs + shard.identity.clock_offset_us;
@@ -673,8 +675,7 @@ function summarizeOutcome(
       ...(plan.rate_rps !== undefined ? { rate_rps: plan.rate_rps } : {}),
       wall_s: outcome.wall_s,
       // A shard plans its share of the measured requests (the whole's, unless it is a shard).
-      planned_requests: shareOfRange(
-        ctx.segment,
+      planned_requests: dealingFor(ctx.segment, plan).inRange(
         plan.warmup.requests,
         Math.min(plan.max_requests, ctx.items.size),
       ),

@@ -127,7 +127,8 @@ test('closed loop: three shards send the same requests as the whole, each with i
   assert.deepEqual(indexes(shards.flatMap((s) => s.records)), indexes(whole.records));
   shards.forEach((shard, i) => {
     assert.ok(
-      shard.records.every((r) => r.index % 3 === i),
+      // By slot: shard 0 holds slots 0 and 3 of the 4, so request j is shard (j mod 4) mod 3's.
+      shard.records.every((r) => (r.index % 4) % 3 === i),
       `shard ${i} sent only its own indexes`,
     );
     assert.equal(shard.workload.digest, whole.workload.digest, 'the same items, whatever the shard');
@@ -142,6 +143,18 @@ test('closed loop: three shards send the same requests as the whole, each with i
     records.map((r): [number, number] => [r.index, r.input_tokens]).sort((a, b) => a[0] - b[0]);
   assert.deepEqual(tokensByIndex(shards.flatMap((s) => s.records)), tokensByIndex(whole.records));
   assert.ok(new Set(whole.records.map((r) => r.input_tokens)).size > 1, 'the items differ by index');
+});
+
+test('closed loop below the shard count: the shards with a slot send every request, the one without sends none', async () => {
+  const { whole, shards } = await wholeAndShards(plan({ concurrency: 2, max_requests: 12 }), () =>
+    closedLoop(2),
+  );
+  assert.deepEqual(indexes(shards.flatMap((s) => s.records)), indexes(whole.records));
+  assert.equal(whole.records.length, 14);
+  assert.deepEqual(
+    shards.map((s) => s.records.length),
+    [7, 7, 0],
+  );
 });
 
 test('open loop: the shards keep the seeded schedule; their arrival offsets, and the merged ones, are the whole one to the µs', async () => {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  Dealing,
+  dealingFor,
   owns,
   segmentProblems,
   segmentSchedule,
@@ -88,4 +90,57 @@ test('a segment out of range is refused with what was expected', () => {
   assert.match(segmentProblems({ index: 3, of: 3 })[0] ?? '', /from 0 to 2, got 3/);
   assert.match(segmentProblems({ index: 0, of: 0 })[0] ?? '', /≥ 1, got 0/);
   assert.match(segmentProblems({ index: 0.5, of: 2 })[0] ?? '', /got 0.5/);
+});
+
+test('closed loop deals by slot: every index to exactly one shard, in proportion to its slots, none to a shard with no slot', () => {
+  for (let of = 1; of <= 5; of++) {
+    for (let concurrency = 1; concurrency <= 9; concurrency++) {
+      const dealings = shards(of).map((s) => dealingFor(s, { mode: 'concurrency', concurrency }));
+      for (const [warmup, count] of [
+        [0, 13],
+        [2, 30],
+        [3, 1],
+      ] as const) {
+        // Each shard claims its own indexes in order until its share of the range is spent.
+        const sent = dealings.flatMap((d) => {
+          const share = d.inRange(0, warmup + count);
+          return Array.from({ length: share }, (_, k) => d.at(k));
+        });
+        assert.deepEqual(
+          sent.sort((a, b) => a - b),
+          Array.from({ length: warmup + count }, (_, j) => j),
+          `c=${concurrency} over ${of} shards, ${warmup}+${count}`,
+        );
+        assert.equal(
+          dealings.reduce((n, d) => n + d.inRange(warmup, count), 0),
+          count,
+        );
+      }
+      // A shard's part of every c requests is its number of slots.
+      for (const [i, d] of dealings.entries())
+        assert.equal(d.below(concurrency), shareOf(shards(of)[i]!, concurrency));
+    }
+  }
+  // c=2 over 3 shards: shard 2 has no slot and owns nothing (it used to own every third request, never sent).
+  const none = dealingFor({ index: 2, of: 3 }, { mode: 'concurrency', concurrency: 2 });
+  assert.equal(none.at(0), Infinity);
+  assert.equal(none.inRange(0, 100), 0);
+  // c=4 over 3: shard 0 holds slots 0 and 3, so indexes 0, 3, 4, 7, 8, ...
+  const two = dealingFor({ index: 0, of: 3 }, { mode: 'concurrency', concurrency: 4 });
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((k) => two.at(k)),
+    [0, 3, 4, 7, 8],
+  );
+});
+
+test('open loop and trace replay deal one by one: j to shard j mod of', () => {
+  for (const mode of ['rate', 'trace']) {
+    const d = dealingFor({ index: 1, of: 3 }, { mode, concurrency: 8 });
+    assert.deepEqual(
+      [0, 1, 2].map((k) => d.at(k)),
+      [1, 4, 7],
+    );
+    for (let j = 0; j < 40; j++) assert.equal(d.inRange(j, 1), owns({ index: 1, of: 3 }, j) ? 1 : 0);
+  }
+  assert.equal(new Dealing(WHOLE, 1).inRange(5, Infinity), Infinity);
 });

@@ -43,6 +43,56 @@ export function shareOfRange(segment: Segment, from: number, count: number): num
 }
 
 /**
+ * Which request indexes a shard sends: requests are dealt in cycles of `cycle`, residue r
+ * of each cycle to shard `r mod of`. Open loop and trace replay deal one by one (cycle =
+ * of: request j to shard j mod of, the arrival schedule's partition). Closed loop deals by
+ * slot (cycle = concurrency c, so residue r is slot r's): a shard with k of the c slots
+ * gets k of every c requests, so its requests last as long as the others', and a shard
+ * with no slot owns no request (none is left unsent).
+ */
+export class Dealing {
+  /** The residues of each cycle this shard owns, ascending. */
+  private readonly residues: number[];
+
+  constructor(
+    readonly segment: Segment,
+    readonly cycle: number,
+  ) {
+    this.residues = [];
+    for (let r = segment.index; r < cycle; r += segment.of) this.residues.push(r);
+  }
+
+  /** The k-th index (from 0) the shard owns; Infinity when it owns none. */
+  at(k: number): number {
+    const m = this.residues.length;
+    if (m === 0) return Infinity;
+    return Math.floor(k / m) * this.cycle + (this.residues[k % m] as number);
+  }
+
+  /** How many of the indexes 0 … n−1 the shard owns (n may be Infinity). */
+  below(n: number): number {
+    if (n === Infinity) return this.residues.length === 0 ? 0 : Infinity;
+    const rest = n % this.cycle;
+    return Math.floor(n / this.cycle) * this.residues.length + this.residues.filter((r) => r < rest).length;
+  }
+
+  /** How many of the indexes from … from+count−1 the shard owns. */
+  inRange(from: number, count: number): number {
+    if (count === Infinity) return this.below(Infinity);
+    return this.below(from + count) - this.below(from);
+  }
+}
+
+/** How an iteration's requests are dealt to the segment: by slot in closed loop, one by one otherwise. */
+export function dealingFor(
+  segment: Segment,
+  plan: { mode: string; concurrency?: number | undefined },
+): Dealing {
+  const cycle = plan.mode === 'concurrency' ? Math.max(1, plan.concurrency ?? 1) : segment.of;
+  return new Dealing(segment, cycle);
+}
+
+/**
  * The segment's part of a schedule of offsets: draws the whole schedule in order (so every
  * shard sees the same draws as a single client) and returns only the arrivals it owns.
  * `null` from the schedule (its end) passes through.

@@ -31,6 +31,7 @@ export interface CliJobOptions {
   slos?: string[];
   tokenizer?: string;
   repeats?: number;
+  workers?: number | 'auto';
   stream?: boolean;
   timeoutSeconds?: number;
   ignoreEos?: boolean;
@@ -71,6 +72,7 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.slos': '--slo',
   'spec.tokenizer': '--tokenizer',
   'spec.repeats': '--repeats',
+  'spec.workers': '--workers',
   'spec.stream': '--stream',
   'spec.requestTimeoutSeconds': '--timeout',
   'spec.ignoreEos': '--ignore-eos',
@@ -129,6 +131,7 @@ export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   set('seed', opts.seed);
   set('tokenizer', opts.tokenizer);
   set('repeats', opts.repeats);
+  set('workers', opts.workers);
   set('stream', opts.stream);
   set('requestTimeoutSeconds', opts.timeoutSeconds);
   set('ignoreEos', opts.ignoreEos);

@@ -43,6 +43,8 @@ export const MAX_REQUESTS_PER_ITERATION = 10_000_000;
 export const MAX_REQUEST_RATE_RPS = 100_000;
 /** Repeats of a run group. */
 export const MAX_REPEATS = 1_000;
+/** Worker processes (or pods) one run is split over. */
+export const MAX_WORKERS = 256;
 /** Workload seeds are 32-bit, as genai-bench's (numpy's) are: a job runs the same on both. */
 export const MAX_SEED = 2 ** 32 - 1;
 /** GPUs serving one deployment. */

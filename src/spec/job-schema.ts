@@ -160,6 +160,11 @@ const jobSpec = z.strictObject({
   /** `o200k_base`, `cl100k_base`, or a path to a Hugging Face tokenizer.json. */
   tokenizer: filePath.default('o200k_base'),
   repeats: positiveInt.max(limit.MAX_REPEATS).default(1),
+  /**
+   * Load generators the run is split over (docs/shards.md): N worker processes, each sending
+   * an exact shard of every iteration; `auto` = one per core. 1 (the default) is one process.
+   */
+  workers: z.union([positiveInt.max(limit.MAX_WORKERS), z.literal('auto')]).optional(),
   stream: z.boolean().default(true),
   requestTimeoutSeconds: z
     .number()

@@ -1,0 +1,53 @@
+/**
+ * `infermark shard --coordinator URL --shard I`: a worker of a split run (docs/shards.md),
+ * started by the coordinator (`run --workers N`, or a pod). It fetches the job from the
+ * coordinator, validates it as any job, and runs its shard into the folder it is given.
+ * The first Ctrl-C ends the current iteration (kept and sealed); later ones are ignored,
+ * so the coordinator passing a terminal's Ctrl-C on cannot cut the seal short.
+ */
+import { resolveApiKey } from '../backends/api-key.js';
+import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
+import { CoordinatorClient } from '../engine/shard-client.js';
+import { COORDINATOR_TOKEN_ENV } from '../engine/shard-protocol.js';
+import { runShard } from '../engine/shard-run.js';
+import { formatPath } from '../spec/field-path.js';
+import { toValidationIssues } from '../spec/job-issues.js';
+import { validateJob } from '../spec/job-validate.js';
+
+export async function shardCommand(flags: { coordinator: string; shard: string }): Promise<number> {
+  const token = process.env[COORDINATOR_TOKEN_ENV];
+  const index = Number(flags.shard);
+  if (!token || !Number.isInteger(index) || index < 0) {
+    throw new InfermarkError(
+      'E_SHARD_ARGS',
+      `a shard needs --shard <index ≥ 0> (got ${flags.shard}) and ${COORDINATOR_TOKEN_ENV} in its environment`,
+      ExitCode.badInput,
+    );
+  }
+  const client = new CoordinatorClient(flags.coordinator, index, token);
+  const answer = await client.job();
+  const validated = validateJob(answer.job);
+  if (!validated.ok) {
+    // A worker of another version than its coordinator reads the job differently: said plainly.
+    throw new ValidationError(
+      toValidationIssues(
+        validated.issues,
+        answer.job,
+        `the coordinator's job (${flags.coordinator})`,
+        formatPath,
+      ),
+    );
+  }
+  const apiKey = await resolveApiKey(validated.job.spec.apiKey);
+  const abort = new AbortController();
+  process.on('SIGINT', () => abort.abort());
+  process.on('SIGTERM', () => abort.abort());
+  const result = await runShard({
+    client,
+    answer,
+    job: validated.job,
+    ...(apiKey ? { apiKey } : {}),
+    signal: abort.signal,
+  });
+  return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
+}

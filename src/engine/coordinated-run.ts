@@ -1,0 +1,183 @@
+/**
+ * A run split into shards (docs/shards.md): this process is the coordinator. It makes
+ * the run folder, serves each worker its job and shard folder (`shards/<iii>/`), starts
+ * every iteration at one instant on all live shards, waits until each has sealed it,
+ * and shows the merged iteration. A worker lost mid-run ends the run after the
+ * iteration it was in, which is kept and marked incomplete. At the end the run folder
+ * is merged from the shards' raw records (merge-run.ts), as `infermark merge` does.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { newRunId } from '../evidence/run-id.js';
+import { iterationOrder, planIterations } from '../plan/build-plan.js';
+import type { IterationPlan } from '../plan/plan.js';
+import { jobDocument } from '../spec/validated-job.js';
+import { Coordinator, type ShardState } from './coordinator.js';
+import { mergeIterationFromShards } from './merge-iteration.js';
+import { mergeRunFolder } from './merge-run.js';
+import { shardDirName } from './shard-folders.js';
+import type { RunInputs, RunResult } from './run.js';
+import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
+import { describeExit, type WorkerHandle, type WorkerLauncher } from './worker-launcher.js';
+
+/** Workers that run the shards: how many, and what starts them. */
+export interface WorkerPool {
+  count: number;
+  launcher: WorkerLauncher;
+}
+
+/** Beyond the longest iteration and a request's timeout: a worker's start-up and sealing. */
+const SLACK_MS = 120_000;
+
+export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool): Promise<RunResult> {
+  const { job, events = {}, signal } = inputs;
+  const { spec } = job;
+  const of = pool.count;
+  const runId = newRunId();
+  const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
+  const dir = resolve(
+    inputs.group
+      ? `${inputs.group.dir}/${runId}`
+      : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
+  );
+  await mkdir(join(dir, 'shards'), { recursive: true });
+  const plans = planIterations(job).map((p) => p.plan);
+  const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
+  // The longest a shard may wait for the others: the longest iteration, its last request, and slack.
+  const waitMs =
+    Math.max(...plans.map((p) => p.max_time_s), 1) * 1000 + spec.requestTimeoutSeconds * 1000 + SLACK_MS;
+  const jobAnswer = (index: number): ShardJobAnswer => ({
+    protocol: SHARD_PROTOCOL_VERSION,
+    run_id: runId,
+    dir: join(dir, 'shards', shardDirName(index)),
+    segment: { index, of },
+    job: jobDocument(job) as unknown as Record<string, unknown>,
+    job_file: inputs.jobFile,
+    job_provenance: (inputs.jobProvenance ?? null) as ShardJobAnswer['job_provenance'],
+    endpoint: { baseUrl: inputs.endpoint.baseUrl, path: inputs.endpoint.path, model: inputs.endpoint.model },
+    group: { runGroupId, repeat, repeats },
+    ready_timeout_ms: waitMs,
+  });
+  const coordinator = await Coordinator.start({ of, jobFor: jobAnswer });
+  const lostReasons = new Map<number, string>();
+  const handles: WorkerHandle[] = [];
+  const exits: Promise<unknown>[] = [];
+  for (let index = 0; index < of; index++) {
+    const handle = pool.launcher.launch({
+      index,
+      of,
+      coordinatorUrl: coordinator.url,
+      token: coordinator.token,
+    });
+    handles.push(handle);
+    exits.push(
+      handle.exited.then((exit) => {
+        // A worker that said its end has finished, whatever its exit code says.
+        if (coordinator.shards[index]?.end) return;
+        const reason = `shard ${index} of ${of}: ${describeExit(exit)}`;
+        lostReasons.set(index, reason);
+        coordinator.lose(index, reason);
+      }),
+    );
+  }
+  const interrupt = (): void => {
+    coordinator.stopAll('interrupted');
+    for (const handle of handles) handle.kill('SIGINT');
+  };
+  signal?.addEventListener('abort', interrupt, { once: true });
+  if (signal?.aborted) interrupt();
+  let started = false;
+  try {
+    for (const index of order) {
+      const plan = plans[index] as IterationPlan;
+      const everyoneReady = (): boolean =>
+        coordinator.live().every((s) => s.readyFor === index) || coordinator.lostShards().length > 0;
+      if (!(await untilOrTimeout(coordinator, everyoneReady, waitMs, signal))) {
+        for (const s of coordinator.live())
+          if (s.readyFor !== index) loseSilent(s, coordinator, lostReasons, waitMs);
+      }
+      if (signal?.aborted || coordinator.lostShards().length > 0) break;
+      if (!started) {
+        started = true;
+        const first = await readShardRun(join(dir, 'shards', shardDirName(0)));
+        events.onRunStart?.({
+          runId,
+          dir,
+          plans,
+          benchmarkCaseId: String(first.benchmark_case_id ?? ''),
+          runGroupId,
+          repeat,
+          repeats,
+        });
+      }
+      events.onIterationStart?.(plan, plans.length);
+      coordinator.start(index);
+      // Not cut by Ctrl-C: each worker ends its iteration itself, seals it, and says done.
+      const everyoneDone = (): boolean =>
+        coordinator.live().every((s) => s.done.has(index)) || coordinator.lostShards().length > 0;
+      if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
+        for (const s of coordinator.live())
+          if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs);
+      }
+      if (coordinator.lostShards().length > 0) break;
+      events.onIterationEnd?.(
+        plan,
+        (await mergeIterationFromShards(dir, index, { slos: job.parsed.slos })).summary,
+      );
+      const dones = coordinator.live().map((s) => s.done.get(index));
+      if (dones.some((d) => d?.fail_fast || d?.ended_by === 'interrupted')) break;
+    }
+  } finally {
+    signal?.removeEventListener('abort', interrupt);
+    coordinator.stopAll(coordinator.lostShards().length > 0 ? 'a shard was lost' : 'the run ended');
+    // The others finish the iteration they are in (their records are evidence), then end.
+    const allExited = Promise.all(exits);
+    const ended = await Promise.race([allExited.then(() => true), delay(waitMs).then(() => false)]);
+    if (!ended) for (const handle of handles) handle.kill('SIGKILL');
+    await allExited;
+    await coordinator.close();
+  }
+  const merged = await mergeRunFolder(dir, { lostReasons, slos: job.parsed.slos });
+  return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
+}
+
+/** A shard that did not answer within the wait is lost: the run cannot be whole without it. */
+function loseSilent(
+  shard: ShardState,
+  coordinator: Coordinator,
+  lost: Map<number, string>,
+  waitMs: number,
+): void {
+  const reason = `shard ${shard.index} of ${coordinator.shards.length}: no word from its worker in ${Math.round(waitMs / 1000)} s`;
+  lost.set(shard.index, reason);
+  coordinator.lose(shard.index, reason);
+}
+
+async function untilOrTimeout(
+  coordinator: Coordinator,
+  condition: () => boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
+  const either = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+  try {
+    await coordinator.until(condition, either);
+  } finally {
+    clearTimeout(timer);
+  }
+  return condition() || signal?.aborted === true;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function readShardRun(dir: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}

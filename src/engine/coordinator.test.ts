@@ -1,0 +1,134 @@
+/**
+ * The coordinator protocol over real HTTP on loopback: the coordinator of coordinator.ts
+ * and the worker's client of shard-client.ts, talking as a split run's processes do.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { nowUs } from '../base/clock.js';
+import { Coordinator } from './coordinator.js';
+import { CoordinatorClient } from './shard-client.js';
+import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
+
+function jobFor(index: number): ShardJobAnswer {
+  return {
+    protocol: SHARD_PROTOCOL_VERSION,
+    run_id: 'run-1',
+    dir: `/runs/run-1/shards/00${index}`,
+    segment: { index, of: 2 },
+    job: { apiVersion: 'ome.io/v1beta1', kind: 'BenchmarkJob' },
+    job_file: null,
+    job_provenance: null,
+    endpoint: { baseUrl: 'http://127.0.0.1:9', path: null, model: 'm' },
+    group: { runGroupId: 'run-1', repeat: 0, repeats: 1 },
+    ready_timeout_ms: 10_000,
+  };
+}
+
+async function raw(url: string, path: string, init: { token?: string; body?: string; method?: string }) {
+  const res = await request(`${url}${path}`, {
+    method: (init.method ?? 'POST') as 'POST',
+    headers: init.token ? { authorization: `Bearer ${init.token}` } : {},
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
+  return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+}
+
+test('a worker gets its own job, measures its clock, and both shards start an iteration at one instant', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const clients = [0, 1].map((i) => new CoordinatorClient(coordinator.url, i, coordinator.token));
+    const jobs = await Promise.all(clients.map((c) => c.job()));
+    assert.deepEqual(
+      jobs.map((j) => j.segment),
+      [
+        { index: 0, of: 2 },
+        { index: 1, of: 2 },
+      ],
+    );
+    // Same process, same clock: the measured offset is within its own error bound (plus a little rounding).
+    const clock = await clients[0]!.clockOffset(8);
+    assert.equal(clock.samples, 8);
+    assert.ok(Math.abs(clock.offset_us) <= clock.error_bound_us + 1, JSON.stringify(clock));
+    const identity = await clients[0]!.hello(clock);
+    assert.equal(coordinator.shards[0]?.hello?.pid, process.pid);
+    assert.equal(identity.pid, process.pid);
+
+    const gates = clients.map((c) => c.gate(10_000));
+    const first = gates[0]!.ready(3);
+    await coordinator.until(() => coordinator.shards[0]?.readyFor === 3);
+    // One shard ready is not everyone ready: nothing starts yet.
+    assert.equal(
+      coordinator.live().every((s) => s.readyFor === 3),
+      false,
+    );
+    const second = gates[1]!.ready(3);
+    await coordinator.until(() => coordinator.live().every((s) => s.readyFor === 3));
+    const before = nowUs();
+    const startAt = coordinator.start(3, 200);
+    const answers = await Promise.all([first, second]);
+    assert.deepEqual(answers, [{ startAtUs: startAt }, { startAtUs: startAt }]);
+    assert.ok(startAt >= before + 200_000, 'the start instant lies ahead, so every shard can wait for it');
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('a lost shard stops the others at their next ready, with the reason', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const gate = new CoordinatorClient(coordinator.url, 0, coordinator.token).gate(10_000);
+    const waiting = gate.ready(0);
+    await coordinator.until(() => coordinator.shards[0]?.readyFor === 0);
+    coordinator.lose(1, 'its worker was ended by SIGKILL');
+    coordinator.stopAll('a shard was lost');
+    assert.deepEqual(await waiting, { stop: 'a shard was lost' });
+    assert.deepEqual(await gate.ready(1), { stop: 'a shard was lost' });
+    assert.equal(coordinator.lostShards()[0]?.lost, 'its worker was ended by SIGKILL');
+    // The lost shard itself is refused, saying why.
+    const lost = await raw(coordinator.url, '/v1/shards/1/ready', {
+      token: coordinator.token,
+      body: JSON.stringify({ iteration: 0 }),
+    });
+    assert.equal(lost.status, 409);
+    assert.match(String(lost.json.stop), /SIGKILL/);
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('the coordinator refuses a wrong token, a bad message, an oversize one and an unknown shard', async () => {
+  const coordinator = await Coordinator.start({ of: 1, jobFor });
+  try {
+    const { url, token } = coordinator;
+    assert.equal((await raw(url, '/v1/shards/0/job', { method: 'GET' })).status, 401);
+    assert.equal((await raw(url, '/v1/shards/0/job', { method: 'GET', token: 'x'.repeat(32) })).status, 401);
+    const bad = await raw(url, '/v1/shards/0/done', { token, body: JSON.stringify({ iteration: -1 }) });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.json.error), /iteration/);
+    assert.equal((await raw(url, '/v1/shards/0/hello', { token, body: 'not json' })).status, 400);
+    const big = await raw(url, '/v1/shards/0/hello', {
+      token,
+      body: JSON.stringify({ pad: 'x'.repeat(70_000) }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal((await raw(url, '/v1/shards/7/ready', { token, body: '{}' })).status, 404);
+    assert.equal(coordinator.shards[0]?.hello, null, 'nothing refused was taken in');
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test("a worker's client gives up on a coordinator that does not answer, naming it", async () => {
+  const coordinator = await Coordinator.start({ of: 1, jobFor });
+  const url = coordinator.url;
+  await coordinator.close();
+  const client = new CoordinatorClient(url, 0, 'token');
+  await assert.rejects(client.job(), (error: Error) => {
+    assert.match(
+      error.message,
+      /shard 0: the coordinator at http:\/\/127\.0\.0\.1:\d+ \(GET \/v1\/shards\/0\/job\)/,
+    );
+    return true;
+  });
+});

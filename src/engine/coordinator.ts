@@ -1,0 +1,261 @@
+/**
+ * The coordinator: the role the run's own process takes when the run is split into
+ * shards (docs/shards.md). It serves each worker its job, answers clock round trips,
+ * holds every shard's `ready` until all live shards are ready for the same iteration,
+ * then gives them one start instant; it learns when each has sealed an iteration and
+ * when a worker is lost. It keeps no state a worker depends on beyond the run: the
+ * shard folders are the evidence.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { nowUs } from '../base/clock.js';
+import type { ZodType } from 'zod';
+import {
+  doneMessage,
+  endMessage,
+  helloMessage,
+  MESSAGE_LIMIT_BYTES,
+  readyMessage,
+  START_LEAD_MS,
+  type DoneMessage,
+  type EndMessage,
+  type HelloMessage,
+  type ReadyAnswer,
+  type ShardJobAnswer,
+} from './shard-protocol.js';
+
+/** What the coordinator knows of one shard. */
+export interface ShardState {
+  index: number;
+  hello: HelloMessage | null;
+  /** The iteration its pending `ready` asks for; null when none waits. */
+  readyFor: number | null;
+  done: Map<number, DoneMessage>;
+  end: EndMessage | null;
+  /** Why the shard is lost (its worker exited before its end, or went silent), else null. */
+  lost: string | null;
+}
+
+export interface CoordinatorOptions {
+  of: number;
+  /** The job each shard is served (its own segment and folder). */
+  jobFor: (index: number) => ShardJobAnswer;
+  /** The bearer token workers present; made here when not given. */
+  token?: string;
+}
+
+interface Pending {
+  res: ServerResponse;
+  iteration: number;
+}
+
+export class Coordinator {
+  readonly shards: ShardState[];
+  readonly token: string;
+  private readonly pending = new Map<number, Pending>();
+  private stopReason: string | null = null;
+  private listeners = new Set<() => void>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    private readonly options: CoordinatorOptions,
+    token: string,
+  ) {
+    this.token = token;
+    this.shards = Array.from({ length: options.of }, (_, index) => ({
+      index,
+      hello: null,
+      readyFor: null,
+      done: new Map(),
+      end: null,
+      lost: null,
+    }));
+  }
+
+  /** Listens on 127.0.0.1 (an ephemeral port unless given). */
+  static async start(options: CoordinatorOptions, host = '127.0.0.1', port = 0): Promise<Coordinator> {
+    const token = options.token ?? randomBytes(24).toString('base64url');
+    let coordinator: Coordinator | null = null;
+    const server = createServer((req, res) => {
+      coordinator?.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) reply(res, 500, { error: (error as Error).message });
+      });
+    });
+    // A long-poll `ready` may wait a whole iteration: no request timeout on it.
+    server.requestTimeout = 0;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    coordinator = new Coordinator(server, `http://${shown}:${address.port}`, options, token);
+    return coordinator;
+  }
+
+  /** Live: not lost. */
+  live(): ShardState[] {
+    return this.shards.filter((s) => s.lost === null);
+  }
+
+  lostShards(): ShardState[] {
+    return this.shards.filter((s) => s.lost !== null);
+  }
+
+  /**
+   * Marks a shard lost (its worker exited or went silent); its pending `ready`, if any, is
+   * answered with stop. A shard that has sent its end is not lost whatever its exit says.
+   */
+  lose(index: number, reason: string): void {
+    const shard = this.shards[index];
+    if (!shard || shard.lost !== null || shard.end !== null) return;
+    shard.lost = reason;
+    this.answer(index, { stop: `lost: ${reason}` });
+    this.changed();
+  }
+
+  /** Answers every `ready` now and later with stop: the run ends (an iteration was incomplete, Ctrl-C, the end). */
+  stopAll(reason: string): void {
+    this.stopReason ??= reason;
+    for (const index of [...this.pending.keys()]) this.answer(index, { stop: reason });
+    this.changed();
+  }
+
+  /** Starts `iteration` on every shard waiting for it, at one instant ahead; returns the instant. */
+  start(iteration: number, leadMs = START_LEAD_MS): number {
+    const startAtUs = nowUs() + leadMs * 1000;
+    for (const [index, pending] of [...this.pending]) {
+      if (pending.iteration === iteration) this.answer(index, { start_at_us: startAtUs });
+    }
+    return startAtUs;
+  }
+
+  /** Resolves once `condition` holds (checked now and after every message or loss), or the signal aborts. */
+  until(condition: () => boolean, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (condition() || signal?.aborted) {
+          this.listeners.delete(check);
+          signal?.removeEventListener('abort', check);
+          resolve();
+        }
+      };
+      this.listeners.add(check);
+      signal?.addEventListener('abort', check, { once: true });
+      check();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopAll('the coordinator closed');
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private answer(index: number, answer: ReadyAnswer): void {
+    const pending = this.pending.get(index);
+    if (!pending) return;
+    this.pending.delete(index);
+    const shard = this.shards[index];
+    if (shard) shard.readyFor = null;
+    reply(pending.res, 200, answer);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.authorized(req)) return reply(res, 401, { error: 'missing or wrong bearer token' });
+    const url = new URL(req.url ?? '/', 'http://coordinator');
+    if (req.method === 'POST' && url.pathname === '/v1/clock') {
+      const received_us = nowUs();
+      await readBody(req);
+      return reply(res, 200, { received_us, sent_us: nowUs() });
+    }
+    const match = /^\/v1\/shards\/(\d+)\/(job|hello|ready|done|end)$/.exec(url.pathname);
+    const index = match ? Number(match[1]) : -1;
+    const shard = this.shards[index];
+    if (!match || !shard) return reply(res, 404, { error: `no such route: ${req.method} ${url.pathname}` });
+    const verb = match[2];
+    if (verb === 'job' && req.method === 'GET') return reply(res, 200, this.options.jobFor(index));
+    if (req.method !== 'POST') return reply(res, 405, { error: `${verb} takes POST` });
+    const body = await readBody(req);
+    if (body === null) return reply(res, 413, { error: `a message is at most ${MESSAGE_LIMIT_BYTES} bytes` });
+    if (shard.lost !== null) return reply(res, 409, { stop: `lost: ${shard.lost}` });
+    if (verb === 'hello') {
+      const hello = parse(helloMessage, body, res);
+      if (!hello) return;
+      shard.hello = hello;
+      reply(res, 200, {});
+    } else if (verb === 'ready') {
+      const ready = parse(readyMessage, body, res);
+      if (!ready) return;
+      if (this.stopReason !== null) return reply(res, 200, { stop: this.stopReason });
+      // A second `ready` from one shard replaces the first (its connection was retried).
+      this.pending.get(index)?.res.destroy();
+      this.pending.set(index, { res, iteration: ready.iteration });
+      shard.readyFor = ready.iteration;
+      res.once('close', () => {
+        if (this.pending.get(index)?.res === res) {
+          this.pending.delete(index);
+          shard.readyFor = null;
+          this.changed();
+        }
+      });
+    } else if (verb === 'done') {
+      const done = parse(doneMessage, body, res);
+      if (!done) return;
+      shard.done.set(done.iteration, done);
+      reply(res, 200, {});
+    } else {
+      const end = parse(endMessage, body, res);
+      if (!end) return;
+      shard.end = end;
+      reply(res, 200, {});
+    }
+    this.changed();
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const given = Buffer.from(String(req.headers.authorization ?? ''));
+    const wanted = Buffer.from(`Bearer ${this.token}`);
+    return given.length === wanted.length && timingSafeEqual(given, wanted);
+  }
+}
+
+/** The body as parsed JSON; null when it is over the limit. Unparseable JSON reads as undefined. */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > MESSAGE_LIMIT_BYTES) return null;
+    chunks.push(chunk);
+  }
+  try {
+    return bytes === 0 ? {} : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+function parse<T>(schema: ZodType<T>, body: unknown, res: ServerResponse): T | null {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  reply(res, 400, {
+    error: `bad message: ${first ? `${first.path.join('.') || '(body)'}: ${first.message}` : 'not JSON'}`,
+  });
+  return null;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.writableEnded || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,165 @@
+/**
+ * A worker's side of the coordinator protocol (docs/shards.md): fetch the job, measure
+ * the clock offset NTP-style, say hello, and pass each iteration through the
+ * coordinator's gate. Every exchange has a deadline and every answer a size cap: a
+ * coordinator that hangs or babbles ends the shard with a clear error, not a hang.
+ */
+import { hostname } from 'node:os';
+import { request } from 'undici';
+import type { ZodType } from 'zod';
+import { nowUs } from '../base/clock.js';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
+import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
+import type { IterationGate, ShardIdentity } from './run.js';
+import {
+  clockAnswer,
+  JOB_ANSWER_LIMIT_BYTES,
+  readyAnswer,
+  shardJobAnswer,
+  type ShardJobAnswer,
+} from './shard-protocol.js';
+
+/** Round trips for the clock offset: the least delayed of them is kept. */
+const CLOCK_ROUNDS = 16;
+/** A short message's whole exchange. */
+const MESSAGE_DEADLINE_MS = 15_000;
+const ANSWER_LIMIT_BYTES = 64 * 1024;
+
+export class CoordinatorClient {
+  constructor(
+    readonly url: string,
+    readonly index: number,
+    private readonly token: string,
+  ) {}
+
+  async job(): Promise<ShardJobAnswer> {
+    return this.call('GET', `/v1/shards/${this.index}/job`, undefined, shardJobAnswer, {
+      deadlineMs: MESSAGE_DEADLINE_MS,
+      maxBytes: JOB_ANSWER_LIMIT_BYTES,
+    });
+  }
+
+  /** This process's clock minus the coordinator's, from the least delayed of several round trips. */
+  async clockOffset(rounds = CLOCK_ROUNDS): Promise<ClockOffset> {
+    const trips: RoundTrip[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const t0 = nowUs();
+      const answer = await this.call('POST', '/v1/clock', {}, clockAnswer);
+      const t3 = nowUs();
+      // Here the worker asks: seen from the coordinator, the worker is the other clock.
+      trips.push({ t0_us: t0, t1_us: answer.received_us, t2_us: answer.sent_us, t3_us: t3 });
+    }
+    const measured = estimateClockOffset(trips);
+    return { ...measured, offset_us: -measured.offset_us };
+  }
+
+  async hello(clock: ClockOffset): Promise<ShardIdentity> {
+    const identity: ShardIdentity = {
+      host: hostname(),
+      pid: process.pid,
+      clock_offset_us: Math.round(clock.offset_us),
+      clock_error_bound_us: Math.ceil(clock.error_bound_us),
+    };
+    await this.post('hello', identity);
+    return identity;
+  }
+
+  /** The gate executeRun passes each iteration through; `readyTimeoutMs` bounds a wait for a start. */
+  gate(readyTimeoutMs: number, signal?: AbortSignal): IterationGate {
+    return {
+      ready: async (iteration) => {
+        try {
+          const answer = await this.call(
+            'POST',
+            `/v1/shards/${this.index}/ready`,
+            { iteration },
+            readyAnswer,
+            {
+              deadlineMs: readyTimeoutMs,
+              ...(signal ? { signal } : {}),
+            },
+          );
+          return 'stop' in answer ? { stop: answer.stop } : { startAtUs: answer.start_at_us };
+        } catch (error) {
+          if (signal?.aborted) return { stop: 'interrupted' };
+          throw error;
+        }
+      },
+      done: async (iteration: number, summary: IterationSummary) => {
+        await this.post('done', {
+          iteration,
+          ended_by: summary.ended_by,
+          records: summary.requests.total,
+          fail_fast: summary.ended_by === 'fail_fast',
+        });
+      },
+    };
+  }
+
+  async end(status: string, artifactManifestDigest: string): Promise<void> {
+    await this.post('end', { status, artifact_manifest_digest: artifactManifestDigest });
+  }
+
+  private async post(verb: string, body: unknown): Promise<void> {
+    await this.call('POST', `/v1/shards/${this.index}/${verb}`, body, null);
+  }
+
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    schema: ZodType<T> | null,
+    limits: { deadlineMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const { deadlineMs = MESSAGE_DEADLINE_MS, maxBytes = ANSWER_LIMIT_BYTES } = limits;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), deadlineMs);
+    const cancel = (): void => abort.abort();
+    limits.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      const res = await request(`${this.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: abort.signal,
+        headersTimeout: deadlineMs,
+        bodyTimeout: deadlineMs,
+      });
+      let text = '';
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        text += chunk.toString('utf8');
+        if (text.length > maxBytes) {
+          res.body.destroy();
+          throw new Error(`the answer is over ${maxBytes} bytes`);
+        }
+      }
+      const json = text ? (JSON.parse(text) as unknown) : {};
+      if (res.statusCode !== 200) {
+        const why = (json as { error?: unknown; stop?: unknown }).error ?? (json as { stop?: unknown }).stop;
+        throw new Error(`HTTP ${res.statusCode}${why ? `: ${String(why)}` : ''}`);
+      }
+      if (!schema) return undefined as T;
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw new Error(`unexpected answer: ${parsed.error.issues[0]?.message ?? ''}`);
+      return parsed.data;
+    } catch (error) {
+      const why =
+        abort.signal.aborted && !limits.signal?.aborted
+          ? `no answer in ${deadlineMs} ms`
+          : (error as Error).message;
+      throw new InfermarkError(
+        'E_COORDINATOR',
+        `shard ${this.index}: the coordinator at ${this.url} (${method} ${path}): ${why}`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', cancel);
+    }
+  }
+}

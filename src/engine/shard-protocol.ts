@@ -1,0 +1,86 @@
+/**
+ * The coordinator protocol (docs/shards.md): HTTP/1.1, JSON bodies, a bearer token.
+ * Every message is parsed with these schemas on arrival, on both sides: a worker of
+ * another version, or anything else that reaches the port, gets a clear refusal, not
+ * a half-understood message.
+ */
+import { z } from 'zod';
+
+export const SHARD_PROTOCOL_VERSION = 1;
+
+/** The worker's bearer token travels in its environment, never on its command line (ps shows that). */
+export const COORDINATOR_TOKEN_ENV = 'INFERMARK_COORDINATOR_TOKEN';
+
+/** A worker's messages are small; the job it is sent may carry a long scenario list. */
+export const MESSAGE_LIMIT_BYTES = 64 * 1024;
+export const JOB_ANSWER_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/** How far ahead of "everyone is ready" an iteration starts: room for the answers to arrive. */
+export const START_LEAD_MS = 300;
+
+const count = z.number().int().min(0);
+const micros = z.number().finite();
+
+/** `GET /v1/shards/{i}/job`: what a worker runs and where it writes. */
+export const shardJobAnswer = z.object({
+  protocol: z.literal(SHARD_PROTOCOL_VERSION),
+  /** The coordinated run's id: the merged folder's, recorded in each shard's run.json. */
+  run_id: z.string().min(1),
+  /** The shard folder, on the worker's file system. */
+  dir: z.string().min(1),
+  segment: z.object({ index: count, of: z.number().int().min(1) }),
+  /** The job document (validated again by the worker: it parses what it runs). */
+  job: z.record(z.string(), z.unknown()),
+  job_file: z.string().nullable(),
+  /** The job file's digest and git state, as the parent read them (the worker may not see the file). */
+  job_provenance: z
+    .object({ path: z.string(), sha256: z.string(), git: z.record(z.string(), z.unknown()).nullable() })
+    .nullable(),
+  endpoint: z.object({
+    baseUrl: z.string().min(1),
+    path: z.enum(['/v1/chat/completions', '/v1/completions', '/v1/embeddings']).nullable(),
+    model: z.string().min(1),
+  }),
+  group: z.object({ runGroupId: z.string().min(1), repeat: count, repeats: z.number().int().min(1) }),
+  /** How long a worker may wait for an iteration to start before it gives up on the coordinator. */
+  ready_timeout_ms: z.number().int().positive(),
+});
+export type ShardJobAnswer = z.infer<typeof shardJobAnswer>;
+
+/** `POST /v1/clock`: the coordinator's clock when the request arrived and when it answered. */
+export const clockAnswer = z.object({ received_us: micros, sent_us: micros });
+
+/** `POST /v1/shards/{i}/hello`: who the worker is and how its clock relates to the coordinator's. */
+export const helloMessage = z.object({
+  host: z.string().min(1).max(255),
+  pid: z.number().int().positive(),
+  clock_offset_us: micros,
+  clock_error_bound_us: z.number().finite().min(0),
+});
+export type HelloMessage = z.infer<typeof helloMessage>;
+
+/** `POST /v1/shards/{i}/ready`: the worker is ready for plan iteration `iteration`. */
+export const readyMessage = z.object({ iteration: count });
+
+/** The answer to `ready`: when to start (coordinator's clock), or why to stop. */
+export const readyAnswer = z.union([
+  z.object({ start_at_us: micros }),
+  z.object({ stop: z.string().min(1) }),
+]);
+export type ReadyAnswer = z.infer<typeof readyAnswer>;
+
+/** `POST /v1/shards/{i}/done`: the iteration is sealed in the shard folder. */
+export const doneMessage = z.object({
+  iteration: count,
+  ended_by: z.string().min(1).max(64),
+  records: count,
+  fail_fast: z.boolean(),
+});
+export type DoneMessage = z.infer<typeof doneMessage>;
+
+/** `POST /v1/shards/{i}/end`: the shard's run is sealed. */
+export const endMessage = z.object({
+  status: z.enum(['complete', 'interrupted', 'failed']),
+  artifact_manifest_digest: z.string().min(1),
+});
+export type EndMessage = z.infer<typeof endMessage>;

@@ -1,0 +1,47 @@
+/**
+ * A worker's run: one shard of a coordinated run. It measures its clock against the
+ * coordinator's, says hello, and runs the job as any run, into its shard folder, each
+ * iteration started by the coordinator (see run.ts `shard`); then it says it ended.
+ */
+import { dirname } from 'node:path';
+import type { ValidatedJob } from '../spec/validated-job.js';
+import { executeRun, type RunResult } from './run.js';
+import type { CoordinatorClient } from './shard-client.js';
+import type { ShardJobAnswer } from './shard-protocol.js';
+import type { JobFileProvenance } from '../evidence/job-provenance.js';
+
+export interface ShardRunInputs {
+  client: CoordinatorClient;
+  /** What the coordinator served (GET job). */
+  answer: ShardJobAnswer;
+  /** The served job, validated by the worker. */
+  job: ValidatedJob;
+  apiKey?: string;
+  signal?: AbortSignal;
+}
+
+export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
+  const { client, answer, job } = inputs;
+  const clock = await client.clockOffset();
+  const identity = await client.hello(clock);
+  const parent = dirname(answer.dir);
+  const result = await executeRun({
+    job,
+    jobFile: answer.job_file,
+    jobProvenance: answer.job_provenance as JobFileProvenance | null,
+    endpoint: { ...answer.endpoint, apiFormat: 'openai' },
+    ...(inputs.apiKey ? { apiKey: inputs.apiKey } : {}),
+    outRoot: parent,
+    ...(inputs.signal ? { signal: inputs.signal } : {}),
+    group: { ...answer.group, dir: parent },
+    shard: {
+      segment: answer.segment,
+      runId: answer.run_id,
+      dir: answer.dir,
+      identity,
+      gate: client.gate(answer.ready_timeout_ms, inputs.signal),
+    },
+  });
+  await client.end(result.status, result.artifactManifestDigest);
+  return result;
+}
