@@ -354,6 +354,10 @@ async function executeWithView(
           await import('../telemetry/metrics-server.js')
         ).serveHotMetrics(job, jobFile, { port: flags.metricsPort, host: flags.metricsHost });
   if (hot) view.notice(`hot metrics: ${hot.url}`);
+  const workers = workerPool(job);
+  // The workers' requests are in their own processes: the hot metrics here do not see them yet.
+  if (hot && workers)
+    view.notice(`hot metrics: a run split over ${workers.count} workers reports no requests there`);
   const interrupt = new AbortController();
   let total = 0;
   const onSigint = (): void => {
@@ -392,7 +396,7 @@ async function executeWithView(
         events: hot ? hot.events(events) : events,
       },
       afterRun,
-      workerPool(job),
+      workers,
     );
   } finally {
     process.off('SIGINT', onSigint);

@@ -257,3 +257,61 @@ test('--workers and spec.workers take auto or 1 to 256, and say so', async () =>
   assert.match(flag.stderr, /spec\.workers/, 'the file is checked too, all errors at once');
   assertNoStack(flag);
 });
+
+test('Ctrl-C reaches every worker once: each ends its iteration and keeps it, and the merged run says interrupted', async () => {
+  const out = join(tmp(), 'interrupted');
+  const file = await writeJobYaml(join(tmp(), 'interrupted.yaml'), {
+    name: 'interrupted',
+    url: sim().url,
+    scenarios: ['D(64,40)'],
+    concurrency: [3],
+    maxRequestsPerIteration: 300,
+    spec: ['workers: 3'],
+  });
+  let signalled = false;
+  const result = await cli(['run', file, '--out', out, '--quiet', '--no-warehouse'], {
+    timeoutMs: 60_000,
+    onSpawn: (child) => {
+      const poll = async (): Promise<void> => {
+        for (let i = 0; i < 400 && !signalled; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          const [name] = await readdir(out).catch(() => [] as string[]);
+          if (name === undefined) continue;
+          const lines = await readFile(
+            join(out, name, 'shards', '002', 'iterations', '000', 'requests.jsonl'),
+            'utf8',
+          )
+            .then((text) => text.split('\n').filter(Boolean).length)
+            .catch(() => 0);
+          if (lines >= 2) {
+            child.kill('SIGINT');
+            signalled = true;
+          }
+        }
+      };
+      void poll();
+    },
+  });
+  assert.ok(signalled, 'the run was interrupted');
+  assert.equal(result.code, 130, result.stderr);
+  assertNoStack(result);
+  const dir = await runFolderUnder(out);
+  const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { status: string };
+  assert.equal(summary.status, 'interrupted');
+  const it = await iterationFiles(dir, 0);
+  assert.equal(it.summary.shards?.lost.length, 0, 'no shard was lost: each ended its part');
+  let shardLines = 0;
+  for (const shard of ['000', '001', '002']) {
+    const shardSummary = JSON.parse(
+      await readFile(join(dir, 'shards', shard, 'iterations', '000', 'summary.json'), 'utf8'),
+    ) as { ended_by: string };
+    assert.equal(shardSummary.ended_by, 'interrupted', `shard ${shard}`);
+    shardLines += (await jsonLines(join(dir, 'shards', shard, 'iterations', '000', 'requests.jsonl'))).length;
+  }
+  assert.equal(it.records.length, shardLines, 'every finished record of every shard is kept');
+  assert.ok(it.records.length < 300);
+  // As any interrupted run: sealed, whole, and partial (it stopped before its planned end).
+  const verify = await cli(['verify', dir]);
+  assert.equal(verify.code, 3, verify.stdout);
+  assert.match(verify.stdout, /PARTIAL, sealed \(interrupted\)/);
+});
