@@ -267,6 +267,8 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
 
     const records = (await readRecords(answer.dir)).filter((r) => r.phase === 'measured');
     const log = await sim.writeLog();
+    // Beside the run folder, for whoever keeps the step (`--keep`) to look into.
+    await writeFile(join(dir, 'write-log.json'), JSON.stringify(log));
     const pairs = pairWithWrites(records, log);
     if (pairs.length === 0)
       throw new Error(`step at ${plan.concurrency} streams: no measured request completed`);
