@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ExitCode, InfermarkError } from '../src/base/errors.js';
 import { runStep, WRITE_LOG_REQUESTS, type LoadShape, type StepResult } from './capacity/step.js';
 
 /** The target: infermark's TTFT error against the server's write log, p99, ms. */
@@ -77,6 +78,8 @@ interface Row {
   workers: number;
   /** Why there is no figure (the CLI refused `--workers`), or null. */
   unsupported: string | null;
+  /** A step that failed to run (the CLI or the simulator broke): the row ends there. */
+  error: string | null;
   /** The highest passing step, or null when none passed. */
   best: Step | null;
   bound: Bound | null;
@@ -89,29 +92,39 @@ interface Row {
   same_as: string | null;
 }
 
+function badInput(message: string): InfermarkError {
+  return new InfermarkError('E_CAPACITY_INPUT', message, ExitCode.badInput);
+}
+
 function parseSettings(): Settings {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      workers: { type: 'string', default: '1,2,auto' },
-      'ttft-ms': { type: 'string', default: '20' },
-      'itl-ms': { type: 'string', default: '10' },
-      'input-tokens': { type: 'string', default: '16' },
-      'output-tokens': { type: 'string', default: '64' },
-      'start-streams': { type: 'string' },
-      'min-streams': { type: 'string', default: '8' },
-      'max-streams': { type: 'string', default: '1024' },
-      'step-seconds': { type: 'string' },
-      'skip-floor': { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
-      json: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        workers: { type: 'string', default: '1,2,auto' },
+        'ttft-ms': { type: 'string', default: '20' },
+        'itl-ms': { type: 'string', default: '10' },
+        'input-tokens': { type: 'string', default: '16' },
+        'output-tokens': { type: 'string', default: '64' },
+        'start-streams': { type: 'string' },
+        'min-streams': { type: 'string', default: '8' },
+        'max-streams': { type: 'string', default: '1024' },
+        'step-seconds': { type: 'string' },
+        'skip-floor': { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        json: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw badInput((error as Error).message);
+  }
+  const { values } = parsed;
   const quick = values.quick === true;
   const positive = (name: string, text: string | undefined, integer = false): number => {
     const n = Number(text);
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-      throw new Error(`--${name}: "${text}": expected a positive ${integer ? 'integer' : 'number'}`);
+      throw badInput(`--${name}: "${text}": expected a positive ${integer ? 'integer' : 'number'}`);
     return n;
   };
   const cores = os.availableParallelism();
@@ -122,7 +135,7 @@ function parseSettings(): Settings {
   const maxStreams = positive('max-streams', values['max-streams'], true);
   // Warmup (one request per stream) and at least as many measured requests fit the write log.
   if (maxStreams * 2 > WRITE_LOG_REQUESTS)
-    throw new Error(
+    throw badInput(
       `--max-streams: ${maxStreams}: expected at most ${WRITE_LOG_REQUESTS / 2} (the write log keeps ${WRITE_LOG_REQUESTS} requests)`,
     );
   return {
@@ -204,6 +217,7 @@ async function searchRow(
     label,
     workers,
     unsupported: null,
+    error: null,
     best: null,
     bound: null,
     failed_at: null,
@@ -212,7 +226,7 @@ async function searchRow(
     same_as: null,
   };
   let stepNo = 0;
-  /** Runs a step at `streams` (twice when it fails and `confirm` is on); null when unsupported. */
+  /** Runs a step at `streams` (twice when it fails and `confirm` is on); null when it could not run. */
   const measure = async (streams: number): Promise<Step | null> => {
     const { warmup, measured } = requestsFor(settings, streams);
     const request_s = (settings.shape.ttft_ms + settings.shape.output_tokens * settings.shape.itl_ms) / 1000;
@@ -225,11 +239,18 @@ async function searchRow(
     };
     let best: Step | null = null;
     for (let attempt = 0; attempt < (settings.confirm ? 2 : 1); attempt++) {
-      const outcome = await runStep(
-        join(dir, `w${workers}-${String(stepNo++).padStart(3, '0')}`),
-        settings.shape,
-        plan,
-      );
+      let outcome;
+      try {
+        outcome = await runStep(
+          join(dir, `w${workers}-${String(stepNo++).padStart(3, '0')}`),
+          settings.shape,
+          plan,
+        );
+      } catch (error) {
+        row.error = error instanceof Error ? error.message : String(error);
+        progress(`workers ${label}, ${streams} streams: the step did not run: ${row.error}`);
+        return null;
+      }
       if (outcome.kind === 'unsupported') {
         row.unsupported = outcome.message;
         return null;
@@ -255,7 +276,7 @@ async function searchRow(
       break;
     }
     const step = await measure(streams);
-    if (step === null) return row;
+    if (step === null) break;
     if (step.verdict === 'pass') {
       lo = step;
       if (step.sim_saturated) {
@@ -278,11 +299,15 @@ async function searchRow(
     }
   }
   // Bisect between the last pass and the first failure.
-  for (let i = 0; i < settings.bisections && row.bound === 'client' && lo !== null && hi !== null; i++) {
+  for (
+    let i = 0;
+    i < settings.bisections && row.error === null && row.bound === 'client' && lo !== null && hi !== null;
+    i++
+  ) {
     if (hi - lo.concurrency <= Math.max(1, lo.concurrency / 8) || performance.now() > deadline_ms) break;
     const mid = Math.round((lo.concurrency + hi) / 2);
     const step = await measure(mid);
-    if (step === null) return row;
+    if (step === null) break;
     if (step.verdict === 'pass') lo = step;
     if (step.verdict === 'client') hi = mid;
     else if (step.verdict === 'simulator' || step.sim_saturated) {
@@ -303,9 +328,14 @@ function markdown(header: string[], lines: string[][]): string {
 }
 
 function boundText(row: Row): string {
+  if (row.error !== null) return `error: ${row.error.split('\n')[0]?.slice(0, 80)}`;
   switch (row.bound) {
-    case 'client':
-      return `client (fails at ${row.failed_at} streams)`;
+    case 'client': {
+      if (row.best !== null) return `client (fails at ${row.failed_at} streams)`;
+      // No step passed: say how little the client was doing, so a busy host is not read as a slow client.
+      const low = row.steps.find((s) => s.concurrency === row.failed_at);
+      return `client: fails even at ${row.failed_at} streams (using ${fmt(low?.client_cores ?? null, 2)} cores)`;
+    }
     case 'simulator':
       // Saturated: the load reached what one simulator process can write. Late with a core
       // to spare: other work on the host held it up.
@@ -544,5 +574,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
+  process.exitCode = err instanceof InfermarkError ? err.exitCode : ExitCode.failure;
 });
