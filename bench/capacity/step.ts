@@ -1,17 +1,17 @@
 /**
  * One load step of the client-capacity benchmark: a fresh simulator in its own process
- * (fixed TTFT and inter-token gap, no jitter, no queue, its write log on), a closed-loop
+ * (a jittered TTFT, a fixed inter-token gap, no queue, its write log on), a closed-loop
  * job at one concurrency written to a temp folder, and the real CLI run on it
  * (`infermark run JOB --json --quiet --no-warehouse [--workers N]`) as a child process.
  * The step then sets the run folder's records against the simulator's write log:
- *   TTFT error  per measured request, client TTFT − server TTFT (engine/testing/server-truth);
+ *   TTFT error  per measured request, client TTFT − server TTFT (engine/testing/server-truth),
+ *               and split into the client's and the simulator's part (legsOf);
  *   tokens/s    content events the simulator wrote while every slot was busy (from the
  *               first measured request's arrival to the last's), over that window;
  *   client CPU  the CLI's process tree (parent and workers) over the same window, read
  *               from /proc every 50 ms, and over its whole life (start-up and sealing too);
  *   simulator   its CPU over the window, and how late it wrote each event against its own
- *               schedule (arrival + TTFT + k × ITL): a late simulator also stamps arrivals
- *               late, which reads as client error, so such a step is not the client's.
+ *               schedule (its first event + k × ITL).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -27,6 +27,12 @@ import { CpuSampler, procAvailable, reapedChildrenCpu_us } from './proc-cpu.js';
 /** The simulated model every step runs against. */
 export interface LoadShape {
   ttft_ms: number;
+  /**
+   * Standard deviation of the TTFT. Some jitter keeps the streams of a closed loop from
+   * running in lockstep (every request ending, and the next arriving, in the same
+   * millisecond), which would measure bursts rather than a rate.
+   */
+  ttft_jitter_ms: number;
   itl_ms: number;
   input_tokens: number;
   output_tokens: number;
@@ -52,6 +58,15 @@ export interface StepResult {
   err_p50_ms: number;
   err_p99_ms: number;
   err_max_ms: number;
+  /**
+   * The error split by where it arose (see legsOf): the response leg (the simulator wrote
+   * the first event → the client stamped it: the client's reading) and the request leg
+   * (the client stamped sent_at → the simulator stamped the arrival: the simulator's
+   * reading), each over its least value in the step, p99; and the least round trip.
+   */
+  client_leg_p99_ms: number;
+  sim_leg_p99_ms: number;
+  base_round_trip_ms: number;
   /** Client CPU over the window per token written in it; null without /proc. */
   cpu_us_per_token: number | null;
   /** Client cores busy over the window (CPU ÷ wall). */
@@ -177,13 +192,66 @@ async function readRecords(runDir: string): Promise<RequestRecord[]> {
   return records;
 }
 
-/** The simulator's lateness per event: written − (arrival + TTFT + k × ITL), ms. */
+/**
+ * The TTFT error of a request is the sum of two legs on two clocks: request (the
+ * simulator's arrival stamp − the client's sent_at) and response (the client's first
+ * token − the simulator's first event written). Each process's clock is monotonic and
+ * their difference constant, so a leg's least value over many requests is that difference
+ * plus the quickest transport, and a leg's excess over it is delay on one side: in the
+ * request leg, the simulator reading the request late (the client stamps sent_at just
+ * before it writes); in the response leg, the client reading the event late. Shards of a
+ * split run are each on their own clock (moved onto the coordinator's by an offset known
+ * to tens of µs), so each has its own least values.
+ */
+function legsOf(
+  records: RequestRecord[],
+  byId: Map<string, RequestWrites>,
+  measured: Set<string>,
+): { client_ms: number[]; sim_ms: number[]; base_ms: number } {
+  type Legs = { request_ms: number; response_ms: number; measured: boolean };
+  const byShard = new Map<number, Legs[]>();
+  for (const r of records) {
+    const e = byId.get(r.request_id);
+    const first = e?.token_ms[0];
+    if (e === undefined || first === undefined || r.first_token_at_us === null || r.status !== 'ok') continue;
+    const shard = (r as { shard_index?: number }).shard_index ?? 0;
+    const legs = byShard.get(shard) ?? [];
+    legs.push({
+      request_ms: e.arrived_ms - r.sent_at_us / 1000,
+      response_ms: r.first_token_at_us / 1000 - first,
+      measured: measured.has(r.request_id),
+    });
+    byShard.set(shard, legs);
+  }
+  const client_ms: number[] = [];
+  const sim_ms: number[] = [];
+  let base_ms = Infinity;
+  for (const legs of byShard.values()) {
+    const minRequest = Math.min(...legs.map((l) => l.request_ms));
+    const minResponse = Math.min(...legs.map((l) => l.response_ms));
+    base_ms = Math.min(base_ms, minRequest + minResponse);
+    for (const l of legs) {
+      if (!l.measured) continue;
+      client_ms.push(l.response_ms - minResponse);
+      sim_ms.push(l.request_ms - minRequest);
+    }
+  }
+  return { client_ms, sim_ms, base_ms };
+}
+
+/**
+ * The simulator's lateness per event after the first: written − (first written + k × ITL),
+ * ms. The first event's deadline is jittered, so it is the reference; its own lateness is
+ * in the request's error already.
+ */
 function simLateness_ms(entries: RequestWrites[], shape: LoadShape): number[] {
   const late: number[] = [];
   for (const entry of entries) {
-    entry.token_ms.forEach((at_ms, k) => {
-      late.push(at_ms - (entry.arrived_ms + shape.ttft_ms + k * shape.itl_ms));
-    });
+    const first = entry.token_ms[0];
+    if (first === undefined) continue;
+    for (let k = 1; k < entry.token_ms.length; k++) {
+      late.push((entry.token_ms[k] as number) - (first + k * shape.itl_ms));
+    }
   }
   return late;
 }
@@ -225,7 +293,7 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
   const sim = await spawnSimulator({
     ttftMs: shape.ttft_ms,
     ttftPerInputTokenMs: 0,
-    ttftJitterMs: 0,
+    ttftJitterMs: shape.ttft_jitter_ms,
     itlMs: shape.itl_ms,
     itlJitterMs: 0,
     batchSlowdown: 0,
@@ -265,7 +333,8 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
     }
     if (typeof answer.dir !== 'string') throw new Error('infermark run --json: no run folder in its answer');
 
-    const records = (await readRecords(answer.dir)).filter((r) => r.phase === 'measured');
+    const all = await readRecords(answer.dir);
+    const records = all.filter((r) => r.phase === 'measured');
     const log = await sim.writeLog();
     // Beside the run folder, for whoever keeps the step (`--keep`) to look into.
     await writeFile(join(dir, 'write-log.json'), JSON.stringify(log));
@@ -290,6 +359,8 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
     const clientWindow_us = client.cpu?.between(from_ms, to_ms) ?? null;
     const simWindow_us = simCpu?.between(from_ms, to_ms) ?? null;
     const late = simLateness_ms(measured, shape);
+    // Warmup requests count for the least values of the legs, not for the percentiles.
+    const legs = legsOf(all, byId, new Set(records.map((r) => r.request_id)));
     const allTokens = log.requests.reduce((n, e) => n + e.token_ms.length + e.token_writes_dropped, 0);
     return {
       kind: 'done',
@@ -303,6 +374,9 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
         err_p50_ms: percentileOf(errors, 50),
         err_p99_ms: percentileOf(errors, 99),
         err_max_ms: Math.max(...errors),
+        client_leg_p99_ms: percentileOf(legs.client_ms, 99),
+        sim_leg_p99_ms: percentileOf(legs.sim_ms, 99),
+        base_round_trip_ms: legs.base_ms,
         cpu_us_per_token: clientWindow_us === null ? null : clientWindow_us / Math.max(1, tokens),
         client_cores: clientWindow_us === null ? null : clientWindow_us / window_us,
         cpu_us_per_token_whole:
