@@ -7,15 +7,16 @@
  * Each load step runs the real CLI on a generated closed-loop job against a fresh
  * simulator in its own process (see capacity/step.ts). The search doubles the streams
  * until a step fails (p99 error ≥ 1 ms), then bisects between the last pass and the
- * first failure. The simulator is checked too: one that used its whole core, or whose
- * lateness against its own schedule accounts for the error (a late simulator also stamps
- * arrivals late, which reads as client error), ends the search as simulator-bound, so
- * the client is not blamed for it.
+ * first failure. Each failure is put down to one side: the error of a request is split
+ * into the client's part (reading the first event late) and the simulator's (reading the
+ * request late); a step fails on the simulator when the client's part stays within the
+ * limit, or when the simulator used its whole core. That ends the search as
+ * simulator-bound, so the client is not blamed for it.
  *
  * Run: `npm run build && npm run bench:capacity [-- --quick] [--workers 1,2,auto]
  * [--itl-ms 10] [--ttft-ms 20] [--ttft-jitter-ms 5] [--output-tokens 64] [--step-seconds 3]
  * [--min-streams 8] [--max-streams 1024] [--skip-floor] [--keep] [--json FILE]`.
- * About 3–4 minutes; `--quick` about 1. Every request goes to 127.0.0.1.
+ * At most about 4 minutes; `--quick` under 1. Every request goes to 127.0.0.1.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
