@@ -7,7 +7,8 @@
  *
  * Run: `npm run build && npm run bench:client` (options: `--seconds 3`,
  * `--rounds 3`, `--max-tokens 256`, `--streams 1,64,512`, `--events-per-write 1`
- * (the simulator batches 4 by default), `--only infermark,baseline,undici-floor,socket-floor`).
+ * (the simulator batches 4 by default), `--only infermark,baseline,undici-floor,socket-floor`,
+ * `--json FILE` to also write the medians and the cost above the floor as JSON).
  * Target: <= 3 µs of client CPU per streamed token, flat from 64 to 512 streams.
  *
  * `--tokens-per-s 40000` measures paced instead: the simulator's ITL is set per level so that
@@ -22,6 +23,7 @@
  * per-round figures; growth and "above the floor" are paired within a round, so
  * drift between rounds cancels.
  */
+import { writeFile } from 'node:fs/promises';
 import { connect, Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -332,6 +334,15 @@ function pairedMedian(rounds: number, figure: (round: number) => number | undefi
   return values.length === 0 ? undefined : median(values);
 }
 
+/** infermark's CPU per token above the undici floor at `streams`: the median of per-round differences. */
+function aboveFloor(rows: Row[], streams: number, rounds: number): number | undefined {
+  return pairedMedian(rounds, (round) => {
+    const mine = costIn(rows, 'infermark', streams, round);
+    const floor = costIn(rows, 'undici-floor', streams, round);
+    return mine === undefined || floor === undefined ? undefined : mine - floor;
+  });
+}
+
 const pct = (ratio: number): string => `${ratio >= 1 ? '+' : '−'}${fmt(Math.abs(ratio - 1) * 100, 0)}%`;
 
 /**
@@ -367,14 +378,8 @@ function summary(rows: Row[], clients: string[], levels: number[], rounds: numbe
     }
   }
   if (clients.includes('infermark') && clients.includes('undici-floor')) {
-    const above = (streams: number): number | undefined =>
-      pairedMedian(rounds, (round) => {
-        const mine = costIn(rows, 'infermark', streams, round);
-        const floor = costIn(rows, 'undici-floor', streams, round);
-        return mine === undefined || floor === undefined ? undefined : mine - floor;
-      });
     const cells = levels.map((streams) => {
-      const m = above(streams);
+      const m = aboveFloor(rows, streams, rounds);
       return m === undefined ? '' : `${fmt(streams)} streams ${fmt(m, 2)} µs`;
     });
     out.push(
@@ -411,6 +416,8 @@ async function main(): Promise<void> {
       // Paced instead of zero delay: the simulator's ITL is set per level so that all streams
       // together deliver this many tokens/s, below what the client can take (0: zero delay).
       'tokens-per-s': { type: 'string', default: '0' },
+      // Also write the medians and the cost above the floor as JSON here (bench:capacity reads it).
+      json: { type: 'string' },
     },
   });
   const seconds = Number(values.seconds);
@@ -475,6 +482,22 @@ async function main(): Promise<void> {
   console.log(mediansTable(rows, clients, levels));
   console.log('');
   for (const line of summary(rows, clients, levels, rounds)) console.log(line);
+  if (values.json !== undefined) {
+    const perLevel = levels.map((streams) => {
+      const median_us = (client: string): number | null =>
+        pairedMedian(rounds, (round) => costIn(rows, client, streams, round)) ?? null;
+      return {
+        streams,
+        infermark_cpu_us_per_token: median_us('infermark'),
+        undici_floor_cpu_us_per_token: median_us('undici-floor'),
+        above_floor_us_per_token: aboveFloor(rows, streams, rounds) ?? null,
+      };
+    });
+    await writeFile(
+      values.json,
+      `${JSON.stringify({ rounds, seconds, max_tokens: maxTokens, levels: perLevel }, null, 2)}\n`,
+    );
+  }
   const fast = classifyStats.fast;
   const slow = classifyStats.slow;
   console.log(`\nclassifier: ${fmt(fast)} events on the fast path, ${fmt(slow)} via JSON.parse`);
