@@ -18,6 +18,7 @@
  * [--min-streams 8] [--max-streams 1024] [--skip-floor] [--keep] [--json FILE]`.
  * At most about 4 minutes; `--quick` under 1. Every request goes to 127.0.0.1.
  */
+import { runBareStep, type BareStep } from './capacity/bare-step.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -528,6 +529,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(os.tmpdir(), 'infermark-capacity-'));
   const rows: Row[] = [];
   let floor: FloorLevel[] | null = null;
+  const bare: BareStep[] = [];
   try {
     const deadline_ms = t0 + settings.searchBudget_s * 1000;
     for (const { label, n } of settings.workers) {
@@ -541,6 +543,16 @@ async function main(): Promise<void> {
       const left = new Set(settings.workers.map((w) => w.n).filter((w) => !measured.has(w))).size;
       const rowDeadline = performance.now() + (deadline_ms - performance.now()) / Math.max(1, left);
       rows.push(await searchRow(settings, dir, label, n, rowDeadline));
+    }
+    // The TTFT error's floor beside the target: a bare client at each number of streams the first row tried.
+    const streamsTried = [...new Set(rows[0]?.steps.map((s) => s.concurrency) ?? [])].sort((a, b) => a - b);
+    for (const streams of streamsTried) {
+      const { warmup, measured } = requestsFor(settings, streams);
+      const step = await runBareStep(settings.shape, streams, warmup, measured);
+      progress(
+        `bare undici client, ${streams} streams: TTFT error p50 ${fmt(step.err_p50_ms, 3)} p99 ${fmt(step.err_p99_ms, 3)} ms`,
+      );
+      bare.push(step);
     }
     if (settings.floor !== null) {
       progress(
@@ -571,6 +583,23 @@ async function main(): Promise<void> {
   console.log(stepsTable(rows));
   console.log('');
   for (const line of scalingLines(rows)) console.log(`scaling: ${line}`);
+  if (bare.length > 0) {
+    console.log(
+      `\nthe TTFT error's floor on this host: a bare undici client (stamps only, in the benchmark's process) at the same steps; ` +
+        `a p99 above ${ERROR_LIMIT_MS} ms here puts the target out of any Node client's reach on this host\n`,
+    );
+    console.log(
+      markdown(
+        ['streams', 'requests', 'TTFT err p50 ms', 'p99 ms'],
+        bare.map((b) => [
+          String(b.concurrency),
+          String(b.completed),
+          fmt(b.err_p50_ms, 3),
+          fmt(b.err_p99_ms, 3),
+        ]),
+      ),
+    );
+  }
   if (floor !== null) {
     console.log(
       `\ninfermark's cost above the undici floor (bench:client, zero delay, medians of per-round figures)\n`,
@@ -581,7 +610,7 @@ async function main(): Promise<void> {
   if (settings.json !== null) {
     await writeFile(
       settings.json,
-      `${JSON.stringify({ host_cores: os.availableParallelism(), shape, rows, floor }, null, 2)}\n`,
+      `${JSON.stringify({ host_cores: os.availableParallelism(), shape, rows, floor, bare }, null, 2)}\n`,
     );
   }
 }

@@ -21,6 +21,7 @@ const TIMING_SENSITIVE = [
   'engine/load-truth.test.js',
   'engine/executors.test.js',
   'engine/segments.test.js',
+  'cli/workers.test.js',
   'sim/server.test.js',
   'sim/options.test.js',
   'sim/write-log.test.js',

@@ -283,14 +283,9 @@ export function refusedWorkers(stderr: string): boolean {
 }
 
 /** Runs one step in `dir` (created); throws when the CLI fails for any other reason than `--workers`. */
-export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Promise<StepOutcome> {
-  if (plan.warmup_requests + plan.measured_requests > WRITE_LOG_REQUESTS) {
-    throw new Error(
-      `a step of ${plan.warmup_requests + plan.measured_requests} requests is more than the write log keeps (${WRITE_LOG_REQUESTS})`,
-    );
-  }
-  await mkdir(dir, { recursive: true });
-  const sim = await spawnSimulator({
+/** A fresh simulator of the step's shape in its own process, its write log on. */
+export function spawnStepSimulator(shape: LoadShape): ReturnType<typeof spawnSimulator> {
+  return spawnSimulator({
     ttftMs: shape.ttft_ms,
     ttftPerInputTokenMs: 0,
     ttftJitterMs: shape.ttft_jitter_ms,
@@ -301,6 +296,16 @@ export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Pr
     eosProbability: 0,
     writeLogRequests: WRITE_LOG_REQUESTS,
   });
+}
+
+export async function runStep(dir: string, shape: LoadShape, plan: StepPlan): Promise<StepOutcome> {
+  if (plan.warmup_requests + plan.measured_requests > WRITE_LOG_REQUESTS) {
+    throw new Error(
+      `a step of ${plan.warmup_requests + plan.measured_requests} requests is more than the write log keeps (${WRITE_LOG_REQUESTS})`,
+    );
+  }
+  await mkdir(dir, { recursive: true });
+  const sim = await spawnStepSimulator(shape);
   const simCpu = procAvailable() ? new CpuSampler(sim.pid) : null;
   // Set when the CLI's process exists (a holder, so the callback's assignment is seen).
   const client: { cpu: CpuSampler | null } = { cpu: null };

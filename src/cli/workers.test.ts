@@ -131,8 +131,10 @@ test('--workers 3 sends what --workers 1 sends: same requests, items and open-lo
     const ttftB = b.summary.distributions.ttft_ms?.p50 ?? NaN;
     const figures = `iteration ${iteration}: TTFT p50 ${ttftA} vs ${ttftB} ms; server's p50 moved ${serverShift.toFixed(3)} ms; client − server p50 ${excessA.toFixed(3)} vs ${excessB.toFixed(3)} ms`;
     console.log(`# ${figures}`);
+    // The p50s themselves are printed: on a 2-core host running five processes they can differ
+    // by a little more than the client's part does (p50s do not add), with the server unchanged.
     assert.ok(Math.abs(excessA - excessB) <= 1, figures);
-    assert.ok(Math.abs(ttftA - ttftB) <= 1 + serverShift, figures);
+    assert.ok(Math.abs(ttftA - ttftB) <= 2 + serverShift, figures);
     const tpotA = a.summary.distributions.tpot_ms?.p50 ?? NaN;
     const tpotB = b.summary.distributions.tpot_ms?.p50 ?? NaN;
     assert.ok(Math.abs(tpotA - tpotB) <= 1, `iteration ${iteration} TPOT p50: ${tpotA} vs ${tpotB} ms`);

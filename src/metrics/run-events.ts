@@ -19,17 +19,20 @@ export interface ProgressSnapshot {
   max_time_s: number;
 }
 
+/** What a run is, once its workloads are described and its iterations follow. */
+export interface RunStartInfo {
+  runId: string;
+  dir: string;
+  plans: IterationPlan[];
+  benchmarkCaseId: string;
+  /** The run's place in its group: repeat 0 of 1 for a run alone. */
+  runGroupId: string;
+  repeat: number;
+  repeats: number;
+}
+
 export interface RunEvents {
-  onRunStart?(info: {
-    runId: string;
-    dir: string;
-    plans: IterationPlan[];
-    benchmarkCaseId: string;
-    /** The run's place in its group: repeat 0 of 1 for a run alone. */
-    runGroupId: string;
-    repeat: number;
-    repeats: number;
-  }): void;
+  onRunStart?(info: RunStartInfo): void;
   onIterationStart?(plan: IterationPlan, total: number): void;
   onProgress?(plan: IterationPlan, snapshot: ProgressSnapshot): void;
   onIterationEnd?(plan: IterationPlan, summary: IterationSummary): void;

@@ -12,7 +12,7 @@
 import type { WallAnchor } from '../../base/clock.js';
 import type { IterationSummary } from '../../metrics/iteration-summary.js';
 import type { RequestRecord } from '../../metrics/record.js';
-import type { ProgressSnapshot } from '../../metrics/run-events.js';
+import type { ProgressSnapshot, RunStartInfo } from '../../metrics/run-events.js';
 import type { IterationPlan } from '../../plan/plan.js';
 import type { RunStatus } from '../run-status.js';
 
@@ -26,14 +26,7 @@ export interface RunOpening {
 }
 
 /** The server answered the probes and the workloads are described: the iterations follow. */
-export interface RunStart {
-  runId: string;
-  dir: string;
-  plans: IterationPlan[];
-  benchmarkCaseId: string;
-  runGroupId: string;
-  repeat: number;
-  repeats: number;
+export interface RunStart extends RunStartInfo {
   /** The run's whole document (run.json), which replaces the opening one. */
   document: Record<string, unknown>;
 }
