@@ -590,12 +590,13 @@ async function main(): Promise<void> {
     );
     console.log(
       markdown(
-        ['streams', 'requests', 'TTFT err p50 ms', 'p99 ms'],
+        ['streams', 'requests', 'TTFT err p50 ms', 'p99 ms', 'CPU µs/token (whole loop)'],
         bare.map((b) => [
           String(b.concurrency),
           String(b.completed),
           fmt(b.err_p50_ms, 3),
           fmt(b.err_p99_ms, 3),
+          fmt(b.cpu_us_per_token, 2),
         ]),
       ),
     );

@@ -19,6 +19,8 @@ export interface BareStep {
   completed: number;
   err_p50_ms: number;
   err_p99_ms: number;
+  /** This process's CPU (user + system) over the whole loop, per token the simulator was asked for. */
+  cpu_us_per_token: number;
 }
 
 /** One step by the bare client: `warmup` requests, then `measured` ones, at `concurrency` streams. */
@@ -80,13 +82,16 @@ export async function runBareStep(
           },
         );
       });
-    await runClosedLoop(concurrency, warmup + measured, send);
+    const cpu0 = process.cpuUsage();
+    const { tokens } = await runClosedLoop(concurrency, warmup + measured, send);
+    const cpu = process.cpuUsage(cpu0);
     const errors = pairWithWrites(records, await sim.writeLog()).map((p) => p.ttft_excess_ms);
     return {
       concurrency,
       completed: errors.length,
       err_p50_ms: percentileOf(errors, 50),
       err_p99_ms: percentileOf(errors, 99),
+      cpu_us_per_token: (cpu.user + cpu.system) / Math.max(1, tokens),
     };
   } finally {
     await pool.close();

@@ -8,6 +8,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ExitCode, InfermarkError } from '../base/errors.js';
 import { newRunId } from '../evidence/run-id.js';
 import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import type { IterationPlan } from '../plan/plan.js';
@@ -136,6 +137,14 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
     if (!ended) for (const handle of handles) handle.kill('SIGKILL');
     await allExited;
     await coordinator.close();
+  }
+  // Nothing to merge when no worker got as far as its shard folder: say why each one did not.
+  if (coordinator.shards.every((s) => s.hello === null)) {
+    throw new InfermarkError(
+      'E_NO_WORKER',
+      `no worker of the run started (${dir}): ${[...lostReasons.values()].join('; ') || 'none said hello'}`,
+      ExitCode.failure,
+    );
   }
   const merged = await mergeRunFolder(dir, { lostReasons, slos: job.parsed.slos });
   return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
