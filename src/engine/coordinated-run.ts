@@ -17,6 +17,7 @@ import { Coordinator, type ShardState } from './coordinator.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
 import { shardDirName } from './shard-folders.js';
+import type { ProgressSnapshot } from '../metrics/run-events.js';
 import type { RunInputs, RunResult } from './run.js';
 import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
 import { describeExit, type WorkerHandle, type WorkerLauncher } from './worker-launcher.js';
@@ -26,6 +27,9 @@ export interface WorkerPool {
   count: number;
   launcher: WorkerLauncher;
 }
+
+/** How often the coordinator's view sums the shards' counts (their own interval is 250 ms). */
+const PROGRESS_INTERVAL_MS = 250;
 
 /** Beyond the longest iteration and a request's timeout: a worker's start-up and sealing. */
 const SLACK_MS = 120_000;
@@ -112,13 +116,24 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
         });
       }
       events.onIterationStart?.(plan, plans.length);
+      for (const shard of coordinator.shards) shard.progress = null;
       coordinator.start(index);
+      const view = events.onProgress
+        ? setInterval(() => {
+            const snapshot = summedProgress(coordinator.shards, index, plan.max_time_s);
+            if (snapshot) events.onProgress?.(plan, snapshot);
+          }, PROGRESS_INTERVAL_MS)
+        : undefined;
       // Not cut by Ctrl-C: each worker ends its iteration itself, seals it, and says done.
       const everyoneDone = (): boolean =>
         coordinator.live().every((s) => s.done.has(index)) || coordinator.lostShards().length > 0;
-      if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
-        for (const s of coordinator.live())
-          if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs);
+      try {
+        if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
+          for (const s of coordinator.live())
+            if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs);
+        }
+      } finally {
+        clearInterval(view);
       }
       if (coordinator.lostShards().length > 0) break;
       events.onIterationEnd?.(
@@ -148,6 +163,25 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
   }
   const merged = await mergeRunFolder(dir, { lostReasons, slos: job.parsed.slos });
   return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
+}
+
+/** The shards' latest live counts for the iteration, summed; null before any arrived. */
+function summedProgress(shards: ShardState[], iteration: number, maxTimeS: number): ProgressSnapshot | null {
+  const live = shards.flatMap((s) =>
+    s.progress !== null && s.progress.iteration === iteration ? [s.progress] : [],
+  );
+  if (live.length === 0) return null;
+  const sum = (pick: (p: (typeof live)[number]) => number): number => live.reduce((n, p) => n + pick(p), 0);
+  return {
+    sent: sum((p) => p.sent),
+    done: sum((p) => p.done),
+    errors: sum((p) => p.errors),
+    in_flight: sum((p) => p.in_flight),
+    measured_done: sum((p) => p.measured_done),
+    max_requests: live.some((p) => p.max_requests === null) ? Infinity : sum((p) => p.max_requests ?? 0),
+    elapsed_s: Math.max(...live.map((p) => p.elapsed_s)),
+    max_time_s: maxTimeS,
+  };
 }
 
 /** A shard that did not answer within the wait is lost: the run cannot be whole without it. */

@@ -74,6 +74,32 @@ test('a worker gets its own job, measures its clock, and both shards start an it
   }
 });
 
+test("a shard's live counts reach the coordinator, one message in flight at a time, Infinity as null", async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const client = new CoordinatorClient(coordinator.url, 1, coordinator.token);
+    const snapshot = {
+      sent: 7,
+      done: 5,
+      errors: 1,
+      in_flight: 2,
+      measured_done: 4,
+      max_requests: Infinity,
+      elapsed_s: 1.5,
+      max_time_s: 60,
+    };
+    client.progress(2, snapshot);
+    // The second is dropped while the first is in flight: a slow coordinator gets fewer, never a queue.
+    client.progress(2, { ...snapshot, done: 6 });
+    await coordinator.until(() => coordinator.shards[1]?.progress !== null);
+    assert.deepEqual(coordinator.shards[1]?.progress, { iteration: 2, ...snapshot, max_requests: null });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(coordinator.shards[1]?.progress?.done, 5);
+  } finally {
+    await coordinator.close();
+  }
+});
+
 test('a lost shard stops the others at their next ready, with the reason', async () => {
   const coordinator = await Coordinator.start({ of: 2, jobFor });
   try {

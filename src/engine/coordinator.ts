@@ -16,11 +16,13 @@ import {
   endMessage,
   helloMessage,
   MESSAGE_LIMIT_BYTES,
+  progressMessage,
   readyMessage,
   START_LEAD_MS,
   type DoneMessage,
   type EndMessage,
   type HelloMessage,
+  type ProgressMessage,
   type ReadyAnswer,
   type ShardJobAnswer,
 } from './shard-protocol.js';
@@ -33,6 +35,8 @@ export interface ShardState {
   readyFor: number | null;
   done: Map<number, DoneMessage>;
   end: EndMessage | null;
+  /** Its latest live counts (progress messages), for the view only. */
+  progress: ProgressMessage | null;
   /** Why the shard is lost (its worker exited before its end, or went silent), else null. */
   lost: string | null;
 }
@@ -70,6 +74,7 @@ export class Coordinator {
       readyFor: null,
       done: new Map(),
       end: null,
+      progress: null,
       lost: null,
     }));
   }
@@ -176,7 +181,7 @@ export class Coordinator {
       await readBody(req);
       return reply(res, 200, { received_us, sent_us: nowUs() });
     }
-    const match = /^\/v1\/shards\/(\d+)\/(job|hello|ready|done|end)$/.exec(url.pathname);
+    const match = /^\/v1\/shards\/(\d+)\/(job|hello|ready|done|progress|end)$/.exec(url.pathname);
     const index = match ? Number(match[1]) : -1;
     const shard = this.shards[index];
     if (!match || !shard) return reply(res, 404, { error: `no such route: ${req.method} ${url.pathname}` });
@@ -206,6 +211,11 @@ export class Coordinator {
           this.changed();
         }
       });
+    } else if (verb === 'progress') {
+      const progress = parse(progressMessage, body, res);
+      if (!progress) return;
+      shard.progress = progress;
+      reply(res, 200, {});
     } else if (verb === 'done') {
       const done = parse(doneMessage, body, res);
       if (!done) return;

@@ -10,6 +10,7 @@ import type { ZodType } from 'zod';
 import { nowUs } from '../base/clock.js';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
+import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
 import type { IterationGate, ShardIdentity } from './run.js';
 import {
@@ -27,6 +28,8 @@ const MESSAGE_DEADLINE_MS = 15_000;
 const ANSWER_LIMIT_BYTES = 64 * 1024;
 
 export class CoordinatorClient {
+  private progressInFlight = false;
+
   constructor(
     readonly url: string,
     readonly index: number,
@@ -95,6 +98,23 @@ export class CoordinatorClient {
         });
       },
     };
+  }
+
+  /**
+   * Sends the shard's live counts, at most one message in flight (a slow coordinator gets
+   * fewer, never a queue); never throws: progress is for the view, not the run.
+   */
+  progress(iteration: number, snapshot: ProgressSnapshot): void {
+    if (this.progressInFlight) return;
+    this.progressInFlight = true;
+    const { max_requests, ...counts } = snapshot;
+    this.post('progress', {
+      iteration,
+      ...counts,
+      max_requests: Number.isFinite(max_requests) ? max_requests : null,
+    })
+      .catch(() => {})
+      .finally(() => (this.progressInFlight = false));
   }
 
   async end(status: string, artifactManifestDigest: string): Promise<void> {

@@ -78,6 +78,21 @@ export const doneMessage = z.object({
 });
 export type DoneMessage = z.infer<typeof doneMessage>;
 
+/** `POST /v1/shards/{i}/progress`: the shard's live counts in an iteration (for the view, not evidence). */
+export const progressMessage = z.object({
+  iteration: count,
+  sent: count,
+  done: count,
+  errors: count,
+  in_flight: count,
+  measured_done: count,
+  /** Infinity has no JSON form: a shard with no request limit sends null. */
+  max_requests: count.nullable(),
+  elapsed_s: z.number().finite().min(0),
+  max_time_s: z.number().finite().min(0),
+});
+export type ProgressMessage = z.infer<typeof progressMessage>;
+
 /** `POST /v1/shards/{i}/end`: the shard's run is sealed. */
 export const endMessage = z.object({
   status: z.enum(['complete', 'interrupted', 'failed']),

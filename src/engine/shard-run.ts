@@ -34,6 +34,8 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
     outRoot: parent,
     ...(inputs.signal ? { signal: inputs.signal } : {}),
     group: { ...answer.group, dir: parent },
+    // The coordinator's view shows the sum of every shard's live counts.
+    events: { onProgress: (plan, snapshot) => client.progress(plan.index, snapshot) },
     shard: {
       segment: answer.segment,
       runId: answer.run_id,
