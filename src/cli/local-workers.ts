@@ -1,9 +1,11 @@
 /**
  * Workers as local processes: `infermark shard` children of this process, one per
  * shard, so one machine uses all its cores. Each child is its own process group: a
- * Ctrl-C at the terminal reaches the coordinator, which passes it on once (a second
- * one there would make a worker quit before sealing). The coordinator's token goes in
- * the child's environment; stderr is kept (its last lines say why a worker failed).
+ * Ctrl-C at the terminal reaches the coordinator, which passes it on once. Each child's
+ * stdin is a pipe from this process: when this process dies, however it dies, the pipe
+ * closes and the worker ends its iteration and seals instead of loading the server for
+ * nobody. The coordinator's token goes in the child's environment; stderr is kept (its
+ * last lines say why a worker failed).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +22,19 @@ export const localWorkers: WorkerLauncher = {
   launch(spec: WorkerSpec): WorkerHandle {
     const child = spawn(
       process.execPath,
-      [MAIN, 'shard', '--coordinator', spec.coordinatorUrl, '--shard', String(spec.index)],
+      [
+        MAIN,
+        'shard',
+        '--coordinator',
+        spec.coordinatorUrl,
+        '--shard',
+        String(spec.index),
+        '--stop-with-parent',
+      ],
       {
         env: { ...process.env, [COORDINATOR_TOKEN_ENV]: spec.token },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        // stdin: a pipe held by this process; when it dies, the worker reads its end and stops.
+        stdio: ['pipe', 'ignore', 'pipe'],
         detached: true,
       },
     );

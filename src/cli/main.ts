@@ -102,7 +102,8 @@ program
   .description('run one shard of a split run for its coordinator (started by run --workers)')
   .requiredOption('--coordinator <url>', "the coordinator's URL")
   .requiredOption('--shard <index>', 'this shard (0-based)')
-  .action(async (flags: { coordinator: string; shard: string }) => {
+  .option('--stop-with-parent', 'end the iteration and seal when stdin (a pipe from the parent) closes')
+  .action(async (flags: { coordinator: string; shard: string; stopWithParent?: boolean }) => {
     const { shardCommand } = await import('./shard.js');
     process.exitCode = await shardCommand(flags);
   });

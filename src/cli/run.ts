@@ -380,6 +380,9 @@ async function executeWithView(
     onNotice: (message) => view.notice(message),
   };
   process.on('SIGINT', onSigint);
+  // A service manager's stop (SIGTERM) or a closed terminal (SIGHUP) ends the run as Ctrl-C does.
+  process.on('SIGTERM', onSigint);
+  process.on('SIGHUP', onSigint);
   try {
     if (job.spec.preflight !== false) {
       await preflightModel(endpoint, apiKey, jobFile, flags, view, interrupt.signal);
@@ -400,6 +403,8 @@ async function executeWithView(
     );
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    process.off('SIGHUP', onSigint);
     await hot?.close();
   }
 }

@@ -13,9 +13,30 @@ import { runShard } from '../engine/shard-run.js';
 import { formatPath } from '../spec/field-path.js';
 import { toValidationIssues } from '../spec/job-issues.js';
 import { validateJob } from '../spec/job-validate.js';
+import { registerSecret } from '../base/redact.js';
 
-export async function shardCommand(flags: { coordinator: string; shard: string }): Promise<number> {
+export async function shardCommand(flags: {
+  coordinator: string;
+  shard: string;
+  stopWithParent?: boolean;
+}): Promise<number> {
+  // First of all: a Ctrl-C while the job is fetched must end the shard as interrupted, not kill it.
+  const abort = new AbortController();
+  process.on('SIGINT', () => abort.abort());
+  process.on('SIGTERM', () => abort.abort());
+  process.on('SIGHUP', () => abort.abort());
+  // A worker whose parent is gone (killed, crashed) ends its iteration and seals, rather than
+  // loading the server for nobody: its stdin is a pipe from the parent, closed when it dies.
+  if (flags.stopWithParent) {
+    process.stdin.on('end', () => abort.abort());
+    process.stdin.on('close', () => abort.abort());
+    process.stdin.resume();
+    (process.stdin as { unref?: () => void }).unref?.();
+  }
   const token = process.env[COORDINATOR_TOKEN_ENV];
+  // Read once and kept out of sight: no child of this process, log or error can carry it.
+  delete process.env[COORDINATOR_TOKEN_ENV];
+  if (token) registerSecret(token);
   const index = Number(flags.shard);
   if (!token || !Number.isInteger(index) || index < 0) {
     throw new InfermarkError(
@@ -39,9 +60,6 @@ export async function shardCommand(flags: { coordinator: string; shard: string }
     );
   }
   const apiKey = await resolveApiKey(validated.job.spec.apiKey);
-  const abort = new AbortController();
-  process.on('SIGINT', () => abort.abort());
-  process.on('SIGTERM', () => abort.abort());
   const result = await runShard({
     client,
     answer,

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pairWithWrites, percentileOf } from '../engine/testing/server-truth.js';
 import type { RequestRecord } from '../metrics/record.js';
@@ -166,6 +166,22 @@ test('--workers 3 sends what --workers 1 sends: same requests, items and open-lo
   const verify = await cli(['verify', three]);
   assert.equal(verify.code, 1, verify.stdout);
   assert.match(verify.stdout + verify.stderr, /shards\/001\/iterations\/000\/requests\.jsonl/);
+  // Nor can a merge launder it: with the run's seal removed, merging again refuses the changed shard.
+  await rm(join(three, 'manifest.sha256'));
+  const remerge = await cli(['merge', three]);
+  assert.equal(remerge.code, 2, remerge.stdout);
+  assert.match(remerge.stderr, /shards\/001 does not verify/);
+  assertNoStack(remerge);
+  // A shard is part of a run, not a run: the warehouse refuses it alone.
+  const shardAlone = await cli([
+    'warehouse',
+    'ingest',
+    join(three, 'shards', '000'),
+    '--warehouse',
+    warehouse,
+  ]);
+  assert.equal(shardAlone.code, 2);
+  assert.match(shardAlone.stderr, /it is shard 0 of 3 of the split run/);
 });
 
 test('a worker killed mid-iteration: the iteration is kept, marked incomplete naming the shard, and the run fails', async () => {
@@ -316,4 +332,71 @@ test('Ctrl-C reaches every worker once: each ends its iteration and keeps it, an
   const verify = await cli(['verify', dir]);
   assert.equal(verify.code, 3, verify.stdout);
   assert.match(verify.stdout, /PARTIAL, sealed \(interrupted\)/);
+});
+
+test('a coordinator killed outright: its workers stop, seal what they finished, and `merge` recovers the run', async () => {
+  const out = join(tmp(), 'orphans');
+  const file = await writeJobYaml(join(tmp(), 'orphans.yaml'), {
+    name: 'orphans',
+    url: sim().url,
+    scenarios: ['D(64,40)'],
+    concurrency: [3],
+    maxRequestsPerIteration: 3000,
+    spec: ['workers: 2'],
+  });
+  const pids: number[] = [];
+  const result = await cli(['run', file, '--out', out, '--quiet', '--no-warehouse'], {
+    timeoutMs: 60_000,
+    onSpawn: (child) => {
+      const poll = async (): Promise<void> => {
+        for (let i = 0; i < 400 && pids.length === 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          const [name] = await readdir(out).catch(() => [] as string[]);
+          if (name === undefined) continue;
+          const started = await Promise.all(
+            ['000', '001'].map((shard) =>
+              readFile(join(out, name, 'shards', shard, 'iterations', '000', 'requests.jsonl'), 'utf8')
+                .then((text) => text.split('\n').filter(Boolean).length)
+                .catch(() => 0),
+            ),
+          );
+          if (started.every((lines) => lines >= 2)) {
+            for (const shard of ['000', '001']) {
+              const run = JSON.parse(
+                await readFile(join(out, name, 'shards', shard, 'run.json'), 'utf8'),
+              ) as {
+                shard: { pid: number };
+              };
+              pids.push(run.shard.pid);
+            }
+            child.kill('SIGKILL');
+          }
+        }
+      };
+      void poll();
+    },
+  });
+  assert.equal(result.signal, 'SIGKILL');
+  assert.equal(pids.length, 2);
+  // The workers read their parent's pipe close, end the iteration and seal: gone within seconds, not a minute.
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 200 && pids.some(alive); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(pids.filter(alive), [], 'no worker outlives its coordinator by more than 10 s');
+  const [name] = await readdir(out);
+  const dir = join(out, name!);
+  for (const shard of ['000', '001']) {
+    assert.equal(existsSync(join(dir, 'shards', shard, 'manifest.json')), true, `shard ${shard} sealed`);
+  }
+  const merged = await cli(['merge', dir, '--json']);
+  assert.equal(merged.code, 130, merged.stderr);
+  const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { status: string };
+  assert.equal(summary.status, 'interrupted');
+  assert.ok((await iterationFiles(dir, 0)).records.length < 3000);
 });

@@ -28,6 +28,9 @@ export interface WorkerPool {
   launcher: WorkerLauncher;
 }
 
+/** Node's timers hold at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** How often the coordinator's view sums the shards' counts (their own interval is 250 ms). */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -49,8 +52,10 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
   const plans = planIterations(job).map((p) => p.plan);
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
   // The longest a shard may wait for the others: the longest iteration, its last request, and slack.
-  const waitMs =
-    Math.max(...plans.map((p) => p.max_time_s), 1) * 1000 + spec.requestTimeoutSeconds * 1000 + SLACK_MS;
+  const waitMs = Math.min(
+    MAX_TIMER_MS,
+    Math.max(...plans.map((p) => p.max_time_s), 1) * 1000 + spec.requestTimeoutSeconds * 1000 + SLACK_MS,
+  );
   const jobAnswer = (index: number): ShardJobAnswer => ({
     protocol: SHARD_PROTOCOL_VERSION,
     run_id: runId,
@@ -72,13 +77,14 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
       index,
       of,
       coordinatorUrl: coordinator.url,
-      token: coordinator.token,
+      token: coordinator.tokenFor(index),
     });
     handles.push(handle);
     exits.push(
       handle.exited.then((exit) => {
         // A worker that said its end has finished, whatever its exit code says.
-        if (coordinator.shards[index]?.end) return;
+        // Nor one already lost (gone silent, then killed): its first reason stands.
+        if (coordinator.shards[index]?.end || lostReasons.has(index)) return;
         const reason = `shard ${index} of ${of}: ${describeExit(exit)}`;
         lostReasons.set(index, reason);
         coordinator.lose(index, reason);
@@ -99,7 +105,7 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
         coordinator.live().every((s) => s.readyFor === index) || coordinator.lostShards().length > 0;
       if (!(await untilOrTimeout(coordinator, everyoneReady, waitMs, signal))) {
         for (const s of coordinator.live())
-          if (s.readyFor !== index) loseSilent(s, coordinator, lostReasons, waitMs);
+          if (s.readyFor !== index) loseSilent(s, coordinator, lostReasons, waitMs, handles);
       }
       if (signal?.aborted || coordinator.lostShards().length > 0) break;
       if (!started) {
@@ -130,7 +136,7 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
       try {
         if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
           for (const s of coordinator.live())
-            if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs);
+            if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs, handles);
         }
       } finally {
         clearInterval(view);
@@ -190,10 +196,13 @@ function loseSilent(
   coordinator: Coordinator,
   lost: Map<number, string>,
   waitMs: number,
+  handles: WorkerHandle[],
 ): void {
   const reason = `shard ${shard.index} of ${coordinator.shards.length}: no word from its worker in ${Math.round(waitMs / 1000)} s`;
   lost.set(shard.index, reason);
   coordinator.lose(shard.index, reason);
+  // A silent worker may be hung, not dead: it is ended now, so the others are not kept waiting on it.
+  handles[shard.index]?.kill('SIGKILL');
 }
 
 async function untilOrTimeout(

@@ -37,7 +37,7 @@ async function raw(url: string, path: string, init: { token?: string; body?: str
 test('a worker gets its own job, measures its clock, and both shards start an iteration at one instant', async () => {
   const coordinator = await Coordinator.start({ of: 2, jobFor });
   try {
-    const clients = [0, 1].map((i) => new CoordinatorClient(coordinator.url, i, coordinator.token));
+    const clients = [0, 1].map((i) => new CoordinatorClient(coordinator.url, i, coordinator.tokenFor(i)));
     const jobs = await Promise.all(clients.map((c) => c.job()));
     assert.deepEqual(
       jobs.map((j) => j.segment),
@@ -77,7 +77,7 @@ test('a worker gets its own job, measures its clock, and both shards start an it
 test("a shard's live counts reach the coordinator, one message in flight at a time, Infinity as null", async () => {
   const coordinator = await Coordinator.start({ of: 2, jobFor });
   try {
-    const client = new CoordinatorClient(coordinator.url, 1, coordinator.token);
+    const client = new CoordinatorClient(coordinator.url, 1, coordinator.tokenFor(1));
     const snapshot = {
       sent: 7,
       done: 5,
@@ -103,7 +103,7 @@ test("a shard's live counts reach the coordinator, one message in flight at a ti
 test('a lost shard stops the others at their next ready, with the reason', async () => {
   const coordinator = await Coordinator.start({ of: 2, jobFor });
   try {
-    const gate = new CoordinatorClient(coordinator.url, 0, coordinator.token).gate(10_000);
+    const gate = new CoordinatorClient(coordinator.url, 0, coordinator.tokenFor(0)).gate(10_000);
     const waiting = gate.ready(0);
     await coordinator.until(() => coordinator.shards[0]?.readyFor === 0);
     coordinator.lose(1, 'its worker was ended by SIGKILL');
@@ -113,7 +113,7 @@ test('a lost shard stops the others at their next ready, with the reason', async
     assert.equal(coordinator.lostShards()[0]?.lost, 'its worker was ended by SIGKILL');
     // The lost shard itself is refused, saying why.
     const lost = await raw(coordinator.url, '/v1/shards/1/ready', {
-      token: coordinator.token,
+      token: coordinator.tokenFor(1),
       body: JSON.stringify({ iteration: 0 }),
     });
     assert.equal(lost.status, 409);
@@ -126,7 +126,13 @@ test('a lost shard stops the others at their next ready, with the reason', async
 test('the coordinator refuses a wrong token, a bad message, an oversize one and an unknown shard', async () => {
   const coordinator = await Coordinator.start({ of: 1, jobFor });
   try {
-    const { url, token } = coordinator;
+    const { url } = coordinator;
+    const token = coordinator.tokenFor(0);
+    // The run's own token is not a shard's: each worker holds only its shard's.
+    assert.equal(
+      (await raw(url, '/v1/shards/0/job', { method: 'GET', token: coordinator.token })).status,
+      401,
+    );
     assert.equal((await raw(url, '/v1/shards/0/job', { method: 'GET' })).status, 401);
     assert.equal((await raw(url, '/v1/shards/0/job', { method: 'GET', token: 'x'.repeat(32) })).status, 401);
     const bad = await raw(url, '/v1/shards/0/done', { token, body: JSON.stringify({ iteration: -1 }) });
@@ -138,8 +144,37 @@ test('the coordinator refuses a wrong token, a bad message, an oversize one and 
       body: JSON.stringify({ pad: 'x'.repeat(70_000) }),
     });
     assert.equal(big.status, 413);
-    assert.equal((await raw(url, '/v1/shards/7/ready', { token, body: '{}' })).status, 404);
+    assert.equal((await raw(url, '/v1/shards/7/ready', { token, body: '{}' })).status, 401);
     assert.equal(coordinator.shards[0]?.hello, null, 'nothing refused was taken in');
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('a worker speaks only for its own shard, and one shard has one worker', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const { url } = coordinator;
+    const hello = JSON.stringify({ host: 'h', pid: 4242, clock_offset_us: 0, clock_error_bound_us: 1 });
+    // Shard 0's token cannot say hello, be ready or end for shard 1.
+    for (const verb of ['hello', 'ready', 'end'])
+      assert.equal(
+        (await raw(url, `/v1/shards/1/${verb}`, { token: coordinator.tokenFor(0), body: hello })).status,
+        401,
+      );
+    // Either shard's token reads the clock.
+    assert.equal((await raw(url, '/v1/clock', { token: coordinator.tokenFor(1), body: '{}' })).status, 200);
+    assert.equal(
+      (await raw(url, '/v1/shards/1/hello', { token: coordinator.tokenFor(1), body: hello })).status,
+      200,
+    );
+    const second = await raw(url, '/v1/shards/1/hello', {
+      token: coordinator.tokenFor(1),
+      body: hello.replace('4242', '4343'),
+    });
+    assert.equal(second.status, 409);
+    assert.match(String(second.json.error), /already said hello \(pid 4242\)/);
+    assert.equal(coordinator.shards[1]?.hello?.pid, 4242);
   } finally {
     await coordinator.close();
   }

@@ -6,7 +6,7 @@
  * when a worker is lost. It keeps no state a worker depends on beyond the run: the
  * shard folders are the evidence.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
@@ -91,6 +91,8 @@ export class Coordinator {
     // A long-poll `ready` may wait a whole iteration: no request timeout on it.
     server.requestTimeout = 0;
     server.headersTimeout = 10_000;
+    // Each worker holds a long poll and sends short messages; nothing else needs a connection.
+    server.maxConnections = options.of * 4 + 16;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -173,9 +175,21 @@ export class Coordinator {
     reply(pending.res, 200, answer);
   }
 
+  /**
+   * Shard `index`'s own bearer token, derived from the run's: a worker can speak only for its
+   * own shard, so a stray or duplicated worker cannot answer, end or replace another's.
+   */
+  tokenFor(index: number): string {
+    return createHmac('sha256', this.token).update(`shard:${index}`).digest('base64url');
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.authorized(req)) return reply(res, 401, { error: 'missing or wrong bearer token' });
     const url = new URL(req.url ?? '/', 'http://coordinator');
+    const routed = /^\/v1\/shards\/(\d+)\//.exec(url.pathname);
+    // The clock answers any shard; a shard's own routes only that shard.
+    const allowed = routed ? [Number(routed[1])] : this.shards.map((s) => s.index);
+    if (!allowed.some((index) => index < this.shards.length && this.authorized(req, index)))
+      return reply(res, 401, { error: 'missing or wrong bearer token' });
     if (req.method === 'POST' && url.pathname === '/v1/clock') {
       const received_us = nowUs();
       await readBody(req);
@@ -192,6 +206,9 @@ export class Coordinator {
     if (body === null) return reply(res, 413, { error: `a message is at most ${MESSAGE_LIMIT_BYTES} bytes` });
     if (shard.lost !== null) return reply(res, 409, { stop: `lost: ${shard.lost}` });
     if (verb === 'hello') {
+      // One worker per shard: a second (a restarted or mistaken one) would write into its folder.
+      if (shard.hello !== null)
+        return reply(res, 409, { error: `shard ${index} already said hello (pid ${shard.hello.pid})` });
       const hello = parse(helloMessage, body, res);
       if (!hello) return;
       shard.hello = hello;
@@ -230,9 +247,9 @@ export class Coordinator {
     this.changed();
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  private authorized(req: IncomingMessage, index: number): boolean {
     const given = Buffer.from(String(req.headers.authorization ?? ''));
-    const wanted = Buffer.from(`Bearer ${this.token}`);
+    const wanted = Buffer.from(`Bearer ${this.tokenFor(index)}`);
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   }
 }

@@ -38,8 +38,13 @@ export class Dispatcher {
   private readonly dealing: Dealing;
   /** Indexes claimed so far: the next claim takes the dealing's `claimed`-th. */
   private claimed = 0;
-  /** The shard's part of the iteration's measured requests. */
-  readonly measuredShare: number;
+  /**
+   * The shard's part of the iteration's measured requests. With a time-based warmup in open
+   * loop it is fixed once the first measured arrival of the whole schedule is drawn.
+   */
+  measuredShare: number;
+  /** Open loop: the first index of the whole schedule that is measured, once drawn. */
+  private firstMeasured: number | null = null;
   /** Open loop: the shard's part of max_in_flight (at least 1). */
   readonly maxInFlight: number;
   private measuredClaimed = 0;
@@ -65,6 +70,20 @@ export class Dispatcher {
     this.measuredShare = this.dealing.inRange(plan.warmup.requests, plan.max_requests);
     this.maxInFlight = Math.max(1, shareOf(segment, plan.max_in_flight));
     this.deadlineUs = startUs + Math.round(plan.max_time_s * 1e6);
+  }
+
+  /**
+   * Open loop, a shard: arrival j of the whole schedule was drawn at `offsetUs`. One client
+   * measures the M arrivals from the first one past the warmup (by count and by time); a
+   * shard sees every arrival drawn, so it knows that index w and owns exactly its part of
+   * w … w+M−1, whatever the others' arrivals were.
+   */
+  arrivalDrawn(j: number, offsetUs: number): void {
+    if (this.firstMeasured !== null) return;
+    const { warmup } = this.plan;
+    if (j < warmup.requests || offsetUs < warmup.seconds * 1e6) return;
+    this.firstMeasured = j;
+    this.measuredShare = this.dealing.inRange(j, this.plan.max_requests);
   }
 
   /** True once no further request may be sent. */

@@ -167,6 +167,33 @@ test('closed loop below the shard count: the shards with a slot send every reque
   );
 });
 
+test('open loop with a warmup by time: the shards measure exactly the requests one client measures', async () => {
+  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
+  const executor = (): Executor => {
+    const prng = new Prng(42, 7);
+    return openLoopRate(200, poisson, () => prng.nextFloat());
+  };
+  // Seconds, not requests: which arrivals are warmup is the schedule's, not the shard's, to say.
+  const p = plan({
+    mode: 'rate',
+    rate_rps: 200,
+    arrival: poisson,
+    max_requests: 20,
+    warmup: { requests: 0, seconds: 0.04 },
+  });
+  const { whole, shards } = await wholeAndShards(p, executor);
+  const measured = (records: readonly RequestRecord[]): number[] =>
+    records
+      .filter((r) => r.phase === 'measured')
+      .map((r) => r.index)
+      .sort((a, b) => a - b);
+  const warm = whole.records.filter((r) => r.phase === 'warmup').length;
+  assert.ok(warm > 0 && warm % 3 !== 0, `a warmup of ${warm} arrivals does not divide over 3 shards`);
+  assert.equal(measured(whole.records).length, 20);
+  assert.deepEqual(measured(shards.flatMap((s) => s.records)), measured(whole.records));
+  assert.deepEqual(indexes(shards.flatMap((s) => s.records)), indexes(whole.records));
+});
+
 test('open loop: the shards keep the seeded schedule; their arrival offsets, and the merged ones, are the whole one to the µs', async () => {
   const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
   const executor = (): Executor => {

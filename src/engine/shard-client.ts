@@ -90,12 +90,17 @@ export class CoordinatorClient {
         }
       },
       done: async (iteration: number, summary: IterationSummary) => {
-        await this.post('done', {
-          iteration,
-          ended_by: summary.ended_by,
-          records: summary.requests.total,
-          fail_fast: summary.ended_by === 'fail_fast',
-        });
+        try {
+          await this.post('done', {
+            iteration,
+            ended_by: summary.ended_by,
+            records: summary.requests.total,
+            fail_fast: summary.ended_by === 'fail_fast',
+          });
+        } catch (error) {
+          // Stopped (its coordinator gone, or Ctrl-C): the shard still seals what it finished.
+          if (!signal?.aborted) throw error;
+        }
       },
     };
   }

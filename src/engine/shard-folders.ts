@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { MANIFEST_DIGEST_FILE, MANIFEST_FILE, type RunManifest } from '../evidence/manifest.js';
 import { RunFolder } from '../evidence/run-folder.js';
+import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { IterationPlan } from '../plan/plan.js';
@@ -197,6 +198,16 @@ async function readShardFolder(dir: string, index: number): Promise<ShardFolder>
   }
   if (typeof run.shard.run_id !== 'string' || run.shard.run_id === '')
     throw mergeRefused(dir, `${folder.relativeDir}/run.json: shard.run_id is missing`);
+  // A shard changed after it was sealed (or a cut one whose whole lines were altered) must
+  // not be laundered into a new seal: the merge takes only what still matches its evidence.
+  const integrity = await verifyRunFolder(folder.dir);
+  if (integrity.status === 'corrupt') {
+    const first = integrity.problems[0];
+    throw mergeRefused(
+      dir,
+      `${folder.relativeDir} does not verify${first ? ` (${folder.relativeDir}/${first.path}: ${first.problem})` : ''}`,
+    );
+  }
   const sealed = await exists(join(folder.dir, MANIFEST_DIGEST_FILE));
   const manifest = sealed ? await readJson<RunManifest>(join(folder.dir, MANIFEST_FILE)) : null;
   const summary = await readJson<{ failure?: RunFailure | null }>(join(folder.dir, 'summary.json'));

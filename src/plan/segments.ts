@@ -97,13 +97,19 @@ export function dealingFor(
  * shard sees the same draws as a single client) and returns only the arrivals it owns.
  * `null` from the schedule (its end) passes through.
  */
-export function segmentSchedule(segment: Segment, next: () => number | null): () => number | null {
+export function segmentSchedule(
+  segment: Segment,
+  next: () => number | null,
+  /** Sees every arrival drawn, the shard's or not, in order (how a shard learns where the warmup ends). */
+  onDraw?: (j: number, offsetUs: number) => void,
+): () => number | null {
   if (segment.of === 1) return next;
   let j = 0;
   return () => {
     for (;;) {
       const offset = next();
       if (offset === null) return null;
+      onDraw?.(j, offset);
       if (owns(segment, j++)) return offset;
     }
   };

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { jobFromCli } from './cli-job.js';
 import { parseJobText } from './load-job.js';
 import { omeTasks, defaultScenariosByTask } from './tasks.js';
+import { validateJob } from './job-validate.js';
 import { jobDocument } from './validated-job.js';
 
 const JOB = `apiVersion: ome.io/v1beta1
@@ -89,5 +90,24 @@ describe('validated job', () => {
       Object.keys(job).filter((key) => key !== 'parsed'),
     );
     assert.equal(JSON.stringify(document), JSON.stringify({ ...job, parsed: undefined }));
+  });
+
+  it('writes a document that validates again, for a job of rates only or a trace only too', () => {
+    const variants = [
+      '',
+      '  requestRates: [5, 10]\n',
+      '  trace: traces/mooncake.jsonl\n',
+      '  numConcurrency: [2]\n  requestRates: [5]\n',
+    ];
+    for (const extra of variants) {
+      const job = parseJobText(JOB.replace('  slos:', `${extra}  slos:`), 'job.yaml');
+      const again = validateJob(jobDocument(job));
+      assert.equal(
+        again.ok,
+        true,
+        `${extra || 'concurrency only'}: ${JSON.stringify(!again.ok && again.issues)}`,
+      );
+      if (again.ok) assert.deepEqual(again.job.spec, job.spec, 'the same job, defaults and all');
+    }
   });
 });

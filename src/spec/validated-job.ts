@@ -34,5 +34,12 @@ export type ValidatedJob = BenchmarkJob & { readonly parsed: ParsedJobValues };
 /** The job as written to run.json and read back by the warehouse: the BenchmarkJob alone. */
 export function jobDocument(job: ValidatedJob): BenchmarkJob {
   const { parsed: _parsed, ...document } = job;
+  // A job of only request rates or a trace gets `numConcurrency: []` from validation, which
+  // validation itself refuses as written: the document leaves it out, so it validates again
+  // (a worker of a split run, a merge, a gate re-reading run.json).
+  if (document.spec.numConcurrency?.length === 0) {
+    const { numConcurrency: _none, ...spec } = document.spec;
+    return { ...document, spec: spec as BenchmarkJob['spec'] };
+  }
   return document;
 }

@@ -60,6 +60,8 @@ interface RunJson {
   environment: ClientEnvironment;
   /** A split run's shards (docs/shards.md); absent for a run by one process. */
   shards?: { index: number; host: string | null; pid: number | null }[];
+  /** Present in a shard's own folder, never in a run's. */
+  shard?: { index: number; of: number; run_id: string };
 }
 
 export async function ingestRunFolder(
@@ -80,6 +82,14 @@ export async function ingestRunFolder(
   }
   const digest = report.artifact_manifest_digest as string;
   const run = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunJson;
+  // A shard is part of a run, not one: ingested alone its requests would count twice.
+  if (run.shard) {
+    throw new InfermarkError(
+      'E_SHARD_FOLDER',
+      `${runDir}: not ingested: it is shard ${run.shard.index} of ${run.shard.of} of the split run ${run.shard.run_id}; ingest the run folder that holds its shards/ folder`,
+      ExitCode.badInput,
+    );
+  }
   const existing = await warehouse.all(
     'SELECT artifact_manifest_digest AS d FROM benchmark_run_fact WHERE run_id = $1',
     [run.run_id],

@@ -16,7 +16,9 @@ const SPIN_WINDOW_US = 1_500;
  */
 export async function runOpenLoop(dispatcher: Dispatcher, schedule: () => number | null): Promise<void> {
   // A shard draws the whole schedule and keeps its own arrivals (plan/segments.ts).
-  const nextOffsetUs = segmentSchedule(dispatcher.segment, schedule);
+  const nextOffsetUs = segmentSchedule(dispatcher.segment, schedule, (j, offsetUs) =>
+    dispatcher.arrivalDrawn(j, offsetUs),
+  );
   const pending = new Set<Promise<void>>();
   for (;;) {
     const offsetUs = nextOffsetUs();
