@@ -6,9 +6,11 @@
  * process, ingests into a DuckDB file once with each request's shard, host and pid; a
  * shard whose worker was killed mid-iteration leaves the iteration incomplete, naming it.
  */
+import { sealIteration, sealRun } from '../evidence/manifest.js';
+import { RunFolder } from '../evidence/run-folder.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfermarkError } from '../base/errors.js';
@@ -70,6 +72,22 @@ after(async () => {
 });
 
 /** A copy of the unmerged split run, to merge or damage on its own. */
+/**
+ * Seals a shard folder again after a test rewrote it on purpose (as the shard itself would
+ * have written it): the merge verifies every shard and refuses one that was changed.
+ */
+async function reseal(shardDir: string): Promise<void> {
+  const run = JSON.parse(await readFile(join(shardDir, 'run.json'), 'utf8')) as { run_id: string };
+  const manifest = JSON.parse(await readFile(join(shardDir, 'manifest.json'), 'utf8')) as {
+    status: 'complete' | 'interrupted' | 'failed';
+  };
+  const folder = await RunFolder.create(shardDir);
+  for (const name of await readdir(join(shardDir, 'iterations'))) {
+    await sealIteration(folder, run.run_id, Number(name));
+  }
+  await sealRun(folder, run.run_id, manifest.status);
+}
+
 async function copyOfSplit(name: string): Promise<string> {
   const dir = join(tmp, name);
   await cp(split, dir, { recursive: true });
@@ -250,6 +268,7 @@ test('a shard whose clock runs 5 s ahead lands on the coordinator`s clock by its
   shardSummary.shard.started_at_us += AHEAD_US;
   shardSummary.shard.ended_at_us += AHEAD_US;
   await writeFile(summaryPath, JSON.stringify(shardSummary));
+  await reseal(shard);
   await mergeRunFolder(ahead);
 
   const read = async (dir: string, path: string): Promise<unknown> =>
@@ -359,6 +378,7 @@ test('shards that are not one run, or a shard missing, are refused naming the fo
   const runJson = JSON.parse(await readFile(runJsonPath, 'utf8')) as { shard: { run_id: string } };
   runJson.shard.run_id = 'another-run';
   await writeFile(runJsonPath, JSON.stringify(runJson));
+  await reseal(join(other, 'shards', '002'));
   await assert.rejects(mergeRunFolder(other), (error: InfermarkError) => {
     assert.equal(error.exitCode, 2);
     assert.match(error.message, /shards\/002\/run\.json: shard\.run_id is another-run/);
