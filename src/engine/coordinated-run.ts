@@ -38,9 +38,64 @@ const PROGRESS_INTERVAL_MS = 250;
 const SLACK_MS = 120_000;
 
 export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool): Promise<RunResult> {
-  const { job, events = {}, signal } = inputs;
+  const run = await openCoordinatedRun(inputs, pool.count);
+  const coordinator = await Coordinator.start({ of: pool.count, jobFor: (index) => jobAnswer(run, index) });
+  const workers = startWorkers(coordinator, pool, run);
+  const { signal } = inputs;
+  const interrupt = (): void => {
+    coordinator.stopAll('interrupted');
+    for (const handle of workers.handles) handle.kill('SIGINT');
+  };
+  signal?.addEventListener('abort', interrupt, { once: true });
+  if (signal?.aborted) interrupt();
+  try {
+    await coordinateIterations(run, coordinator, workers);
+  } finally {
+    signal?.removeEventListener('abort', interrupt);
+    await stopWorkers(coordinator, workers, run.waitMs);
+  }
+  // Nothing to merge when no worker got as far as its shard folder: say why each one did not.
+  if (coordinator.shards.every((s) => s.hello === null)) {
+    throw new InfermarkError(
+      'E_NO_WORKER',
+      `no worker of the run started (${run.dir}): ${[...workers.lostReasons.values()].join('; ') || 'none said hello'}`,
+      ExitCode.failure,
+    );
+  }
+  const merged = await mergeRunFolder(run.dir, {
+    lostReasons: workers.lostReasons,
+    slos: inputs.job.parsed.slos,
+  });
+  const { runGroupId, repeat, repeats, order } = run;
+  return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
+}
+
+/** A split run before its workers start: its identity, folder, plan and order, and how long to wait for a worker. */
+interface CoordinatedRun {
+  inputs: RunInputs;
+  of: number;
+  runId: string;
+  runGroupId: string;
+  repeat: number;
+  repeats: number;
+  dir: string;
+  plans: IterationPlan[];
+  order: number[];
+  /** The longest a shard may keep the others waiting: the longest iteration, its last request, and slack. */
+  waitMs: number;
+}
+
+/** The run's workers as they run: their handles, their exits, and why any was lost. */
+interface Workers {
+  handles: WorkerHandle[];
+  exits: Promise<unknown>[];
+  lostReasons: Map<number, string>;
+}
+
+/** Names the run, makes its folder (with `shards/`), plans it and orders its iterations. */
+async function openCoordinatedRun(inputs: RunInputs, of: number): Promise<CoordinatedRun> {
+  const { job } = inputs;
   const { spec } = job;
-  const of = pool.count;
   const runId = newRunId();
   const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
   const dir = resolve(
@@ -51,124 +106,121 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
   await mkdir(join(dir, 'shards'), { recursive: true });
   const plans = planIterations(job).map((p) => p.plan);
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
-  // The longest a shard may wait for the others: the longest iteration, its last request, and slack.
   const waitMs = Math.min(
     MAX_TIMER_MS,
     Math.max(...plans.map((p) => p.max_time_s), 1) * 1000 + spec.requestTimeoutSeconds * 1000 + SLACK_MS,
   );
-  const jobAnswer = (index: number): ShardJobAnswer => ({
+  return { inputs, of, runId, runGroupId, repeat, repeats, dir, plans, order, waitMs };
+}
+
+/** What shard `index`'s worker is served: the job, its segment and folder, the run's identity. */
+function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
+  const { inputs } = run;
+  return {
     protocol: SHARD_PROTOCOL_VERSION,
-    run_id: runId,
-    dir: join(dir, 'shards', shardDirName(index)),
-    segment: { index, of },
-    job: jobDocument(job) as unknown as Record<string, unknown>,
+    run_id: run.runId,
+    dir: join(run.dir, 'shards', shardDirName(index)),
+    segment: { index, of: run.of },
+    job: jobDocument(inputs.job) as unknown as Record<string, unknown>,
     job_file: inputs.jobFile,
     job_provenance: (inputs.jobProvenance ?? null) as ShardJobAnswer['job_provenance'],
     endpoint: { baseUrl: inputs.endpoint.baseUrl, path: inputs.endpoint.path, model: inputs.endpoint.model },
-    group: { runGroupId, repeat, repeats },
-    ready_timeout_ms: waitMs,
-  });
-  const coordinator = await Coordinator.start({ of, jobFor: jobAnswer });
-  const lostReasons = new Map<number, string>();
-  const handles: WorkerHandle[] = [];
-  const exits: Promise<unknown>[] = [];
-  for (let index = 0; index < of; index++) {
+    group: { runGroupId: run.runGroupId, repeat: run.repeat, repeats: run.repeats },
+    ready_timeout_ms: run.waitMs,
+  };
+}
+
+/** Starts one worker per shard; a worker that exits before its end is lost, with why. */
+function startWorkers(coordinator: Coordinator, pool: WorkerPool, run: CoordinatedRun): Workers {
+  const workers: Workers = { handles: [], exits: [], lostReasons: new Map() };
+  for (let index = 0; index < pool.count; index++) {
     const handle = pool.launcher.launch({
       index,
-      of,
+      of: pool.count,
       coordinatorUrl: coordinator.url,
       token: coordinator.tokenFor(index),
     });
-    handles.push(handle);
-    exits.push(
+    workers.handles.push(handle);
+    workers.exits.push(
       handle.exited.then((exit) => {
         // A worker that said its end has finished, whatever its exit code says.
         // Nor one already lost (gone silent, then killed): its first reason stands.
-        if (coordinator.shards[index]?.end || lostReasons.has(index)) return;
-        const reason = `shard ${index} of ${of}: ${describeExit(exit)}`;
-        lostReasons.set(index, reason);
+        if (coordinator.shards[index]?.end || workers.lostReasons.has(index)) return;
+        const reason = `shard ${index} of ${run.of}: ${describeExit(exit)}`;
+        workers.lostReasons.set(index, reason);
         coordinator.lose(index, reason);
       }),
     );
   }
-  const interrupt = (): void => {
-    coordinator.stopAll('interrupted');
-    for (const handle of handles) handle.kill('SIGINT');
-  };
-  signal?.addEventListener('abort', interrupt, { once: true });
-  if (signal?.aborted) interrupt();
+  return workers;
+}
+
+/**
+ * Starts each iteration, in the run's order, once every live shard is ready for it, and
+ * waits until every one has sealed it; stops at a lost shard, Ctrl-C, fail fast or the end.
+ */
+async function coordinateIterations(
+  run: CoordinatedRun,
+  coordinator: Coordinator,
+  workers: Workers,
+): Promise<void> {
+  const { inputs, plans, waitMs } = run;
+  const { events = {}, signal } = inputs;
+  const lost = (): boolean => coordinator.lostShards().length > 0;
   let started = false;
-  try {
-    for (const index of order) {
-      const plan = plans[index] as IterationPlan;
-      const everyoneReady = (): boolean =>
-        coordinator.live().every((s) => s.readyFor === index) || coordinator.lostShards().length > 0;
-      if (!(await untilOrTimeout(coordinator, everyoneReady, waitMs, signal))) {
-        for (const s of coordinator.live())
-          if (s.readyFor !== index) loseSilent(s, coordinator, lostReasons, waitMs, handles);
-      }
-      if (signal?.aborted || coordinator.lostShards().length > 0) break;
-      if (!started) {
-        started = true;
-        const first = await readShardRun(join(dir, 'shards', shardDirName(0)));
-        events.onRunStart?.({
-          runId,
-          dir,
-          plans,
-          benchmarkCaseId: String(first.benchmark_case_id ?? ''),
-          runGroupId,
-          repeat,
-          repeats,
-        });
-      }
-      events.onIterationStart?.(plan, plans.length);
-      for (const shard of coordinator.shards) shard.progress = null;
-      coordinator.start(index);
-      const view = events.onProgress
-        ? setInterval(() => {
-            const snapshot = summedProgress(coordinator.shards, index, plan.max_time_s);
-            if (snapshot) events.onProgress?.(plan, snapshot);
-          }, PROGRESS_INTERVAL_MS)
-        : undefined;
-      // Not cut by Ctrl-C: each worker ends its iteration itself, seals it, and says done.
-      const everyoneDone = (): boolean =>
-        coordinator.live().every((s) => s.done.has(index)) || coordinator.lostShards().length > 0;
-      try {
-        if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
-          for (const s of coordinator.live())
-            if (!s.done.has(index)) loseSilent(s, coordinator, lostReasons, waitMs, handles);
-        }
-      } finally {
-        clearInterval(view);
-      }
-      if (coordinator.lostShards().length > 0) break;
-      events.onIterationEnd?.(
-        plan,
-        (await mergeIterationFromShards(dir, index, { slos: job.parsed.slos })).summary,
-      );
-      const dones = coordinator.live().map((s) => s.done.get(index));
-      if (dones.some((d) => d?.fail_fast || d?.ended_by === 'interrupted')) break;
+  for (const index of run.order) {
+    const plan = plans[index] as IterationPlan;
+    const everyoneReady = (): boolean => coordinator.live().every((s) => s.readyFor === index) || lost();
+    if (!(await untilOrTimeout(coordinator, everyoneReady, waitMs, signal))) {
+      for (const s of coordinator.live())
+        if (s.readyFor !== index) loseSilent(s, coordinator, workers, waitMs);
     }
-  } finally {
-    signal?.removeEventListener('abort', interrupt);
-    coordinator.stopAll(coordinator.lostShards().length > 0 ? 'a shard was lost' : 'the run ended');
-    // The others finish the iteration they are in (their records are evidence), then end.
-    const allExited = Promise.all(exits);
-    const ended = await Promise.race([allExited.then(() => true), delay(waitMs).then(() => false)]);
-    if (!ended) for (const handle of handles) handle.kill('SIGKILL');
-    await allExited;
-    await coordinator.close();
+    if (signal?.aborted || lost()) break;
+    if (!started) {
+      started = true;
+      const first = await readShardRun(join(run.dir, 'shards', shardDirName(0)));
+      const { runId, dir, runGroupId, repeat, repeats } = run;
+      const benchmarkCaseId = String(first.benchmark_case_id ?? '');
+      events.onRunStart?.({ runId, dir, plans, benchmarkCaseId, runGroupId, repeat, repeats });
+    }
+    events.onIterationStart?.(plan, plans.length);
+    for (const shard of coordinator.shards) shard.progress = null;
+    coordinator.start(index);
+    const view = events.onProgress
+      ? setInterval(() => {
+          const snapshot = summedProgress(coordinator.shards, index, plan.max_time_s);
+          if (snapshot) events.onProgress?.(plan, snapshot);
+        }, PROGRESS_INTERVAL_MS)
+      : undefined;
+    // Not cut by Ctrl-C: each worker ends its iteration itself, seals it, and says done.
+    const everyoneDone = (): boolean => coordinator.live().every((s) => s.done.has(index)) || lost();
+    try {
+      if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
+        for (const s of coordinator.live())
+          if (!s.done.has(index)) loseSilent(s, coordinator, workers, waitMs);
+      }
+    } finally {
+      clearInterval(view);
+    }
+    if (lost()) break;
+    const merged = await mergeIterationFromShards(run.dir, index, { slos: inputs.job.parsed.slos });
+    events.onIterationEnd?.(plan, merged.summary);
+    const dones = coordinator.live().map((s) => s.done.get(index));
+    if (dones.some((d) => d?.fail_fast || d?.ended_by === 'interrupted')) break;
   }
-  // Nothing to merge when no worker got as far as its shard folder: say why each one did not.
-  if (coordinator.shards.every((s) => s.hello === null)) {
-    throw new InfermarkError(
-      'E_NO_WORKER',
-      `no worker of the run started (${dir}): ${[...lostReasons.values()].join('; ') || 'none said hello'}`,
-      ExitCode.failure,
-    );
-  }
-  const merged = await mergeRunFolder(dir, { lostReasons, slos: job.parsed.slos });
-  return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
+}
+
+/**
+ * Tells every worker the run is over and waits for them: each finishes the iteration it
+ * is in (its records are evidence) and ends; one that does not within the wait is killed.
+ */
+async function stopWorkers(coordinator: Coordinator, workers: Workers, waitMs: number): Promise<void> {
+  coordinator.stopAll(coordinator.lostShards().length > 0 ? 'a shard was lost' : 'the run ended');
+  const allExited = Promise.all(workers.exits);
+  const ended = await Promise.race([allExited.then(() => true), delay(waitMs).then(() => false)]);
+  if (!ended) for (const handle of workers.handles) handle.kill('SIGKILL');
+  await allExited;
+  await coordinator.close();
 }
 
 /** The shards' latest live counts for the iteration, summed; null before any arrived. */
@@ -191,18 +243,12 @@ function summedProgress(shards: ShardState[], iteration: number, maxTimeS: numbe
 }
 
 /** A shard that did not answer within the wait is lost: the run cannot be whole without it. */
-function loseSilent(
-  shard: ShardState,
-  coordinator: Coordinator,
-  lost: Map<number, string>,
-  waitMs: number,
-  handles: WorkerHandle[],
-): void {
+function loseSilent(shard: ShardState, coordinator: Coordinator, workers: Workers, waitMs: number): void {
   const reason = `shard ${shard.index} of ${coordinator.shards.length}: no word from its worker in ${Math.round(waitMs / 1000)} s`;
-  lost.set(shard.index, reason);
+  workers.lostReasons.set(shard.index, reason);
   coordinator.lose(shard.index, reason);
   // A silent worker may be hung, not dead: it is ended now, so the others are not kept waiting on it.
-  handles[shard.index]?.kill('SIGKILL');
+  workers.handles[shard.index]?.kill('SIGKILL');
 }
 
 async function untilOrTimeout(
