@@ -72,6 +72,36 @@ function offsets(records: Record_[]): Map<number, number> {
   return new Map(records.map((r) => [r.index, r.scheduled_at_us - origin]));
 }
 
+/**
+ * Waits (25 ms polls, 10 s at most) until each of `shards` has written `lines` records of
+ * iteration 000 in the split run under `out`; the run folder, or null if they never did.
+ * The run folder has no run.json of its own until the shards are merged at the end.
+ */
+async function untilShardsSent(out: string, shards: string[], lines: number): Promise<string | null> {
+  for (let i = 0; i < 400; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const [name] = await readdir(out).catch(() => [] as string[]);
+    if (name === undefined) continue;
+    const counts = await Promise.all(
+      shards.map((shard) =>
+        readFile(join(out, name, 'shards', shard, 'iterations', '000', 'requests.jsonl'), 'utf8')
+          .then((text) => text.split('\n').filter(Boolean).length)
+          .catch(() => 0),
+      ),
+    );
+    if (counts.every((n) => n >= lines)) return join(out, name);
+  }
+  return null;
+}
+
+/** The pid of a shard's worker, from the shard's run.json. */
+async function shardPid(runDir: string, shard: string): Promise<number> {
+  const run = JSON.parse(await readFile(join(runDir, 'shards', shard, 'run.json'), 'utf8')) as {
+    shard: { pid: number };
+  };
+  return run.shard.pid;
+}
+
 test('--workers 3 sends what --workers 1 sends: same requests, items and open-loop schedule; same TTFT and TPOT', async () => {
   const dirs: string[] = [];
   const logs: WriteLogSnapshot[] = [];
@@ -197,30 +227,11 @@ test('a worker killed mid-iteration: the iteration is kept, marked incomplete na
   });
   let killed: number | null = null;
   const victim = async (): Promise<void> => {
-    // Shard 1's pid is in its run.json; it is killed once it has finished a few requests.
-    for (let i = 0; i < 400 && killed === null; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      try {
-        // The run folder has no run.json of its own until the shards are merged at the end.
-        const [name] = await readdir(out);
-        if (name === undefined) continue;
-        const runDir = join(out, name);
-        const shardRun = JSON.parse(await readFile(join(runDir, 'shards', '001', 'run.json'), 'utf8')) as {
-          shard: { pid: number };
-        };
-        const lines = (
-          await readFile(join(runDir, 'shards', '001', 'iterations', '000', 'requests.jsonl'), 'utf8')
-        )
-          .split('\n')
-          .filter(Boolean).length;
-        if (lines >= 3) {
-          process.kill(shardRun.shard.pid, 'SIGKILL');
-          killed = shardRun.shard.pid;
-        }
-      } catch {
-        // Not there yet.
-      }
-    }
+    // Shard 1 is killed once it has finished a few requests.
+    const runDir = await untilShardsSent(out, ['001'], 3);
+    if (runDir === null) return;
+    killed = await shardPid(runDir, '001');
+    process.kill(killed, 'SIGKILL');
   };
   const [result] = await Promise.all([
     cli(['run', file, '--out', out, '--quiet', '--no-warehouse', '--json'], { timeoutMs: 90_000 }),
@@ -291,21 +302,9 @@ test('Ctrl-C reaches every worker once: each ends its iteration and keeps it, an
     timeoutMs: 60_000,
     onSpawn: (child) => {
       const poll = async (): Promise<void> => {
-        for (let i = 0; i < 400 && !signalled; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 25));
-          const [name] = await readdir(out).catch(() => [] as string[]);
-          if (name === undefined) continue;
-          const lines = await readFile(
-            join(out, name, 'shards', '002', 'iterations', '000', 'requests.jsonl'),
-            'utf8',
-          )
-            .then((text) => text.split('\n').filter(Boolean).length)
-            .catch(() => 0);
-          if (lines >= 2) {
-            child.kill('SIGINT');
-            signalled = true;
-          }
-        }
+        if ((await untilShardsSent(out, ['002'], 2)) === null) return;
+        child.kill('SIGINT');
+        signalled = true;
       };
       void poll();
     },
@@ -349,29 +348,10 @@ test('a coordinator killed outright: its workers stop, seal what they finished, 
     timeoutMs: 60_000,
     onSpawn: (child) => {
       const poll = async (): Promise<void> => {
-        for (let i = 0; i < 400 && pids.length === 0; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 25));
-          const [name] = await readdir(out).catch(() => [] as string[]);
-          if (name === undefined) continue;
-          const started = await Promise.all(
-            ['000', '001'].map((shard) =>
-              readFile(join(out, name, 'shards', shard, 'iterations', '000', 'requests.jsonl'), 'utf8')
-                .then((text) => text.split('\n').filter(Boolean).length)
-                .catch(() => 0),
-            ),
-          );
-          if (started.every((lines) => lines >= 2)) {
-            for (const shard of ['000', '001']) {
-              const run = JSON.parse(
-                await readFile(join(out, name, 'shards', shard, 'run.json'), 'utf8'),
-              ) as {
-                shard: { pid: number };
-              };
-              pids.push(run.shard.pid);
-            }
-            child.kill('SIGKILL');
-          }
-        }
+        const runDir = await untilShardsSent(out, ['000', '001'], 2);
+        if (runDir === null) return;
+        for (const shard of ['000', '001']) pids.push(await shardPid(runDir, shard));
+        child.kill('SIGKILL');
       };
       void poll();
     },

@@ -79,6 +79,19 @@ function plan(overrides: Partial<IterationPlan>): IterationPlan {
   };
 }
 
+/** An open-loop iteration at `rate` req/s with seeded Poisson arrivals, and a fresh executor for each run. */
+function poissonIteration(
+  rate: number,
+  overrides: Partial<IterationPlan>,
+): { p: IterationPlan; executor: () => Executor } {
+  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
+  const executor = (): Executor => {
+    const prng = new Prng(42, 7);
+    return openLoopRate(rate, poisson, () => prng.nextFloat());
+  };
+  return { p: plan({ mode: 'rate', rate_rps: rate, arrival: poisson, ...overrides }), executor };
+}
+
 /** The iteration whole, then as three shards at once; each with a fresh executor (same seed). */
 async function wholeAndShards(
   p: IterationPlan,
@@ -168,19 +181,8 @@ test('closed loop below the shard count: the shards with a slot send every reque
 });
 
 test('open loop with a warmup by time: the shards measure exactly the requests one client measures', async () => {
-  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
-  const executor = (): Executor => {
-    const prng = new Prng(42, 7);
-    return openLoopRate(200, poisson, () => prng.nextFloat());
-  };
   // Seconds, not requests: which arrivals are warmup is the schedule's, not the shard's, to say.
-  const p = plan({
-    mode: 'rate',
-    rate_rps: 200,
-    arrival: poisson,
-    max_requests: 20,
-    warmup: { requests: 0, seconds: 0.04 },
-  });
+  const { p, executor } = poissonIteration(200, { max_requests: 20, warmup: { requests: 0, seconds: 0.04 } });
   const { whole, shards } = await wholeAndShards(p, executor);
   const measured = (records: readonly RequestRecord[]): number[] =>
     records
@@ -195,18 +197,7 @@ test('open loop with a warmup by time: the shards measure exactly the requests o
 });
 
 test('open loop: the shards keep the seeded schedule; their arrival offsets, and the merged ones, are the whole one to the µs', async () => {
-  const poisson: ArrivalSpec = { distribution: 'poisson', burstiness: 1 };
-  const executor = (): Executor => {
-    const prng = new Prng(42, 7);
-    return openLoopRate(300, poisson, () => prng.nextFloat());
-  };
-  const p = plan({
-    mode: 'rate',
-    rate_rps: 300,
-    arrival: poisson,
-    max_requests: 40,
-    warmup: { requests: 0, seconds: 0 },
-  });
+  const { p, executor } = poissonIteration(300, { max_requests: 40, warmup: { requests: 0, seconds: 0 } });
   const { whole, shards } = await wholeAndShards(p, executor);
   const offsets = (o: IterationOutcome): Map<number, number> =>
     new Map(o.records.map((r) => [r.index, r.scheduled_at_us - o.started_at_us]));
