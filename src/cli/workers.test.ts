@@ -161,13 +161,16 @@ test('--workers 3 sends what --workers 1 sends: same requests, items and open-lo
     const ttftB = b.summary.distributions.ttft_ms?.p50 ?? NaN;
     const figures = `iteration ${iteration}: TTFT p50 ${ttftA} vs ${ttftB} ms; server's p50 moved ${serverShift.toFixed(3)} ms; client − server p50 ${excessA.toFixed(3)} vs ${excessB.toFixed(3)} ms`;
     console.log(`# ${figures}`);
-    // The p50s themselves are printed: on a 2-core host running five processes they can differ
-    // by a little more than the client's part does (p50s do not add), with the server unchanged.
-    assert.ok(Math.abs(excessA - excessB) <= 1, figures);
-    assert.ok(Math.abs(ttftA - ttftB) <= 2 + serverShift, figures);
+    // One-sided: the split must not add to the client's part (host noise between two runs makes
+    // either side the slower one by itself; CI saw 1.6 ms between back-to-back one-process runs).
+    // Causal: no client sees a token before the server wrote it, whatever the merge did to time.
+    assert.ok(excessA > -0.1 && excessB > -0.1, `causal: ${figures}`);
+    assert.ok(excessB <= excessA + 1, figures);
+    // The p50s themselves do not add; they are within 2 ms beyond what the server did differently.
+    assert.ok(ttftB <= ttftA + 2 + serverShift, figures);
     const tpotA = a.summary.distributions.tpot_ms?.p50 ?? NaN;
     const tpotB = b.summary.distributions.tpot_ms?.p50 ?? NaN;
-    assert.ok(Math.abs(tpotA - tpotB) <= 1, `iteration ${iteration} TPOT p50: ${tpotA} vs ${tpotB} ms`);
+    assert.ok(tpotB <= tpotA + 1, `iteration ${iteration} TPOT p50: ${tpotA} vs ${tpotB} ms`);
   }
 
   // Merge (acceptance 2): it verifies; it ingests once; a byte changed in a shard's records is named.

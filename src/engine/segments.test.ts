@@ -224,37 +224,42 @@ test('open loop: the shards keep the seeded schedule; their arrival offsets, and
   );
 });
 
-test('merged shards are the whole iteration: same requests and offsets, TTFT and TPOT p50 within 1 ms', async () => {
+test('merged shards are the whole iteration: same requests and offsets; the split adds no client delay (server truth)', async () => {
   const { whole, shards, logs } = await wholeAndShards(plan({}), () => closedLoop(4));
   const merged = mergeShardOutcomes(asShards(shards));
   assert.equal(merged.records.length, whole.records.length);
   assert.deepEqual(indexes(merged.records), indexes(whole.records));
   assert.equal(merged.ended_by, 'max_requests');
   assert.equal(merged.workload.digest, whole.workload.digest);
-  // What the client adds to the server's TTFT (the simulator's write log) is the same within
-  // 1 ms; the p50s themselves (which do not add) within 2 ms beyond what the server did differently.
-  const excess = (o: IterationOutcome, log: WriteLogSnapshot | null): number[] =>
-    pairWithWrites(
-      o.records.filter((r) => r.phase === 'measured'),
-      log!,
-    ).map((p) => p.ttft_excess_ms);
-  const serverTtft = (o: IterationOutcome, log: WriteLogSnapshot | null): number[] =>
-    pairWithWrites(
-      o.records.filter((r) => r.phase === 'measured'),
-      log!,
-    ).map((p) => p.server_ttft_ms);
-  const serverShift = Math.abs(
-    percentileOf(serverTtft(merged, logs[1]!), 50) - percentileOf(serverTtft(whole, logs[0]!), 50),
-  );
-  const figures = `TTFT p50 ${p50(merged, 'ttft_ms')} vs ${p50(whole, 'ttft_ms')}; server's moved ${serverShift.toFixed(3)}; client − server p50 ${percentileOf(excess(merged, logs[1]!), 50).toFixed(3)} vs ${percentileOf(excess(whole, logs[0]!), 50).toFixed(3)} ms`;
+
+  // Timing, against the simulator's write log per request: what the client adds to the server's
+  // TTFT (transport + reading). Two separate runs on a shared 2-core host differ by host noise
+  // alone (1.6 ms between back-to-back runs seen in CI), so each side takes the better of two
+  // rounds, and the claim is one-sided: the split run adds no more than 1 ms to the whole's.
+  // A merge that misplaced time (clock offsets, phases) would show as excess far past that, or
+  // below zero: the client cannot see a token before the server wrote it.
+  const excessP50 = (o: IterationOutcome, log: WriteLogSnapshot | null): number =>
+    percentileOf(
+      pairWithWrites(
+        o.records.filter((r) => r.phase === 'measured'),
+        log!,
+      ).map((p) => p.ttft_excess_ms),
+      50,
+    );
+  const second = await wholeAndShards(plan({}), () => closedLoop(4));
+  const secondMerged = mergeShardOutcomes(asShards(second.shards));
+  const wholeExcess = [excessP50(whole, logs[0]!), excessP50(second.whole, second.logs[0]!)];
+  const mergedExcess = [excessP50(merged, logs[1]!), excessP50(secondMerged, second.logs[1]!)];
+  const figures = `client − server TTFT p50, two rounds: whole ${wholeExcess.map((x) => x.toFixed(3)).join(', ')}; merged ${mergedExcess.map((x) => x.toFixed(3)).join(', ')} ms; TPOT p50 ${p50(merged, 'tpot_ms')} vs ${p50(whole, 'tpot_ms')}`;
+  for (const x of [...wholeExcess, ...mergedExcess]) assert.ok(x > -0.1, `causal: ${figures}`);
+  assert.ok(Math.min(...mergedExcess) < Math.min(...wholeExcess) + 1, figures);
+  // TPOT is the server's 1 ms gap in both; the client's reading adds little to a gap.
   assert.ok(
-    Math.abs(percentileOf(excess(merged, logs[1]!), 50) - percentileOf(excess(whole, logs[0]!), 50)) < 1,
+    Math.abs(
+      Math.min(p50(merged, 'tpot_ms'), p50(secondMerged, 'tpot_ms')) -
+        Math.min(p50(whole, 'tpot_ms'), p50(second.whole, 'tpot_ms')),
+    ) < 1,
     figures,
-  );
-  assert.ok(Math.abs(p50(merged, 'ttft_ms') - p50(whole, 'ttft_ms')) < 2 + serverShift, figures);
-  assert.ok(
-    Math.abs(p50(merged, 'tpot_ms') - p50(whole, 'tpot_ms')) < 1,
-    `tpot_ms p50 ${p50(merged, 'tpot_ms')} vs ${p50(whole, 'tpot_ms')}`,
   );
 
   // A shard whose clock runs 5 s ahead lands on the merged clock by its offset.
