@@ -21,6 +21,7 @@ const LAYERS = [
   'gate',
   'report',
   'server',
+  'k8s',
   'cli',
 ];
 /** Folders outside the data path, with what each may import. */

@@ -131,7 +131,9 @@ function unionOf(choices: Node[]): Node {
     return { ...choices[0], ...(enums.length === choices.length ? { enum: enums } : {}) };
   }
   if ([...types].every((t) => t === 'integer' || t === 'number' || t === 'string')) {
-    return { 'x-kubernetes-int-or-string': true };
+    // The form controller-gen writes: a 1.20 API server refuses the extension without anyOf
+    // ("type: Required value"), newer ones accept both.
+    return { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true };
   }
   return { 'x-kubernetes-preserve-unknown-fields': true };
 }
