@@ -58,6 +58,26 @@ program
   });
 
 program
+  .command('controller')
+  .description('the Kubernetes controller: runs every BenchmarkJob applied to the cluster (docs/k8s.md)')
+  .option('-n, --namespace <ns>', 'watch one namespace (default: all namespaces)')
+  .option('-A, --all-namespaces', 'watch every namespace (the default)')
+  .option(
+    '-l, --selector <labels>',
+    "only BenchmarkJobs with these labels (a=b,c!=d), to run beside OME's controller",
+  )
+  .option('--image <image>', "the benchmark image when podOverride names none (default: this version's)")
+  .option('--lease-namespace <ns>', "the Lease's namespace (default: POD_NAMESPACE, else default)")
+  .option('--identity <id>', 'this replica in the Lease (default: POD_NAME, else host-pid)')
+  .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, else in-cluster)')
+  .option('--context <name>', 'kubeconfig context')
+  .option('--resync-seconds <s>', 'look at every BenchmarkJob this often without an event (default 30)')
+  .action(async (flags) => {
+    const { controllerCommand } = await import('./controller.js');
+    process.exitCode = await controllerCommand(flags, infermarkVersion());
+  });
+
+program
   .command('upload')
   .description("ship a sealed run folder to storage (default: the run's outputLocation)")
   .argument('<run-dir>', 'run folder')

@@ -6,7 +6,7 @@
  * when a worker is lost. It keeps no state a worker depends on beyond the run: the
  * shard folders are the evidence.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
@@ -25,6 +25,7 @@ import {
   type ProgressMessage,
   type ReadyAnswer,
   type ShardJobAnswer,
+  shardToken,
 } from './shard-protocol.js';
 
 /** What the coordinator knows of one shard. */
@@ -180,7 +181,7 @@ export class Coordinator {
    * own shard, so a stray or duplicated worker cannot answer, end or replace another's.
    */
   tokenFor(index: number): string {
-    return createHmac('sha256', this.token).update(`shard:${index}`).digest('base64url');
+    return shardToken(this.token, index);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,0 +1,66 @@
+/**
+ * `infermark controller`: the Kubernetes controller for BenchmarkJobs (docs/k8s.md), as the
+ * Deployment in deploy/ runs it. It leads through a Lease, so two replicas are safe; SIGTERM
+ * releases the Lease at once, so a successor need not wait its duration.
+ */
+import { ExitCode, InfermarkError } from '../base/errors.js';
+
+export interface ControllerFlags {
+  namespace?: string;
+  allNamespaces?: boolean;
+  selector?: string;
+  image?: string;
+  leaseNamespace?: string;
+  identity?: string;
+  kubeconfig?: string;
+  context?: string;
+  resyncSeconds?: string;
+}
+
+/** The image when neither --image nor INFERMARK_IMAGE names one: this version's. */
+export function defaultImage(version: string): string {
+  return `ghcr.io/infermark/infermark:${version}`;
+}
+
+export async function controllerCommand(flags: ControllerFlags, version: string): Promise<number> {
+  if (flags.namespace && flags.allNamespaces) {
+    throw new InfermarkError(
+      'E_FLAGS',
+      '--namespace and --all-namespaces: give one of them',
+      ExitCode.badInput,
+    );
+  }
+  const resyncS = flags.resyncSeconds === undefined ? 30 : Number(flags.resyncSeconds);
+  if (!Number.isFinite(resyncS) || resyncS < 1 || resyncS > 3600) {
+    throw new InfermarkError(
+      'E_FLAGS',
+      `--resync-seconds: "${flags.resyncSeconds}": expected a number of seconds from 1 to 3600`,
+      ExitCode.badInput,
+    );
+  }
+  const { loadKubeConfig } = await import('../k8s/kube.js');
+  const { runController } = await import('../k8s/controller.js');
+  const kc = loadKubeConfig({
+    ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  });
+  const abort = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => abort.abort());
+  // In its pod the Lease lives in its own namespace (downward API); elsewhere in `default`.
+  const leaseNamespace = flags.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default';
+  await runController(
+    {
+      kc,
+      image: flags.image ?? process.env.INFERMARK_IMAGE ?? defaultImage(version),
+      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      ...(flags.selector ? { selector: flags.selector } : {}),
+      leaseNamespace,
+      ...((flags.identity ?? process.env.POD_NAME)
+        ? { identity: flags.identity ?? process.env.POD_NAME }
+        : {}),
+      resyncMs: resyncS * 1000,
+    },
+    abort.signal,
+  );
+  return ExitCode.ok;
+}
