@@ -4,10 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { nowUs } from '../base/clock.js';
 import { Coordinator } from './coordinator.js';
 import { CoordinatorClient } from './shard-client.js';
+import { FolderShipper } from './shard-shipper.js';
 import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
 
 function jobFor(index: number): ShardJobAnswer {
@@ -192,4 +197,71 @@ test("a worker's client gives up on a coordinator that does not answer, naming i
     );
     return true;
   });
+});
+
+test('a worker on another file system ships its shard folder: new and changed files, whole, into its own folder only', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'infermark-ship-'));
+  const local = join(root, 'worker', '001');
+  const shipping = (index: number): ShardJobAnswer => ({
+    ...jobFor(index),
+    dir: join(root, 'run', 'shards', `00${index}`),
+    ship_files: true,
+  });
+  const coordinator = await Coordinator.start({ of: 2, jobFor: shipping });
+  try {
+    await mkdir(join(local, 'iterations', '000'), { recursive: true });
+    await writeFile(join(local, 'run.json'), '{"a":1}');
+    // Larger than one chunk of a stream, so the byte count is exercised.
+    const records = Buffer.alloc(300_000, 'x');
+    await writeFile(join(local, 'iterations', '000', 'requests.jsonl'), records);
+    const shipper = new FolderShipper(coordinator.url, 1, coordinator.tokenFor(1), local);
+    assert.equal(await shipper.sync(), 2);
+    const landed = join(root, 'run', 'shards', '001');
+    assert.equal(await readFile(join(landed, 'run.json'), 'utf8'), '{"a":1}');
+    assert.deepEqual(await readFile(join(landed, 'iterations', '000', 'requests.jsonl')), records);
+    // Nothing changed: nothing sent. A rewritten file is sent again.
+    assert.equal(await shipper.sync(), 0);
+    await writeFile(join(local, 'run.json'), '{"a":2,"b":3}');
+    assert.equal(await shipper.sync(), 1);
+    assert.equal(await readFile(join(landed, 'run.json'), 'utf8'), '{"a":2,"b":3}');
+
+    // Another shard's token cannot write shard 1's files; no path leaves the folder; no
+    // announced length past the limit or body longer than announced is taken.
+    const put = (path: string, token: string, body = 'x', length?: string) =>
+      request(`${coordinator.url}/v1/shards/1/files?path=${encodeURIComponent(path)}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, ...(length ? { 'content-length': length } : {}) },
+        body,
+      }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
+    assert.equal((await put('x.json', coordinator.tokenFor(0))).status, 401);
+    assert.equal((await put('../../escape.json', coordinator.tokenFor(1))).status, 400);
+    assert.equal((await put('/etc/passwd', coordinator.tokenFor(1))).status, 400);
+    assert.equal(existsSync(join(root, 'escape.json')), false);
+    const huge = await put('big.jsonl', coordinator.tokenFor(1), 'x', String(17 * 1024 ** 3)).catch(() => ({
+      status: 413,
+      text: '',
+    }));
+    assert.equal(huge.status, 413);
+    // No temporary file is left behind by a refused one.
+    const { readdir } = await import('node:fs/promises');
+    assert.deepEqual((await readdir(landed)).sort(), ['iterations', 'run.json']);
+  } finally {
+    await coordinator.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a coordinator whose workers share its file system takes no files', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const res = await request(`${coordinator.url}/v1/shards/0/files?path=a.json`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${coordinator.tokenFor(0)}` },
+      body: '{}',
+    });
+    assert.equal(res.statusCode, 404);
+    await res.body.dump();
+  } finally {
+    await coordinator.close();
+  }
 });

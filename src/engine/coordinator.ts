@@ -7,6 +7,12 @@
  * shard folders are the evidence.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isSafeRelativePath } from '../spec/storage-uri.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
@@ -26,6 +32,7 @@ import {
   type ReadyAnswer,
   type ShardJobAnswer,
   shardToken,
+  SHIPPED_FILE_LIMIT_BYTES,
 } from './shard-protocol.js';
 
 /** What the coordinator knows of one shard. */
@@ -196,6 +203,8 @@ export class Coordinator {
       await readBody(req);
       return reply(res, 200, { received_us, sent_us: nowUs() });
     }
+    const shipped = /^\/v1\/shards\/(\d+)\/files$/.exec(url.pathname);
+    if (shipped && req.method === 'PUT') return this.receiveFile(Number(shipped[1]), url, req, res);
     const match = /^\/v1\/shards\/(\d+)\/(job|hello|ready|done|progress|end)$/.exec(url.pathname);
     const index = match ? Number(match[1]) : -1;
     const shard = this.shards[index];
@@ -246,6 +255,50 @@ export class Coordinator {
       reply(res, 200, {});
     }
     this.changed();
+  }
+
+  /**
+   * One file of a shipped shard folder (answer.ship_files): written under a temporary name
+   * and renamed, so a reader never sees half a file; bounded by SHIPPED_FILE_LIMIT_BYTES and
+   * by the length announced; a path outside the shard's folder is refused.
+   */
+  private async receiveFile(
+    index: number,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const answer = this.options.jobFor(index);
+    if (!answer.ship_files)
+      return reply(res, 404, { error: 'this coordinator shares its file system with its workers' });
+    const path = url.searchParams.get('path') ?? '';
+    if (!isSafeRelativePath(path))
+      return reply(res, 400, {
+        error: `path: "${path.slice(0, 200)}" is not a relative path inside the shard folder`,
+      });
+    const length = Number(req.headers['content-length']);
+    if (!Number.isSafeInteger(length) || length < 0 || length > SHIPPED_FILE_LIMIT_BYTES) {
+      return reply(res, 413, { error: `content-length: expected 0..${SHIPPED_FILE_LIMIT_BYTES} bytes` });
+    }
+    const target = join(answer.dir, ...path.split('/'));
+    const part = `${target}.part-${randomBytes(4).toString('hex')}`;
+    await mkdir(dirname(target), { recursive: true });
+    let received = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        callback(received > length ? new Error(`more than the ${length} bytes announced`) : null, chunk);
+      },
+    });
+    try {
+      await pipeline(req, counted, createWriteStream(part));
+      if (received !== length) throw new Error(`${received} of the ${length} bytes announced`);
+      await rename(part, target);
+    } catch (error) {
+      await rm(part, { force: true });
+      return reply(res, 400, { error: `${path}: ${(error as Error).message}` });
+    }
+    reply(res, 200, {});
   }
 
   private authorized(req: IncomingMessage, index: number): boolean {

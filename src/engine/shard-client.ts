@@ -11,6 +11,7 @@ import { nowUs } from '../base/clock.js';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
+import { FolderShipper } from './shard-shipper.js';
 import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
 import type { IterationGate, ShardIdentity } from './run.js';
 import {
@@ -29,12 +30,18 @@ const ANSWER_LIMIT_BYTES = 64 * 1024;
 
 export class CoordinatorClient {
   private progressInFlight = false;
+  private shipper: FolderShipper | null = null;
 
   constructor(
     readonly url: string,
     readonly index: number,
     private readonly token: string,
   ) {}
+
+  /** Ships the shard folder at `dir` before every ready, done and end (answer.ship_files). */
+  shipFrom(dir: string): void {
+    this.shipper = new FolderShipper(this.url, this.index, this.token, dir);
+  }
 
   async job(): Promise<ShardJobAnswer> {
     return this.call('GET', `/v1/shards/${this.index}/job`, undefined, shardJobAnswer, {
@@ -73,6 +80,7 @@ export class CoordinatorClient {
     return {
       ready: async (iteration) => {
         try {
+          await this.shipper?.sync();
           const answer = await this.call(
             'POST',
             `/v1/shards/${this.index}/ready`,
@@ -91,6 +99,7 @@ export class CoordinatorClient {
       },
       done: async (iteration: number, summary: IterationSummary) => {
         try {
+          await this.shipper?.sync();
           await this.post('done', {
             iteration,
             ended_by: summary.ended_by,
@@ -123,6 +132,7 @@ export class CoordinatorClient {
   }
 
   async end(status: string, artifactManifestDigest: string): Promise<void> {
+    await this.shipper?.sync();
     await this.post('end', { status, artifact_manifest_digest: artifactManifestDigest });
   }
 

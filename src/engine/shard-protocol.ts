@@ -24,6 +24,11 @@ export function shardToken(runToken: string, index: number): string {
 export const MESSAGE_LIMIT_BYTES = 64 * 1024;
 export const JOB_ANSWER_LIMIT_BYTES = 8 * 1024 * 1024;
 
+/** One shipped file of a shard folder, at most (records of a long run are the big ones). */
+export const SHIPPED_FILE_LIMIT_BYTES = 16 * 1024 ** 3;
+/** Files in one shard folder, at most: a run has at most a few thousand iterations. */
+export const SHIPPED_FILES_LIMIT = 100_000;
+
 /** How far ahead of "everyone is ready" an iteration starts: room for the answers to arrive. */
 export const START_LEAD_MS = 300;
 
@@ -53,6 +58,12 @@ export const shardJobAnswer = z.object({
   group: z.object({ runGroupId: z.string().min(1), repeat: count, repeats: z.number().int().min(1) }),
   /** How long a worker may wait for an iteration to start before it gives up on the coordinator. */
   ready_timeout_ms: z.number().int().positive(),
+  /**
+   * The worker does not share the coordinator's file system (a pod): it writes its shard
+   * folder locally and ships each file to `PUT /v1/shards/{i}/files?path=` before every
+   * `ready`, `done` and `end`, so the coordinator reads it at the same points as a local one.
+   */
+  ship_files: z.boolean().optional(),
 });
 export type ShardJobAnswer = z.infer<typeof shardJobAnswer>;
 

@@ -3,7 +3,8 @@
  * coordinator's, says hello, and runs the job as any run, into its shard folder, each
  * iteration started by the coordinator (see run.ts `shard`); then it says it ended.
  */
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type { ValidatedJob } from '../spec/validated-job.js';
 import { executeRun, type RunResult } from './run.js';
 import type { CoordinatorClient } from './shard-client.js';
@@ -18,13 +19,20 @@ export interface ShardRunInputs {
   job: ValidatedJob;
   apiKey?: string;
   signal?: AbortSignal;
+  /** Where a worker that ships its folder writes it first (default: the temporary folder). */
+  localRoot?: string;
 }
 
 export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
   const { client, answer, job } = inputs;
   const clock = await client.clockOffset();
   const identity = await client.hello(clock);
-  const parent = dirname(answer.dir);
+  // A worker on another file system writes its folder locally and ships it (a pod).
+  const dir = answer.ship_files
+    ? join(inputs.localRoot ?? tmpdir(), `infermark-shard-${answer.run_id}`, basename(answer.dir))
+    : answer.dir;
+  if (answer.ship_files) client.shipFrom(dir);
+  const parent = dirname(dir);
   const result = await executeRun({
     job,
     jobFile: answer.job_file,
@@ -39,7 +47,7 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
     shard: {
       segment: answer.segment,
       runId: answer.run_id,
-      dir: answer.dir,
+      dir,
       identity,
       gate: client.gate(answer.ready_timeout_ms, inputs.signal),
     },

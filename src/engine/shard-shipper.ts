@@ -1,0 +1,94 @@
+/**
+ * A worker that does not share the coordinator's file system (a pod) ships its shard
+ * folder: before each `ready`, `done` and `end` it sends every file that is new or changed
+ * since the last time (by size and modification time), so the coordinator finds the folder
+ * as complete at those points as a local worker's. Files are streamed, one at a time, each
+ * with a deadline; the coordinator writes each to a temporary name and renames it.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { request } from 'undici';
+import { ExitCode, InfermarkError } from '../base/errors.js';
+import { SHIPPED_FILES_LIMIT } from './shard-protocol.js';
+
+/** A file's whole transfer; long enough for a large records file on a slow link. */
+const FILE_DEADLINE_MS = 10 * 60_000;
+
+export class FolderShipper {
+  private readonly sent = new Map<string, string>();
+
+  constructor(
+    private readonly url: string,
+    private readonly index: number,
+    private readonly token: string,
+    readonly dir: string,
+  ) {}
+
+  /** Sends what changed since the last call; resolves when the coordinator has it all. */
+  async sync(): Promise<number> {
+    const files = await listFiles(this.dir);
+    let shipped = 0;
+    for (const path of files) {
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile()) continue;
+      const rel = relative(this.dir, path).split(sep).join('/');
+      const version = `${info.size}:${info.mtimeMs}`;
+      if (this.sent.get(rel) === version) continue;
+      await this.put(rel, path, info.size);
+      this.sent.set(rel, version);
+      shipped++;
+    }
+    return shipped;
+  }
+
+  private async put(rel: string, path: string, size: number): Promise<void> {
+    const target = `${this.url}/v1/shards/${this.index}/files?path=${encodeURIComponent(rel)}`;
+    try {
+      const res = await request(target, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+        },
+        body: createReadStream(path, { start: 0, end: Math.max(0, size - 1) }),
+        headersTimeout: FILE_DEADLINE_MS,
+        bodyTimeout: FILE_DEADLINE_MS,
+        signal: AbortSignal.timeout(FILE_DEADLINE_MS),
+      });
+      const text = (await res.body.text()).slice(0, 1000);
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text}`);
+    } catch (error) {
+      throw new InfermarkError(
+        'E_COORDINATOR',
+        `shard ${this.index}: shipping ${rel} to the coordinator at ${this.url}: ${(error as Error).message}`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** Every file under `dir`, bounded in count (a runaway folder is refused, not walked forever). */
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string): Promise<void> => {
+    const entries = await readdir(at, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        out.push(path);
+        if (out.length > SHIPPED_FILES_LIMIT) {
+          throw new InfermarkError(
+            'E_SHARD_FOLDER',
+            `${dir}: more than ${SHIPPED_FILES_LIMIT} files to ship`,
+          );
+        }
+      }
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
