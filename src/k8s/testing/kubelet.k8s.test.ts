@@ -365,7 +365,7 @@ test("a pod's kubeconfig carries its ServiceAccount's rights, not the admin's", 
 });
 
 test(
-  'a pod waits for a missing Secret, then runs; claims are folders of pvcRoot; logs follow',
+  'pods that wait, never start or cannot start; claims are folders of pvcRoot; logs follow',
   { skip },
   async () => {
     const script = `
@@ -399,6 +399,30 @@ test(
         containers: [{ name: 'main', image: 'x', command: ['no-such-command-here'] }],
       },
     });
+    await createPod({
+      metadata: { name: 'loud-failure' },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'main',
+            image: 'node',
+            command: ['node', '-e', "console.log('x'.repeat(3000)); console.error('boom'); process.exit(2)"],
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          },
+        ],
+      },
+    });
+    await createPod({
+      metadata: { name: 'never-started' },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          { name: 'main', image: 'x', command: ['true'], volumeMounts: [{ name: 'v', mountPath: '/v' }] },
+        ],
+        volumes: [{ name: 'v', configMap: { name: 'absent' } }],
+      },
+    });
     const waitingPod = await until('pod later waiting on its Secret', 20_000, async () => {
       const pod = await core.readNamespacedPod({ name: 'later', namespace: NS });
       return pod.status?.containerStatuses?.[0]?.state?.waiting ? pod : undefined;
@@ -423,6 +447,23 @@ test(
     assert.equal(followed, 'one\ntwo\n');
     await podPhase('later', ['Succeeded']);
     assert.equal(await readFile(join(kubelet.pvcRoot, NS, 'results', 'out.txt'), 'utf8'), 'tok');
+
+    // Bound to the node but never started: the kubelet deletes it at once.
+    const stuck = await until('never-started waiting for its ConfigMap', 10_000, async () => {
+      const pod = await core.readNamespacedPod({ name: 'never-started', namespace: NS });
+      return pod.status?.containerStatuses?.[0]?.state?.waiting ? pod : undefined;
+    });
+    assert.equal(stuck.status?.containerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
+    await core.deleteNamespacedPod({ name: 'never-started', namespace: NS });
+    await until('never-started gone', 5000, () => gone('never-started'));
+    assert.equal(kubelet.run(NS, 'never-started'), null);
+
+    const loud = (await podPhase('loud-failure', ['Failed'])).status?.containerStatuses?.[0]?.state
+      ?.terminated;
+    assert.equal(loud?.exitCode, 2);
+    // The last 2 KiB of the log (stdout and stderr), since the container wrote no message file.
+    assert.equal(loud?.message?.length, 2048);
+    assert.match(loud?.message ?? '', /^x+\nboom\n$/);
 
     const failed = await podPhase('no-binary', ['Failed']);
     const terminated = failed.status?.containerStatuses?.[0]?.state?.terminated;

@@ -194,7 +194,14 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   };
   process.once('exit', killAllNow);
 
-  await registerNode();
+  try {
+    await registerNode();
+  } catch (error) {
+    process.off('exit', killAllNow);
+    await logServer.close();
+    if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+    throw new Error(`startKubelet: registering Node ${nodeName} failed: ${describe(error)}`);
+  }
 
   async function registerNode(): Promise<void> {
     const now = new Date();
@@ -340,14 +347,18 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     });
     let sandbox: Sandbox;
     try {
-      sandbox = await prepareSandbox(core, pod, {
-        root: join(root, 'fs'),
-        pvcRoot,
-        apiServer,
-        infermarkMain: options.infermarkMain,
-        baseEnv: options.env,
-        note,
-      });
+      sandbox = await within(
+        prepareSandbox(core, pod, {
+          root: join(root, 'fs'),
+          pvcRoot,
+          apiServer,
+          infermarkMain: options.infermarkMain,
+          baseEnv: options.env,
+          note,
+        }),
+        2 * API_TIMEOUT_MS,
+        'prepare pod',
+      );
     } catch (error) {
       if (error instanceof PodNotReady) {
         const line = `${error.reason}: ${error.message}`;
