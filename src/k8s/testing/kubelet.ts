@@ -105,8 +105,6 @@ interface Run {
   log: ContainerLog;
   sandbox: Sandbox;
   exited: Promise<void>;
-  /** Status writes in order. */
-  statusChain: Promise<void>;
   terminating: boolean;
   statusWritten: boolean;
   finalDeleteSent: boolean;
@@ -170,6 +168,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   const runs = new Map<string, Run>();
   /** Pods that could not start yet: uid → the last reason written to their status. */
   const waiting = new Map<string, string>();
+  const statusChains = new Map<string, Promise<void>>();
   let stopping = false;
 
   const latest = (namespace: string, name: string): Run | null => {
@@ -253,11 +252,12 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
 
   /** Writes the pod's status (a merge patch of the status subresource), retrying errors. */
   function writeStatus(
-    run: Pick<Run, 'statusChain' | 'record'>,
+    pod: { namespace: string; name: string; uid: string },
     status: Record<string, unknown>,
   ): Promise<void> {
-    const { namespace, name } = run.record;
-    run.statusChain = run.statusChain.then(async () => {
+    const { namespace, name, uid } = pod;
+    // One pod's writes go in order: Running never lands after Succeeded.
+    const chain = (statusChains.get(uid) ?? Promise.resolve()).then(async () => {
       for (let attempt = 1; attempt <= STATUS_TRIES && !stopping; attempt += 1) {
         try {
           await within(
@@ -273,7 +273,8 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
         }
       }
     });
-    return run.statusChain;
+    statusChains.set(uid, chain);
+    return chain;
   }
 
   function conditions(ready: boolean, reason?: string): object[] {
@@ -341,10 +342,6 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     const container = pod.spec?.containers[0];
     const root = join(workDir, 'pods', `${namespace}_${name}_${uid.slice(0, 8)}`);
     await mkdir(root, { recursive: true });
-    const status = (statusChain: Promise<void>) => ({
-      statusChain,
-      record: { namespace, name } as PodRun,
-    });
     let sandbox: Sandbox;
     try {
       sandbox = await within(
@@ -365,21 +362,24 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
         if (waiting.get(uid) !== line) {
           waiting.set(uid, line);
           note(`pod ${namespace}/${name}: waiting: ${line}`);
-          await writeStatus(status(Promise.resolve()), {
-            phase: 'Pending',
-            hostIP: POD_IP,
-            containerStatuses: [
-              {
-                name: container?.name ?? '',
-                image: container?.image ?? '',
-                imageID: '',
-                ready: false,
-                restartCount: 0,
-                started: false,
-                state: { waiting: { reason: error.reason, message: error.message } },
-              },
-            ],
-          });
+          await writeStatus(
+            { namespace, name, uid },
+            {
+              phase: 'Pending',
+              hostIP: POD_IP,
+              containerStatuses: [
+                {
+                  name: container?.name ?? '',
+                  image: container?.image ?? '',
+                  imageID: '',
+                  ready: false,
+                  restartCount: 0,
+                  started: false,
+                  state: { waiting: { reason: error.reason, message: error.message } },
+                },
+              ],
+            },
+          );
         }
         return;
       }
@@ -428,7 +428,6 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       log,
       sandbox,
       exited: new Promise<void>((resolve) => (resolveExited = resolve)),
-      statusChain: Promise.resolve(),
       terminating: false,
       statusWritten: false,
       finalDeleteSent: false,
@@ -467,7 +466,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
           containerID: `infermark-test://${record.uid}`,
         };
         if (!stopping) {
-          await writeStatus(run, {
+          await writeStatus(record, {
             phase: exitCode === 0 ? 'Succeeded' : 'Failed',
             hostIP: POD_IP,
             podIP: POD_IP,
@@ -509,7 +508,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     });
     if (child.pid !== undefined) {
       note(`pod ${record.namespace}/${record.name}: started pid ${child.pid}`);
-      void writeStatus(run, {
+      void writeStatus(record, {
         phase: 'Running',
         hostIP: POD_IP,
         podIP: POD_IP,
@@ -675,7 +674,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
         if (run.killTimer) clearTimeout(run.killTimer);
         run.log.end();
       }
-      await Promise.all([...runs.values()].map((run) => run.statusChain.catch(() => {})));
+      await Promise.all(statusChains.values());
       process.off('exit', killAllNow);
       await logServer.close();
       if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
