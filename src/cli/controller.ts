@@ -15,6 +15,8 @@ export interface ControllerFlags {
   kubeconfig?: string;
   context?: string;
   resyncSeconds?: string;
+  leaseDurationSeconds?: string;
+  coordinatorPort?: string;
 }
 
 /** The image when neither --image nor INFERMARK_IMAGE names one: this version's. */
@@ -35,6 +37,22 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
     throw new InfermarkError(
       'E_FLAGS',
       `--resync-seconds: "${flags.resyncSeconds}": expected a number of seconds from 1 to 3600`,
+      ExitCode.badInput,
+    );
+  }
+  const leaseS = flags.leaseDurationSeconds === undefined ? 15 : Number(flags.leaseDurationSeconds);
+  if (!Number.isInteger(leaseS) || leaseS < 2 || leaseS > 300) {
+    throw new InfermarkError(
+      'E_FLAGS',
+      `--lease-duration-seconds: "${flags.leaseDurationSeconds}": expected a whole number of seconds from 2 to 300`,
+      ExitCode.badInput,
+    );
+  }
+  const port = flags.coordinatorPort === undefined ? undefined : Number(flags.coordinatorPort);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new InfermarkError(
+      'E_FLAGS',
+      `--coordinator-port: "${flags.coordinatorPort}": expected a port from 1 to 65535`,
       ExitCode.badInput,
     );
   }
@@ -59,6 +77,10 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
         ? { identity: flags.identity ?? process.env.POD_NAME }
         : {}),
       resyncMs: resyncS * 1000,
+      leaseDurationS: leaseS,
+      // Renew at a third of the duration, as client-go's defaults do (15 s / 5 s).
+      leaseRenewMs: Math.max(500, Math.floor((leaseS * 1000) / 3)),
+      ...(port ? { coordinatorPort: port } : {}),
     },
     abort.signal,
   );

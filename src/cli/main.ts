@@ -72,6 +72,8 @@ program
   .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, else in-cluster)')
   .option('--context <name>', 'kubeconfig context')
   .option('--resync-seconds <s>', 'look at every BenchmarkJob this often without an event (default 30)')
+  .option('--lease-duration-seconds <s>', 'how long a silent leader keeps the Lease (default 15)')
+  .option('--coordinator-port <port>', "a split run's coordinator port in its pod (default 7700)")
   .action(async (flags) => {
     const { controllerCommand } = await import('./controller.js');
     process.exitCode = await controllerCommand(flags, infermarkVersion());

@@ -17,6 +17,8 @@ import { labelMatcher } from './selector.js';
 export interface ControllerOptions {
   kc: KubeConfig;
   image: string;
+  /** The port a split run's coordinator listens on in its pod (default 7700). */
+  coordinatorPort?: number;
   /** One namespace, or every namespace when absent. */
   namespace?: string;
   /** A label selector on BenchmarkJobs (equality-based: `a=b,c!=d,e,!f`). */
@@ -45,6 +47,7 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     apis,
     events: new EventRecorder(apis.core, identity, log),
     image: options.image,
+    ...(options.coordinatorPort ? { coordinatorPort: options.coordinatorPort } : {}),
     ...(matches ? { matches } : {}),
   });
   const elector = new LeaderElector(apis.coordination, {

@@ -63,6 +63,8 @@ export interface BuildInput {
   image: string;
   /** Pods in the split: 1 for one pod. */
   workers: number;
+  /** The run pod's coordinator port (default COORDINATOR_PORT). */
+  coordinatorPort?: number;
 }
 
 /** OME's default benchmark pod size; podOverride.resources replaces it. */
@@ -119,7 +121,8 @@ export function coordinatorSecretFor(input: BuildInput, runToken: string): V1Sec
 export function runJobFor(input: BuildInput): V1Job {
   const args = ['run', `${JOB_MOUNT}/${JOB_FILE_KEY}`, '--out', `${RUNS_MOUNT}/runs`, '--no-warehouse'];
   if (input.workers > 1) {
-    args.push('--workers', String(input.workers), '--coordinator-listen', `0.0.0.0:${COORDINATOR_PORT}`);
+    const port = input.coordinatorPort ?? COORDINATOR_PORT;
+    args.push('--workers', String(input.workers), '--coordinator-listen', `0.0.0.0:${port}`);
   }
   const extraEnv =
     input.workers > 1
@@ -131,7 +134,8 @@ export function runJobFor(input: BuildInput): V1Job {
 /** Shard `index`'s Job: its index on its own command line, so no Job field decides it. */
 export function shardJobFor(input: BuildInput, index: number, runPodIp: string): V1Job {
   const host = runPodIp.includes(':') ? `[${runPodIp}]` : runPodIp;
-  const args = ['shard', '--coordinator', `http://${host}:${COORDINATOR_PORT}`, '--shard', String(index)];
+  const port = input.coordinatorPort ?? COORDINATOR_PORT;
+  const args = ['shard', '--coordinator', `http://${host}:${port}`, '--shard', String(index)];
   const env = [secretEnv(COORDINATOR_TOKEN_ENV, coordinatorSecretName(input.owner.name), `shard-${index}`)];
   return batchJob(
     input,

@@ -47,6 +47,8 @@ export interface ReconcilerOptions {
   events: EventRecorder;
   /** The benchmark image when podOverride names none. */
   image: string;
+  /** The port a split run's coordinator listens on in its pod. */
+  coordinatorPort?: number;
   /** Only BenchmarkJobs whose labels match run here (beside OME's controller). */
   matches?: (labels: Record<string, string>) => boolean;
   now?: () => Date;
