@@ -97,6 +97,8 @@ registerSimulateCommand(program);
 
 (await import('./serve.js')).registerServeCommand(program);
 
+(await import('./k8s.js')).registerK8sCommands(program);
+
 program
   .command('shard', { hidden: true })
   .description('run one shard of a split run for its coordinator (started by run --workers)')

@@ -53,3 +53,6 @@ export const CONTROLLER_NAME = 'infermark-controller';
 export const RUNNER_CLUSTER_ROLE = 'infermark-runner';
 /** The image, tagged with the package version unless told otherwise. */
 export const IMAGE_REPOSITORY = 'ghcr.io/infermark/infermark';
+/** Values of LABEL_ROLE: the run pod, and a split run's shard pods. */
+export const ROLE_RUN = 'run';
+export const ROLE_SHARD = 'shard';
