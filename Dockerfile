@@ -9,7 +9,9 @@ COPY package.json package-lock.json ./
 # No install scripts in the lockfile; --ignore-scripts skips only our own `prepare` (a build without sources).
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
+# Everything tsconfig.json compiles (a test in src/ imports bench/); only dist/src ships.
 COPY src ./src
+COPY bench ./bench
 # What package.json's `files` leaves out of a release: tests, test support, browser tests.
 RUN npx tsc -p tsconfig.json \
  && find dist/src \( -name '*.test.js' -o -name '*.test.js.map' \) -delete \

@@ -65,6 +65,12 @@ test('the runtime stage installs production dependencies only and runs as a nume
     runs.some((r) => /npm ci\b.*--omit=dev/.test(r)),
     'npm ci --omit=dev in the runtime stage',
   );
+  // `npm ci --ignore-scripts` skips our own `prepare` (a build), and would skip a dependency's
+  // install script too: safe only while the lockfile has none.
+  const lock = readFileSync(join(ROOT, 'package-lock.json'), 'utf8');
+  if (dockerfile.some((i) => i.op === 'RUN' && i.args.includes('--ignore-scripts'))) {
+    assert.doesNotMatch(lock, /"hasInstallScript": true/, 'a dependency needs its install script now');
+  }
   const users = runtime.filter((i) => i.op === 'USER').map((i) => i.args);
   assert.ok(users.length > 0, 'a USER in the runtime stage');
   const user = users.at(-1)!;
@@ -114,6 +120,27 @@ test('.dockerignore keeps node_modules, dist and artifacts out of the build cont
       assert.ok(existsSync(join(ROOT, source)), `COPY ${source}: not in the repository`);
       assert.ok(!ignored.includes(source.replace(/\/$/, '')), `COPY ${source}: excluded by .dockerignore`);
     }
+  }
+});
+
+test('the build stage has every folder tsconfig.json compiles', () => {
+  const tsconfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };
+  const build = stages[0]!;
+  const copied = build
+    .filter((i) => i.op === 'COPY')
+    .flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .slice(0, -1)
+        .map((source) => source.replace(/\/$/, '')),
+    );
+  assert.ok(copied.includes('tsconfig.json'));
+  for (const pattern of tsconfig.include) {
+    const folder = pattern.split('/')[0]!;
+    assert.ok(
+      copied.includes(folder),
+      `${folder}/ (tsconfig include ${pattern}) is not copied into the build stage`,
+    );
   }
 });
 
