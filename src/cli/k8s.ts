@@ -6,6 +6,7 @@
  * action imports k8s-commands.ts lazily (the Kubernetes client is loaded only here).
  */
 import type { Command } from 'commander';
+import { CONTROLLER_NAMESPACE } from '../k8s/names.js';
 import { collect } from './run-flags.js';
 
 function clusterOptions(command: Command): Command {
@@ -30,7 +31,7 @@ export function registerK8sCommands(program: Command): void {
       '--image <image>',
       'the controller and benchmark image (default: ghcr.io/infermark/infermark:<version>)',
     )
-    .option('-n, --namespace <ns>', "the controller's namespace", 'infermark-system')
+    .option('-n, --namespace <ns>', "the controller's namespace", CONTROLLER_NAMESPACE)
     .action(async (flags: { image?: string; namespace: string }) => {
       const { manifestsCommand } = await import('./k8s-commands.js');
       process.exitCode = manifestsCommand(flags);

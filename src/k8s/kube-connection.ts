@@ -73,6 +73,16 @@ export function connect(target: KubeTarget, env: NodeJS.ProcessEnv = process.env
     kc.setCurrentContext(target.context);
   }
   const cluster = kc.getCurrentCluster();
+  if (!cluster && target.kubeconfig !== undefined) {
+    throw new ValidationError([
+      {
+        path: '--kubeconfig',
+        value: target.kubeconfig,
+        message:
+          'no current context with a cluster in it: expected a kubeconfig (clusters, users, contexts, current-context)',
+      },
+    ]);
+  }
   if (!cluster || (cluster.name === 'cluster' && cluster.server === NO_CONFIG_SERVER)) {
     throw new ValidationError([
       {

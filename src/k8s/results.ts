@@ -58,10 +58,10 @@ export function resultsLocation(resource: Obj): ResultsLocation {
     run = trimmed.slice(base.length + 1);
   } else {
     const at = trimmed.lastIndexOf('/');
-    storeUri = trimmed.slice(0, at);
+    storeUri = at > 0 ? trimmed.slice(0, at) : '';
     run = trimmed.slice(at + 1);
   }
-  if (storeUri === '' || !isSafeRelativePath(run) || /^[a-z]+:\/?$/i.test(storeUri)) {
+  if (storeUri === '' || !isSafeRelativePath(run) || /^[a-z][a-z0-9+.-]*:\/*$/i.test(storeUri)) {
     throw new ValidationError([
       {
         path: `benchmarkjob ${name}: status.results`,
