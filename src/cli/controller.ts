@@ -64,8 +64,8 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
   });
   const abort = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => abort.abort());
-  // In its pod the Lease lives in its own namespace (downward API); elsewhere in `default`.
-  const leaseNamespace = flags.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default';
+  // In its pod (deploy/controller.yaml) the Lease lives in its own namespace, from the downward API.
+  const leaseNamespace = flags.leaseNamespace ?? process.env.INFERMARK_NAMESPACE ?? 'default';
   await runController(
     {
       kc,

@@ -68,7 +68,7 @@ program
   )
   .option('--image <image>', "the benchmark image when podOverride names none (default: this version's)")
   .option('--lease-namespace <ns>', "the Lease's namespace (default: POD_NAMESPACE, else default)")
-  .option('--identity <id>', 'this replica in the Lease (default: POD_NAME, else host-pid)')
+  .option('--identity <id>', 'this replica in the Lease (default: INFERMARK_POD_NAME, else host-pid)')
   .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, else in-cluster)')
   .option('--context <name>', 'kubeconfig context')
   .option('--resync-seconds <s>', 'look at every BenchmarkJob this often without an event (default 30)')
@@ -118,6 +118,8 @@ const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);
 
 (await import('./serve.js')).registerServeCommand(program);
+
+(await import('./k8s.js')).registerK8sCommands(program);
 
 program
   .command('shard', { hidden: true })

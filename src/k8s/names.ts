@@ -44,3 +44,15 @@ export const ENV = {
   pvcRoot: 'INFERMARK_PVC_ROOT',
   hfToken: 'HF_TOKEN',
 } as const;
+
+/** The controller's own objects (deploy/controller.yaml, src/k8s/manifests.ts). */
+export const CONTROLLER_NAMESPACE = 'infermark-system';
+/** Its ServiceAccount, ClusterRole, Role, bindings and Deployment. */
+export const CONTROLLER_NAME = 'infermark-controller';
+/** The ClusterRole the controller binds to RUNNER_ACCOUNT in each namespace. */
+export const RUNNER_CLUSTER_ROLE = 'infermark-runner';
+/** The image, tagged with the package version unless told otherwise. */
+export const IMAGE_REPOSITORY = 'ghcr.io/infermark/infermark';
+/** Values of LABEL_ROLE: the run pod, and a split run's shard pods. */
+export const ROLE_RUN = 'run';
+export const ROLE_SHARD = 'shard';

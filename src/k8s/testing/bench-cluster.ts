@@ -18,7 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL, RUNNER_ACCOUNT, VERSION } from '../names.js';
 import type { BenchmarkJobObject } from '../resource.js';
-import { RUNNER_RULES } from '../rbac.js';
+import { policyRules, RUNNER_RULES } from '../rbac.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { installCrd } from './crd.js';
 import { startKubelet, type Kubelet } from './kubelet.js';
@@ -96,7 +96,7 @@ export async function startBenchCluster(options: {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     // The runner's ClusterRole, as deploy/ installs it; the controller binds it per namespace.
-    await rbac.createClusterRole({ body: { metadata: { name: RUNNER_ACCOUNT }, rules: RUNNER_RULES } });
+    await rbac.createClusterRole({ body: { metadata: { name: RUNNER_ACCOUNT }, rules: policyRules(RUNNER_RULES) } });
     kubelet = await startKubelet({
       kubeConfig: kc,
       certDir: join(plane.dir, 'certs'),
