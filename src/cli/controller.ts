@@ -73,8 +73,8 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
       ...(flags.namespace ? { namespace: flags.namespace } : {}),
       ...(flags.selector ? { selector: flags.selector } : {}),
       leaseNamespace,
-      ...((flags.identity ?? process.env.POD_NAME)
-        ? { identity: flags.identity ?? process.env.POD_NAME }
+      ...((flags.identity ?? process.env.INFERMARK_POD_NAME)
+        ? { identity: flags.identity ?? process.env.INFERMARK_POD_NAME }
         : {}),
       resyncMs: resyncS * 1000,
       leaseDurationS: leaseS,

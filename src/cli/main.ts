@@ -67,7 +67,7 @@ program
     "only BenchmarkJobs with these labels (a=b,c!=d), to run beside OME's controller",
   )
   .option('--image <image>', "the benchmark image when podOverride names none (default: this version's)")
-  .option('--lease-namespace <ns>', "the Lease's namespace (default: POD_NAMESPACE, else default)")
+  .option('--lease-namespace <ns>', "the Lease's namespace (default: INFERMARK_NAMESPACE, else default)")
   .option('--identity <id>', 'this replica in the Lease (default: INFERMARK_POD_NAME, else host-pid)')
   .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, ~/.kube/config, else in-cluster)')
   .option('--context <name>', 'kubeconfig context')

@@ -6,6 +6,7 @@
  * path named in its reason calls it; the RBAC test compares these with the API server's
  * audit log of a real run.
  */
+import type { V1PolicyRule } from '@kubernetes/client-node';
 import { GROUP, PLURAL, RUNNER_CLUSTER_ROLE } from './names.js';
 
 /** One RBAC PolicyRule and the code path that needs it. */
@@ -125,6 +126,6 @@ export const RUNNER_RULES: readonly ExplainedRule[] = [
 ];
 
 /** The rules as a Role or ClusterRole takes them (without the reasons). */
-export function policyRules(rules: readonly ExplainedRule[]): Record<string, unknown>[] {
+export function policyRules(rules: readonly ExplainedRule[]): V1PolicyRule[] {
   return rules.map(({ reason: _reason, ...rule }) => ({ ...rule }));
 }

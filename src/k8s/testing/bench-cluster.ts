@@ -96,7 +96,9 @@ export async function startBenchCluster(options: {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     // The runner's ClusterRole, as deploy/ installs it; the controller binds it per namespace.
-    await rbac.createClusterRole({ body: { metadata: { name: RUNNER_ACCOUNT }, rules: policyRules(RUNNER_RULES) } });
+    await rbac.createClusterRole({
+      body: { metadata: { name: RUNNER_ACCOUNT }, rules: policyRules(RUNNER_RULES) },
+    });
     kubelet = await startKubelet({
       kubeConfig: kc,
       certDir: join(plane.dir, 'certs'),
