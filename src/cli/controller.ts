@@ -19,12 +19,7 @@ export interface ControllerFlags {
   coordinatorPort?: string;
 }
 
-/** The image when neither --image nor INFERMARK_IMAGE names one: this version's. */
-export function defaultImage(version: string): string {
-  return `ghcr.io/infermark/infermark:${version}`;
-}
-
-export async function controllerCommand(flags: ControllerFlags, version: string): Promise<number> {
+export async function controllerCommand(flags: ControllerFlags): Promise<number> {
   if (flags.namespace && flags.allNamespaces) {
     throw new InfermarkError(
       'E_FLAGS',
@@ -58,6 +53,7 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
   }
   const { loadKubeConfig } = await import('../k8s/kube.js');
   const { runController } = await import('../k8s/controller.js');
+  const { defaultImage } = await import('../k8s/manifests.js');
   const kc = loadKubeConfig({
     ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
@@ -69,7 +65,7 @@ export async function controllerCommand(flags: ControllerFlags, version: string)
   await runController(
     {
       kc,
-      image: flags.image ?? process.env.INFERMARK_IMAGE ?? defaultImage(version),
+      image: flags.image ?? process.env.INFERMARK_IMAGE ?? defaultImage(),
       ...(flags.namespace ? { namespace: flags.namespace } : {}),
       ...(flags.selector ? { selector: flags.selector } : {}),
       leaseNamespace,

@@ -76,7 +76,7 @@ program
   .option('--coordinator-port <port>', "a split run's coordinator port in its pod (default 7700)")
   .action(async (flags) => {
     const { controllerCommand } = await import('./controller.js');
-    process.exitCode = await controllerCommand(flags, infermarkVersion());
+    process.exitCode = await controllerCommand(flags);
   });
 
 program

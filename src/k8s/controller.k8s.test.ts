@@ -17,7 +17,8 @@ import { parse } from 'yaml';
 import { ApiextensionsV1Api } from '@kubernetes/client-node';
 import { startSimulator, type SimulatorHandle } from '../sim/server.js';
 import { startS3rver, type S3rverHandle } from '../storage/testing/s3rver.js';
-import { GROUP, PLURAL, VERSION } from './names.js';
+import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, GROUP, PLURAL, VERSION } from './names.js';
+import { CONTROLLER_LEASE_RULES, CONTROLLER_RULES } from './rbac.js';
 import type { BenchmarkJobObject, State } from './resource.js';
 import {
   MAIN,
@@ -466,5 +467,43 @@ test(
     const runs = await readdir(root);
     assert.equal(runs.length, 1);
     assert.equal(verify(join(root, runs[0]!)).code, 0);
+  },
+);
+
+test(
+  "RBAC: the controller's roles grant exactly what it used in these runs, and nothing it needed was refused",
+  { skip },
+  async () => {
+    const user = `system:serviceaccount:${CONTROLLER_NAMESPACE}:${CONTROLLER_NAME}`;
+    const events = (await cluster.plane.audit()).filter(
+      (e) => e.user.username === user && e.stage === 'ResponseComplete',
+    );
+    assert.ok(events.length > 50, `the controller's requests are in the audit log (${events.length})`);
+    const refused = events.filter((e) => e.responseStatus?.code === 403);
+    assert.deepEqual(
+      refused.map((e) => `${e.verb} ${e.requestURI}`),
+      [],
+      'nothing the controller asked for was forbidden',
+    );
+    const key = (group: string, resource: string, verb: string): string =>
+      `${group || 'core'} ${resource} ${verb}`;
+    const used = new Set(
+      events.map((e) =>
+        key(
+          e.objectRef?.apiGroup ?? '',
+          `${e.objectRef?.resource ?? ''}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
+          e.verb,
+        ),
+      ),
+    );
+    const granted = [...CONTROLLER_RULES, ...CONTROLLER_LEASE_RULES].flatMap((rule) =>
+      rule.apiGroups.flatMap((group) =>
+        rule.resources.flatMap((resource) => rule.verbs.map((verb) => key(group, resource, verb))),
+      ),
+    );
+    // `bind` is checked when a RoleBinding is created, not requested: its use is that create.
+    const unused = granted.filter((g) => !used.has(g) && !g.endsWith(' bind'));
+    assert.deepEqual(unused, [], `granted but never used: ${unused.join('; ')}`);
+    assert.ok(used.has(key('rbac.authorization.k8s.io', 'rolebindings', 'create')), 'the bind was exercised');
   },
 );

@@ -23,7 +23,7 @@ import {
   type ExplainedRule,
 } from './rbac.js';
 
-type Manifest = Record<string, unknown>;
+export type Manifest = Record<string, unknown>;
 
 /** Each role's rules with their reasons, which the YAML shows as comments. */
 const REASONS = new WeakMap<Manifest, readonly ExplainedRule[]>();

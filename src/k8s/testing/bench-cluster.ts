@@ -13,12 +13,23 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   RbacAuthorizationV1Api,
+  KubernetesObjectApi,
   type KubeConfig,
+  type KubernetesObject,
   type V1Job,
 } from '@kubernetes/client-node';
-import { GROUP, PLURAL, RUNNER_ACCOUNT, VERSION } from '../names.js';
+import { CONTROLLER_NAME, CONTROLLER_NAMESPACE, GROUP, PLURAL, VERSION } from '../names.js';
 import type { BenchmarkJobObject } from '../resource.js';
-import { policyRules, RUNNER_RULES } from '../rbac.js';
+import {
+  controllerClusterRole,
+  controllerClusterRoleBinding,
+  controllerLeaseRole,
+  controllerLeaseRoleBinding,
+  controllerServiceAccount,
+  namespace,
+  runnerClusterRole,
+  type Manifest,
+} from '../manifests.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { installCrd } from './crd.js';
 import { startKubelet, type Kubelet } from './kubelet.js';
@@ -44,7 +55,7 @@ export interface BenchCluster {
   batch: BatchV1Api;
   custom: CustomObjectsApi;
   rbac: RbacAuthorizationV1Api;
-  /** Starts `infermark controller` with this identity and kubeconfig (the admin's unless given). */
+  /** Starts `infermark controller` with this identity, as its ServiceAccount unless a kubeconfig is given. */
   controller(identity: string, options?: { kubeconfig?: string; args?: string[] }): ControllerProcess;
   /** Creates a namespace and waits until its ServiceAccount admission admits pods (its token exists). */
   namespace(name: string): Promise<void>;
@@ -80,6 +91,11 @@ export async function until<T>(
 
 const CUSTOM = { group: GROUP, version: VERSION, plural: PLURAL };
 
+/** Creates a manifest as `kubectl create` does (through the client's typed models). */
+async function createManifest(kc: KubeConfig, manifest: Manifest): Promise<void> {
+  await KubernetesObjectApi.makeApiClient(kc).create(manifest as KubernetesObject);
+}
+
 export async function startBenchCluster(options: {
   coordinatorPort: number;
   image?: string;
@@ -95,10 +111,31 @@ export async function startBenchCluster(options: {
     const batch = kc.makeApiClient(BatchV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-    // The runner's ClusterRole, as deploy/ installs it; the controller binds it per namespace.
-    await rbac.createClusterRole({
-      body: { metadata: { name: RUNNER_ACCOUNT }, rules: policyRules(RUNNER_RULES) },
+    // RBAC as deploy/ installs it: the controller runs as its own ServiceAccount with exactly
+    // those rights (a missing one fails the tests; an unused one fails the RBAC test).
+    for (const manifest of [
+      namespace(),
+      controllerServiceAccount(),
+      controllerClusterRole(),
+      controllerClusterRoleBinding(),
+      controllerLeaseRole(),
+      controllerLeaseRoleBinding(),
+      runnerClusterRole(),
+    ]) {
+      await createManifest(kc, manifest);
+    }
+    const controllerToken = await until('the controller ServiceAccount token', 30_000, async () => {
+      const sa = await core.readNamespacedServiceAccount({
+        name: CONTROLLER_NAME,
+        namespace: CONTROLLER_NAMESPACE,
+      });
+      const secret = sa.secrets?.[0]?.name;
+      if (!secret) return undefined;
+      const data = (await core.readNamespacedSecret({ name: secret, namespace: CONTROLLER_NAMESPACE })).data
+        ?.token;
+      return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
     });
+    const controllerKubeconfig = await plane.kubeconfigFor(controllerToken, CONTROLLER_NAME);
     kubelet = await startKubelet({
       kubeConfig: kc,
       certDir: join(plane.dir, 'certs'),
@@ -120,11 +157,11 @@ export async function startBenchCluster(options: {
             MAIN,
             'controller',
             '--kubeconfig',
-            kubeconfig ?? plane.kubeconfigPath,
+            kubeconfig ?? controllerKubeconfig,
             '--identity',
             identity,
             '--lease-namespace',
-            'default',
+            CONTROLLER_NAMESPACE,
             '--lease-duration-seconds',
             '3',
             '--resync-seconds',
@@ -157,6 +194,7 @@ export async function startBenchCluster(options: {
         return handle;
       },
       async namespace(name) {
+        // The namespace() manifest function is shadowed here: a test namespace is plain.
         await core.createNamespace({ body: { metadata: { name } } }).catch((error: { code?: number }) => {
           if (error.code !== 409) throw error;
         });
