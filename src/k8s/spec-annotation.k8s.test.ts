@@ -28,11 +28,10 @@ let dir: string;
 
 /** Our CRD cut down to OME's spec fields: what a cluster with OME's controller has installed. */
 function omeCrd(): Record<string, unknown> {
-  const crd = benchmarkJobCrd() as {
-    spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, any> } }> };
-  };
+  type Node = { properties: Record<string, Node> };
+  const crd = benchmarkJobCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Node } }> } };
   for (const version of crd.spec.versions) {
-    const spec = version.schema.openAPIV3Schema.properties.spec;
+    const spec = version.schema.openAPIV3Schema.properties.spec!;
     spec.properties = Object.fromEntries(
       Object.entries(spec.properties).filter(([field]) => OME_SPEC_FIELDS.includes(field)),
     );
