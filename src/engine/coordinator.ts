@@ -6,7 +6,7 @@
  * when a worker is lost. It keeps no state a worker depends on beyond the run: the
  * shard folders are the evidence.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
@@ -19,6 +19,7 @@ import {
   progressMessage,
   readyMessage,
   START_LEAD_MS,
+  shardToken,
   type DoneMessage,
   type EndMessage,
   type HelloMessage,
@@ -79,7 +80,7 @@ export class Coordinator {
     }));
   }
 
-  /** Listens on 127.0.0.1 (an ephemeral port unless given). */
+  /** Listens on 127.0.0.1 (an ephemeral port) unless told where (a pod listens on its own IP). */
   static async start(options: CoordinatorOptions, host = '127.0.0.1', port = 0): Promise<Coordinator> {
     const token = options.token ?? randomBytes(24).toString('base64url');
     let coordinator: Coordinator | null = null;
@@ -175,12 +176,9 @@ export class Coordinator {
     reply(pending.res, 200, answer);
   }
 
-  /**
-   * Shard `index`'s own bearer token, derived from the run's: a worker can speak only for its
-   * own shard, so a stray or duplicated worker cannot answer, end or replace another's.
-   */
+  /** Shard `index`'s own bearer token (shardToken of the run's). */
   tokenFor(index: number): string {
-    return createHmac('sha256', this.token).update(`shard:${index}`).digest('base64url');
+    return shardToken(this.token, index);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

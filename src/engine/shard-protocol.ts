@@ -4,12 +4,23 @@
  * another version, or anything else that reaches the port, gets a clear refusal, not
  * a half-understood message.
  */
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 export const SHARD_PROTOCOL_VERSION = 1;
 
 /** The worker's bearer token travels in its environment, never on its command line (ps shows that). */
 export const COORDINATOR_TOKEN_ENV = 'INFERMARK_COORDINATOR_TOKEN';
+
+/**
+ * Shard `index`'s own bearer token, derived from the run's: a worker can speak only for its
+ * own shard, so a stray or duplicated worker cannot answer, end or replace another's. Whoever
+ * starts the workers (the coordinator, or the Kubernetes controller writing its Secret) derives
+ * them alike.
+ */
+export function shardToken(runToken: string, index: number): string {
+  return createHmac('sha256', runToken).update(`shard:${index}`).digest('base64url');
+}
 
 /** A worker's messages are small; the job it is sent may carry a long scenario list. */
 export const MESSAGE_LIMIT_BYTES = 64 * 1024;
