@@ -14,6 +14,7 @@ import { formatPath } from '../spec/field-path.js';
 import { toValidationIssues } from '../spec/job-issues.js';
 import { validateJob } from '../spec/job-validate.js';
 import { registerSecret } from '../base/redact.js';
+import { identityFromEnv } from '../k8s/runner-identity.js';
 
 export async function shardCommand(flags: {
   coordinator: string;
@@ -66,6 +67,7 @@ export async function shardCommand(flags: {
     job: validated.job,
     ...(apiKey ? { apiKey } : {}),
     signal: abort.signal,
+    kubernetes: identityFromEnv(process.env),
   });
   return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
 }

@@ -9,6 +9,7 @@ import { executeRun, type RunResult } from './run.js';
 import type { CoordinatorClient } from './shard-client.js';
 import type { ShardJobAnswer } from './shard-protocol.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
+import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 
 export interface ShardRunInputs {
   client: CoordinatorClient;
@@ -18,6 +19,8 @@ export interface ShardRunInputs {
   job: ValidatedJob;
   apiKey?: string;
   signal?: AbortSignal;
+  /** The shard's pod, when it runs in one (recorded in its folder's run.json). */
+  kubernetes?: KubernetesIdentity | null;
 }
 
 export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
@@ -33,6 +36,7 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
     ...(inputs.apiKey ? { apiKey: inputs.apiKey } : {}),
     outRoot: parent,
     ...(inputs.signal ? { signal: inputs.signal } : {}),
+    ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
     group: { ...answer.group, dir: parent },
     // The coordinator's view shows the sum of every shard's live counts.
     events: { onProgress: (plan, snapshot) => client.progress(plan.index, snapshot) },

@@ -45,7 +45,7 @@ export function watchCancel(
     } catch (error) {
       if (failures++ === 0)
         report(
-          `infermark: ${where} not read for spec.cancel (${describeApiError(error)}); the run goes on, reads go on without another word`,
+          `infermark: ${where} not read for spec.cancel (${describeApiError(error, timeoutMs)}); the run goes on, reads go on without another word`,
         );
     }
     if (!stopped) schedule();

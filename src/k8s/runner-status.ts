@@ -27,6 +27,8 @@ import type { RunnerTarget } from './runner-identity.js';
 export const STATUS_INTERVAL_MS = 2000;
 /** One API request's bound: a slow API server costs the status, never the run. */
 export const API_TIMEOUT_MS = 10_000;
+/** After a failed patch, the next waits at least this long (an API server that refuses at once). */
+export const RETRY_AFTER_FAILURE_MS = 1000;
 /** How long the process waits at its end for the last state to be written. */
 export const FLUSH_TIMEOUT_MS = 15_000;
 
@@ -101,10 +103,9 @@ export function kubeStatusApi(kc: KubeConfig, target: RunnerTarget): StatusApi {
 }
 
 /** An API error in one line, without what it carried (a body may quote a request). */
-export function describeApiError(error: unknown): string {
+export function describeApiError(error: unknown, timeoutMs = API_TIMEOUT_MS): string {
   const e = error as { code?: unknown; body?: unknown; name?: string; message?: string };
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError')
-    return `no answer in ${API_TIMEOUT_MS / 1000} s`;
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return `no answer in ${timeoutMs / 1000} s`;
   if (typeof e?.code === 'number') {
     let message = '';
     try {
@@ -134,6 +135,7 @@ export class StatusWriter {
   private inFlight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastSentMs = -Infinity;
+  private retryAtMs = -Infinity;
   private failures = 0;
   private closed = false;
   private readonly intervalMs: number;
@@ -182,7 +184,8 @@ export class StatusWriter {
 
   private pump(): void {
     if (this.inFlight || !this.pending || this.closed) return;
-    const waitMs = this.urgent ? 0 : this.lastSentMs + this.intervalMs - Date.now();
+    const now = Date.now();
+    const waitMs = Math.max(this.urgent ? 0 : this.lastSentMs + this.intervalMs - now, this.retryAtMs - now);
     if (waitMs > 0) {
       this.timer ??= setTimeout(() => {
         this.timer = null;
@@ -208,11 +211,12 @@ export class StatusWriter {
         },
         (error: unknown) => {
           this.counts.failed++;
+          this.retryAtMs = Date.now() + Math.max(this.intervalMs, RETRY_AFTER_FAILURE_MS);
           // Not lost: tried again with the next state (whose newer fields win).
           this.pending = { ...body, ...this.pending };
           if (this.failures++ === 0)
             this.report(
-              `infermark: status of ${this.where} not updated (${describeApiError(error)}); the run goes on, later patches are tried without another word`,
+              `infermark: status of ${this.where} not updated (${describeApiError(error, this.timeoutMs)}); the run goes on, later patches are tried without another word`,
             );
         },
       )
