@@ -10,14 +10,9 @@ import type { WorkerExit, WorkerHandle, WorkerLauncher, WorkerSpec } from '../en
 /** How long the first iteration waits for every shard pod: scheduling and an image pull. */
 export const POD_STARTUP_WAIT_MS = 10 * 60_000;
 
-/** Shortens the wait above, for tests that start their workers late on purpose (milliseconds). */
-export const STARTUP_WAIT_ENV = 'INFERMARK_WORKER_STARTUP_WAIT_MS';
-
-export function externalWorkers(env: NodeJS.ProcessEnv = process.env): WorkerLauncher {
-  const override = Number(env[STARTUP_WAIT_ENV]);
-  const startupWaitMs = Number.isInteger(override) && override > 0 ? override : POD_STARTUP_WAIT_MS;
+export function externalWorkers(): WorkerLauncher {
   return {
-    startupWaitMs,
+    startupWaitMs: POD_STARTUP_WAIT_MS,
     launch(spec: WorkerSpec): WorkerHandle {
       let release: (exit: WorkerExit) => void = () => {};
       const exited = new Promise<WorkerExit>((resolve) => (release = resolve));

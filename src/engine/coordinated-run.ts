@@ -238,13 +238,14 @@ async function coordinateIterations(
  */
 async function stopWorkers(coordinator: Coordinator, workers: Workers, waitMs: number): Promise<void> {
   coordinator.stopAll(coordinator.lostShards().length > 0 ? 'a shard was lost' : 'the run ended');
-  // A worker started elsewhere has no process here: it is done when its shard has ended or is lost.
+  // A worker started elsewhere has no process here: it is done when its shard has ended or is
+  // lost, or never said hello (it has written nothing; if it comes later, it finds no coordinator).
   const allExited = Promise.all(
     workers.handles.map((handle, index) =>
       handle.external
         ? coordinator.until(() => {
             const shard = coordinator.shards[index];
-            return !shard || shard.end !== null || shard.lost !== null;
+            return !shard || shard.hello === null || shard.end !== null || shard.lost !== null;
           })
         : workers.exits[index],
     ),
