@@ -14,6 +14,7 @@ import { watchCancel } from './runner-cancel.js';
 import {
   iterationStatus,
   kubeStatusApi,
+  MAX_STATUS_ITERATIONS,
   runOutcome,
   statusEvents,
   StatusWriter,
@@ -175,6 +176,40 @@ test("the run's events become details, runId and one line per finished iteration
       ttftP99Ms: 40.1,
       outputTokensPerS: 812.5,
     });
+  } finally {
+    await api.close();
+  }
+});
+
+test('the status lists the latest MAX_STATUS_ITERATIONS iterations: a huge plan cannot outgrow the object', async () => {
+  const api = await startApiStandIn();
+  try {
+    const writer = new StatusWriter(kubeStatusApi(api.kubeConfig(TOKEN), TARGET), 'bench', { intervalMs: 0 });
+    const events = statusEvents(writer);
+    const total = MAX_STATUS_ITERATIONS + 44;
+    const plan = { index: 0, scenario: 'D(1,1)', concurrency: 1 } as unknown as IterationPlan;
+    const summary = (iteration: number) =>
+      ({
+        iteration,
+        scenario: 'D(1,1)',
+        concurrency: 1,
+        rate_rps: null,
+        requests: { measured: 1, completed: 1, errored: 0 },
+        distributions: { ttft_ms: { p50: 1, p99: 1 } },
+        output_throughput_tokens_per_s: 1,
+      }) as unknown as IterationSummary;
+    for (let i = 0; i < total; i++) {
+      events.onIterationStart?.(plan, total);
+      events.onIterationEnd?.(plan, summary(i));
+    }
+    await writer.flush(5000);
+    const last = (api.requests[api.requests.length - 1]?.body as { status: RunnerStatus }).status;
+    assert.equal(last.iterations?.length, MAX_STATUS_ITERATIONS);
+    assert.equal(last.iterations?.[MAX_STATUS_ITERATIONS - 1]?.index, total - 1);
+    assert.equal(
+      last.details,
+      `Finished iteration ${total}/${total}: D(1,1) concurrency=1, 1 requests, 0 errors`,
+    );
   } finally {
     await api.close();
   }

@@ -32,6 +32,14 @@ export const RETRY_AFTER_FAILURE_MS = 1000;
 /** How long the process waits at its end for the last state to be written. */
 export const FLUSH_TIMEOUT_MS = 15_000;
 
+/**
+ * The status lists at most this many iterations, the latest (a job may plan 65,536; the API
+ * server refuses an object over about 1.5 MB, and the run folder has them all anyway).
+ */
+export const MAX_STATUS_ITERATIONS = 256;
+/** `details` is one line for `kubectl get`: longer scenario names are cut. */
+const MAX_DETAILS_CHARS = 512;
+
 /** One finished iteration, as the status lists it. */
 export interface IterationStatus {
   index: number;
@@ -265,17 +273,23 @@ function pointText(plan: IterationPlan): string {
   return plan.scenario;
 }
 
+function clipDetails(text: string): string {
+  return text.length <= MAX_DETAILS_CHARS ? text : `${text.slice(0, MAX_DETAILS_CHARS - 1)}…`;
+}
+
 /** The run's events as status: details while it goes, runId at its start, a line per iteration. */
 export function statusEvents(writer: StatusWriter): RunEvents {
   let total = 0;
   let started = 0;
   let repeatText = '';
   let iterations: IterationStatus[] = [];
+  let finished = 0;
   let running = '';
   return {
     onRunStart({ runId, plans, repeat, repeats }) {
       total = plans.length;
       started = 0;
+      finished = 0;
       iterations = [];
       repeatText = repeats > 1 ? `repeat ${repeat + 1}/${repeats}: ` : '';
       writer.update(
@@ -286,7 +300,7 @@ export function statusEvents(writer: StatusWriter): RunEvents {
     onIterationStart(plan, planned) {
       total = planned;
       started++;
-      running = `${repeatText}Running iteration ${started}/${total}: ${pointText(plan)}`;
+      running = clipDetails(`${repeatText}Running iteration ${started}/${total}: ${pointText(plan)}`);
       writer.update({ details: running });
     },
     onProgress(_plan, snapshot: ProgressSnapshot) {
@@ -295,11 +309,14 @@ export function statusEvents(writer: StatusWriter): RunEvents {
       writer.update({ details: `${running}, ${snapshot.measured_done}${of} requests done${errors}` });
     },
     onIterationEnd(plan, summary) {
-      iterations = [...iterations, iterationStatus(summary)];
+      iterations = [...iterations, iterationStatus(summary)].slice(-MAX_STATUS_ITERATIONS);
+      finished++;
       writer.update(
         {
           iterations,
-          details: `${repeatText}Finished iteration ${iterations.length}/${total}: ${pointText(plan)}, ${summary.requests.measured} requests, ${summary.requests.errored} errors`,
+          details: clipDetails(
+            `${repeatText}Finished iteration ${finished}/${total}: ${pointText(plan)}, ${summary.requests.measured} requests, ${summary.requests.errored} errors`,
+          ),
         },
         true,
       );
