@@ -9,7 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { cli, MAIN, ROOT, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
+import { COORDINATOR_TOKEN_ENV, shardToken } from '../engine/shard-protocol.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { ENV, SPEC_ANNOTATION } from './names.js';
@@ -28,7 +31,12 @@ const { sim, tmp } = simulatorFixture('infermark-runner-', {
   batchSlowdown: 0,
 });
 
-async function jobFile(name: string, requests: number, scenarios: string[]): Promise<string> {
+async function jobFile(
+  name: string,
+  requests: number,
+  scenarios: string[],
+  concurrency = 1,
+): Promise<string> {
   const path = join(tmp(), `${name}.yaml`);
   await writeFile(
     path,
@@ -40,7 +48,7 @@ async function jobFile(name: string, requests: number, scenarios: string[]): Pro
       `  endpoint: { endpoint: { url: '${sim().url}', apiFormat: openai, modelName: m } }`,
       '  task: text-to-text',
       `  trafficScenarios: [${scenarios.map((s) => `'${s}'`).join(', ')}]`,
-      '  numConcurrency: [1]',
+      `  numConcurrency: [${concurrency}]`,
       '  maxTimePerIteration: 1',
       `  maxRequestsPerIteration: ${requests}`,
       `  outputLocation: { storageUri: 'file://${join(tmp(), `store-${name}`)}' }`,
@@ -199,6 +207,137 @@ test('spec.cancel mid-run: the iteration under way stops, the finished one is ke
     assert.deepEqual(status.outcome, { result: 'cancelled', reason: 'cancelled: spec.cancel is true' });
     assert.equal(status.artifactManifestDigest, report.artifact_manifest_digest);
     assert.ok(status.results?.startsWith('file://'), String(status.results));
+  } finally {
+    await api.close();
+  }
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function untilListening(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`nothing listened on ${port} in ${timeoutMs} ms`);
+}
+
+/** `infermark shard` as a shard pod runs it: the run pod's environment, its own pod, its shard's token. */
+function shardPod(env: NodeJS.ProcessEnv, url: string, index: number, token: string) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, 'shard', '--coordinator', url, '--shard', String(index)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...env,
+        [COORDINATOR_TOKEN_ENV]: token,
+        [ENV.podUid]: `shard-pod-uid-${index}`,
+        [ENV.podName]: `split-shard-${index}`,
+      },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+test('a split run in pods: spec.cancel reaches the shards too; the merged run keeps the finished iteration and names the run pod', async () => {
+  const api = await startApiStandIn();
+  try {
+    const kubeconfig = join(tmp(), 'kubeconfig-split');
+    await writeFile(kubeconfig, api.kubeconfigYaml(TOKEN));
+    api.object = { spec: {}, metadata: {} };
+    const out = join(tmp(), 'runs-split');
+    // Two shards of one slot each: 60 requests take about 9 s an iteration.
+    const file = await jobFile('split', 60, ['D(16,6)', 'D(16,5)', 'D(16,4)'], 2);
+    const env = podEnv(api, kubeconfig, 'split');
+    const runToken = 'run-token-split-0123456789abcdef';
+    const port = await freePort();
+    const run = cli(
+      [
+        'run',
+        file,
+        '--workers',
+        '2',
+        '--coordinator-listen',
+        `127.0.0.1:${port}`,
+        '--out',
+        out,
+        '--quiet',
+        '--no-warehouse',
+      ],
+      { env: { ...env, [COORDINATOR_TOKEN_ENV]: runToken }, timeoutMs: 90_000 },
+    );
+    await untilListening(port, 30_000);
+    const url = `http://127.0.0.1:${port}`;
+    const shards = [0, 1].map((i) => shardPod(env, url, i, shardToken(runToken, i)));
+    let cancelledAtMs = 0;
+    const watcher = setInterval(() => {
+      if (
+        cancelledAtMs === 0 &&
+        statuses(api).some((s) => /^Running iteration 2\/3: .*requests done/.test(s.details ?? ''))
+      ) {
+        cancelledAtMs = Date.now();
+        api.object = { spec: { cancel: true }, metadata: {} };
+      }
+    }, 50);
+    const [result, ...ended] = await Promise.all([run, ...shards]).finally(() => clearInterval(watcher));
+    assert.ok(
+      cancelledAtMs > 0,
+      statuses(api)
+        .map((s) => s.details)
+        .join('\n'),
+    );
+    assert.equal(result.code, 130, result.stderr);
+    for (const [i, shard] of ended.entries()) assert.equal(shard.code, 130, `shard ${i}: ${shard.stderr}`);
+    // Iteration 2 interrupted, not run to its end: the shards saw spec.cancel themselves.
+    const dir = await runFolderUnder(out);
+    const report = await verifyRunFolder(dir);
+    assert.equal(report.sealed, true);
+    const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as {
+      status: string;
+      iterations_completed: number;
+      iterations: Array<{ ended_by: string }>;
+    };
+    assert.equal(summary.iterations_completed, 1);
+    assert.equal(summary.iterations[1]?.ended_by, 'interrupted');
+    const runJson = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as {
+      kubernetes: { pod_uid: string };
+    };
+    assert.equal(runJson.kubernetes.pod_uid, 'pod-uid-1');
+    const shard1 = JSON.parse(await readFile(join(dir, 'shards', '001', 'run.json'), 'utf8')) as {
+      kubernetes: { pod_uid: string; pod_name: string };
+    };
+    assert.deepEqual(
+      [shard1.kubernetes.pod_uid, shard1.kubernetes.pod_name],
+      ['shard-pod-uid-1', 'split-shard-1'],
+    );
+    const status = merged(api);
+    assert.equal(status.outcome?.result, 'cancelled');
+    assert.equal(status.artifactManifestDigest, report.artifact_manifest_digest);
   } finally {
     await api.close();
   }

@@ -7,7 +7,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import type { RunEvents } from '../metrics/run-events.js';
-import { identityFromEnv, runnerTarget } from './runner-identity.js';
+import { identityFromEnv, runnerTarget, type RunnerTarget } from './runner-identity.js';
 import { watchCancel, type CancelWatch } from './runner-cancel.js';
 import {
   kubeStatusApi,
@@ -41,22 +41,39 @@ export interface RunnerLinkOptions extends StatusWriterOptions {
   cancelIntervalMs?: number;
 }
 
+function defaultApi(target: RunnerTarget): StatusApi {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kubeStatusApi(kc, target);
+}
+
+/**
+ * A shard pod's own watch of spec.cancel (it has the run pod's environment): the coordinator
+ * cannot signal a pod, so each shard ends its current iteration itself, as on its Ctrl-C.
+ * Null when this process is not in a BenchmarkJob's pod.
+ */
+export function watchJobCancel(
+  env: NodeJS.ProcessEnv,
+  onCancel: () => void,
+  options: { api?: StatusApi; intervalMs?: number } = {},
+): CancelWatch | null {
+  const target = runnerTarget(env);
+  if (!target) return null;
+  return watchCancel(
+    options.api ?? defaultApi(target),
+    `BenchmarkJob ${target.namespace}/${target.name}`,
+    onCancel,
+    options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {},
+  );
+}
+
 /** The link, or null when this process is not a BenchmarkJob's runner. */
 export function startRunnerLink(env: NodeJS.ProcessEnv, options: RunnerLinkOptions = {}): RunnerLink | null {
   const target = runnerTarget(env);
   const identity = identityFromEnv(env);
   if (!target || !identity) return null;
   const where = `BenchmarkJob ${target.namespace}/${target.name}`;
-  const api =
-    options.api ??
-    kubeStatusApi(
-      (() => {
-        const kc = new KubeConfig();
-        kc.loadFromDefault();
-        return kc;
-      })(),
-      target,
-    );
+  const api = options.api ?? defaultApi(target);
   const writer = new StatusWriter(api, where, options);
   const cancel = new AbortController();
   const watch: CancelWatch = watchCancel(api, where, () => cancel.abort(), {
