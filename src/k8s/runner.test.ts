@@ -342,3 +342,29 @@ test('a split run in pods: spec.cancel reaches the shards too; the merged run ke
     await api.close();
   }
 });
+
+test('a job the runner refuses (exit 2) still ends its BenchmarkJob failed, with the reason', async () => {
+  const api = await startApiStandIn();
+  try {
+    const kubeconfig = join(tmp(), 'kubeconfig-refused');
+    await writeFile(kubeconfig, api.kubeconfigYaml(TOKEN));
+    api.object = { spec: {}, metadata: {} };
+    const file = await jobFile('refused', 3, ['D(16,6)']);
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8')).replace('maxRequestsPerIteration: 3', 'maxRequestsPerIteration: -3'),
+    );
+    const result = await cli(
+      ['run', file, '--out', join(tmp(), 'runs-refused'), '--quiet', '--no-warehouse'],
+      {
+        env: podEnv(api, kubeconfig, 'refused'),
+      },
+    );
+    assert.equal(result.code, 2, result.stderr);
+    const outcome = merged(api).outcome as { result: string; reason: string };
+    assert.equal(outcome.result, 'failed');
+    assert.match(outcome.reason, /spec\.maxRequestsPerIteration: -3/);
+  } finally {
+    await api.close();
+  }
+});
