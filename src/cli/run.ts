@@ -18,7 +18,7 @@ import { externalWorkers } from './external-workers.js';
 import { COORDINATOR_TOKEN_ENV } from '../engine/shard-protocol.js';
 import { runnerTarget } from '../k8s/runner-identity.js';
 import type { RunnerLink } from '../k8s/runner.js';
-import { bothEvents, runOutcome } from '../k8s/runner-status.js';
+import { bothEvents, runOutcome } from '../k8s/runner-events.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import type { RunResult } from '../engine/run.js';

@@ -6,7 +6,7 @@
  * a failed read is told once on stderr and the watch goes on.
  */
 import { effectiveSpec } from './spec-annotation.js';
-import { API_TIMEOUT_MS, describeApiError, type StatusApi } from './runner-status.js';
+import { API_TIMEOUT_MS, describeApiError, type StatusApi } from './runner-api.js';
 
 /** How often the BenchmarkJob is read while the run goes. */
 export const CANCEL_POLL_MS = 3000;

@@ -9,14 +9,9 @@ import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import type { RunEvents } from '../metrics/run-events.js';
 import { identityFromEnv, runnerTarget, type RunnerTarget } from './runner-identity.js';
 import { watchCancel, type CancelWatch } from './runner-cancel.js';
-import {
-  kubeStatusApi,
-  statusEvents,
-  StatusWriter,
-  type RunnerOutcome,
-  type StatusApi,
-  type StatusWriterOptions,
-} from './runner-status.js';
+import { kubeStatusApi, type StatusApi } from './runner-api.js';
+import { statusEvents } from './runner-events.js';
+import { StatusWriter, type RunnerOutcome, type StatusWriterOptions } from './runner-status.js';
 
 /** Why a run ends when its BenchmarkJob says cancel. */
 export const CANCEL_REASON = 'cancelled: spec.cancel is true';
