@@ -64,7 +64,11 @@ export function defineRunCommand(command: UntypedCommand) {
         '--max-error-rate <ratio>',
         'fail the run (exit 1) when errored / (completed + errored) measured requests is above this, 0..1 (default 0.5)',
       )
-      .option('--no-preflight', 'do not check the model name against GET /v1/models before the run'),
+      .option('--no-preflight', 'do not check the model name against GET /v1/models before the run')
+      .option(
+        '--coordinator-listen <host:port>',
+        'split run with workers started elsewhere (shard pods): the coordinator listens here, token from INFERMARK_COORDINATOR_TOKEN',
+      ),
   );
 }
 

@@ -14,13 +14,18 @@ import { resolveApiKey } from '../backends/api-key.js';
 import type { WorkerPool } from '../engine/coordinated-run.js';
 import { MAX_WORKERS } from '../spec/job-limits.js';
 import { localWorkers } from './local-workers.js';
+import { externalWorkers } from './external-workers.js';
+import { COORDINATOR_TOKEN_ENV } from '../engine/shard-protocol.js';
+import { runnerTarget } from '../k8s/runner-identity.js';
+import type { RunnerLink } from '../k8s/runner.js';
+import { bothEvents, runOutcome } from '../k8s/runner-events.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
 import type { RunResult } from '../engine/run.js';
 import type { RunEvents } from '../metrics/run-events.js';
-import { ExitCode, ValidationError, type ValidationIssue } from '../base/errors.js';
+import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
-import { registerUrlSecrets, scrubText } from '../base/redact.js';
+import { registerSecret, registerUrlSecrets, scrubText } from '../base/redact.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore } from '../storage/registry.js';
@@ -44,12 +49,30 @@ import type { RunFlags } from './run-flags.js';
  * `out` alone is required; `demo` and `gate --job` give only some.
  */
 export type RunJobFlags = Pick<RunFlags, 'out'> &
-  Partial<Pick<RunFlags, 'url' | 'model' | 'warehouse' | 'json' | 'quiet' | 'metricsPort' | 'metricsHost'>>;
+  Partial<
+    Pick<
+      RunFlags,
+      'url' | 'model' | 'warehouse' | 'json' | 'quiet' | 'metricsPort' | 'metricsHost' | 'coordinatorListen'
+    >
+  >;
 
-/** Runs the command; returns the process exit code. */
+/**
+ * Runs the command; returns the process exit code. In a BenchmarkJob's pod (docs/k8s.md) the
+ * run also keeps the BenchmarkJob's status, ends on its spec.cancel, and says its outcome,
+ * a refused job's included.
+ */
 export async function runCommand(jobFile: string | undefined, flags: RunFlags): Promise<number> {
-  const job = jobFile ? await loadJobFileWithOverrides(jobFile, flags) : jobFromCli(cliJobOptions(flags));
-  return runAndReport(job, jobFile ?? null, flags);
+  // Only a BenchmarkJob's pod loads the Kubernetes client.
+  const runner = runnerTarget(process.env)
+    ? (await import('../k8s/runner.js')).startRunnerLink(process.env)
+    : null;
+  try {
+    const job = jobFile ? await loadJobFileWithOverrides(jobFile, flags) : jobFromCli(cliJobOptions(flags));
+    return await runAndReport(job, jobFile ?? null, flags, undefined, runner);
+  } catch (error) {
+    await runner?.finish({ result: 'failed', reason: scrubText((error as Error).message ?? String(error)) });
+    throw error;
+  }
 }
 
 /**
@@ -125,8 +148,10 @@ export async function runAndReport(
   flags: RunJobFlags,
   /** Sees the last run (the demo prints its next commands with its folder). */
   onRun?: (last: RunOutcome) => void,
+  /** The BenchmarkJob this run reports to, in its pod. */
+  runner?: RunnerLink | null,
 ): Promise<number> {
-  const group = await runJob(job, jobFile, flags);
+  const group = await runJob(job, jobFile, flags, runner);
   const last = group.runs[group.runs.length - 1] as RunOutcome;
   onRun?.(last);
   if (flags.json) {
@@ -192,6 +217,7 @@ export async function runAndReport(
       );
     }
   }
+  await runner?.finish(runOutcome(group, runner.cancelReason()));
   if (group.interrupted) return ExitCode.interrupted;
   if (group.runs.some((run) => run.upload && !run.upload.ok)) return ExitCode.failure;
   if (group.runs.some((run) => run.warehouse && !run.warehouse.ok)) return ExitCode.failure;
@@ -224,6 +250,7 @@ export async function runJob(
   job: ValidatedJob,
   jobFile: string | null,
   flags: RunJobFlags,
+  runner?: RunnerLink | null,
 ): Promise<RunGroupResult<RunOutcome>> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
@@ -235,6 +262,8 @@ export async function runJob(
   const apiKey = await resolveApiKey(job.spec.apiKey);
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
+  // Before any load or store is touched: a split run's listen address and token are checked first.
+  const workers = workerPool(job, flags);
   // Storage is checked before any load is sent: missing credentials cost nothing (the URI was parsed with the job).
   const output = job.parsed.outputLocation
     ? await openStore({
@@ -246,9 +275,15 @@ export async function runJob(
   try {
     if (output) await preflightStore(output);
     // Each repeat is shipped and ingested as it ends: an interrupted group keeps them there too.
-    return await executeWithView(job, jobFile, jobProvenance, endpoint, apiKey, flags, async (result) => {
+    const context = { job, jobFile, jobProvenance, endpoint, apiKey, flags, workers, runner };
+    return await executeWithView(context, async (result) => {
       const upload = output ? await uploadAtEnd(result, output, job, flags) : null;
       const uploadedTo = upload?.ok && job.spec.outputLocation ? [job.spec.outputLocation.storageUri] : [];
+      runner?.sealed({
+        runId: result.runId,
+        artifactManifestDigest: result.artifactManifestDigest,
+        ...(upload?.ok && uploadedTo[0] ? { results: joinUri(uploadedTo[0], upload.result.prefix) } : {}),
+      });
       return { ...result, upload, warehouse: await ingestAtEnd(result, uploadedTo, flags) };
     });
   } finally {
@@ -336,15 +371,28 @@ function refuseUnpinnedClaim(
     ]);
 }
 
+/** `file:///x` + `folder/run` → `file:///x/folder/run`. */
+function joinUri(base: string, prefix: string): string {
+  return `${base.replace(/\/+$/, '')}/${prefix.replace(/^\/+/, '')}`;
+}
+
+/** What a run is executed with, once the job is resolved. */
+interface RunContext {
+  job: ValidatedJob;
+  jobFile: string | null;
+  jobProvenance: JobFileProvenance | null;
+  endpoint: ResolvedEndpoint;
+  apiKey: string | undefined;
+  flags: RunJobFlags;
+  workers: WorkerPool | undefined;
+  runner: RunnerLink | null | undefined;
+}
+
 async function executeWithView(
-  job: ValidatedJob,
-  jobFile: string | null,
-  jobProvenance: JobFileProvenance | null,
-  endpoint: ResolvedEndpoint,
-  apiKey: string | undefined,
-  flags: RunJobFlags,
+  context: RunContext,
   afterRun: (result: RunResult) => Promise<RunOutcome>,
 ): Promise<RunGroupResult<RunOutcome>> {
+  const { job, jobFile, jobProvenance, endpoint, apiKey, flags, workers, runner } = context;
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
   // Listening before any load is sent: a taken port or a bad topology label costs nothing.
   const hot =
@@ -354,7 +402,6 @@ async function executeWithView(
           await import('../telemetry/metrics-server.js')
         ).serveHotMetrics(job, jobFile, { port: flags.metricsPort, host: flags.metricsHost });
   if (hot) view.notice(`hot metrics: ${hot.url}`);
-  const workers = workerPool(job);
   // The workers' requests are in their own processes: the hot metrics here do not see them yet.
   if (hot && workers)
     view.notice(`hot metrics: a run split over ${workers.count} workers reports no requests there`);
@@ -367,7 +414,7 @@ async function executeWithView(
     );
     interrupt.abort();
   };
-  const events: RunEvents = {
+  const viewEvents: RunEvents = {
     onRunStart: ({ runId, dir, plans, repeat, repeats }) => {
       total = plans.length;
       view.notice(
@@ -379,6 +426,15 @@ async function executeWithView(
     onIterationEnd: (plan, summary) => view.done(plan, total, summary),
     onNotice: (message) => view.notice(message),
   };
+  const events = runner ? bothEvents(viewEvents, runner.events) : viewEvents;
+  // The BenchmarkJob's spec.cancel ends the run as the first Ctrl-C does.
+  const onCancel = (): void => {
+    if (interrupt.signal.aborted) return;
+    view.notice('cancelled (spec.cancel is true): finishing the current iteration');
+    interrupt.abort();
+  };
+  runner?.cancel.addEventListener('abort', onCancel, { once: true });
+  if (runner?.cancel.aborted) onCancel();
   process.on('SIGINT', onSigint);
   // A service manager's stop (SIGTERM) or a closed terminal (SIGHUP) ends the run as Ctrl-C does.
   process.on('SIGTERM', onSigint);
@@ -396,6 +452,7 @@ async function executeWithView(
         ...(apiKey ? { apiKey } : {}),
         outRoot: flags.out,
         signal: interrupt.signal,
+        ...(runner ? { kubernetes: runner.identity } : {}),
         events: hot ? hot.events(events) : events,
       },
       afterRun,
@@ -405,15 +462,57 @@ async function executeWithView(
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     process.off('SIGHUP', onSigint);
+    runner?.cancel.removeEventListener('abort', onCancel);
     await hot?.close();
   }
 }
 
-/** The local worker processes the job asks for (`auto`: one per core); none for one. */
-function workerPool(job: ValidatedJob): WorkerPool | undefined {
+/**
+ * The workers the job asks for (`auto`: one per core); none for one. Local processes, or with
+ * `--coordinator-listen` workers started elsewhere (shard pods) that reach the coordinator
+ * there with shard tokens derived from INFERMARK_COORDINATOR_TOKEN.
+ */
+function workerPool(job: ValidatedJob, flags: RunJobFlags): WorkerPool | undefined {
   const { workers } = job.spec;
   const count = workers === 'auto' ? availableParallelism() : (workers ?? 1);
-  return count > 1 ? { count, launcher: localWorkers } : undefined;
+  if (flags.coordinatorListen === undefined) return count > 1 ? { count, launcher: localWorkers } : undefined;
+  const listen = parseListen(flags.coordinatorListen);
+  if (count < 2 || workers === 'auto')
+    throw new ValidationError([
+      {
+        file: 'command line',
+        path: '--coordinator-listen',
+        value: flags.coordinatorListen,
+        message: `needs a split run of a known size: --workers N (N from 2), got ${String(workers ?? 1)}`,
+      },
+    ]);
+  const token = process.env[COORDINATOR_TOKEN_ENV];
+  // Read once and kept out of sight: no child of this process, log or error can carry it.
+  delete process.env[COORDINATOR_TOKEN_ENV];
+  if (!token || token.length < 16)
+    throw new InfermarkError(
+      'E_COORDINATOR_TOKEN',
+      `--coordinator-listen needs the run's coordinator token (16 characters or more) in ${COORDINATOR_TOKEN_ENV}; the shards' tokens derive from it`,
+      ExitCode.badInput,
+    );
+  registerSecret(token);
+  return { count, launcher: externalWorkers(), listen, token };
+}
+
+/** `HOST:PORT` (`[::]:7700` for IPv6); a bad one is refused as a bad flag. */
+function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 1 || port > 65535)
+    throw new ValidationError([
+      {
+        file: 'command line',
+        path: '--coordinator-listen',
+        value: text,
+        message: 'expected HOST:PORT, e.g. 0.0.0.0:7700 or [::]:7700 (port 1 to 65535)',
+      },
+    ]);
+  return { host: (match[1] ?? match[2]) as string, port };
 }
 
 /**

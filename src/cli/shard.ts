@@ -14,6 +14,7 @@ import { formatPath } from '../spec/field-path.js';
 import { toValidationIssues } from '../spec/job-issues.js';
 import { validateJob } from '../spec/job-validate.js';
 import { registerSecret } from '../base/redact.js';
+import { identityFromEnv, runnerTarget } from '../k8s/runner-identity.js';
 
 export async function shardCommand(flags: {
   coordinator: string;
@@ -45,18 +46,30 @@ export async function shardCommand(flags: {
       ExitCode.badInput,
     );
   }
-  const client = new CoordinatorClient(flags.coordinator, index, token);
+  // In a shard pod, spec.cancel ends this shard's iteration as its Ctrl-C does (only a pod loads the client).
+  const cancelWatch = runnerTarget(process.env)
+    ? (await import('../k8s/runner.js')).watchJobCancel(process.env, () => abort.abort())
+    : null;
+  try {
+    return await runTheShard(flags.coordinator, index, token, abort.signal);
+  } finally {
+    cancelWatch?.stop();
+  }
+}
+
+async function runTheShard(
+  coordinator: string,
+  index: number,
+  token: string,
+  signal: AbortSignal,
+): Promise<number> {
+  const client = new CoordinatorClient(coordinator, index, token);
   const answer = await client.job();
   const validated = validateJob(answer.job);
   if (!validated.ok) {
     // A worker of another version than its coordinator reads the job differently: said plainly.
     throw new ValidationError(
-      toValidationIssues(
-        validated.issues,
-        answer.job,
-        `the coordinator's job (${flags.coordinator})`,
-        formatPath,
-      ),
+      toValidationIssues(validated.issues, answer.job, `the coordinator's job (${coordinator})`, formatPath),
     );
   }
   const apiKey = await resolveApiKey(validated.job.spec.apiKey);
@@ -65,7 +78,8 @@ export async function shardCommand(flags: {
     answer,
     job: validated.job,
     ...(apiKey ? { apiKey } : {}),
-    signal: abort.signal,
+    signal,
+    kubernetes: identityFromEnv(process.env),
   });
   return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
 }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, ValidationError } from '../base/errors.js';
 import { REDACTED } from '../base/redact.js';
-import { isSafeRelativePath } from '../spec/storage-uri.js';
+import { isSafeRelativePath } from '../base/safe-path.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun, uploadRunFolder, type UploadResult } from '../storage/upload.js';
 import { preflightStore } from '../storage/retry-policy.js';

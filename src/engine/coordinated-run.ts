@@ -26,6 +26,10 @@ import { describeExit, type WorkerHandle, type WorkerLauncher } from './worker-l
 export interface WorkerPool {
   count: number;
   launcher: WorkerLauncher;
+  /** Where the coordinator listens (a pod's port for shard pods); 127.0.0.1 and a free port by default. */
+  listen?: { host: string; port: number };
+  /** The run's coordinator token, when whoever starts the workers already holds it; made here otherwise. */
+  token?: string;
 }
 
 /** Node's timers hold at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
@@ -38,8 +42,18 @@ const PROGRESS_INTERVAL_MS = 250;
 const SLACK_MS = 120_000;
 
 export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool): Promise<RunResult> {
-  const run = await openCoordinatedRun(inputs, pool.count);
-  const coordinator = await Coordinator.start({ of: pool.count, jobFor: (index) => jobAnswer(run, index) });
+  const run = await openCoordinatedRun(inputs, pool.count, pool.launcher.startupWaitMs ?? 0);
+  // Workers started elsewhere (pods) share no file system with this process: they ship their folders.
+  run.shipFiles = pool.listen !== undefined;
+  const coordinator = await Coordinator.start(
+    {
+      of: pool.count,
+      jobFor: (index) => jobAnswer(run, index),
+      ...(pool.token ? { token: pool.token } : {}),
+    },
+    pool.listen?.host,
+    pool.listen?.port,
+  );
   const workers = startWorkers(coordinator, pool, run);
   const { signal } = inputs;
   const interrupt = (): void => {
@@ -65,6 +79,7 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
   const merged = await mergeRunFolder(run.dir, {
     lostReasons: workers.lostReasons,
     slos: inputs.job.parsed.slos,
+    ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
   });
   const { runGroupId, repeat, repeats, order } = run;
   return { ...merged, runGroupId, repeat, repeats, iterationOrder: order };
@@ -83,6 +98,10 @@ interface CoordinatedRun {
   order: number[];
   /** The longest a shard may keep the others waiting: the longest iteration, its last request, and slack. */
   waitMs: number;
+  /** The longest the first iteration waits for every worker to be ready: at least waitMs. */
+  startWaitMs: number;
+  /** Workers write their folders elsewhere and ship them here (answer.ship_files). */
+  shipFiles: boolean;
 }
 
 /** The run's workers as they run: their handles, their exits, and why any was lost. */
@@ -93,7 +112,11 @@ interface Workers {
 }
 
 /** Names the run, makes its folder (with `shards/`), plans it and orders its iterations. */
-async function openCoordinatedRun(inputs: RunInputs, of: number): Promise<CoordinatedRun> {
+async function openCoordinatedRun(
+  inputs: RunInputs,
+  of: number,
+  startupWaitMs: number,
+): Promise<CoordinatedRun> {
   const { job } = inputs;
   const { spec } = job;
   const runId = newRunId();
@@ -110,7 +133,21 @@ async function openCoordinatedRun(inputs: RunInputs, of: number): Promise<Coordi
     MAX_TIMER_MS,
     Math.max(...plans.map((p) => p.max_time_s), 1) * 1000 + spec.requestTimeoutSeconds * 1000 + SLACK_MS,
   );
-  return { inputs, of, runId, runGroupId, repeat, repeats, dir, plans, order, waitMs };
+  const startWaitMs = Math.min(MAX_TIMER_MS, Math.max(waitMs, startupWaitMs));
+  return {
+    inputs,
+    of,
+    runId,
+    runGroupId,
+    repeat,
+    repeats,
+    dir,
+    plans,
+    order,
+    waitMs,
+    startWaitMs,
+    shipFiles: false,
+  };
 }
 
 /** What shard `index`'s worker is served: the job, its segment and folder, the run's identity. */
@@ -126,7 +163,9 @@ function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
     job_provenance: (inputs.jobProvenance ?? null) as ShardJobAnswer['job_provenance'],
     endpoint: { baseUrl: inputs.endpoint.baseUrl, path: inputs.endpoint.path, model: inputs.endpoint.model },
     group: { runGroupId: run.runGroupId, repeat: run.repeat, repeats: run.repeats },
-    ready_timeout_ms: run.waitMs,
+    // The first start may wait for the slowest worker to come up (a pod being scheduled).
+    ready_timeout_ms: run.startWaitMs,
+    ...(run.shipFiles ? { ship_files: true } : {}),
   };
 }
 
@@ -171,9 +210,10 @@ async function coordinateIterations(
   for (const index of run.order) {
     const plan = plans[index] as IterationPlan;
     const everyoneReady = (): boolean => coordinator.live().every((s) => s.readyFor === index) || lost();
-    if (!(await untilOrTimeout(coordinator, everyoneReady, waitMs, signal))) {
+    const readyWaitMs = started ? waitMs : run.startWaitMs;
+    if (!(await untilOrTimeout(coordinator, everyoneReady, readyWaitMs, signal))) {
       for (const s of coordinator.live())
-        if (s.readyFor !== index) loseSilent(s, coordinator, workers, waitMs);
+        if (s.readyFor !== index) loseSilent(s, coordinator, workers, readyWaitMs);
     }
     if (signal?.aborted || lost()) break;
     if (!started) {
@@ -216,9 +256,30 @@ async function coordinateIterations(
  */
 async function stopWorkers(coordinator: Coordinator, workers: Workers, waitMs: number): Promise<void> {
   coordinator.stopAll(coordinator.lostShards().length > 0 ? 'a shard was lost' : 'the run ended');
-  const allExited = Promise.all(workers.exits);
+  // A worker started elsewhere has no process here: it is done when its shard has ended or is
+  // lost, or never said hello (it has written nothing; if it comes later, it finds no coordinator).
+  const allExited = Promise.all(
+    workers.handles.map((handle, index) =>
+      handle.external
+        ? coordinator.until(() => {
+            const shard = coordinator.shards[index];
+            return !shard || shard.hello === null || shard.end !== null || shard.lost !== null;
+          })
+        : workers.exits[index],
+    ),
+  );
   const ended = await Promise.race([allExited.then(() => true), delay(waitMs).then(() => false)]);
-  if (!ended) for (const handle of workers.handles) handle.kill('SIGKILL');
+  if (!ended) {
+    for (const handle of workers.handles) handle.kill('SIGKILL');
+    // An external worker's end cannot be awaited past here: one still silent is lost.
+    for (const shard of coordinator.shards) {
+      if (workers.handles[shard.index]?.external && shard.end === null && shard.lost === null) {
+        const reason = `shard ${shard.index} of ${coordinator.shards.length}: no end from its worker in ${Math.round(waitMs / 1000)} s`;
+        workers.lostReasons.set(shard.index, reason);
+        coordinator.lose(shard.index, reason);
+      }
+    }
+  }
   await allExited;
   await coordinator.close();
 }

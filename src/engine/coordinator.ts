@@ -12,7 +12,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isSafeRelativePath } from '../spec/storage-uri.js';
+import { isSafeRelativePath } from '../base/safe-path.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
@@ -25,13 +25,13 @@ import {
   progressMessage,
   readyMessage,
   START_LEAD_MS,
+  shardToken,
   type DoneMessage,
   type EndMessage,
   type HelloMessage,
   type ProgressMessage,
   type ReadyAnswer,
   type ShardJobAnswer,
-  shardToken,
   SHIPPED_FILE_LIMIT_BYTES,
 } from './shard-protocol.js';
 
@@ -87,7 +87,7 @@ export class Coordinator {
     }));
   }
 
-  /** Listens on 127.0.0.1 (an ephemeral port unless given). */
+  /** Listens on 127.0.0.1 (an ephemeral port) unless told where (a pod listens on its own IP). */
   static async start(options: CoordinatorOptions, host = '127.0.0.1', port = 0): Promise<Coordinator> {
     const token = options.token ?? randomBytes(24).toString('base64url');
     let coordinator: Coordinator | null = null;
@@ -183,10 +183,7 @@ export class Coordinator {
     reply(pending.res, 200, answer);
   }
 
-  /**
-   * Shard `index`'s own bearer token, derived from the run's: a worker can speak only for its
-   * own shard, so a stray or duplicated worker cannot answer, end or replace another's.
-   */
+  /** Shard `index`'s own bearer token (shardToken of the run's). */
   tokenFor(index: number): string {
     return shardToken(this.token, index);
   }

@@ -12,6 +12,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { MANIFEST_DIGEST_FILE, MANIFEST_FILE, sealIteration, sealRun } from '../evidence/manifest.js';
+import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
@@ -20,7 +21,10 @@ import { mergeIterationOf, type LostShard, type MergeIterationOptions } from './
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 import { mergeRefused, readShardFolders, type ShardFolder, type ShardRunJson } from './shard-folders.js';
 
-export type MergeOptions = MergeIterationOptions;
+export type MergeOptions = MergeIterationOptions & {
+  /** The coordinator's pod (docs/k8s.md): the merged run.json records it instead of shard 0's. */
+  kubernetes?: KubernetesIdentity | null;
+};
 
 /** What `infermark merge` prints (RunResult's fields that a merge knows). */
 export interface MergeResult {
@@ -68,7 +72,7 @@ export async function mergeRunFolder(dir: string, options: MergeOptions = {}): P
   for (const path of ['iterations', 'summary.json', MANIFEST_FILE, 'run.json'])
     await rm(join(dir, path), { recursive: true, force: true });
   const folder = await RunFolder.create(dir);
-  await folder.writeJson('run.json', mergedRunJson(reference, shards));
+  await folder.writeJson('run.json', mergedRunJson(reference, shards, options));
 
   const started = new Set(shards.flatMap((s) => s.iterations));
   const summaries: IterationSummary[] = [];
@@ -133,7 +137,11 @@ export async function mergeRunFolder(dir: string, options: MergeOptions = {}): P
  * The merged run.json: the lowest shard's, as the coordinated run (its id, its clock
  * anchor on the coordinator's clock), with every shard listed instead of its own block.
  */
-function mergedRunJson(reference: ShardRunJson, shards: readonly ShardFolder[]): Record<string, unknown> {
+function mergedRunJson(
+  reference: ShardRunJson,
+  shards: readonly ShardFolder[],
+  options: MergeOptions,
+): Record<string, unknown> {
   const { shard, ...rest } = reference;
   const offsetUs = shard.clock_offset_us;
   return {
@@ -148,6 +156,7 @@ function mergedRunJson(reference: ShardRunJson, shards: readonly ShardFolder[]):
       ? { clock: { ...reference.clock, anchor_mono_us: reference.clock.anchor_mono_us - offsetUs } }
       : {}),
     shards: shards.map(shardEntry),
+    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { createBackend } from '../backends/openai.js';
 import { captureEnvironment } from '../evidence/environment.js';
 import { digestOf } from '../base/digest.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
+import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../base/redact.js';
 import { newRunId } from '../evidence/run-id.js';
 import {
@@ -74,6 +75,8 @@ export interface RunInputs {
   group?: RunGroupMember;
   /** This process runs one shard of a coordinated run (see docs/shards.md); the whole run by default. */
   shard?: ShardRole;
+  /** The BenchmarkJob, pod and node this process runs in, recorded in run.json (docs/k8s.md). */
+  kubernetes?: KubernetesIdentity | null;
 }
 
 /**
@@ -280,6 +283,7 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
     repeats,
     iteration_order: order,
     ...(inputs.shard ? { shard: shardBlock(inputs.shard) } : {}),
+    ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
   });
   // Before the probes, which wait on the server: a run killed while they wait has its
   // run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.

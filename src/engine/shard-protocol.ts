@@ -14,7 +14,9 @@ export const COORDINATOR_TOKEN_ENV = 'INFERMARK_COORDINATOR_TOKEN';
 
 /**
  * Shard `index`'s own bearer token, derived from the run's: a worker can speak only for its
- * own shard. The Kubernetes controller derives the same to give each shard pod its own.
+ * own shard, so a stray or duplicated worker cannot answer, end or replace another's. Whoever
+ * starts the workers (the coordinator, or the Kubernetes controller writing its Secret) derives
+ * them alike.
  */
 export function shardToken(runToken: string, index: number): string {
   return createHmac('sha256', runToken).update(`shard:${index}`).digest('base64url');

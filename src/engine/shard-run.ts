@@ -3,6 +3,7 @@
  * coordinator's, says hello, and runs the job as any run, into its shard folder, each
  * iteration started by the coordinator (see run.ts `shard`); then it says it ended.
  */
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ValidatedJob } from '../spec/validated-job.js';
@@ -10,6 +11,7 @@ import { executeRun, type RunResult } from './run.js';
 import type { CoordinatorClient } from './shard-client.js';
 import type { ShardJobAnswer } from './shard-protocol.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
+import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 
 export interface ShardRunInputs {
   client: CoordinatorClient;
@@ -21,6 +23,8 @@ export interface ShardRunInputs {
   signal?: AbortSignal;
   /** Where a worker that ships its folder writes it first (default: the temporary folder). */
   localRoot?: string;
+  /** The shard's pod, when it runs in one (recorded in its folder's run.json). */
+  kubernetes?: KubernetesIdentity | null;
 }
 
 export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
@@ -41,6 +45,7 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
     ...(inputs.apiKey ? { apiKey: inputs.apiKey } : {}),
     outRoot: parent,
     ...(inputs.signal ? { signal: inputs.signal } : {}),
+    ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
     group: { ...answer.group, dir: parent },
     // The coordinator's view shows the sum of every shard's live counts.
     events: { onProgress: (plan, snapshot) => client.progress(plan.index, snapshot) },
@@ -57,6 +62,9 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
   } catch (error) {
     // Stopped because the coordinator is gone: the folder is sealed, which is what counts.
     if (!inputs.signal?.aborted) throw error;
+    return result;
   }
+  // Shipped whole and acknowledged: the coordinator holds the evidence; the local copy goes.
+  if (answer.ship_files) await rm(parent, { recursive: true, force: true });
   return result;
 }

@@ -23,6 +23,11 @@ export interface WorkerExit {
 export interface WorkerHandle {
   /** Process (or pod) identity, for messages. */
   readonly label: string;
+  /**
+   * Started by someone else (a pod the controller made): there is no process here to wait
+   * for, so the worker is done once its shard has said its end, or is lost.
+   */
+  readonly external?: boolean;
   readonly exited: Promise<WorkerExit>;
   /** Asks it to stop (`SIGINT`: end the iteration, keep what it finished) or ends it (`SIGKILL`). */
   kill(signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'): void;
@@ -30,6 +35,11 @@ export interface WorkerHandle {
 
 export interface WorkerLauncher {
   launch(spec: WorkerSpec): WorkerHandle;
+  /**
+   * How long every worker may take to be ready for the first iteration, when longer than
+   * the run's own wait (a pod is scheduled and pulls its image first).
+   */
+  readonly startupWaitMs?: number;
 }
 
 /** Why a worker that exited before its end is lost, in a person's words. */

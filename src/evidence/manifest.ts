@@ -10,7 +10,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { isSafeRelativePath } from '../spec/storage-uri.js';
+import { isSafeRelativePath } from '../base/safe-path.js';
 import { canonicalJson, digestFile, sha256 } from '../base/digest.js';
 import { RunFolder } from './run-folder.js';
 

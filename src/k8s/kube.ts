@@ -12,6 +12,7 @@ import {
   RbacAuthorizationV1Api,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { scrubText } from '../base/redact.js';
 
 export interface KubeApis {
   kc: KubeConfig;
@@ -55,18 +56,27 @@ export function statusOf(error: unknown): number | undefined {
 export const isNotFound = (error: unknown): boolean => statusOf(error) === 404;
 export const isConflict = (error: unknown): boolean => statusOf(error) === 409;
 
-/** A short, secret-free account of a failed call: the server's message, not its headers. */
-export function describeApiError(error: unknown): string {
-  const status = statusOf(error);
-  const body = (error as { body?: unknown } | null)?.body;
-  if (typeof body === 'string') {
-    try {
-      const parsed = JSON.parse(body) as { message?: string };
-      if (parsed.message) return `${status}: ${parsed.message}`;
-    } catch {
-      // Not JSON: fall through to the error's own message.
-    }
+/**
+ * A failed call in one line, secret-free: the Status message the server sent with its code,
+ * or the transport's reason; never headers or bodies beyond the message. `timeoutMs` names
+ * the deadline an aborted call ran into.
+ */
+export function describeApiError(error: unknown, timeoutMs?: number): string {
+  const e = error as { code?: unknown; body?: unknown; name?: string; message?: string } | null;
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') {
+    return timeoutMs === undefined ? 'no answer in time' : `no answer in ${timeoutMs / 1000} s`;
   }
-  const message = (error as Error | null)?.message ?? String(error);
-  return status === undefined ? message.split('\n')[0]! : `${status}: ${message.split('\n')[0]}`;
+  if (typeof e?.code === 'number') {
+    let message = '';
+    try {
+      message = String((JSON.parse(String(e.body)) as { message?: unknown }).message ?? '');
+    } catch {
+      // Not a Status object: the code says enough.
+    }
+    return scrubText(`HTTP ${e.code}${message ? `: ${message}` : ''}`).slice(0, 300);
+  }
+  const cause = (error as { cause?: { message?: string } } | null)?.cause?.message;
+  return scrubText(`${e?.message ?? String(error)}${cause ? ` (${cause})` : ''}`)
+    .split('\n')[0]!
+    .slice(0, 300);
 }

@@ -120,7 +120,7 @@ export const RUNNER_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [GROUP],
     resources: [`${PLURAL}/status`],
-    verbs: ['get', 'patch'],
+    verbs: ['patch'],
     reason: 'the runner writes details, runId, iterations, digest, results and outcome (JSON merge patch)',
   },
 ];

@@ -8,7 +8,7 @@
 import { InfermarkError, ValidationError } from '../base/errors.js';
 import { REDACTED } from '../base/redact.js';
 import type { VerifyReport } from '../evidence/verify.js';
-import { isSafeRelativePath } from '../spec/storage-uri.js';
+import { isSafeRelativePath } from '../base/safe-path.js';
 import { openLocation } from '../storage/open-location.js';
 import { downloadRun } from '../storage/upload.js';
 import { effectiveSpec } from './spec-annotation.js';

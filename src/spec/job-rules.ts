@@ -13,7 +13,8 @@ import { builtinTokenizers, omeApiFormats } from './job-schema.js';
 import { parseScenario } from './scenario.js';
 import { parseSlo } from './slo.js';
 import type { Slo } from './slo-types.js';
-import { isSafeRelativePath, parseStorageUri, type StorageLocation } from './storage-uri.js';
+import { isSafeRelativePath } from '../base/safe-path.js';
+import { parseStorageUri, type StorageLocation } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
 import type { ParsedScenario } from './validated-job.js';
 

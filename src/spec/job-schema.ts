@@ -209,6 +209,11 @@ const jobSpec = z.strictObject({
   maxErrorRate: z.number().min(0).max(1).optional(),
   /** Check before any load that the server lists the model at `/v1/models`; true when omitted. */
   preflight: z.boolean().optional(),
+  /**
+   * Kubernetes (docs/k8s.md): set to true on a running BenchmarkJob to end its run as Ctrl-C
+   * does (the current iteration stops, finished ones are kept and uploaded). Ignored by `run`.
+   */
+  cancel: z.boolean().optional(),
 });
 
 /** The whole resource. `status` is accepted (jobs exported with kubectl carry it) and ignored. */

@@ -17,6 +17,7 @@
  * and the results would silently stay on this machine. Bucket and container names follow
  * each service's own rules, so a name the service would refuse fails before a run, not after.
  */
+import { isSafeRelativePath } from '../base/safe-path.js';
 import { clip } from './job-limits.js';
 
 export type StorageLocation =
@@ -247,12 +248,6 @@ function isGcsBucket(name: string): boolean {
 
 function badName(what: string, name: string, rule: string): string {
   return `${what} name "${clip(name)}" is not valid: ${rule}`;
-}
-
-/** A relative, `/`-separated path with no empty, `.` or `..` segment and no backslash or NUL. */
-export function isSafeRelativePath(path: string): boolean {
-  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0')) return false;
-  return path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 }
 
 /** Path segments joined without empty parts: `a//b/` → `a/b`; `..` is refused by the caller's rules. */

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf } from '../base/digest.js';
 import type { ClientEnvironment } from '../evidence/environment.js';
+import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
@@ -62,6 +63,8 @@ interface RunJson {
   shards?: { index: number; host: string | null; pid: number | null }[];
   /** Present in a shard's own folder, never in a run's. */
   shard?: { index: number; of: number; run_id: string };
+  /** The BenchmarkJob, pod and node, for a run in Kubernetes (docs/k8s.md); absent otherwise. */
+  kubernetes?: Partial<KubernetesIdentity> | null;
 }
 
 export async function ingestRunFolder(
@@ -230,6 +233,9 @@ async function insertRunFact(
     job_name: run.job.metadata.name,
     job_namespace: run.job.metadata.namespace ?? null,
     job_file_commit: run.job_file?.git?.commit ?? null,
+    job_uid: run.kubernetes?.job_uid ?? null,
+    pod_uid: run.kubernetes?.pod_uid ?? null,
+    node_name: run.kubernetes?.node_name ?? null,
     started_at: run.started_at,
     model: run.endpoint.model,
     task: run.job.spec.task,

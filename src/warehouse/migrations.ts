@@ -166,11 +166,22 @@ const V4: string[] = [
   'ALTER TABLE request_fact ADD COLUMN shard_pid INTEGER',
 ];
 
+/**
+ * Which BenchmarkJob, pod and node ran the run (run.json's `kubernetes`, docs/k8s.md): the
+ * warehouse document's job_uid, pod_uid and node_name. NULL for a run outside Kubernetes.
+ */
+const V5: string[] = [
+  'ALTER TABLE benchmark_run_fact ADD COLUMN job_uid VARCHAR',
+  'ALTER TABLE benchmark_run_fact ADD COLUMN pod_uid VARCHAR',
+  'ALTER TABLE benchmark_run_fact ADD COLUMN node_name VARCHAR',
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
   { version: 3, description: 'SLO checks at their percentile', statements: V3 },
   { version: 4, description: 'the shard, host and process of each request of a split run', statements: V4 },
+  { version: 5, description: 'the Kubernetes job, pod and node of a run', statements: V5 },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
