@@ -17,7 +17,6 @@
  * and the results would silently stay on this machine. Bucket and container names follow
  * each service's own rules, so a name the service would refuse fails before a run, not after.
  */
-import { isSafeRelativePath } from '../base/safe-path.js';
 import { clip } from './job-limits.js';
 
 export type StorageLocation =
