@@ -30,14 +30,15 @@ export const CONTROLLER_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [GROUP],
     resources: [PLURAL],
-    verbs: ['update', 'patch'],
-    reason: `adds and removes the finalizer (metadata.finalizers) on the BenchmarkJob object`,
+    verbs: ['patch'],
+    reason: `adds and removes the finalizer (a merge patch of metadata.finalizers with the resourceVersion read)`,
   },
   {
     apiGroups: [GROUP],
     resources: [`${PLURAL}/status`],
-    verbs: ['get', 'patch', 'update'],
-    reason: 'writes its status fields (state, times, failureMessage, conditions, observedGeneration)',
+    verbs: ['patch'],
+    reason:
+      'writes its status fields (state, times, failureMessage, conditions, observedGeneration) by merge patch',
   },
   {
     apiGroups: ['batch'],
@@ -49,34 +50,34 @@ export const CONTROLLER_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [''],
     resources: ['pods'],
-    verbs: ['get', 'list', 'watch'],
+    verbs: ['list', 'watch'],
     reason:
       'Pending vs Running from the run pod, and its IP for the shard Jobs (pods go with their Job: no delete)',
   },
   {
     apiGroups: [''],
     resources: ['configmaps'],
-    verbs: ['get', 'create', 'update'],
+    verbs: ['create'],
     reason:
-      'the NAME-job ConfigMap with the validated job (the garbage collector deletes it: owner reference)',
+      'the NAME-job ConfigMap with the validated job, made once (the garbage collector deletes it: owner reference)',
   },
   {
     apiGroups: [''],
     resources: ['secrets'],
-    verbs: ['get', 'create'],
-    reason: "a split run's NAME-coordinator Secret with the coordinator tokens",
+    verbs: ['create'],
+    reason: "a split run's NAME-coordinator Secret with the coordinator tokens, made once",
   },
   {
     apiGroups: [''],
     resources: ['serviceaccounts'],
-    verbs: ['get', 'create'],
-    reason: 'the infermark-runner ServiceAccount, once per namespace',
+    verbs: ['create'],
+    reason: 'the infermark-runner ServiceAccount, once per namespace (409: already there)',
   },
   {
     apiGroups: ['rbac.authorization.k8s.io'],
     resources: ['rolebindings'],
-    verbs: ['get', 'create'],
-    reason: 'the infermark-runner RoleBinding, once per namespace',
+    verbs: ['create'],
+    reason: 'the infermark-runner RoleBinding, once per namespace (409: already there)',
   },
   {
     apiGroups: ['rbac.authorization.k8s.io'],
@@ -88,14 +89,14 @@ export const CONTROLLER_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [''],
     resources: ['events'],
-    verbs: ['create', 'patch'],
-    reason: 'Events for what it did (kubectl describe); patch counts a repeated one',
+    verbs: ['create'],
+    reason: 'Events for what it did and each state it moved into (kubectl describe)',
   },
   {
     apiGroups: [GROUP],
     resources: ['inferenceservices'],
-    verbs: ['get', 'list', 'watch'],
-    reason: "endpoint.inferenceService: waits for the InferenceService to be Ready (where OME's CRD exists)",
+    verbs: ['get'],
+    reason: "endpoint.inferenceService: reads it each reconcile until Ready (where OME's CRD exists)",
   },
 ];
 
