@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { shardToken, COORDINATOR_TOKEN_ENV } from '../engine/shard-protocol.js';
 import { verifyRunFolder } from '../evidence/verify.js';
@@ -19,6 +18,7 @@ import {
   simulatorFixture,
   writeJobYaml,
 } from './testing/harness.js';
+import { freePort, untilListening } from '../base/testing/free-port.js';
 
 const { sim, tmp } = simulatorFixture('infermark-listen-', {
   ttftMs: 10,
@@ -29,35 +29,6 @@ const { sim, tmp } = simulatorFixture('infermark-listen-', {
 });
 
 const RUN_TOKEN = 'run-token-for-the-listen-test-0123456789';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts connections on the port (at most `timeoutMs`). */
-async function untilListening(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`nothing listened on ${port} in ${timeoutMs} ms`);
-}
 
 /** `infermark shard` as a pod runs it: its token in its environment, nothing else from the run. */
 function startShard(

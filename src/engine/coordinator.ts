@@ -265,6 +265,11 @@ export class Coordinator {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
+    const shard = this.shards[index];
+    // A lost or ended shard's folder is what it was then: nothing more is taken into it.
+    if (shard && (shard.lost !== null || shard.end !== null)) {
+      return reply(res, 409, { stop: shard.lost !== null ? `lost: ${shard.lost}` : 'ended' });
+    }
     const answer = this.options.jobFor(index);
     if (!answer.ship_files)
       return reply(res, 404, { error: 'this coordinator shares its file system with its workers' });

@@ -33,7 +33,12 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
   const identity = await client.hello(clock);
   // A worker on another file system writes its folder locally and ships it (a pod).
   const dir = answer.ship_files
-    ? join(inputs.localRoot ?? tmpdir(), `infermark-shard-${answer.run_id}`, basename(answer.dir))
+    ? // Its own folder: several workers of one run may share a machine's temporary folder.
+      join(
+        inputs.localRoot ?? tmpdir(),
+        `infermark-shard-${answer.run_id}-${answer.segment.index}-${process.pid}`,
+        basename(answer.dir),
+      )
     : answer.dir;
   if (answer.ship_files) client.shipFrom(dir);
   const parent = dirname(dir);

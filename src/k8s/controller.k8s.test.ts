@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -28,6 +27,7 @@ import {
   type ControllerProcess,
 } from './testing/bench-cluster.js';
 import { kubeBinDir } from './testing/control-plane.js';
+import { freePort } from '../base/testing/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const skip = kubeBinDir() ? false : 'INFERMARK_KUBE_BIN is not set (run with `npm run test:k8s`)';
@@ -48,16 +48,6 @@ const fast = {
   tokensPerChunk: 64,
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function seed(file: string): Promise<BenchmarkJobObject> {
   return parse(await readFile(join(ROOT, 'examples', file), 'utf8')) as BenchmarkJobObject;
 }
@@ -75,6 +65,34 @@ async function follow(namespace: string, name: string, timeoutMs: number) {
   });
   return { states, details, last };
 }
+
+/** A BenchmarkJob in `default` against a simulator, its spec's load fields given. */
+function simJob(
+  name: string,
+  simUrl: string,
+  storageUri: string,
+  load: Record<string, unknown>,
+): BenchmarkJobObject {
+  return {
+    apiVersion: 'ome.io/v1beta1',
+    kind: 'BenchmarkJob',
+    metadata: { name, namespace: 'default', uid: '' },
+    spec: {
+      endpoint: { endpoint: { url: `${simUrl}/v1/completions`, apiFormat: 'openai', modelName: 'm' } },
+      task: 'text-to-text',
+      ...load,
+      outputLocation: { storageUri },
+    },
+  };
+}
+
+/** Six iterations of about 2 s each (10 requests × 100 tokens × 2 ms, one at a time). */
+const SIX_SLOW_ITERATIONS = {
+  trafficScenarios: ['D(10,100)', 'D(11,100)', 'D(12,100)', 'D(13,100)', 'D(14,100)', 'D(15,100)'],
+  numConcurrency: [1],
+  maxTimePerIteration: 1,
+  maxRequestsPerIteration: 10,
+};
 
 function verify(dir: string): { code: number | null; out: string } {
   const result = spawnSync(process.execPath, [MAIN, 'verify', dir], { encoding: 'utf8' });
@@ -289,21 +307,13 @@ test('a run whose every request fails ends Failed, saying why', { skip }, async 
 test('workers: 3 runs three shard pods and one merged, verifiable run', { skip }, async () => {
   const sim = await startSimulator({ ...fast, model: 'm' });
   sims.push(sim);
-  const job: BenchmarkJobObject = {
-    apiVersion: 'ome.io/v1beta1',
-    kind: 'BenchmarkJob',
-    metadata: { name: 'split', namespace: 'default', uid: '' },
-    spec: {
-      endpoint: { endpoint: { url: `${sim.url}/v1/completions`, apiFormat: 'openai', modelName: 'm' } },
-      task: 'text-to-text',
-      trafficScenarios: ['D(100,100)'],
-      numConcurrency: [3, 6],
-      maxTimePerIteration: 1,
-      maxRequestsPerIteration: 60,
-      workers: 3,
-      outputLocation: { storageUri: 'pvc://results/split' },
-    },
-  };
+  const job = simJob('split', sim.url, 'pvc://results/split', {
+    trafficScenarios: ['D(100,100)'],
+    numConcurrency: [3, 6],
+    maxTimePerIteration: 1,
+    maxRequestsPerIteration: 60,
+    workers: 3,
+  });
   await cluster.apply(job);
   const { last } = await follow('default', 'split', 120_000);
   assert.equal(last.status?.state, 'Completed', JSON.stringify(last.status));
@@ -336,20 +346,12 @@ test(
   async () => {
     const sim = await startSimulator({ ...fast, itlMs: 1, tokensPerChunk: 1, model: 'm' });
     sims.push(sim);
-    const job: BenchmarkJobObject = {
-      apiVersion: 'ome.io/v1beta1',
-      kind: 'BenchmarkJob',
-      metadata: { name: 'failover', namespace: 'default', uid: '' },
-      spec: {
-        endpoint: { endpoint: { url: `${sim.url}/v1/completions`, apiFormat: 'openai', modelName: 'm' } },
-        task: 'text-to-text',
-        trafficScenarios: ['D(10,200)'],
-        numConcurrency: [1, 2, 4],
-        maxTimePerIteration: 1,
-        maxRequestsPerIteration: 20,
-        outputLocation: { storageUri: 'pvc://results/failover' },
-      },
-    };
+    const job = simJob('failover', sim.url, 'pvc://results/failover', {
+      trafficScenarios: ['D(10,200)'],
+      numConcurrency: [1, 2, 4],
+      maxTimePerIteration: 1,
+      maxRequestsPerIteration: 20,
+    });
     await cluster.apply(job);
     await until('failover Running', 60_000, async () =>
       (await cluster.get('default', 'failover'))?.status?.state === 'Running' ? true : undefined,
@@ -382,21 +384,7 @@ test(
 test('spec.cancel ends the run cleanly, keeping its finished iterations', { skip }, async () => {
   const sim = await startSimulator({ ...fast, itlMs: 2, tokensPerChunk: 1, model: 'm' });
   sims.push(sim);
-  const job: BenchmarkJobObject = {
-    apiVersion: 'ome.io/v1beta1',
-    kind: 'BenchmarkJob',
-    metadata: { name: 'cancelled', namespace: 'default', uid: '' },
-    spec: {
-      endpoint: { endpoint: { url: `${sim.url}/v1/completions`, apiFormat: 'openai', modelName: 'm' } },
-      task: 'text-to-text',
-      // Six iterations of about 2 s each (10 requests × 100 tokens × 2 ms, one at a time).
-      trafficScenarios: ['D(10,100)', 'D(11,100)', 'D(12,100)', 'D(13,100)', 'D(14,100)', 'D(15,100)'],
-      numConcurrency: [1],
-      maxTimePerIteration: 1,
-      maxRequestsPerIteration: 10,
-      outputLocation: { storageUri: 'pvc://results/cancel' },
-    },
-  };
+  const job = simJob('cancelled', sim.url, 'pvc://results/cancel', SIX_SLOW_ITERATIONS);
   await cluster.apply(job);
   await until('two iterations finished', 60_000, async () => {
     const bj = await cluster.get('default', 'cancelled');
@@ -430,21 +418,7 @@ test(
   async () => {
     const sim = await startSimulator({ ...fast, itlMs: 2, tokensPerChunk: 1, model: 'm' });
     sims.push(sim);
-    const job: BenchmarkJobObject = {
-      apiVersion: 'ome.io/v1beta1',
-      kind: 'BenchmarkJob',
-      metadata: { name: 'deleted', namespace: 'default', uid: '' },
-      spec: {
-        endpoint: { endpoint: { url: `${sim.url}/v1/completions`, apiFormat: 'openai', modelName: 'm' } },
-        task: 'text-to-text',
-        // Six iterations of about 2 s each (10 requests × 100 tokens × 2 ms, one at a time).
-        trafficScenarios: ['D(10,100)', 'D(11,100)', 'D(12,100)', 'D(13,100)', 'D(14,100)', 'D(15,100)'],
-        numConcurrency: [1],
-        maxTimePerIteration: 1,
-        maxRequestsPerIteration: 10,
-        outputLocation: { storageUri: 'pvc://results/deleted' },
-      },
-    };
+    const job = simJob('deleted', sim.url, 'pvc://results/deleted', SIX_SLOW_ITERATIONS);
     await cluster.apply(job);
     await until('one iteration finished', 60_000, async () => {
       const bj = await cluster.get('default', 'deleted');

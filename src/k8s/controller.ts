@@ -59,22 +59,29 @@ export async function runController(options: ControllerOptions, signal: AbortSig
     log,
   });
   let leading: Leading | null = null;
+  // A new term starts only once the last one's reconciles have finished: never two at once.
+  let stopped: Promise<void> = Promise.resolve();
   await elector.run(
     signal,
     () => {
       log(
         `infermark controller ${identity}: leading; reconciling BenchmarkJobs in ${options.namespace ?? 'all namespaces'}`,
       );
-      leading = new Leading(options, apis, reconciler, log);
-      leading.start();
+      const term = new Leading(options, apis, reconciler, log);
+      leading = term;
+      void stopped.then(() => {
+        if (leading === term) term.start();
+      });
     },
     () => {
       log(`infermark controller ${identity}: not leading; standing by`);
-      void leading?.stop();
+      const term = leading;
       leading = null;
+      if (term) stopped = term.stop();
+      return stopped;
     },
   );
-  await (leading as Leading | null)?.stop();
+  await stopped;
 }
 
 /** The work of a leader: watches, the queue, the workers. Stopped when leadership is lost. */

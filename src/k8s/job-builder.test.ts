@@ -80,7 +80,8 @@ test('podOverride merges by name: image, resources and affinity replace; env and
         resources: { requests: { cpu: '4' } },
         env: [
           { name: 'EXTRA', value: '1' },
-          { name: 'INFERMARK_BENCHMARKJOB', value: 'override-wins' },
+          { name: 'HF_HOME', value: '/cache' },
+          { name: 'HF_HOME', value: '/models' },
         ],
         tolerations: [{ key: 'gpu', operator: 'Exists' }],
         nodeSelector: { pool: 'bench' },
@@ -94,8 +95,8 @@ test('podOverride merges by name: image, resources and affinity replace; env and
   assert.equal(container.image, 'mine:2');
   assert.deepEqual(container.resources, { requests: { cpu: '4' } });
   const env = container.env ?? [];
-  assert.equal(env.filter((e) => e.name === 'INFERMARK_BENCHMARKJOB').length, 1);
-  assert.equal(env.find((e) => e.name === 'INFERMARK_BENCHMARKJOB')?.value, 'override-wins');
+  assert.equal(env.filter((e) => e.name === 'HF_HOME').length, 1);
+  assert.equal(env.find((e) => e.name === 'HF_HOME')?.value, '/models', 'by name, the last wins');
   assert.ok(env.some((e) => e.name === 'EXTRA'));
   assert.deepEqual(pod.tolerations, [{ key: 'gpu', operator: 'Exists' }]);
   assert.deepEqual(pod.nodeSelector, { pool: 'bench' });
@@ -134,4 +135,25 @@ test('the ConfigMap holds the job document as YAML', () => {
   assert.equal(map.metadata?.name, 'bench-job');
   const job = parse(map.data!['job.yaml']!) as { spec: { additionalRequestParams: unknown } };
   assert.deepEqual(job.spec.additionalRequestParams, { temperature: '0.0' });
+});
+
+test('podOverride cannot change who the pod is: the BenchmarkJob it reports to, its tokens', () => {
+  const built = runJobFor(
+    input({
+      podOverride: {
+        env: [
+          { name: 'INFERMARK_BENCHMARKJOB', value: 'someone-else' },
+          { name: 'INFERMARK_COORDINATOR_TOKEN', value: 'forged' },
+          { name: 'AWS_REGION', value: 'us-east-1' },
+        ],
+      },
+    }),
+  );
+  const env = built.spec!.template.spec!.containers[0]!.env ?? [];
+  assert.equal(env.find((e) => e.name === 'INFERMARK_BENCHMARKJOB')?.value, 'bench');
+  assert.equal(
+    env.find((e) => e.name === 'INFERMARK_COORDINATOR_TOKEN'),
+    undefined,
+  );
+  assert.equal(env.find((e) => e.name === 'AWS_REGION')?.value, 'us-east-1');
 });

@@ -67,6 +67,13 @@ export interface BuildInput {
   coordinatorPort?: number;
 }
 
+/** The pod's identity and credentials: podOverride.env cannot replace these. */
+export const RESERVED_ENV: ReadonlySet<string> = new Set([
+  ...Object.values(ENV),
+  COORDINATOR_TOKEN_ENV,
+  API_KEY_ENV,
+]);
+
 /** OME's default benchmark pod size; podOverride.resources replaces it. */
 const DEFAULT_RESOURCES = { requests: { cpu: '2', memory: '2Gi' }, limits: { memory: '4Gi' } };
 /** Long enough to end an iteration, seal and upload after SIGTERM. */
@@ -263,7 +270,12 @@ export function applyPodOverride(pod: V1PodSpec, override: BenchmarkJob['spec'][
     ...container!,
     ...(override.image ? { image: override.image } : {}),
     ...(override.resources ? { resources: override.resources as V1Container['resources'] } : {}),
-    env: mergeBy(container!.env, override.env as V1EnvVar[] | undefined, (e) => e.name),
+    // Who the pod is (the BenchmarkJob it reports to, its token) is not the job's to change.
+    env: mergeBy(
+      container!.env,
+      (override.env as V1EnvVar[] | undefined)?.filter((e) => !RESERVED_ENV.has(e.name)),
+      (e) => e.name,
+    ),
     envFrom: [
       ...(container!.envFrom ?? []),
       ...((override.envFrom ?? []) as NonNullable<V1Container['envFrom']>),

@@ -10,6 +10,8 @@ import {
   KubeConfig,
   PatchStrategy,
   RbacAuthorizationV1Api,
+  ServerConfiguration,
+  createConfiguration,
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { scrubText } from '../base/redact.js';
@@ -23,14 +25,36 @@ export interface KubeApis {
   rbac: RbacAuthorizationV1Api;
 }
 
-export function kubeApis(kc: KubeConfig): KubeApis {
+/** One API call, at most: a hung connection must not stall a reconcile or a Lease renewal. */
+export const API_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * The typed APIs over one configuration whose every request carries a deadline (the
+ * client's own makeApiClient sets none). Watches are separate (informers) and unaffected.
+ */
+export function kubeApis(kc: KubeConfig, timeoutMs = API_CALL_TIMEOUT_MS): KubeApis {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const config = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: (context) => {
+          context.setSignal(AbortSignal.timeout(timeoutMs));
+          return Promise.resolve(context);
+        },
+        post: (response) => Promise.resolve(response),
+      },
+    ],
+  });
   return {
     kc,
-    core: kc.makeApiClient(CoreV1Api),
-    batch: kc.makeApiClient(BatchV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-    coordination: kc.makeApiClient(CoordinationV1Api),
-    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+    core: new CoreV1Api(config),
+    batch: new BatchV1Api(config),
+    custom: new CustomObjectsApi(config),
+    coordination: new CoordinationV1Api(config),
+    rbac: new RbacAuthorizationV1Api(config),
   };
 }
 

@@ -21,6 +21,8 @@ export interface LeaderOptions {
 export class LeaderElector {
   private leading = false;
   private lastRenewMs = 0;
+  /** The Lease record as last read, and when (this process's clock) it was first seen so. */
+  private observed: { record: string; atMs: number } | null = null;
   private readonly durationS: number;
   private readonly renewMs: number;
   private readonly retryMs: number;
@@ -44,29 +46,36 @@ export class LeaderElector {
    * Campaigns until `signal` aborts: `onLead` when it becomes leader, `onLose` when it stops
    * being one. Releases the Lease on abort (so a successor need not wait the duration).
    */
-  async run(signal: AbortSignal, onLead: () => void, onLose: () => void): Promise<void> {
+  async run(signal: AbortSignal, onLead: () => void, onLose: () => void | Promise<void>): Promise<void> {
     while (!signal.aborted) {
-      const held = await this.tryAcquireOrRenew().catch((error: unknown) => {
+      // Stamped before the request: a renewal that took long counts from when it was sent.
+      const attemptMs = Date.now();
+      const result = await this.tryAcquireOrRenew().catch((error: unknown): 'error' => {
         this.log(
           `infermark controller: lease ${this.options.namespace}/${this.options.name}: ${describeApiError(error)}`,
         );
-        return false;
+        return 'error';
       });
       const now = Date.now();
-      if (held) this.lastRenewMs = now;
-      const stillLeader = held || (this.leading && now - this.lastRenewMs < (this.durationS * 1000 * 2) / 3);
+      if (result === 'held') this.lastRenewMs = attemptMs;
+      // Another holder read: step down at once. An unanswered renewal: keep leading only while
+      // the Lease we last wrote is surely ours (two thirds of its duration), then stop.
+      const stillLeader =
+        result === 'held' ||
+        (result === 'error' && this.leading && now - this.lastRenewMs < (this.durationS * 1000 * 2) / 3);
       if (stillLeader && !this.leading) {
         this.leading = true;
         onLead();
       } else if (!stillLeader && this.leading) {
         this.leading = false;
-        onLose();
+        void onLose();
       }
       await sleep(this.leading ? this.renewMs : this.retryMs, signal);
     }
     if (this.leading) {
       this.leading = false;
-      onLose();
+      // Its work ends before the Lease is given up: a successor never overlaps it.
+      await onLose();
       await this.release().catch(() => {});
     }
   }
@@ -93,8 +102,12 @@ export class LeaderElector {
     };
   }
 
-  /** True when this candidate holds the Lease after the call. */
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * 'held' when this candidate holds the Lease after the call, 'other' when someone else
+   * does. Expiry is judged by this process's own clock since it last saw the record change
+   * (as client-go does), never by comparing clocks with the holder's written renewTime.
+   */
+  private async tryAcquireOrRenew(): Promise<'held' | 'other'> {
     const { namespace, name, identity } = this.options;
     const now = new Date();
     let lease: V1Lease | null = null;
@@ -106,21 +119,22 @@ export class LeaderElector {
     if (!lease) {
       try {
         await this.api.createNamespacedLease({ namespace, body: this.leaseBody(null, now) });
-        return true;
+        return 'held';
       } catch (error) {
-        if (isConflict(error)) return false;
+        if (isConflict(error)) return 'other';
         throw error;
       }
     }
     const holder = lease.spec?.holderIdentity;
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+    const record = `${holder}|${String(lease.spec?.renewTime)}|${lease.metadata?.resourceVersion}`;
+    if (this.observed?.record !== record) this.observed = { record, atMs: now.getTime() };
     const durationMs = (lease.spec?.leaseDurationSeconds ?? this.durationS) * 1000;
-    if (holder && holder !== identity && now.getTime() - renewed < durationMs) return false;
+    if (holder && holder !== identity && now.getTime() - this.observed.atMs < durationMs) return 'other';
     try {
       await this.api.replaceNamespacedLease({ name, namespace, body: this.leaseBody(lease, now) });
-      return true;
+      return 'held';
     } catch (error) {
-      if (isConflict(error)) return false;
+      if (isConflict(error)) return 'other';
       throw error;
     }
   }

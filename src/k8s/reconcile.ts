@@ -83,10 +83,11 @@ export class Reconciler {
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const bj = await this.read(namespace, name);
     if (!bj) return { requeueAfterMs: null };
+    const owner: Owner = { name, namespace, uid: bj.metadata.uid };
+    // Whatever its labels say now: a job this controller took on is let go by it.
+    if (bj.metadata.deletionTimestamp) return this.finalize(bj, owner);
     if (this.options.matches && !this.options.matches(bj.metadata.labels ?? {}))
       return { requeueAfterMs: null };
-    const owner: Owner = { name, namespace, uid: bj.metadata.uid };
-    if (bj.metadata.deletionTimestamp) return this.finalize(bj, owner);
     if (!(bj.metadata.finalizers ?? []).includes(FINALIZER)) {
       await this.patchObject(bj, { finalizers: [...(bj.metadata.finalizers ?? []), FINALIZER] });
       return { requeueAfterMs: 0 };
@@ -98,11 +99,16 @@ export class Reconciler {
     const job = await this.readJob(namespace, runJobName(name));
     const pod = job ? await this.runPod(namespace, name) : null;
 
-    if (plan.input && !plan.waiting && !plan.cancel && !job) {
+    // A run that started has had its Job: one gone now was deleted, and is not made again.
+    const started = previous.startTime !== undefined || previous.runId !== undefined;
+    const jobGone = job === null && started;
+    if (plan.input && !plan.waiting && !plan.cancel && !job && !started) {
       await this.createRun(plan.input);
       return { requeueAfterMs: 0 };
     }
-    if (plan.input && plan.input.workers > 1 && job && pod?.status?.phase === 'Running' && pod.status.podIP) {
+    const shardsWanted =
+      plan.input !== null && plan.input.workers > 1 && !plan.cancel && job !== null && !jobEnded(job);
+    if (plan.input && shardsWanted && pod?.status?.phase === 'Running' && pod.status.podIP) {
       await this.ensureShards(plan.input, pod.status.podIP);
     }
     if (plan.cancel && job && pod?.status?.phase !== 'Running' && !jobEnded(job)) {
@@ -115,6 +121,7 @@ export class Reconciler {
       waiting: plan.waiting,
       cancelRequested: plan.cancel,
       job: job ? jobFacts(job) : null,
+      jobGone,
       pod: pod ? podFacts(pod) : null,
       ...(previous.outcome ? { outcome: previous.outcome } : {}),
       ...(bj.metadata.generation !== undefined ? { generation: bj.metadata.generation } : {}),
@@ -123,7 +130,8 @@ export class Reconciler {
     const derived = deriveStatus(previous, observed, this.now().toISOString());
     const patch: BenchmarkJobStatus = { ...derived.status };
     // The runner owns details once it runs; before that the controller says what it waits for.
-    if (derived.details !== undefined && !previous.runId) patch.details = derived.details;
+    if (derived.details !== undefined && !previous.runId && !previous.outcome)
+      patch.details = derived.details;
     if (changed(previous, patch, this.now())) await this.patchStatus(bj, patch);
     if (derived.transition) {
       const { reason, message, warning } = derived.transition;
@@ -410,9 +418,16 @@ function jobFacts(job: V1Job): NonNullable<Observed['job']> {
 }
 
 function podFacts(pod: V1Pod): NonNullable<Observed['pod']> {
-  const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  const state = pod.status?.containerStatuses?.[0]?.state;
+  const terminated = state?.terminated;
   const started = pod.status?.startTime;
+  const created = pod.metadata?.creationTimestamp;
+  const waiting = state?.waiting?.reason
+    ? { reason: state.waiting.reason, ...(state.waiting.message ? { message: state.waiting.message } : {}) }
+    : null;
   return {
+    ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+    ...(waiting ? { waiting } : {}),
     ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
     ...(started ? { startTime: new Date(started).toISOString() } : {}),
     ...(terminated ? { exitCode: terminated.exitCode } : {}),

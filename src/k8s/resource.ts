@@ -20,6 +20,7 @@ export interface IterationStatus {
   scenario: string;
   concurrency?: number;
   rateRps?: number;
+  /** Measured requests. */
   requests: number;
   errors: number;
   ttftP50Ms: number | null;

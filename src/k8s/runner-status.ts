@@ -8,6 +8,7 @@
  * once on stderr and tried again with the next state. The last state is flushed before the
  * process exits, for a bounded time.
  */
+import type { Outcome, RunnerStatus } from './resource.js';
 import { API_TIMEOUT_MS, describeApiError, type StatusApi } from './runner-api.js';
 
 /** At most one patch per this interval, beside the one at each iteration's end. */
@@ -17,32 +18,11 @@ export const RETRY_AFTER_FAILURE_MS = 1000;
 /** How long the process waits at its end for the last state to be written. */
 export const FLUSH_TIMEOUT_MS = 15_000;
 
-/** One finished iteration, as the status lists it. */
-export interface IterationStatus {
-  index: number;
-  scenario: string;
-  concurrency?: number;
-  rateRps?: number;
-  /** Measured requests. */
-  requests: number;
-  errors: number;
-  ttftP50Ms: number | null;
-  ttftP99Ms: number | null;
-  outputTokensPerS: number | null;
-}
-
+/** One finished iteration, and the runner's fields of the status (resource.ts has them all). */
+export type { IterationStatus, RunnerStatus } from './resource.js';
+/** How a run ended, as the runner reports it (a cancelled run always says why). */
 export type RunnerOutcome =
-  { result: 'succeeded' } | { result: 'failed'; reason: string } | { result: 'cancelled'; reason: string };
-
-/** The status fields the runner owns (the controller owns the rest). */
-export interface RunnerStatus {
-  details?: string;
-  runId?: string;
-  iterations?: IterationStatus[];
-  artifactManifestDigest?: string;
-  results?: string;
-  outcome?: RunnerOutcome;
-}
+  Exclude<Outcome, { result: 'cancelled' }> | { result: 'cancelled'; reason: string };
 
 export interface StatusWriterOptions {
   intervalMs?: number;

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
 import { cli, MAIN, ROOT, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
 import { COORDINATOR_TOKEN_ENV, shardToken } from '../engine/shard-protocol.js';
 import { verifyRunFolder } from '../evidence/verify.js';
@@ -18,6 +17,7 @@ import { Warehouse } from '../warehouse/warehouse.js';
 import { ENV, SPEC_ANNOTATION } from './names.js';
 import type { RunnerStatus } from './runner-status.js';
 import { startApiStandIn, type ApiStandIn } from './testing/api-stand-in.js';
+import { freePort, untilListening } from '../base/testing/free-port.js';
 
 const API_KEY = 'sk-runner-test-0123456789abcdef';
 const TOKEN = 'sa-token-runner-test-abcdef0123456789';
@@ -211,34 +211,6 @@ test('spec.cancel mid-run: the iteration under way stops, the finished one is ke
     await api.close();
   }
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function untilListening(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`nothing listened on ${port} in ${timeoutMs} ms`);
-}
 
 /** `infermark shard` as a shard pod runs it: the run pod's environment, its own pod, its shard's token. */
 function shardPod(env: NodeJS.ProcessEnv, url: string, index: number, token: string) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveStatus, type Observed } from './status.js';
+import { deriveStatus, POD_WAIT_LIMIT_MS, type Observed } from './status.js';
 
 const base: Observed = {
   invalid: null,
@@ -115,4 +115,64 @@ test('waiting for an InferenceService is Pending, and says so', () => {
   );
   assert.equal(waiting.status.state, 'Pending');
   assert.equal(waiting.details, 'waiting for InferenceService ns/m to be Ready');
+});
+
+test('a pod that finished before its Job says so is still Running, never back to Pending', () => {
+  const done = deriveStatus(
+    { state: 'Running' },
+    { ...base, job: { complete: false, failed: false }, pod: { phase: 'Succeeded', exitCode: 0 } },
+    NOW,
+  );
+  assert.equal(done.status.state, 'Running');
+  assert.equal(done.transition, null);
+});
+
+test('a pod that cannot start says why; a hopeless reason, or a wait past the limit, fails the job', () => {
+  const created = '2026-12-07T09:58:00.000Z';
+  const pulling = deriveStatus(
+    {},
+    {
+      ...base,
+      job: { complete: false, failed: false },
+      pod: {
+        createdAt: created,
+        waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' },
+      },
+    },
+    NOW,
+  );
+  assert.equal(pulling.status.state, 'Pending');
+  assert.match(pulling.details ?? '', /waiting: ImagePullBackOff: Back-off pulling image/);
+  const bad = deriveStatus(
+    {},
+    {
+      ...base,
+      job: { complete: false, failed: false },
+      pod: { createdAt: created, waiting: { reason: 'InvalidImageName' } },
+    },
+    NOW,
+  );
+  assert.equal(bad.status.state, 'Failed');
+  assert.match(bad.status.failureMessage ?? '', /InvalidImageName/);
+  const late = new Date(new Date(created).getTime() + POD_WAIT_LIMIT_MS + 1000).toISOString();
+  const stuck = deriveStatus(
+    {},
+    {
+      ...base,
+      job: { complete: false, failed: false },
+      pod: {
+        createdAt: created,
+        waiting: { reason: 'CreateContainerConfigError', message: 'secret "keys" not found' },
+      },
+    },
+    late,
+  );
+  assert.equal(stuck.status.state, 'Failed');
+  assert.match(stuck.status.failureMessage ?? '', /secret "keys" not found/);
+});
+
+test('a Job deleted after the run started fails the job; it is not made again', () => {
+  const gone = deriveStatus({ state: 'Running', startTime: NOW }, { ...base, jobGone: true }, NOW);
+  assert.equal(gone.status.state, 'Failed');
+  assert.match(gone.status.failureMessage ?? '', /deleted before the run ended/);
 });

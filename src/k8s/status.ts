@@ -15,7 +15,18 @@ export interface Observed {
   /** The run's batch Job, or null when there is none yet. */
   job: { complete: boolean; failed: boolean; message?: string } | null;
   /** The run pod, or null before the Job controller made it. */
-  pod: { phase?: string; startTime?: string; exitCode?: number; terminationMessage?: string } | null;
+  pod: {
+    phase?: string;
+    startTime?: string;
+    /** When the pod was made (ISO), for how long it has waited. */
+    createdAt?: string;
+    exitCode?: number;
+    terminationMessage?: string;
+    /** Why its container has not started (ImagePullBackOff, CreateContainerConfigError, …). */
+    waiting?: { reason: string; message?: string };
+  } | null;
+  /** The run's Job is gone although the run had started (deleted by hand): it will not be made again. */
+  jobGone?: boolean;
   outcome?: Outcome;
   generation?: number;
   workers: number;
@@ -43,9 +54,22 @@ function failureOf(observed: Observed): string {
   return observed.job?.message ?? 'the benchmark Job failed';
 }
 
-function stateOf(observed: Observed): { state: State; failure?: string; reason: string; message: string } {
+/** Reasons a pod never gets past: no retry can help. */
+const HOPELESS = ['InvalidImageName', 'ErrImageNeverPull'];
+/** How long a pod may wait on a reason that might clear (an image pull, a Secret to appear). */
+export const POD_WAIT_LIMIT_MS = 15 * 60_000;
+
+function stateOf(
+  observed: Observed,
+  nowMs: number,
+): { state: State; failure?: string; reason: string; message: string } {
   if (observed.invalid)
     return { state: 'Failed', failure: observed.invalid, reason: 'InvalidSpec', message: observed.invalid };
+  if (observed.jobGone && !observed.cancelRequested) {
+    const failure =
+      'the benchmark Job was deleted before the run ended; it is not made again (that would be a second run)';
+    return { state: 'Failed', failure, reason: 'JobDeleted', message: failure };
+  }
   const { job, pod, outcome } = observed;
   const ended = job !== null && (job.complete || job.failed);
   if (observed.cancelRequested && (job === null || ended || pod === null || pod.phase === 'Pending')) {
@@ -62,8 +86,18 @@ function stateOf(observed: Observed): { state: State; failure?: string; reason: 
     const failure = failureOf(observed);
     return { state: 'Failed', failure, reason: 'RunFailed', message: failure };
   }
-  if (pod?.phase === 'Running')
+  // A pod that has finished before its Job says so is still the run: not back to Pending.
+  if (pod?.phase === 'Running' || pod?.phase === 'Succeeded' || pod?.phase === 'Failed') {
     return { state: 'Running', reason: 'Running', message: 'the benchmark pod is running' };
+  }
+  if (pod?.waiting) {
+    const why = `the benchmark pod is waiting: ${pod.waiting.reason}${pod.waiting.message ? `: ${clip(pod.waiting.message)}` : ''}`;
+    const waitedMs = pod.createdAt ? nowMs - new Date(pod.createdAt).getTime() : 0;
+    if (HOPELESS.includes(pod.waiting.reason) || waitedMs > POD_WAIT_LIMIT_MS) {
+      return { state: 'Failed', failure: why, reason: 'PodNeverStarted', message: why };
+    }
+    return { state: 'Pending', reason: pod.waiting.reason, message: why };
+  }
   if (observed.waiting) return { state: 'Pending', reason: 'Waiting', message: observed.waiting };
   return {
     state: 'Pending',
@@ -81,7 +115,7 @@ export function deriveStatus(previous: BenchmarkJobStatus, observed: Observed, n
   if (was && TERMINAL.includes(was)) {
     return { status: { ...pickController(previous), lastReconcileTime: now }, transition: null };
   }
-  const next = stateOf(observed);
+  const next = stateOf(observed, new Date(now).getTime());
   const status: ControllerStatus = {
     state: next.state,
     lastReconcileTime: now,

@@ -8,7 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, jsonLines, ROOT, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
@@ -28,6 +27,7 @@ import {
 } from './hot-labels.js';
 import { exportedSeriesNames, HOT_METRICS, HotMetrics, topologyLabels } from './hot-metrics.js';
 import { startMetricsServer } from './metrics-server.js';
+import { freePort } from '../base/testing/free-port.js';
 
 interface Sample {
   name: string;
@@ -62,17 +62,6 @@ function total(samples: Sample[], name: string, where: Record<string, string> = 
 
 /** Label names a series may carry: the allowlist, the closed enums, and prom-client's `le`. */
 const ALLOWED_LABEL_NAMES = new Set<string>([...HOT_LABEL_NAMES, 'le']);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // D(20,20): ~20 + 19 × 5 = 115 ms per request, independent of load.
 const { sim, tmp } = simulatorFixture('infermark-hot-', {

@@ -12,12 +12,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { Agent } from 'undici';
+import { freePort } from '../../base/testing/free-port.js';
 
 export interface ControlPlane {
   /** https://127.0.0.1:PORT */
@@ -58,17 +58,6 @@ export interface AuditEvent {
 /** The binaries' folder: INFERMARK_KUBE_BIN (set by `npm run test:k8s`). */
 export function kubeBinDir(): string | null {
   return process.env.INFERMARK_KUBE_BIN ?? null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Proc {

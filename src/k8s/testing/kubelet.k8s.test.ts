@@ -15,6 +15,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../names.js';
 import { kubeBinDir, startControlPlane, type ControlPlane } from './control-plane.js';
 import { installCrd } from './crd.js';
 import { startKubelet, type Kubelet } from './kubelet.js';
+import { until } from './bench-cluster.js';
 
 const MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -24,26 +25,6 @@ const skip = kubeBinDir() ? false : 'INFERMARK_KUBE_BIN is not set (run with `np
 let plane: ControlPlane;
 let kubelet: Kubelet;
 let core: CoreV1Api;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns a value (not undefined), for at most `timeoutMs`. */
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(
-    `${what}: not within ${timeoutMs} ms (${(last as Error | undefined)?.message ?? 'no error'})`,
-  );
-}
 
 const gone = async (name: string): Promise<true | undefined> => {
   try {
