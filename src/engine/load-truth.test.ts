@@ -203,7 +203,7 @@ test(
       `# load truth: ${records.length} sent in ${WINDOW_S} s = ${achievedRps.toFixed(2)} req/s; ` +
         `mean gap ${meanGapMs.toFixed(2)} ms; client queue p99 ${queueP99.toFixed(3)} ms, max ${queueMax.toFixed(3)} ms; ` +
         `${overlapped} sent while another was in flight; ${ok} ok, ${cancelled} cancelled at the deadline; ` +
-        `client event loop p99 ${outcome.event_loop_delay.p99_ms.toFixed(2)} ms`,
+        `client event loop p99 ${outcome.event_loop_delay.p99_ms.toFixed(2)} ms, max ${outcome.event_loop_delay.max_ms.toFixed(2)} ms`,
     );
 
     assert.ok(Math.abs(achievedRps - RATE_RPS) <= RATE_RPS * 0.05, `achieved ${achievedRps} req/s`);
@@ -211,7 +211,13 @@ test(
     // A client paced by responses would send ~540 ms late (one response time). The bounds sit an
     // order of magnitude below that and above the 10–14 ms GC pauses a shared 2-core CI host shows.
     assert.ok(queueP99 < QUEUE_P99_BOUND_MS, `client queue p99 ${queueP99} ms`);
-    assert.ok(queueMax < QUEUE_MAX_BOUND_MS, `client queue max ${queueMax} ms`);
+    // One stall of the whole process (the host took the core away: CI saw 147 ms once) shows
+    // in the loop's own delay too; what this bound is for, a client paced by responses, does not.
+    const stallMs = outcome.event_loop_delay.max_ms;
+    assert.ok(
+      queueMax < QUEUE_MAX_BOUND_MS + stallMs,
+      `client queue max ${queueMax} ms (event loop max ${stallMs} ms)`,
+    );
     assert.ok(
       overlapped >= records.length * 0.9,
       `only ${overlapped} of ${records.length} overlapped a response`,
