@@ -283,7 +283,11 @@ export class Coordinator {
       return reply(res, 413, { error: `content-length: expected 0..${SHIPPED_FILE_LIMIT_BYTES} bytes` });
     }
     const target = join(answer.dir, ...path.split('/'));
-    const part = `${target}.part-${randomBytes(4).toString('hex')}`;
+    // Half-received files wait beside the run folder, never in it: whatever reads the shard
+    // folder meanwhile (a merge, verify) sees whole files or none.
+    const incoming = join(dirname(dirname(dirname(answer.dir))), '.infermark-incoming');
+    const part = join(incoming, `${index}-${randomBytes(6).toString('hex')}`);
+    await mkdir(incoming, { recursive: true });
     await mkdir(dirname(target), { recursive: true });
     let received = 0;
     const counted = new Transform({

@@ -25,8 +25,20 @@ export class FolderShipper {
     readonly dir: string,
   ) {}
 
-  /** Sends what changed since the last call; resolves when the coordinator has it all. */
-  async sync(): Promise<number> {
+  /**
+   * Sends what changed since the last call; resolves when the coordinator has it all. Calls
+   * run one after another: a `done` whose sync is still sending must not race the `end`
+   * after it (the same file twice at once, or the end acknowledged with a file half-written).
+   */
+  sync(): Promise<number> {
+    const next = this.chain.then(() => this.syncNow());
+    this.chain = next.catch(() => 0);
+    return next;
+  }
+
+  private chain: Promise<number> = Promise.resolve(0);
+
+  private async syncNow(): Promise<number> {
     const files = await listFiles(this.dir);
     let shipped = 0;
     for (const path of files) {
