@@ -113,16 +113,16 @@ test('a split run: the coordinator listens, each shard Job names its own index a
     '--coordinator-listen',
     '0.0.0.0:7700',
   ]);
-  const shard = shardJobFor(split, 2, '10.1.2.3');
+  const shard = shardJobFor(split, 2, '127.0.0.1');
   assert.equal(shard.metadata?.name, 'bench-shard-2');
   assert.equal(shard.spec?.completionMode, undefined);
   const container = shard.spec!.template.spec!.containers[0]!;
-  assert.deepEqual(container.args, ['shard', '--coordinator', 'http://10.1.2.3:7700', '--shard', '2']);
+  assert.deepEqual(container.args, ['shard', '--coordinator', 'http://127.0.0.1:7700', '--shard', '2']);
   const token = container.env?.find((e) => e.name === 'INFERMARK_COORDINATOR_TOKEN');
   assert.deepEqual(token?.valueFrom?.secretKeyRef, { name: 'bench-coordinator', key: 'shard-2' });
   assert.equal(
-    shardJobFor(split, 0, 'fd00::1').spec!.template.spec!.containers[0]!.args?.[2],
-    'http://[fd00::1]:7700',
+    shardJobFor(split, 0, '::1').spec!.template.spec!.containers[0]!.args?.[2],
+    'http://[::1]:7700',
   );
   const secret = coordinatorSecretFor(split, 'run-token');
   assert.equal(secret.stringData?.token, 'run-token');
