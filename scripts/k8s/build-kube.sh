@@ -46,7 +46,9 @@ log "fetching Debian 12's kubernetes source package"
 apt-get "${APT_OPTS[@]}" update -qq >&2
 (cd "$WORK" && apt-get "${APT_OPTS[@]}" source --download-only -qq kubernetes >&2)
 dpkg-source -x "$WORK"/kubernetes_*.dsc "$WORK/src" >/dev/null
-grep -q "^## $VERSION\|v$VERSION" "$WORK/src/CHANGELOG/CHANGELOG-1.20.md" || log "warning: source is not $VERSION"
+# Debian's version says what it really is: 1.20.5+really1.20.2-…
+head -1 "$WORK/src/debian/changelog" | grep -q "really$VERSION" ||
+  log "warning: the source package is not $VERSION: $(head -1 "$WORK/src/debian/changelog")"
 
 export GOPATH="$WORK/go" GO111MODULE=off GOFLAGS="" CGO_ENABLED=0 GOCACHE="$WORK/gocache"
 export PATH="/usr/lib/go-1.19/bin:$PATH"
