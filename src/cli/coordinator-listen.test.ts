@@ -4,21 +4,14 @@
 // coordinator there, as shard pods would; the simulator runs in its own process, all on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shardToken, COORDINATOR_TOKEN_ENV } from '../engine/shard-protocol.js';
 import { verifyRunFolder } from '../evidence/verify.js';
-import {
-  assertNoStack,
-  cli,
-  MAIN,
-  ROOT,
-  runFolderUnder,
-  simulatorFixture,
-  writeJobYaml,
-} from './testing/harness.js';
+import { assertNoStack, cli, runFolderUnder, simulatorFixture, writeJobYaml } from './testing/harness.js';
 import { freePort, untilListening } from '../base/testing/free-port.js';
+import { shardProcess } from './testing/shard-process.js';
 
 const { sim, tmp } = simulatorFixture('infermark-listen-', {
   ttftMs: 10,
@@ -31,27 +24,7 @@ const { sim, tmp } = simulatorFixture('infermark-listen-', {
 const RUN_TOKEN = 'run-token-for-the-listen-test-0123456789';
 
 /** `infermark shard` as a pod runs it: its token in its environment, nothing else from the run. */
-function startShard(
-  url: string,
-  index: number,
-  token: string,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'shard', '--coordinator', url, '--shard', String(index)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, [COORDINATOR_TOKEN_ENV]: token },
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
+const startShard = (url: string, index: number, token: string) => shardProcess(url, index, token);
 
 test('run --workers 3 --coordinator-listen: three shards started elsewhere make one merged, verifiable run', async () => {
   const port = await freePort();

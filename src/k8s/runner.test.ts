@@ -9,8 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { cli, MAIN, ROOT, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
+import { cli, runFolderUnder, simulatorFixture } from '../cli/testing/harness.js';
 import { COORDINATOR_TOKEN_ENV, shardToken } from '../engine/shard-protocol.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import { Warehouse } from '../warehouse/warehouse.js';
@@ -18,6 +17,7 @@ import { ENV, SPEC_ANNOTATION } from './names.js';
 import type { RunnerStatus } from './runner-status.js';
 import { startApiStandIn, type ApiStandIn } from './testing/api-stand-in.js';
 import { freePort, untilListening } from '../base/testing/free-port.js';
+import { shardProcess } from '../cli/testing/shard-process.js';
 
 const API_KEY = 'sk-runner-test-0123456789abcdef';
 const TOKEN = 'sa-token-runner-test-abcdef0123456789';
@@ -214,26 +214,8 @@ test('spec.cancel mid-run: the iteration under way stops, the finished one is ke
 
 /** `infermark shard` as a shard pod runs it: the run pod's environment, its own pod, its shard's token. */
 function shardPod(env: NodeJS.ProcessEnv, url: string, index: number, token: string) {
-  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'shard', '--coordinator', url, '--shard', String(index)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...env,
-        [COORDINATOR_TOKEN_ENV]: token,
-        [ENV.podUid]: `shard-pod-uid-${index}`,
-        [ENV.podName]: `split-shard-${index}`,
-      },
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+  const pod = { ...env, [ENV.podUid]: `shard-pod-uid-${index}`, [ENV.podName]: `split-shard-${index}` };
+  return shardProcess(url, index, token, { env: pod, timeoutMs: 90_000 });
 }
 
 test('a split run in pods: spec.cancel reaches the shards too; the merged run keeps the finished iteration and names the run pod', async () => {
