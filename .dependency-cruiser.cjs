@@ -19,6 +19,7 @@ const LAYERS = [
   'engine',
   'warehouse',
   'gate',
+  'diagnose',
   'report',
   'server',
   'k8s',

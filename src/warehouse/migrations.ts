@@ -176,12 +176,39 @@ const V5: string[] = [
   'ALTER TABLE benchmark_run_fact ADD COLUMN node_name VARCHAR',
 ];
 
+/**
+ * Telemetry by window and scope (docs/telemetry.md): each row is one series over one window
+ * between two scrapes of one target, on the records' clock (the µs of request_fact.sent_at_us),
+ * scoped to the GPU, node, pod or server it describes, filed under its registry family where
+ * it has one, and pointing at the raw scrape that closes the window. Rows of scope
+ * `iteration` (the whole iteration, as before) carry the target too.
+ */
+const V6: string[] = [
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN iteration INTEGER',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN window_start_us BIGINT',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN window_end_us BIGINT',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN target VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN role VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN family VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN stat VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN node_name VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN gpu_uuid VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN pod VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN series VARCHAR',
+  'ALTER TABLE telemetry_slice_fact ADD COLUMN source_path VARCHAR',
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
   { version: 3, description: 'SLO checks at their percentile', statements: V3 },
   { version: 4, description: 'the shard, host and process of each request of a split run', statements: V4 },
   { version: 5, description: 'the Kubernetes job, pod and node of a run', statements: V5 },
+  {
+    version: 6,
+    description: 'telemetry by window and scope, with its family and raw scrape',
+    statements: V6,
+  },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
