@@ -114,6 +114,8 @@ registerWarehouseCommands(program);
 
 (await import('./report.js')).registerReportCommand(program);
 
+(await import('./diagnose.js')).registerDiagnoseCommand(program);
+
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);
 

@@ -395,7 +395,7 @@ async function insertTelemetry(
   const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
   for (const slice of await iterationTelemetry(folder)) {
     await warehouse.run(
-      'INSERT INTO telemetry_slice_fact VALUES ($1, NULL, NULL, $2, $3, $4, $5, $6, now())',
+      'INSERT INTO telemetry_slice_fact (run_id, scope, scope_id, metric, value, unit, ingested_at) VALUES ($1, $2, $3, $4, $5, $6, now())',
       [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],
     );
   }
