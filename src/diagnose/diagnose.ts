@@ -6,7 +6,11 @@
  * reads the judged points (playbooks.ts). Without a baseline the single-run playbooks
  * (saturation knee, straggler, client limit) still judge the run.
  */
-import { runIdsOf } from '../gate/warehouse-group.js';
+import { InfermarkError } from '../base/errors.js';
+import { baselineFrom } from '../gate/baseline.js';
+import { regressionChecks, type RegressionCheck } from '../gate/checks.js';
+import { DEFAULT_TOLERANCES } from '../gate/default-tolerances.js';
+import { loadRunGroupFromWarehouse, runIdsOf } from '../gate/warehouse-group.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import {
   decompose,
@@ -17,7 +21,12 @@ import {
   statChanges,
   telemetryMoves,
 } from './compare-point.js';
-import { DIAGNOSIS_SCHEMA_VERSION, type Diagnosis, type PointDiagnosis } from './diagnosis.js';
+import {
+  DIAGNOSIS_SCHEMA_VERSION,
+  type ChangeTest,
+  type Diagnosis,
+  type PointDiagnosis,
+} from './diagnosis.js';
 import { firePlaybooks, type JudgedPoint } from './playbooks.js';
 import { loadPoints, loadRequests, loadTelemetry, type PointRow } from './point-data.js';
 
@@ -33,6 +42,61 @@ const keyOf = (p: PointRow): string => `${p.scenario}@${p.point}`;
 function byPoint(rows: PointRow[]): Map<string, PointRow[]> {
   const out = new Map<string, PointRow[]>();
   for (const row of rows) out.set(keyOf(row), [...(out.get(keyOf(row)) ?? []), row]);
+  return out;
+}
+
+/**
+ * With repeats on both sides, the gate's own regression checks (per-repeat values,
+ * Mann-Whitney, Holm, the default tolerances); null, with a note, where they cannot run.
+ */
+async function gateChecks(
+  warehouse: Warehouse,
+  baselineIds: string[],
+  currentIds: string[],
+  notes: string[],
+): Promise<RegressionCheck[] | null> {
+  if (baselineIds.length < 2 || currentIds.length < 2) return null;
+  try {
+    const a = await loadRunGroupFromWarehouse(warehouse, baselineIds);
+    const b = await loadRunGroupFromWarehouse(warehouse, currentIds);
+    if (a.config_fingerprint !== b.config_fingerprint) {
+      notes.push(
+        'the two sides are different cases: the gate compares repeats of one case only; request-level tests instead',
+      );
+      return null;
+    }
+    return regressionChecks(
+      { path: 'baseline run group', sha256: '', value: baselineFrom(a) },
+      DEFAULT_TOLERANCES,
+      b,
+    );
+  } catch (error) {
+    if (!(error instanceof InfermarkError)) throw error;
+    notes.push(`the gate's repeat statistics could not run (${error.message}); request-level tests instead`);
+    return null;
+  }
+}
+
+/** The gate's checks of one point as one test per judged latency: its most certain statistic. */
+function repeatTests(checks: RegressionCheck[], scenario: string, point: string): ChangeTest[] {
+  const out: ChangeTest[] = [];
+  for (const field of ['ttft_ms', 'tpot_ms', 'e2e_latency_ms']) {
+    const mine = checks.filter((c) => c.key.startsWith(`${scenario}.${point}.${field}.`));
+    if (mine.length === 0) continue;
+    const best = [...mine].sort((x, y) => x.test.p_holm - y.test.p_holm)[0] as RegressionCheck;
+    const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+    out.push({
+      method: 'repeats',
+      metric: field.replace(/_ms$/, ''),
+      samples_baseline: best.baseline.samples.length,
+      samples_current: best.candidate.samples.length,
+      shift: best.regression.estimate,
+      shift_low: finite(best.regression.lower_bound),
+      shift_high: finite(best.regression.upper_bound),
+      p_value: best.test.p_holm,
+      significant: mine.some((c) => c.verdict === 'FAIL'),
+    });
+  }
   return out;
 }
 
@@ -55,6 +119,7 @@ export async function diagnose(warehouse: Warehouse, request: DiagnoseRequest): 
   const baseline = baselineIds === null ? null : byPoint(await loadPoints(warehouse, baselineIds));
   if (current.size === 0) notes.push('the run has no workload points in the warehouse');
 
+  const checks = baselineIds === null ? null : await gateChecks(warehouse, baselineIds, currentIds, notes);
   const judged: JudgedPoint[] = [];
   for (const [key, rows] of current) {
     const base = baseline?.get(key) ?? null;
@@ -68,7 +133,11 @@ export async function diagnose(warehouse: Warehouse, request: DiagnoseRequest): 
       base ? loadTelemetry(warehouse, base) : Promise.resolve(null),
     ]);
     const stats = statChanges(cur, basePoint);
-    const tests = baseRequests ? requestTests(requests, baseRequests) : [];
+    const tests = baseRequests
+      ? checks !== null
+        ? repeatTests(checks, cur.scenario, cur.point)
+        : requestTests(requests, baseRequests)
+      : [];
     const throughput = relativeChange(
       basePoint?.output_throughput_tokens_per_s ?? null,
       cur.output_throughput_tokens_per_s,
@@ -76,7 +145,9 @@ export async function diagnose(warehouse: Warehouse, request: DiagnoseRequest): 
     const { changed, shape } = baseRequests
       ? judgeChange(stats, tests, throughput)
       : { changed: false, shape: 'unchanged' as const };
-    const low = tests.filter((t) => t.samples_current < 20 || t.samples_baseline < 20);
+    const low = tests.filter(
+      (t) => t.method === 'requests' && (t.samples_current < 20 || t.samples_baseline < 20),
+    );
     if (low.length > 0)
       notes.push(`${key}: fewer than 20 requests on a side; changes are judged on few samples`);
     const diagnosis: PointDiagnosis = {

@@ -11,6 +11,7 @@
 import { InfermarkError } from '../base/errors.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import { baselineFrom } from '../gate/baseline.js';
+import { DEFAULT_TOLERANCES } from '../gate/default-tolerances.js';
 import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/checks.js';
 import { pointOf } from '../gate/metric-keys.js';
 import type { RunGroup } from '../gate/run-group.js';
@@ -29,15 +30,7 @@ export interface VerdictSubject {
 }
 
 /** The tolerances a report uses without `--tolerances`: the gate's documented defaults. */
-export const DEFAULT_TOLERANCES: Asset<Tolerances> = {
-  path: '(defaults)',
-  sha256: '',
-  value: {
-    format: 'infermark-tolerances/v1',
-    defaults: { relative: 0.05, alpha: 0.01, min_repeats: 5, test: 'mann-whitney' },
-    rules: [],
-  },
-};
+export { DEFAULT_TOLERANCES } from '../gate/default-tolerances.js';
 
 /** One gated key, B (candidate) against A (baseline). */
 export interface VerdictRow {
