@@ -124,6 +124,59 @@ export function requestTests(current: RequestSample[], baseline: RequestSample[]
   return tests;
 }
 
+/** P(X ≥ k) for X ~ Binomial(n, q), summed in log space (n is a point's request count). */
+export function binomialUpperTail(k: number, n: number, q: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  let logTerm = 0;
+  // log C(n, k) q^k (1-q)^(n-k), then each next term by its ratio.
+  for (let i = 0; i < k; i++) logTerm += Math.log(n - i) - Math.log(i + 1);
+  logTerm += k * Math.log(q) + (n - k) * Math.log1p(-q);
+  let sum = 0;
+  for (let i = k; i <= n; i++) {
+    sum += Math.exp(logTerm);
+    logTerm += Math.log(n - i) - Math.log(i + 1) + Math.log(q) - Math.log1p(-q);
+    if (logTerm < -745) break;
+  }
+  return Math.min(1, sum);
+}
+
+/** The baseline's p99 exceeded by this share of requests under no change. */
+const TAIL_SHARE = 0.01;
+
+/**
+ * A tail test per judged latency: how many current requests exceed the baseline's p99,
+ * against the 1 % expected under no change (an exact binomial tail). A rank test over
+ * every request cannot see a change in a few percent of them; this one can.
+ */
+export function tailTests(current: RequestSample[], baseline: RequestSample[]): ChangeTest[] {
+  const tests: ChangeTest[] = [];
+  for (const name of JUDGED) {
+    const field = METRICS[name].field as 'ttft_ms' | 'tpot_ms' | 'e2e_latency_ms';
+    const x = current.map((r) => r[field]).filter((v): v is number => v !== null && Number.isFinite(v));
+    const y = baseline
+      .map((r) => r[field])
+      .filter((v): v is number => v !== null && Number.isFinite(v))
+      .sort((a, b) => a - b);
+    if (x.length < 2 || y.length < 2) continue;
+    const p99 = y[Math.min(y.length - 1, Math.ceil(0.99 * y.length) - 1)] as number;
+    const above = x.filter((v) => v > p99).length;
+    const p = binomialUpperTail(above, x.length, TAIL_SHARE);
+    tests.push({
+      method: 'requests',
+      metric: `${name}.tail`,
+      samples_baseline: y.length,
+      samples_current: x.length,
+      shift: null,
+      shift_low: null,
+      shift_high: null,
+      p_value: p,
+      significant: p < ALPHA,
+    });
+  }
+  return tests;
+}
+
 const changeOf = (stats: StatChange[], metric: string, stat: string): number | null =>
   stats.find((s) => s.metric === metric && s.stat === stat)?.relative_change ?? null;
 
@@ -140,14 +193,23 @@ export function judgeChange(
   let worseWhole = false;
   let better = false;
   for (const name of JUDGED) {
-    const test = tests.find((t) => t.metric === name);
-    if (!test?.significant) continue;
     const p50 = changeOf(stats, name, 'p50') ?? 0;
     const p99 = changeOf(stats, name, 'p99') ?? 0;
     const mean = changeOf(stats, name, 'mean') ?? 0;
-    if (p50 >= MIN_RELATIVE_CHANGE || mean >= MIN_RELATIVE_CHANGE * 1.5) worseWhole = true;
-    else if (p99 >= MIN_RELATIVE_CHANGE * 3) worseTail = true;
-    else if (Math.max(p50, p99, mean) <= -MIN_RELATIVE_CHANGE) better = true;
+    const whole = tests.find((t) => t.metric === name)?.significant ?? false;
+    const tail = tests.find((t) => t.metric === `${name}.tail`)?.significant ?? false;
+    // The median moved: the whole distribution shifted.
+    if (whole && p50 >= MIN_RELATIVE_CHANGE) worseWhole = true;
+    // The median held, the p99 rose far more than the mean: a few requests got much slower.
+    else if (
+      tail &&
+      p50 < MIN_RELATIVE_CHANGE &&
+      p99 >= MIN_RELATIVE_CHANGE * 3 &&
+      p99 >= 3 * Math.max(0, mean)
+    ) {
+      worseTail = true;
+    } else if (whole && mean >= MIN_RELATIVE_CHANGE * 1.5) worseWhole = true;
+    else if (whole && Math.max(p50, p99, mean) <= -MIN_RELATIVE_CHANGE) better = true;
   }
   const throughputDropped = throughputChange !== null && throughputChange <= -MIN_RELATIVE_CHANGE;
   if (worseWhole || (throughputDropped && !worseTail)) return { changed: true, shape: 'whole-distribution' };

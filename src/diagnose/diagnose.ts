@@ -18,6 +18,7 @@ import {
   outliers,
   relativeChange,
   requestTests,
+  tailTests,
   statChanges,
   telemetryMoves,
 } from './compare-point.js';
@@ -135,8 +136,8 @@ export async function diagnose(warehouse: Warehouse, request: DiagnoseRequest): 
     const stats = statChanges(cur, basePoint);
     const tests = baseRequests
       ? checks !== null
-        ? repeatTests(checks, cur.scenario, cur.point)
-        : requestTests(requests, baseRequests)
+        ? [...repeatTests(checks, cur.scenario, cur.point), ...tailTests(requests, baseRequests)]
+        : [...requestTests(requests, baseRequests), ...tailTests(requests, baseRequests)]
       : [];
     const throughput = relativeChange(
       basePoint?.output_throughput_tokens_per_s ?? null,

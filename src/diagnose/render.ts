@@ -38,9 +38,10 @@ function decompositionLine(point: PointDiagnosis): string {
 }
 
 function testLine(point: PointDiagnosis): string[] {
-  return point.tests.map(
-    (t) =>
-      `${t.metric}: shift ${fmt(t.shift)} ms [${fmt(t.shift_low)}, ${fmt(t.shift_high)}] (99%), p ${t.p_value === null ? 'n/a' : t.p_value.toExponential(1)}, n ${t.samples_baseline} → ${t.samples_current} requests`,
+  return point.tests.map((t) =>
+    t.metric.endsWith('.tail')
+      ? `${t.metric}: requests above the baseline's p99, p ${t.p_value === null ? 'n/a' : t.p_value.toExponential(1)} (n ${t.samples_current})`
+      : `${t.metric}: shift ${fmt(t.shift)} ms [${fmt(t.shift_low)}, ${fmt(t.shift_high)}] (99%), p ${t.p_value === null ? 'n/a' : t.p_value.toExponential(1)}, n ${t.samples_baseline} → ${t.samples_current} requests`,
   );
 }
 
