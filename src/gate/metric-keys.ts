@@ -11,6 +11,7 @@ import {
   GATED_DISTRIBUTIONS,
   GATED_STATS,
   GATED_VALUES,
+  metricColumn,
   type BetterDirection,
 } from '../metrics/definitions.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
@@ -70,7 +71,7 @@ export function gatedMetrics(summary: GatedSource): GatedMetric[] {
       out.push({
         key: `${prefix}.${metric}.${stat}`,
         value,
-        ...judged(`${metric}_${stat}`),
+        ...judged(metricColumn(metric, stat)),
         samples: distribution.count,
       });
     }

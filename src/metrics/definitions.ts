@@ -516,6 +516,11 @@ export function metricOfColumn(column: string): ColumnMetric | undefined {
   return undefined;
 }
 
+/** The column of a metric's statistic: `ttft_ms` + `p99` → `ttft_ms_p99`; a one-number metric's is its field. */
+export function metricColumn(field: string, stat: DistributionStat | 'value'): string {
+  return stat === 'value' ? field : `${field}_${stat}`;
+}
+
 /** metricOfColumn for a column the caller knows to be a metric: an unknown one is a programming error. */
 export function columnMetric(column: string): ColumnMetric {
   const found = metricOfColumn(column);
@@ -647,6 +652,15 @@ function telemetryEntry(family: TelemetryFamily): RegistryEntry {
 /** The whole registry: request, iteration and point metrics, then the telemetry families, in declaration order. */
 export function registryEntries(): RegistryEntry[] {
   return [...listMetrics(), ...listTelemetryFamilies().map(telemetryEntry)];
+}
+
+const ENTRIES: ReadonlyMap<string, RegistryEntry> = new Map(
+  registryEntries().flatMap((e) => [[e.field, e] as const, [e.name, e] as const]),
+);
+
+/** A metric by canonical name or field (`ttft`, `ttft_ms`), or a telemetry family by name (`kv_cache_usage`). */
+export function registryEntry(name: string): RegistryEntry | undefined {
+  return ENTRIES.get(name);
 }
 
 /**

@@ -15,9 +15,11 @@ import {
   DISTRIBUTION_STATS,
   listMetrics,
   metricByField,
+  metricColumn,
   metricOfColumn,
   metricsMarkdownTable,
   registryEntries,
+  registryEntry,
   type MetricDirection,
 } from './definitions.js';
 import { listTelemetryFamilies } from './telemetry-families.js';
@@ -244,6 +246,13 @@ test('the registry: lookups, derived statistics, and every kind of metric in one
   assert.throws(() => betterDirection('output_tokens_p50'), /neutral/);
   assert.throws(() => columnMetric('nope'), /not a metric column/);
   for (const stat of DISTRIBUTION_STATS) assert.ok(metricOfColumn(`e2e_latency_ms_${stat}`), stat);
+
+  assert.equal(metricColumn('ttft_ms', 'p99'), 'ttft_ms_p99');
+  assert.equal(metricColumn('error_rate', 'value'), 'error_rate');
+  assert.equal(registryEntry('ttft_ms')?.name, 'ttft');
+  assert.equal(registryEntry('ttft')?.field, 'ttft_ms');
+  assert.equal(registryEntry('sm_clock')?.direction, 'higher');
+  assert.equal(registryEntry('nope'), undefined);
 
   const entries = registryEntries();
   assert.deepEqual([...new Set(entries.map((e) => e.scope))], ['request', 'iteration', 'point', 'telemetry']);
