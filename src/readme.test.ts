@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { metricsMarkdownTable } from './metrics/definitions.js';
@@ -15,10 +15,24 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 test('docs/metrics.md holds the metric registry, and the README links to it', () => {
-  const page = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
-  const match = /<!-- metrics:start -->\n([\s\S]*?)<!-- metrics:end -->/.exec(page);
+  const file = join(ROOT, 'docs', 'metrics.md');
+  const markers = /(<!-- metrics:start -->\n)([\s\S]*?)(<!-- metrics:end -->)/;
+  // INFERMARK_UPDATE_DOCS=1 writes the registry's table between the markers (then review the diff).
+  if (process.env.INFERMARK_UPDATE_DOCS === '1') {
+    const current = readFileSync(file, 'utf8');
+    writeFileSync(
+      file,
+      current.replace(markers, (_, start, _old, end) => `${start}${metricsMarkdownTable()}${end}`),
+    );
+  }
+  const page = readFileSync(file, 'utf8');
+  const match = markers.exec(page);
   assert.ok(match, 'docs/metrics.md has the metrics markers');
-  assert.equal(match[1]?.trim(), metricsMarkdownTable().trim());
+  assert.equal(
+    match[2]?.trim(),
+    metricsMarkdownTable().trim(),
+    'docs/metrics.md differs from the registry: run `INFERMARK_UPDATE_DOCS=1 node --test dist/src/readme.test.js` and review the diff',
+  );
   assert.match(readme, /\]\(docs\/metrics\.md\)/);
 });
 

@@ -1,13 +1,23 @@
 /**
  * What a gate compares: metric keys `<scenario>.<point>.<metric>.<stat>` taken from
- * an iteration's summary, each with its unit and which direction is better. The
- * point is `c<N>` for a concurrency level, `r<rate>` for a request rate (`.` as
+ * an iteration's summary, each with its unit and which direction is better, as the
+ * metric registry (metrics/definitions.ts) declares them and which metrics it gates.
+ * The point is `c<N>` for a concurrency level, `r<rate>` for a request rate (`.` as
  * `_`, so a key splits on dots), or `trace`. One value per key per repeat.
  */
+import {
+  betterDirection,
+  columnMetric,
+  GATED_DISTRIBUTIONS,
+  GATED_STATS,
+  GATED_VALUES,
+  metricColumn,
+  type BetterDirection,
+} from '../metrics/definitions.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { Distribution } from '../metrics/percentiles.js';
 
-export type Direction = 'lower' | 'higher';
+export type Direction = BetterDirection;
 
 export interface GatedMetric {
   key: string;
@@ -18,9 +28,9 @@ export interface GatedMetric {
   samples: number | null;
 }
 
-/** Latency distributions gated, and their statistics. */
-export const LATENCIES = ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2e_latency_ms'] as const;
-export const LATENCY_STATS = ['p50', 'p90', 'p99', 'mean'] as const;
+/** Latency distributions gated, and their statistics (the registry's). */
+export const LATENCIES = GATED_DISTRIBUTIONS;
+export const LATENCY_STATS = GATED_STATS;
 
 /** The point part of a key. */
 export function pointOf(summary: Pick<IterationSummary, 'mode' | 'concurrency' | 'rate_rps'>): string {
@@ -36,20 +46,18 @@ export function pointOf(summary: Pick<IterationSummary, 'mode' | 'concurrency' |
  */
 export type GatedSource = Pick<
   IterationSummary,
-  | 'scenario'
-  | 'mode'
-  | 'concurrency'
-  | 'rate_rps'
-  | 'output_throughput_tokens_per_s'
-  | 'request_throughput_rps'
-  | 'goodput_rps'
-  | 'error_rate'
+  'scenario' | 'mode' | 'concurrency' | 'rate_rps' | (typeof GATED_VALUES)[number]
 > & {
   distributions: Record<
     (typeof LATENCIES)[number],
     Pick<Distribution, (typeof LATENCY_STATS)[number] | 'count'>
   >;
 };
+
+/** A gated key's unit and direction: the registry's for its column (`ttft_ms_p99`, `error_rate`). */
+function judged(column: string): { unit: string; direction: Direction } {
+  return { unit: columnMetric(column).unit, direction: betterDirection(column) };
+}
 
 /** Every gated metric of one iteration (null values, e.g. goodput without SLOs, are left out). */
 export function gatedMetrics(summary: GatedSource): GatedMetric[] {
@@ -63,19 +71,16 @@ export function gatedMetrics(summary: GatedSource): GatedMetric[] {
       out.push({
         key: `${prefix}.${metric}.${stat}`,
         value,
-        unit: 'ms',
-        direction: 'lower',
+        ...judged(metricColumn(metric, stat)),
         samples: distribution.count,
       });
     }
   }
-  const scalar = (metric: string, value: number | null, unit: string, direction: Direction): void => {
-    if (value !== null) out.push({ key: `${prefix}.${metric}.value`, value, unit, direction, samples: null });
-  };
-  scalar('output_throughput_tokens_per_s', summary.output_throughput_tokens_per_s, 'tokens/s', 'higher');
-  scalar('request_throughput_rps', summary.request_throughput_rps, 'req/s', 'higher');
-  scalar('goodput_rps', summary.goodput_rps, 'req/s', 'higher');
-  scalar('error_rate', summary.error_rate, 'fraction', 'lower');
+  for (const metric of GATED_VALUES) {
+    const value = summary[metric];
+    if (value !== null)
+      out.push({ key: `${prefix}.${metric}.value`, value, ...judged(metric), samples: null });
+  }
   return out;
 }
 

@@ -8,33 +8,16 @@
  * embeds it, so a test can check any chart against the warehouse.
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
-import { COMPARED, compareRuns, resolveRunId } from '../warehouse/queries.js';
+import { columnMetric, COMPARED_COLUMNS, REPORT_POINT_COLUMNS } from '../metrics/definitions.js';
+import { compareRuns, resolveRunId } from '../warehouse/queries.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { Row } from '../warehouse/sql.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { Verdict } from '../gate/checks.js';
 import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';
 
-/** The point metrics a report shows; the median over repeats for a run group. */
-export const POINT_METRICS = [
-  'requests_measured',
-  'requests_completed',
-  'requests_errored',
-  'error_rate',
-  'request_throughput_rps',
-  'output_throughput_tokens_per_s',
-  'goodput_rps',
-  'goodput_attainment',
-  'ttft_ms_p50',
-  'ttft_ms_p99',
-  'tpot_ms_p50',
-  'tpot_ms_p99',
-  'itl_ms_p50',
-  'itl_ms_p99',
-  'e2e_latency_ms_p50',
-  'e2e_latency_ms_p99',
-  'cost_per_million_output_tokens_usd',
-] as const;
+/** The point metrics a report shows (the registry's); the median over repeats for a run group. */
+export const POINT_METRICS = REPORT_POINT_COLUMNS;
 export type PointMetric = (typeof POINT_METRICS)[number];
 
 /** One (scenario × concurrency|rate) point of a subject. */
@@ -312,30 +295,29 @@ export function pointCharts(subjects: Subject[]): Chart[] {
     const x = mode === 'rate' ? 'request rate (req/s)' : 'concurrency';
     const of = (metrics: [PointMetric, string][]): ChartSeries[] =>
       subjects.flatMap((s) => metrics.map(([m, name]) => pointSeries(s, scenario, m, `${s.label} ${name}`)));
-    const chart = (id: string, title: string, y: string, metrics: [PointMetric, string][]): Chart => ({
+    // The y axis is in the registry's unit of the chart's metrics (one unit per chart).
+    const chart = (id: string, title: string, metrics: [PointMetric, string][], y?: string): Chart => ({
       id: `${id}-${i}`,
       title: `${title} — ${scenario}`,
       scenario,
       x,
-      y,
+      y: y ?? [...new Set(metrics.map(([m]) => columnMetric(m).unit))].join(', '),
       kind: 'line',
       series: of(metrics),
     });
     charts.push(
-      chart('throughput', 'Output tokens/s', 'tokens/s', [
-        ['output_throughput_tokens_per_s', 'output tokens/s'],
-      ]),
-      chart('ttft', 'TTFT', 'ms', [
+      chart('throughput', 'Output tokens/s', [['output_throughput_tokens_per_s', 'output tokens/s']]),
+      chart('ttft', 'TTFT', [
         ['ttft_ms_p50', 'TTFT p50'],
         ['ttft_ms_p99', 'TTFT p99'],
       ]),
-      chart('tpot', 'TPOT and ITL', 'ms', [
+      chart('tpot', 'TPOT and ITL', [
         ['tpot_ms_p50', 'TPOT p50'],
         ['tpot_ms_p99', 'TPOT p99'],
         ['itl_ms_p99', 'ITL p99'],
       ]),
-      chart('errors', 'Error rate', 'fraction of requests', [['error_rate', 'error rate']]),
-      chart('goodput', 'Goodput (requests/s meeting the SLOs)', 'req/s', [
+      chart('errors', 'Error rate', [['error_rate', 'error rate']], 'fraction of requests'),
+      chart('goodput', 'Goodput (requests/s meeting the SLOs)', [
         ['goodput_rps', 'goodput'],
         ['request_throughput_rps', 'request throughput'],
       ]),
@@ -465,14 +447,15 @@ function pickDrilldown(subject: Subject, iteration?: number): Distribution | nul
   };
 }
 
-/** Metrics where a higher value is better; every other compared metric is better lower. */
-const HIGHER_IS_BETTER = new Set(['output_throughput_tokens_per_s', 'request_throughput_rps', 'goodput_rps']);
 const SAME_WITHIN_PCT = 5;
 
+/** A change judged by the metric's direction in the registry; a neutral metric has no better or worse. */
 export function verdictOf(metric: string, changePct: number | null): Delta['verdict'] {
   if (changePct === null) return 'n/a';
   if (Math.abs(changePct) <= SAME_WITHIN_PCT) return 'same';
-  return changePct > 0 === HIGHER_IS_BETTER.has(metric) ? 'better' : 'worse';
+  const { direction } = columnMetric(metric);
+  if (direction === 'neutral') return 'n/a';
+  return changePct > 0 === (direction === 'higher') ? 'better' : 'worse';
 }
 
 /** compareRuns' wide rows (metric_a, metric_b, metric_change_pct) → one delta per metric. */
@@ -499,7 +482,7 @@ function deltasFromCompare(columns: string[], rows: Row[]): Delta[] {
 }
 
 /** The metrics compared point by point: the same as `warehouse compare`. */
-const COMPARED_METRICS: readonly PointMetric[] = COMPARED;
+const COMPARED_METRICS: readonly PointMetric[] = COMPARED_COLUMNS;
 
 /** The same deltas as compareRuns, from the medians of two subjects' points. */
 function deltasFromPoints(a: Subject, b: Subject): Delta[] {

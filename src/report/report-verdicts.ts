@@ -9,11 +9,12 @@
  * status with a message, never a crash.
  */
 import { InfermarkError } from '../base/errors.js';
+import { metricOfColumn } from '../metrics/definitions.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import { baselineFrom } from '../gate/baseline.js';
 import { DEFAULT_TOLERANCES } from '../gate/default-tolerances.js';
 import { regressionChecks, type RegressionCheck, type Verdict } from '../gate/checks.js';
-import { pointOf } from '../gate/metric-keys.js';
+import { pointOf, type Direction } from '../gate/metric-keys.js';
 import type { RunGroup } from '../gate/run-group.js';
 import { loadRunGroupFromWarehouse } from '../gate/warehouse-group.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
@@ -36,7 +37,7 @@ export { DEFAULT_TOLERANCES } from '../gate/default-tolerances.js';
 export interface VerdictRow {
   key: string;
   unit: string;
-  direction: 'lower' | 'higher';
+  direction: Direction;
   verdict: Verdict;
   reason: string;
   a_median: number;
@@ -181,8 +182,9 @@ export function gateKeyOf(d: {
   rate_rps: number | null;
   metric: string;
 }): string {
-  const stat = /^(.*)_(p\d+(?:_\d+)?|mean)$/.exec(d.metric);
-  const metric = stat ? `${stat[1]}.${stat[2]}` : `${d.metric}.value`;
+  // The registry splits the column into its metric and statistic (`ttft_ms_p99` → ttft_ms, p99).
+  const column = metricOfColumn(d.metric);
+  const metric = column ? `${column.metric.field}.${column.stat}` : `${d.metric}.value`;
   const point = pointOf({
     mode: d.mode,
     concurrency: d.concurrency,

@@ -6,7 +6,7 @@
  * as a bound parameter; a bad one is an ApiError with a 4xx status.
  */
 import { InfermarkError } from '../base/errors.js';
-import { listMetrics } from '../metrics/definitions.js';
+import { registryEntries, type RegistryEntry } from '../metrics/definitions.js';
 import { traceLineage, type LineageReport } from '../warehouse/lineage.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
 import { COMPARED, compareRuns, resolveRunId, runListColumns, showRun } from '../warehouse/queries.js';
@@ -382,7 +382,8 @@ export async function lineage(warehouse: Warehouse, params: LineageParams): Prom
 }
 
 export interface Contracts {
-  metrics: ReturnType<typeof listMetrics>;
+  /** The metric registry: request, iteration and point metrics, then the telemetry families (scope `telemetry`). */
+  metrics: RegistryEntry[];
   tables: { name: string; columns: { name: string; type: string; nullable: boolean }[] }[];
   named_queries: Row[];
 }
@@ -407,5 +408,5 @@ export async function contracts(warehouse: Warehouse): Promise<Contracts> {
   const named = await warehouse.json(
     'SELECT name, description, query_spec_digest, sql FROM named_query ORDER BY name',
   );
-  return { metrics: listMetrics(), tables, named_queries: named.rows };
+  return { metrics: registryEntries(), tables, named_queries: named.rows };
 }

@@ -6,6 +6,7 @@
  * nonce of their response. Every element a browser test drives has a
  * `data-testid`.
  */
+import { columnMetric, metricOfColumn, TRACEABLE_COLUMNS } from '../metrics/definitions.js';
 import type { ComparePair, Comparison, RunDetail, RunFilters, RunPage } from './api.js';
 import type { Row } from '../warehouse/sql.js';
 import { escapeHtml } from '../report/escape-html.js';
@@ -112,20 +113,8 @@ go.addEventListener('click',()=>{const [a,b]=picked();location.href='/compare?a=
   return layout('Runs', body, nonce, script);
 }
 
-/** Columns of the run's points that the `serving_points` named query also has: those numbers have lineage. */
-const TRACEABLE = new Set([
-  'requests_completed',
-  'error_rate',
-  'ttft_ms_p50',
-  'ttft_ms_p99',
-  'tpot_ms_p50',
-  'tpot_ms_p99',
-  'itl_ms_p99',
-  'e2e_latency_ms_p99',
-  'output_throughput_tokens_per_s',
-  'request_throughput_rps',
-  'goodput_rps',
-]);
+/** Columns of the run's points that the `serving_points` named query also has (the registry's): those numbers have lineage. */
+const TRACEABLE: ReadonlySet<string> = new Set(TRACEABLE_COLUMNS);
 
 interface Series {
   name: string;
@@ -216,13 +205,17 @@ function charts(points: Row[]): string {
     const xLabel = byRate ? 'request rate (req/s)' : 'concurrency';
     out.push(`<section data-testid="scenario-charts" data-scenario="${escapeHtml(scenario)}" data-mode="${escapeHtml(mode)}">
 <h3>${escapeHtml(scenario)} · ${escapeHtml(mode)}</h3><div class="charts">
-${lineChart(`chart-ttft-${index}`, 'TTFT p50 / p99', xLabel, 'ms', [
+${lineChart(`chart-ttft-${index}`, 'TTFT p50 / p99', xLabel, columnMetric('ttft_ms_p50').unit, [
   series('p50', '#0969da', 'ttft_ms_p50'),
   series('p99', '#cf222e', 'ttft_ms_p99'),
 ])}
-${lineChart(`chart-throughput-${index}`, 'Output tokens/s', xLabel, 'tokens/s', [
-  series('output tokens/s', '#116329', 'output_throughput_tokens_per_s'),
-])}</div></section>`);
+${lineChart(
+  `chart-throughput-${index}`,
+  'Output tokens/s',
+  xLabel,
+  columnMetric('output_throughput_tokens_per_s').unit,
+  [series('output tokens/s', '#116329', 'output_throughput_tokens_per_s')],
+)}</div></section>`);
     index += 1;
   }
   return out.join('\n');
@@ -367,7 +360,8 @@ export function comparePage(
   const metrics = comparison.columns
     .filter((c) => c.endsWith('_change_pct'))
     .map((c) => c.slice(0, -'_change_pct'.length));
-  const higherBetter = (m: string): boolean => /throughput|_rps$/.test(m);
+  // Better or worse by the registry's direction; a column it does not know (or a neutral one) is not judged.
+  const directionOf = (m: string): string => metricOfColumn(m)?.direction ?? 'neutral';
   const head = `<tr><th class="t">scenario</th><th class="t">mode</th><th>concurrency</th><th>rate</th>${metrics
     .map((m) => `<th colspan="3">${escapeHtml(m)}</th>`)
     .join(
@@ -378,10 +372,11 @@ export function comparePage(
       const cells = metrics
         .map((m) => {
           const change = num(r[`${m}_change_pct`]);
+          const direction = directionOf(m);
           const cls =
-            change === null || change === 0
+            change === null || change === 0 || direction === 'neutral'
               ? ''
-              : change > 0 === higherBetter(m)
+              : change > 0 === (direction === 'higher')
                 ? ' class="better"'
                 : ' class="worse"';
           return `<td>${escapeHtml(fmt(r[`${m}_a`]))}</td><td>${escapeHtml(fmt(r[`${m}_b`]))}</td><td${cls} data-testid="delta" data-metric="${escapeHtml(m)}">${change === null ? '—' : `${change > 0 ? '+' : ''}${change.toFixed(1)}`}</td>`;

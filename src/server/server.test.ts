@@ -258,7 +258,15 @@ test('GET /api/lineage walks a number to its query, run, digests and raw artifac
 
 test('GET /api/benchmark/contracts lists the metric definitions and every canonical table schema', async () => {
   type Contracts = {
-    metrics: { name: string; field: string; unit: string; description: string }[];
+    metrics: {
+      name: string;
+      field: string;
+      scope: string;
+      unit: string;
+      direction: string;
+      description: string;
+      same_as: string[];
+    }[];
     tables: { name: string; columns: { name: string; type: string }[] }[];
     named_queries: { name: string }[];
   };
@@ -266,6 +274,18 @@ test('GET /api/benchmark/contracts lists the metric definitions and every canoni
   const ttft = contracts.metrics.find((m) => m.name === 'ttft');
   assert.equal(ttft?.field, 'ttft_ms');
   assert.equal(ttft?.unit, 'ms');
+  assert.equal(ttft?.direction, 'lower');
+  // The whole registry: request, iteration and point metrics, and the telemetry families.
+  assert.deepEqual(
+    [...new Set(contracts.metrics.map((m) => m.scope))],
+    ['request', 'iteration', 'point', 'telemetry'],
+  );
+  const attainment = contracts.metrics.find((m) => m.name === 'goodput_attainment');
+  assert.equal(attainment?.direction, 'higher');
+  const kv = contracts.metrics.find((m) => m.name === 'kv_cache_usage');
+  assert.equal(kv?.scope, 'telemetry');
+  assert.equal(kv?.unit, 'fraction');
+  assert.ok(kv?.same_as.includes('vllm: vllm:kv_cache_usage_perc'), JSON.stringify(kv?.same_as));
   assert.deepEqual(
     contracts.tables.map((t) => t.name),
     [...CANONICAL_TABLES],

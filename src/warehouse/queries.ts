@@ -6,6 +6,7 @@
  */
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { digestOf } from '../base/digest.js';
+import { COMPARED_COLUMNS } from '../metrics/definitions.js';
 import type { Row, SqlHandle } from './sql.js';
 
 export interface NamedQuery {
@@ -150,18 +151,8 @@ export async function showRun(
   return { run, points };
 }
 
-/** Metrics compared point by point (same scenario, mode and concurrency or rate). */
-export const COMPARED = [
-  'ttft_ms_p50',
-  'ttft_ms_p99',
-  'tpot_ms_p50',
-  'tpot_ms_p99',
-  'itl_ms_p99',
-  'e2e_latency_ms_p99',
-  'output_throughput_tokens_per_s',
-  'request_throughput_rps',
-  'error_rate',
-] as const;
+/** Metrics compared point by point (same scenario, mode and concurrency or rate): the registry's. */
+export const COMPARED = COMPARED_COLUMNS;
 
 /** Two runs side by side: each point's metrics in A and B, and B's change relative to A in percent. */
 export async function compareRuns(
