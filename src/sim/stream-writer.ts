@@ -7,24 +7,25 @@
  * concatenated, deadlines are absolute, nothing is awaited.
  */
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { Prng } from '../base/prng.js';
 import type { Batch, Departure } from './batch.js';
 import { FAULTS, type FaultKind, type StreamEffect } from './faults.js';
 import type { ParsedRequest, StreamEvents } from './formats/format.js';
 import type { SocketCloser } from './http-io.js';
 import type { LatencyModel } from './latency-model.js';
-import type { SimCounters, SimMetrics } from './metrics.js';
+import type { SimCounters, SimObserver } from './metrics.js';
 import type { SimulatorOptions } from './options.js';
 import { TEXT_STREAM } from './parse-request.js';
 import type { DeadlineScheduler, Scheduled } from './scheduler.js';
 import { randomWord } from './text.js';
 import { logTokens, wallNow_ms, type RequestWrites } from './write-log.js';
 
-/** What a sequence needs from the simulator that runs it. */
+/** What a sequence needs from the node that runs it. */
 export interface StreamHost {
   readonly options: SimulatorOptions;
   readonly counters: SimCounters;
-  readonly metrics: SimMetrics;
+  readonly metrics: SimObserver;
   readonly scheduler: DeadlineScheduler;
   readonly latency: LatencyModel;
   readonly batch: Batch;
@@ -54,6 +55,8 @@ export class Sequence implements Scheduled {
   private readonly textRng: Prng;
   private readonly res: ServerResponse;
   readonly arrived_ms: number;
+  /** When it reached the batch (after any host-side preprocessing); its queue time starts here. */
+  enqueued_ms: number;
   private readonly fault: FaultKind | null;
   private readonly faultEffect: StreamEffect | null;
   /** Index of the chunk before which the fault strikes (== chunkCount: before the finish). */
@@ -65,6 +68,7 @@ export class Sequence implements Scheduled {
   private chunkIndex = 0;
   private admitted_ms = 0;
   private firstToken_ms = 0;
+  private lastEvent_ms = 0;
   private malformedBody = false;
   private paused = false;
   // Streamed: the constant head of every chunk; not streamed: the accumulated output.
@@ -93,6 +97,7 @@ export class Sequence implements Scheduled {
     this.textRng = new Prng(req.textSeed, req.requestSeed, TEXT_STREAM);
     this.res = res;
     this.arrived_ms = arrived_ms;
+    this.enqueued_ms = arrived_ms;
     this.fault = fault;
     this.tokensPerChunk = sim.options.tokensPerChunk;
     this.reasoningTokens = req.format.reasons ? sim.options.reasoningTokens : 0;
@@ -114,6 +119,7 @@ export class Sequence implements Scheduled {
     this.state = 'running';
     this.admitted_ms = start_ms;
     this.deadline_ms = this.admitted_ms + this.sim.latency.ttft(this.rng, this.req.promptTokens);
+    if (this.writes) this.writes.admitted_ms = performance.timeOrigin + start_ms;
     if (this.req.stream && this.events) {
       this.prefix = this.events.prefix(this.id, this.created_s, this.req.model);
       this.res.writeHead(200, {
@@ -188,7 +194,12 @@ export class Sequence implements Scheduled {
     if (first === 0) {
       this.firstToken_ms = now_ms;
       this.sim.metrics.observeTtft((now_ms - this.arrived_ms) / 1000);
+    } else if (!this.sim.latency.zeroDelay) {
+      // With every delay 0 the gaps are all 0, and one observation per event would cost the
+      // zero-delay stream rate dearly: only timed streams feed the inter-token histogram.
+      this.sim.metrics.observeItl((now_ms - this.lastEvent_ms) / 1000);
     }
+    this.lastEvent_ms = now_ms;
     let reasoning = '';
     let content = '';
     for (let i = first; i < end; i++) {
@@ -246,11 +257,14 @@ export class Sequence implements Scheduled {
     }
     const n = this.req.outputTokens;
     const tpot_s = n >= 2 && this.firstToken_ms > 0 ? (now_ms - this.firstToken_ms) / 1000 / (n - 1) : null;
-    this.sim.metrics.observeFinished(
-      (now_ms - this.arrived_ms) / 1000,
-      (this.admitted_ms - this.arrived_ms) / 1000,
+    const started = this.firstToken_ms > 0;
+    this.sim.metrics.observeFinished({
+      e2e_s: (now_ms - this.arrived_ms) / 1000,
+      queue_s: (this.admitted_ms - this.enqueued_ms) / 1000,
       tpot_s,
-    );
+      prefill_s: started ? (this.firstToken_ms - this.admitted_ms) / 1000 : null,
+      decode_s: started ? (now_ms - this.firstToken_ms) / 1000 : null,
+    });
     this.sim.batch.release(this, how);
   }
 
