@@ -62,7 +62,7 @@ export function readGpu(node: SimNode, now_ms: number): GpuReading {
     fb_free_MiB: total - used,
     xid: 0,
     throttleReasons: condition.throttleReasons,
-    pcieReplays: Math.floor(load.elapsed_s * condition.pcieReplaysPerS),
+    pcieReplays: Math.ceil(load.elapsed_s * condition.pcieReplaysPerS),
   };
 }
 
