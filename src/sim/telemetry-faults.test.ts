@@ -7,6 +7,7 @@
  * nominal settings alone, and with room for a loaded host.
  */
 import { test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import assert from 'node:assert/strict';
 import { resolveSimulatorOptions } from './options.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './server.js';
@@ -280,4 +281,30 @@ test('CPU throttle: requests reach the batch late (write log) while the GPU idle
   );
   // Preprocessing is not server queue time, but it is part of the request's latency.
   assert.ok((slow.queue_s as number) < 0.05 && (slow.e2e_s as number) >= delay_ms / 1000, detail);
+});
+
+test('a client gone during preprocessing never reaches the batch; closing during a restart does not wait for it', async () => {
+  const sim = await startSimulator({
+    ...STEADY,
+    cpuThrottleMs: 300,
+    restartAfterRequests: 1,
+    restartDowntimeMs: 60_000,
+  });
+  const controller = new AbortController();
+  const request = fetch(`${sim.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    signal: controller.signal,
+  });
+  await waitFor('the request in preprocessing', async () => sim.stats().requests === 1);
+  controller.abort();
+  await assert.rejects(request);
+  await waitFor('the cancellation', async () => sim.stats().cancelled === 1);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const stats = sim.stats();
+  assert.deepEqual([stats.running, stats.waiting, stats.completed, stats.restarts], [0, 0, 0, 1]);
+  const started_ms = performance.now();
+  await sim.close();
+  assert.ok(performance.now() - started_ms < 5000, 'close did not wait for the 60 s downtime');
 });
