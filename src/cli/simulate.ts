@@ -45,6 +45,29 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
     'writeLogRequests',
     'serve the write times of the newest N requests at /sim/write-log',
   ],
+  ['nodes', 'nodes', 'serving replicas (sim-node-<i>), requests round-robin, each with its own batch'],
+  ['gpus-per-node', 'gpusPerNode', 'GPUs per node in the DCGM telemetry'],
+  [
+    'throttle',
+    'throttle',
+    'share of the SM clock kept on every GPU (1: none); prefill and decode slow by 1/x',
+  ],
+  ['slow-node', 'slowNode', 'index of one node that runs slower (-1: none)'],
+  ['slow-node-factor', 'slowNodeFactor', 'how many times slower the slow node is'],
+  ['restart-after-requests', 'restartAfterRequests', 'every engine restarts once after N admitted requests'],
+  ['restart-downtime-ms', 'restartDowntimeMs', 'how long a restarting engine serves nothing'],
+  ['cpu-throttle-ms', 'cpuThrottleMs', 'host-side preprocessing delay before a request reaches the batch'],
+];
+
+/** Free-text flags: flag name, option key, help text. */
+const STRING_FLAGS: readonly [
+  flag: string,
+  key: 'host' | 'model' | 'gpuModel' | 'driverVersion',
+  help: string,
+][] = [
+  ['model', 'model', 'model name served by /v1/models'],
+  ['gpu-model', 'gpuModel', 'GPU model name in the DCGM labels'],
+  ['driver-version', 'driverVersion', 'driver version in the DCGM labels'],
 ];
 
 /** Raw flag values as commander hands them over (strings, true for a switch; absent when not given). */
@@ -57,12 +80,12 @@ export function registerSimulateCommand(program: Command): void {
     .description('Run an OpenAI-compatible inference simulator (latency model, batching, faults)')
     .option('--port <port>', 'port to listen on (0: any free port)', '8000')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--model <name>', 'model name served by /v1/models')
     .option('--itl-distribution <kind>', 'distribution of gaps: normal | lognormal')
     .option(
       '--close-after-response',
       'close the connection after each streamed response without saying so (as llama-server does)',
     );
+  for (const [flag, , help] of STRING_FLAGS) command.option(`--${flag} <text>`, help);
   for (const [flag, , help] of NUMERIC_FLAGS) command.option(`--${flag} <n>`, help);
   command.action(async (flags: RawFlags) => {
     const options = parseSimulateFlags(flags);
@@ -98,15 +121,12 @@ export function parseSimulateFlags(given: RawFlags): Partial<SimulatorOptions> {
       options[key] = value;
     }
   }
-  if (flags.host !== undefined) {
-    if (flags.host.trim() === '')
-      issues.push({ file: '--host', path: '', value: flags.host, message: 'must not be empty' });
-    else options.host = flags.host;
-  }
-  if (flags.model !== undefined) {
-    if (flags.model.trim() === '')
-      issues.push({ file: '--model', path: '', value: flags.model, message: 'must not be empty' });
-    else options.model = flags.model;
+  for (const [flag, key] of [['host', 'host'] as const, ...STRING_FLAGS]) {
+    const raw = flags[key];
+    if (raw === undefined) continue;
+    if (raw.trim() === '')
+      issues.push({ file: `--${flag}`, path: '', value: raw, message: 'must not be empty' });
+    else options[key] = raw;
   }
   if (flags.itlDistribution !== undefined) {
     if (flags.itlDistribution !== 'normal' && flags.itlDistribution !== 'lognormal') {

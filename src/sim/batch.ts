@@ -1,7 +1,8 @@
 /**
  * Admission control, the simulated "batch": up to `capacity` sequences run at once, the
  * rest wait in arrival order and start as running ones leave. The counts live in the
- * shared counters that /metrics and `stats()` read.
+ * shared counters that /metrics and `stats()` read. A restarting engine holds the batch:
+ * nothing starts until it resumes, and what arrives meanwhile waits.
  */
 import { performance } from 'node:perf_hooks';
 import type { SimCounters } from './metrics.js';
@@ -26,16 +27,19 @@ export class Batch {
   private queueHead = 0;
   private readonly live = new Set<BatchMember>();
   private closed = false;
+  private held = false;
 
+  /** `changed` is told after every change of the running or waiting count. */
   constructor(
     private readonly counters: SimCounters,
     private readonly capacity: number,
+    private readonly changed: () => void = () => {},
   ) {}
 
   /** Into the batch at once (its clock starting at arrival) or into the queue. */
   admit(seq: BatchMember, arrived_ms: number): void {
     this.live.add(seq);
-    if (this.counters.running < this.capacity) {
+    if (!this.held && this.counters.running < this.capacity) {
       this.start(seq, arrived_ms);
     } else {
       seq.state = 'waiting';
@@ -43,6 +47,20 @@ export class Batch {
       this.counters.waiting++;
       if (this.counters.waiting > this.peakWaiting) this.peakWaiting = this.counters.waiting;
     }
+    this.changed();
+  }
+
+  /** Start nothing until `resume` (running sequences go on). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Start the queue's head again, as far as capacity allows. */
+  resume(): void {
+    this.held = false;
+    if (this.closed) return;
+    this.startWaiting(performance.now());
+    this.changed();
   }
 
   /** A sequence left the batch or the queue (finished, failed or cancelled). */
@@ -50,16 +68,25 @@ export class Batch {
     this.live.delete(seq);
     if (how === 'completed') this.completed++;
     else if (how === 'cancelled') this.cancelled++;
+    if (seq.state === 'new') {
+      // Went away before it reached the batch (in host-side preprocessing).
+      seq.state = 'done';
+      return;
+    }
     if (seq.state === 'waiting') {
       // Left the queue before admission; it is skipped when reached.
       this.counters.waiting--;
       seq.state = 'done';
+      this.changed();
       return;
     }
     seq.state = 'done';
     this.counters.running--;
-    if (this.closed) return;
-    const now_ms = performance.now();
+    if (!this.closed && !this.held) this.startWaiting(performance.now());
+    this.changed();
+  }
+
+  private startWaiting(now_ms: number): void {
     while (this.counters.running < this.capacity && this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead++] as BatchMember;
       if (next.state !== 'waiting') continue;

@@ -1,8 +1,9 @@
 /**
  * The latency model: how long a request waits for its first token once in the batch
  * (fixed part, prefill per input token, normal jitter) and how long each decode step
- * takes (normal or lognormal around `itlMs`, slower as the batch fills). Pure numbers
- * from the request's seeded stream; the stream writer turns them into deadlines.
+ * takes (normal or lognormal around `itlMs`, slower as the batch fills), both stretched
+ * by the node's slowdown (a throttled or straggling GPU). Pure numbers from the request's
+ * seeded stream; the stream writer turns them into deadlines.
  */
 import type { Prng } from '../base/prng.js';
 import type { SimulatorOptions } from './options.js';
@@ -24,7 +25,11 @@ export class LatencyModel {
   /** Every delay is 0: the server streams as fast as it can write. */
   readonly zeroDelay: boolean;
 
-  constructor(private readonly options: LatencyOptions) {
+  /** `slowdown` multiplies every prefill and decode time (1: a healthy node). */
+  constructor(
+    private readonly options: LatencyOptions,
+    private readonly slowdown = 1,
+  ) {
     this.zeroDelay =
       options.ttftMs === 0 &&
       options.ttftPerInputTokenMs === 0 &&
@@ -36,7 +41,8 @@ export class LatencyModel {
   ttft(rng: Prng, promptTokens: number): number {
     const { ttftMs, ttftPerInputTokenMs, ttftJitterMs } = this.options;
     const base = ttftMs + ttftPerInputTokenMs * promptTokens;
-    return ttftJitterMs > 0 ? Math.max(0, base + ttftJitterMs * rng.nextNormal()) : base;
+    const ttft = ttftJitterMs > 0 ? Math.max(0, base + ttftJitterMs * rng.nextNormal()) : base;
+    return ttft * this.slowdown;
   }
 
   /** Gap (ms) before the next content event, with `running` sequences in the batch. */
@@ -47,6 +53,6 @@ export class LatencyModel {
       itlDistribution === 'lognormal'
         ? lognormalWithMoments(rng, itlMs, itlJitterMs)
         : normalAtLeastZero(rng, itlMs, itlJitterMs);
-    return base * (1 + (batchSlowdown * running) / capacity);
+    return base * (1 + (batchSlowdown * running) / capacity) * this.slowdown;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The simulator's /metrics: vLLM's metric names (so a scraper written for vLLM
- * works against the simulator) in a private prom-client Registry. Counters and
- * gauges read the server's plain counters at scrape time, so the hot path only
- * bumps numbers; histograms are observed once per request.
+ * works against the simulator) in a private prom-client Registry, one for the whole
+ * server and one per node. Counters and gauges read plain counters at scrape time,
+ * so the hot path only bumps numbers; histograms are observed once per request (the
+ * inter-token latency once per content event). A restart starts them from zero again,
+ * as a new process would.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
@@ -19,11 +21,74 @@ export interface SimCounters {
   injected: Record<FaultKind, number>;
 }
 
-/** Registry plus the per-request observation hooks. */
-export interface SimMetrics {
-  registry: Registry;
+/** What a finished request took, as the server saw it. */
+export interface FinishedTimes {
+  e2e_s: number;
+  /** From reaching the batch to being admitted into it. */
+  queue_s: number;
+  tpot_s: number | null;
+  /** From admission to the first token; null when no token was sent. */
+  prefill_s: number | null;
+  /** From the first token to the end; null when no token was sent. */
+  decode_s: number | null;
+}
+
+/** The per-request observation hooks. */
+export interface SimObserver {
   observeTtft(seconds: number): void;
-  observeFinished(e2e_s: number, queue_s: number, tpot_s: number | null): void;
+  /** The gap before one content event. */
+  observeItl(seconds: number): void;
+  observeFinished(times: FinishedTimes): void;
+}
+
+/** Registry plus the observation hooks. */
+export interface SimMetrics extends SimObserver {
+  registry: Registry;
+  /** The engine restarted at `now_s` (Unix seconds): counters and histograms from zero, a new start time. */
+  restart(now_s: number): void;
+}
+
+/** The counters of several nodes added up (capacity too, so running / capacity is the mean usage). */
+export function sumCounters(all: readonly SimCounters[]): SimCounters {
+  const total: SimCounters = {
+    running: 0,
+    waiting: 0,
+    promptTokens: 0,
+    generationTokens: 0,
+    successStop: 0,
+    successLength: 0,
+    capacity: 0,
+    injected: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
+  };
+  for (const c of all) {
+    total.running += c.running;
+    total.waiting += c.waiting;
+    total.promptTokens += c.promptTokens;
+    total.generationTokens += c.generationTokens;
+    total.successStop += c.successStop;
+    total.successLength += c.successLength;
+    total.capacity += c.capacity;
+    for (const kind of FAULT_KINDS) total.injected[kind] += c.injected[kind];
+  }
+  return total;
+}
+
+/** Both observers see every observation (a node's metrics and the whole server's). */
+export function teeObservers(a: SimObserver, b: SimObserver): SimObserver {
+  return {
+    observeTtft(seconds) {
+      a.observeTtft(seconds);
+      b.observeTtft(seconds);
+    },
+    observeItl(seconds) {
+      a.observeItl(seconds);
+      b.observeItl(seconds);
+    },
+    observeFinished(times) {
+      a.observeFinished(times);
+      b.observeFinished(times);
+    },
+  };
 }
 
 // vLLM's default buckets for these histograms (seconds).
@@ -36,11 +101,40 @@ const TPOT_BUCKETS_S = [
 ];
 const E2E_BUCKETS_S = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960];
 
-/** Build the registry for one simulator instance. */
-export function createSimMetrics(model: string, counters: SimCounters): SimMetrics {
+type Totals = Pick<SimCounters, 'promptTokens' | 'generationTokens' | 'successStop' | 'successLength'> & {
+  injected: Record<FaultKind, number>;
+};
+
+function totalsOf(c: SimCounters): Totals {
+  return {
+    promptTokens: c.promptTokens,
+    generationTokens: c.generationTokens,
+    successStop: c.successStop,
+    successLength: c.successLength,
+    injected: { ...c.injected },
+  };
+}
+
+/** Build a registry over the counters `read` returns (one node's, or every node's added up). */
+export function createSimMetrics(model: string, read: () => SimCounters): SimMetrics {
   const registry = new Registry();
   const labels = { model_name: model };
   const labelNames = ['model_name'] as const;
+  // Counters report what happened since the last restart: the totals then are subtracted.
+  let base: Totals = totalsOf(sumCounters([]));
+  let start_s = Date.now() / 1000;
+  const since = (): Totals => {
+    const now = totalsOf(read());
+    const injected = { ...now.injected };
+    for (const kind of FAULT_KINDS) injected[kind] -= base.injected[kind];
+    return {
+      promptTokens: now.promptTokens - base.promptTokens,
+      generationTokens: now.generationTokens - base.generationTokens,
+      successStop: now.successStop - base.successStop,
+      successLength: now.successLength - base.successLength,
+      injected,
+    };
+  };
 
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
@@ -67,28 +161,36 @@ export function createSimMetrics(model: string, counters: SimCounters): SimMetri
     });
   };
 
-  gauge(
-    'vllm:num_requests_running',
-    'Number of requests in model execution batches.',
-    () => counters.running,
-  );
-  gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', () => counters.waiting);
+  gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', () => read().running);
+  gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', () => read().waiting);
+  const usage = (): number => {
+    const c = read();
+    return c.running / c.capacity;
+  };
   gauge(
     'vllm:gpu_cache_usage_perc',
     'KV-cache usage (simulated as running / capacity). 1 means 100 percent usage.',
-    () => counters.running / counters.capacity,
+    usage,
   );
   gauge(
     'vllm:kv_cache_usage_perc',
     'KV-cache usage (simulated as running / capacity). 1 means 100 percent usage.',
-    () => counters.running / counters.capacity,
+    usage,
   );
-  counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.', () => counters.promptTokens);
+  counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.', () => since().promptTokens);
   counter(
     'vllm:generation_tokens_total',
     'Number of generation tokens processed.',
-    () => counters.generationTokens,
+    () => since().generationTokens,
   );
+  counter('vllm:num_preemptions_total', 'Cumulative number of preemption from the engine.', () => 0);
+  // Every prompt token is looked up in the prefix cache; the simulator never finds one.
+  counter(
+    'vllm:prefix_cache_queries_total',
+    'Prefix cache queries, in terms of number of queried tokens.',
+    () => since().promptTokens,
+  );
+  counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.', () => 0);
   new Counter({
     name: 'vllm:request_success_total',
     help: 'Count of successfully processed requests.',
@@ -96,8 +198,9 @@ export function createSimMetrics(model: string, counters: SimCounters): SimMetri
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ ...labels, finished_reason: 'stop' }, counters.successStop);
-      this.inc({ ...labels, finished_reason: 'length' }, counters.successLength);
+      const totals = since();
+      this.inc({ ...labels, finished_reason: 'stop' }, totals.successStop);
+      this.inc({ ...labels, finished_reason: 'length' }, totals.successLength);
     },
   });
   new Counter({
@@ -107,7 +210,16 @@ export function createSimMetrics(model: string, counters: SimCounters): SimMetri
     registers: [registry],
     collect() {
       this.reset();
-      for (const kind of FAULT_KINDS) this.inc({ ...labels, kind }, counters.injected[kind]);
+      const injected = since().injected;
+      for (const kind of FAULT_KINDS) this.inc({ ...labels, kind }, injected[kind]);
+    },
+  });
+  new Gauge({
+    name: 'process_start_time_seconds',
+    help: 'Start time of the process since unix epoch in seconds.',
+    registers: [registry],
+    collect() {
+      this.set(start_s);
     },
   });
 
@@ -139,16 +251,48 @@ export function createSimMetrics(model: string, counters: SimCounters): SimMetri
     buckets: E2E_BUCKETS_S,
     registers: [registry],
   });
+  const prefill = new Histogram({
+    name: 'vllm:request_prefill_time_seconds',
+    help: 'Histogram of time spent in PREFILL phase for request.',
+    labelNames,
+    buckets: E2E_BUCKETS_S,
+    registers: [registry],
+  });
+  const decode = new Histogram({
+    name: 'vllm:request_decode_time_seconds',
+    help: 'Histogram of time spent in DECODE phase for request.',
+    labelNames,
+    buckets: E2E_BUCKETS_S,
+    registers: [registry],
+  });
+  const itl = new Histogram({
+    name: 'vllm:inter_token_latency_seconds',
+    help: 'Histogram of inter-token latency in seconds.',
+    labelNames,
+    buckets: TPOT_BUCKETS_S,
+    registers: [registry],
+  });
+  const histograms = [ttft, tpot, e2e, queue, prefill, decode, itl];
 
   return {
     registry,
     observeTtft(seconds) {
       ttft.observe(labels, seconds);
     },
-    observeFinished(e2e_s, queue_s, tpot_s) {
-      e2e.observe(labels, e2e_s);
-      queue.observe(labels, queue_s);
-      if (tpot_s !== null) tpot.observe(labels, tpot_s);
+    observeItl(seconds) {
+      itl.observe(labels, seconds);
+    },
+    observeFinished(times) {
+      e2e.observe(labels, times.e2e_s);
+      queue.observe(labels, times.queue_s);
+      if (times.tpot_s !== null) tpot.observe(labels, times.tpot_s);
+      if (times.prefill_s !== null) prefill.observe(labels, times.prefill_s);
+      if (times.decode_s !== null) decode.observe(labels, times.decode_s);
+    },
+    restart(now_s) {
+      base = totalsOf(read());
+      start_s = now_s;
+      for (const histogram of histograms) histogram.reset();
     },
   };
 }

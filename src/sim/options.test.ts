@@ -80,6 +80,79 @@ test('simulate flags: parsed to options, bad ones all listed with their flag nam
   }
 });
 
+test('nodes, GPUs and the state faults: defaults keep one healthy node; bounds; flags in kebab-case', () => {
+  const d = DEFAULT_SIMULATOR_OPTIONS;
+  assert.deepEqual(
+    [d.nodes, d.gpusPerNode, d.gpuModel, d.driverVersion],
+    [1, 1, 'NVIDIA H100 80GB HBM3', '550.54.15'],
+  );
+  assert.deepEqual(
+    [d.throttle, d.slowNode, d.slowNodeFactor, d.restartAfterRequests, d.restartDowntimeMs, d.cpuThrottleMs],
+    [1, -1, 2, 0, 2000, 0],
+  );
+  assert.deepEqual(
+    validateSimulatorOptions({
+      nodes: 0,
+      gpusPerNode: 9,
+      throttle: 0,
+      slowNodeFactor: 0.5,
+      restartAfterRequests: 1.5,
+      cpuThrottleMs: -1,
+      gpuModel: '',
+      driverVersion: 'x'.repeat(200),
+    }).map((i) => i.path),
+    [
+      'nodes',
+      'gpusPerNode',
+      'throttle',
+      'slowNodeFactor',
+      'restartAfterRequests',
+      'cpuThrottleMs',
+      'gpuModel',
+      'driverVersion',
+    ],
+  );
+  assert.match(validateSimulatorOptions({ throttle: 1.5 })[0]?.message ?? '', /> 0 and <= 1/);
+  // The slow node must be one of the nodes.
+  assert.deepEqual(
+    validateSimulatorOptions({ slowNode: 1 }).map((i) => [i.path, i.message]),
+    [['slowNode', 'must be -1 or a node index below nodes (1)']],
+  );
+  assert.deepEqual(validateSimulatorOptions({ nodes: 2, slowNode: 1 }), []);
+  assert.deepEqual(
+    parseSimulateFlags({
+      nodes: '2',
+      gpusPerNode: '4',
+      gpuModel: 'NVIDIA A100-SXM4-40GB',
+      driverVersion: '535.1',
+      throttle: '0.5',
+      slowNode: '1',
+      slowNodeFactor: '3',
+      restartAfterRequests: '100',
+      restartDowntimeMs: '500',
+      cpuThrottleMs: '20',
+    }),
+    {
+      nodes: 2,
+      gpusPerNode: 4,
+      gpuModel: 'NVIDIA A100-SXM4-40GB',
+      driverVersion: '535.1',
+      throttle: 0.5,
+      slowNode: 1,
+      slowNodeFactor: 3,
+      restartAfterRequests: 100,
+      restartDowntimeMs: 500,
+      cpuThrottleMs: 20,
+    },
+  );
+  assert.throws(
+    () => parseSimulateFlags({ throttle: '0' }),
+    /--throttle: "0": must be a number > 0 and <= 1/,
+  );
+  assert.throws(() => parseSimulateFlags({ slowNode: '3', nodes: '2' }), /slowNode/);
+  assert.throws(() => parseSimulateFlags({ gpuModel: ' ' }), /--gpu-model: " ": must not be empty/);
+});
+
 test('registerSimulateCommand adds simulate with a flag for every option', () => {
   const program = new Command();
   registerSimulateCommand(program);
@@ -106,6 +179,16 @@ test('registerSimulateCommand adds simulate with a flag for every option', () =>
     '--malformed-rate',
     '--seed',
     '--model',
+    '--nodes',
+    '--gpus-per-node',
+    '--gpu-model',
+    '--driver-version',
+    '--throttle',
+    '--slow-node',
+    '--slow-node-factor',
+    '--restart-after-requests',
+    '--restart-downtime-ms',
+    '--cpu-throttle-ms',
   ]) {
     assert.ok(flags.includes(flag), flag);
   }

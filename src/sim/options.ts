@@ -83,6 +83,28 @@ export interface SimulatorOptions {
    * (served at `GET /sim/write-log`), for tests to compare a client with; 0 turns it off.
    */
   writeLogRequests: number;
+
+  /** Serving replicas; requests go to them round-robin in arrival order, each with its own batch of `capacity`. */
+  nodes: number;
+  /** GPUs per node, as its telemetry shows them (one replica spans them all). */
+  gpusPerNode: number;
+  /** GPU model name in the DCGM labels (`modelName`); its `<n>GB` sets the framebuffer size. */
+  gpuModel: string;
+  /** Driver version in the DCGM labels (`DCGM_FI_DRIVER_VERSION`). */
+  driverVersion: string;
+
+  /** Share of the SM clock every GPU keeps (1 = not throttled): prefill and decode take 1/throttle as long. */
+  throttle: number;
+  /** Index of a node that runs `slowNodeFactor` times slower than the rest (-1: none). */
+  slowNode: number;
+  /** How many times slower the slow node's prefill and decode are. */
+  slowNodeFactor: number;
+  /** Every node's engine restarts once after this many requests were admitted (0: never). */
+  restartAfterRequests: number;
+  /** How long a restarting engine serves nothing (its queue waits: a cold start). */
+  restartDowntimeMs: number;
+  /** Host-side preprocessing (CPU-throttled) before a request reaches the batch; the GPU idles meanwhile. */
+  cpuThrottleMs: number;
 }
 
 /** Defaults that look like a small model on one GPU. */
@@ -115,7 +137,23 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.free
   closeAfterResponse: false,
   closeDelayMs: 1,
   writeLogRequests: 0,
+  nodes: 1,
+  gpusPerNode: 1,
+  gpuModel: 'NVIDIA H100 80GB HBM3',
+  driverVersion: '550.54.15',
+  throttle: 1,
+  slowNode: -1,
+  slowNodeFactor: 2,
+  restartAfterRequests: 0,
+  restartDowntimeMs: 2000,
+  cpuThrottleMs: 0,
 });
+
+/** Nodes at most: every telemetry body stays small (MAX_NODES × MAX_GPUS_PER_NODE GPUs in /sim/dcgm). */
+export const MAX_NODES = 16;
+export const MAX_GPUS_PER_NODE = 8;
+/** Longest GPU model or driver string (they are label values on every DCGM series). */
+const MAX_LABEL_CHARS = 128;
 
 /** Options that are on or off. */
 const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set<keyof SimulatorOptions>(['closeAfterResponse']);
@@ -158,12 +196,23 @@ export const NUMERIC_OPTION_RULES: Readonly<Record<NumericKey, NumberRule>> = {
   malformedRate: { min: 0, max: 1 },
   closeDelayMs: { min: 0, max: 60_000 },
   writeLogRequests: { min: 0, max: 4096, integer: true },
+  nodes: { min: 1, max: MAX_NODES, integer: true },
+  gpusPerNode: { min: 1, max: MAX_GPUS_PER_NODE, integer: true },
+  throttle: { min: 0, max: 1, exclusiveMin: true },
+  slowNode: { min: -1, max: MAX_NODES - 1, integer: true },
+  slowNodeFactor: { min: 1, max: 100 },
+  restartAfterRequests: { min: 0, integer: true },
+  restartDowntimeMs: { min: 0, max: 600_000 },
+  cpuThrottleMs: { min: 0, max: 60_000 },
 };
 
 /** Words a rule accepts, for messages: `an integer from 1 to 65536`. */
 export function describeRule(rule: NumberRule): string {
   const kind = rule.integer ? 'an integer' : 'a number';
-  if (rule.max !== undefined) return `${kind} from ${rule.min} to ${rule.max}`;
+  if (rule.max !== undefined)
+    return rule.exclusiveMin
+      ? `${kind} > ${rule.min} and <= ${rule.max}`
+      : `${kind} from ${rule.min} to ${rule.max}`;
   return `${kind} ${rule.exclusiveMin ? '>' : '>='} ${rule.min}`;
 }
 
@@ -198,7 +247,17 @@ export function validateSimulatorOptions(options: Partial<SimulatorOptions>): Va
       }
     } else if (typeof value !== 'string' || value.length === 0) {
       issues.push({ path: key, value, message: 'must be a non-empty string' });
+    } else if ((key === 'gpuModel' || key === 'driverVersion') && value.length > MAX_LABEL_CHARS) {
+      issues.push({ path: key, value, message: `must be at most ${MAX_LABEL_CHARS} characters` });
     }
+  }
+  const nodes = options.nodes ?? DEFAULT_SIMULATOR_OPTIONS.nodes;
+  if (issues.length === 0 && options.slowNode !== undefined && options.slowNode >= nodes) {
+    issues.push({
+      path: 'slowNode',
+      value: options.slowNode,
+      message: `must be -1 or a node index below nodes (${nodes})`,
+    });
   }
   const faults =
     (options.errorRate ?? 0) +

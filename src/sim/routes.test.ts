@@ -1,6 +1,7 @@
 /**
- * The route table: one POST route per response format, the same GET and HEAD routes,
- * and 404 for the rest, checked on a real node:http server on 127.0.0.1.
+ * The route table: one POST route per response format, the same GET and HEAD routes
+ * (the telemetry ones per node), and 404 for the rest, checked on a real node:http
+ * server on 127.0.0.1.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,19 @@ test('one POST route per format; GET and HEAD share the rest', () => {
   );
   assert.deepEqual(
     [...(routes.get('GET')?.keys() ?? [])],
-    ['/health', '/version', '/v1/models', WRITE_LOG_PATH, '/metrics'],
+    [
+      '/health',
+      '/version',
+      '/v1/models',
+      WRITE_LOG_PATH,
+      '/metrics',
+      '/sim/stats',
+      '/sim/dcgm',
+      '/sim/cluster',
+      '/sim/nodes/sim-node-0/metrics',
+      '/sim/nodes/sim-node-0/dcgm',
+      '/sim/nodes/sim-node-0/node-exporter',
+    ],
   );
   assert.equal(routes.get('HEAD'), routes.get('GET'));
   sim.close();

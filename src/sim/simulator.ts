@@ -1,22 +1,35 @@
 /**
- * One simulator instance's state and its inference entry point: the options, the
- * counters behind /metrics and `stats()`, the batch, the scheduler and the write log.
- * A request that passes validation and its fault draw becomes a Sequence in the batch.
+ * One simulator instance's state and its inference entry point: the options, its nodes
+ * (serving replicas, each with its own batch; requests go to them round-robin in arrival
+ * order), the whole server's metrics, the scheduler and the write log. A request that
+ * passes validation and its fault draw becomes a Sequence on its node.
  */
 import type { ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Prng } from '../base/prng.js';
-import { Batch } from './batch.js';
-import { drawFault, FAULTS, noFaults, type FaultKind } from './faults.js';
+import { drawFault, FAULT_KINDS, FAULTS, type FaultKind } from './faults.js';
 import type { ResponseFormat } from './formats/format.js';
 import { sendError, SocketCloser } from './http-io.js';
 import { LatencyModel } from './latency-model.js';
-import { createSimMetrics, type SimCounters, type SimMetrics } from './metrics.js';
+import { createSimMetrics, sumCounters, type SimCounters, type SimMetrics } from './metrics.js';
+import { SimNode, type NodeHost } from './node.js';
 import type { SimulatorOptions } from './options.js';
 import { parseRequest } from './parse-request.js';
 import { DeadlineScheduler } from './scheduler.js';
-import { Sequence, type StreamHost } from './stream-writer.js';
+import { Sequence } from './stream-writer.js';
 import { wallNow_ms, WriteLog, type RequestWrites } from './write-log.js';
+
+/** One node's share of `SimulatorStats`. */
+export interface NodeStats {
+  name: string;
+  /** Inference requests routed to it, rejected ones included. */
+  requests: number;
+  completed: number;
+  cancelled: number;
+  running: number;
+  waiting: number;
+  restarts: number;
+}
 
 /** What the server did, for tests to compare with what a client saw. */
 export interface SimulatorStats {
@@ -28,7 +41,7 @@ export interface SimulatorStats {
   cancelled: number;
   /** Requests answered 400 (unparseable or invalid body). */
   badRequests: number;
-  /** Sequences in the batch now. */
+  /** Sequences in the batches now. */
   running: number;
   /** Requests queued for a batch slot now. */
   waiting: number;
@@ -38,61 +51,86 @@ export interface SimulatorStats {
   generationTokens: number;
   /** Faults injected, by kind (a stall or malformed chunk counts when it was actually sent). */
   injected: Record<FaultKind, number>;
+  /** Engine restarts, all nodes together (`restartAfterRequests`: one per node). */
+  restarts: number;
+  nodes: NodeStats[];
 }
 
 // Events sent in one write when a stream fell behind its deadlines: it catches up a few
 // at a time. (With all delays 0, `zeroDelayEventsPerWrite` applies instead.)
 const MAX_EVENTS_PER_WRITE = 8;
 
-export class Simulator implements StreamHost {
+export class Simulator implements NodeHost {
   readonly options: SimulatorOptions;
-  readonly counters: SimCounters;
+  /** The whole server's metrics (every node's added up), served at /metrics. */
   readonly metrics: SimMetrics;
   readonly scheduler = new DeadlineScheduler();
-  readonly latency: LatencyModel;
-  readonly batch: Batch;
   readonly closer: SocketCloser;
   readonly eventsPerWrite: number;
   readonly writeLog: WriteLog | null;
+  readonly nodes: readonly SimNode[];
 
   /** Response ids are unique across restarts (random prefix) without drawing from the seeded streams. */
   private readonly idPrefix = randomBytes(6).toString('hex');
   private idCounter = 0;
   private requestCount = 0;
+  private routed = 0;
+  private admitted = 0;
   private badRequests = 0;
+  private peakRunning = 0;
+  private peakWaiting = 0;
   private closed = false;
 
   constructor(options: SimulatorOptions) {
     this.options = options;
-    this.counters = {
-      running: 0,
-      waiting: 0,
-      promptTokens: 0,
-      generationTokens: 0,
-      successStop: 0,
-      successLength: 0,
-      capacity: options.capacity,
-      injected: noFaults(),
-    };
-    this.metrics = createSimMetrics(options.model, this.counters);
-    this.latency = new LatencyModel(options);
-    this.batch = new Batch(this.counters, options.capacity);
+    this.metrics = createSimMetrics(options.model, () => this.totals());
     this.closer = new SocketCloser(options.closeDelayMs);
-    this.eventsPerWrite = this.latency.zeroDelay ? options.zeroDelayEventsPerWrite : MAX_EVENTS_PER_WRITE;
+    const zeroDelay = new LatencyModel(options).zeroDelay;
+    this.eventsPerWrite = zeroDelay ? options.zeroDelayEventsPerWrite : MAX_EVENTS_PER_WRITE;
     this.writeLog = options.writeLogRequests > 0 ? new WriteLog(options.writeLogRequests) : null;
+    this.nodes = Array.from({ length: options.nodes }, (_, i) => new SimNode(this, i));
+  }
+
+  get serverMetrics(): SimMetrics {
+    return this.metrics;
   }
 
   responseId(): string {
     return `${this.idPrefix}${(++this.idCounter).toString(36)}`;
   }
 
-  /** An inference request's body has arrived: answer it now (400, injected error) or admit it. */
+  /** The node the next inference request goes to (round-robin in arrival order). */
+  pickNode(): SimNode {
+    const node = this.nodes[this.routed++ % this.nodes.length] as SimNode;
+    node.requests++;
+    return node;
+  }
+
+  /** Every node's counters added up. */
+  totals(): SimCounters {
+    const [only] = this.nodes;
+    return this.nodes.length === 1 && only ? only.counters : sumCounters(this.nodes.map((n) => n.counters));
+  }
+
+  nodeChanged(): void {
+    let running = 0;
+    let waiting = 0;
+    for (const node of this.nodes) {
+      running += node.counters.running;
+      waiting += node.counters.waiting;
+    }
+    if (running > this.peakRunning) this.peakRunning = running;
+    if (waiting > this.peakWaiting) this.peakWaiting = waiting;
+  }
+
+  /** An inference request's body has arrived: answer it now (400, injected error) or admit it on `node`. */
   inference(
     format: ResponseFormat,
     body: string,
     arrived_ms: number,
     res: ServerResponse,
     writes: RequestWrites | null,
+    node: SimNode,
   ): void {
     if (this.closed) {
       res.destroy();
@@ -110,33 +148,58 @@ export class Simulator implements StreamHost {
     const fault = drawFault(rng, this.options);
     const answer = fault === null ? null : FAULTS[fault];
     if (fault !== null && answer !== null && answer.strikes === 'answer') {
-      this.counters.injected[fault]++;
+      node.counters.injected[fault]++;
       for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
       sendError(res, answer.status, answer.message, answer.type, answer.code);
       logRejected(writes);
       return;
     }
-    this.counters.promptTokens += parsed.promptTokens;
-    const seq = new Sequence(this, parsed, rng, res, arrived_ms, fault, writes);
+    node.counters.promptTokens += parsed.promptTokens;
+    const seq = new Sequence(node, parsed, rng, res, arrived_ms, fault, writes);
     res.on('close', () => seq.onClose());
     // Admitted on arrival, the TTFT clock starts when the request arrived (before its body
     // was read), so a client measures the configured TTFT plus network time only.
-    this.batch.admit(seq, arrived_ms);
+    node.enter(seq, arrived_ms);
+    this.admitted++;
+    if (this.admitted === this.options.restartAfterRequests) this.restartEngines();
+  }
+
+  /** Every node's engine restarts at once, and the whole server's metrics start from zero with them. */
+  private restartEngines(): void {
+    const now_s = Date.now() / 1000;
+    this.metrics.restart(now_s);
+    for (const node of this.nodes) node.restart(now_s);
   }
 
   stats(): SimulatorStats {
+    const totals = this.totals();
+    const nodes = this.nodes.map((node): NodeStats => ({
+      name: node.name,
+      requests: node.requests,
+      completed: node.batch.completed,
+      cancelled: node.batch.cancelled,
+      running: node.counters.running,
+      waiting: node.counters.waiting,
+      restarts: node.restarts,
+    }));
+    const injected = Object.fromEntries(FAULT_KINDS.map((k) => [k, totals.injected[k]])) as Record<
+      FaultKind,
+      number
+    >;
     return {
       requests: this.requestCount,
-      completed: this.batch.completed,
-      cancelled: this.batch.cancelled,
+      completed: nodes.reduce((sum, n) => sum + n.completed, 0),
+      cancelled: nodes.reduce((sum, n) => sum + n.cancelled, 0),
       badRequests: this.badRequests,
-      running: this.counters.running,
-      waiting: this.counters.waiting,
-      peakRunning: this.batch.peakRunning,
-      peakWaiting: this.batch.peakWaiting,
-      promptTokens: this.counters.promptTokens,
-      generationTokens: this.counters.generationTokens,
-      injected: { ...this.counters.injected },
+      running: totals.running,
+      waiting: totals.waiting,
+      peakRunning: this.peakRunning,
+      peakWaiting: this.peakWaiting,
+      promptTokens: totals.promptTokens,
+      generationTokens: totals.generationTokens,
+      injected,
+      restarts: nodes.reduce((sum, n) => sum + n.restarts, 0),
+      nodes,
     };
   }
 
@@ -145,7 +208,7 @@ export class Simulator implements StreamHost {
     if (this.closed) return;
     this.closed = true;
     this.scheduler.close();
-    this.batch.close();
+    for (const node of this.nodes) node.close();
   }
 }
 

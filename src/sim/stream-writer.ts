@@ -7,24 +7,25 @@
  * concatenated, deadlines are absolute, nothing is awaited.
  */
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { Prng } from '../base/prng.js';
 import type { Batch, Departure } from './batch.js';
 import { FAULTS, type FaultKind, type StreamEffect } from './faults.js';
 import type { ParsedRequest, StreamEvents } from './formats/format.js';
 import type { SocketCloser } from './http-io.js';
 import type { LatencyModel } from './latency-model.js';
-import type { SimCounters, SimMetrics } from './metrics.js';
+import type { SimCounters, SimObserver } from './metrics.js';
 import type { SimulatorOptions } from './options.js';
 import { TEXT_STREAM } from './parse-request.js';
 import type { DeadlineScheduler, Scheduled } from './scheduler.js';
 import { randomWord } from './text.js';
 import { logTokens, wallNow_ms, type RequestWrites } from './write-log.js';
 
-/** What a sequence needs from the simulator that runs it. */
+/** What a sequence needs from the node that runs it. */
 export interface StreamHost {
   readonly options: SimulatorOptions;
   readonly counters: SimCounters;
-  readonly metrics: SimMetrics;
+  readonly metrics: SimObserver;
   readonly scheduler: DeadlineScheduler;
   readonly latency: LatencyModel;
   readonly batch: Batch;
@@ -54,6 +55,8 @@ export class Sequence implements Scheduled {
   private readonly textRng: Prng;
   private readonly res: ServerResponse;
   readonly arrived_ms: number;
+  /** When it reached the batch (after any host-side preprocessing); its queue time starts here. */
+  enqueued_ms: number;
   private readonly fault: FaultKind | null;
   private readonly faultEffect: StreamEffect | null;
   /** Index of the chunk before which the fault strikes (== chunkCount: before the finish). */
@@ -65,6 +68,7 @@ export class Sequence implements Scheduled {
   private chunkIndex = 0;
   private admitted_ms = 0;
   private firstToken_ms = 0;
+  private lastEvent_ms = 0;
   private malformedBody = false;
   private paused = false;
   // Streamed: the constant head of every chunk; not streamed: the accumulated output.
@@ -93,6 +97,7 @@ export class Sequence implements Scheduled {
     this.textRng = new Prng(req.textSeed, req.requestSeed, TEXT_STREAM);
     this.res = res;
     this.arrived_ms = arrived_ms;
+    this.enqueued_ms = arrived_ms;
     this.fault = fault;
     this.tokensPerChunk = sim.options.tokensPerChunk;
     this.reasoningTokens = req.format.reasons ? sim.options.reasoningTokens : 0;
@@ -114,6 +119,7 @@ export class Sequence implements Scheduled {
     this.state = 'running';
     this.admitted_ms = start_ms;
     this.deadline_ms = this.admitted_ms + this.sim.latency.ttft(this.rng, this.req.promptTokens);
+    if (this.writes) this.writes.admitted_ms = performance.timeOrigin + start_ms;
     if (this.req.stream && this.events) {
       this.prefix = this.events.prefix(this.id, this.created_s, this.req.model);
       this.res.writeHead(200, {
@@ -145,8 +151,9 @@ export class Sequence implements Scheduled {
         }
         if (effect.kind === 'cut') {
           if (out) this.res.write(out);
-          if (this.writes) logTokens(this.writes, events, wallNow_ms());
-          this.finish(now_ms, 'faulted');
+          const at_ms = performance.now();
+          this.sent(events, at_ms);
+          this.finish(at_ms, 'faulted');
           // After the write has left (http corks until the next tick), so the tokens before it arrive.
           setImmediate(() => this.res.destroy());
           return false;
@@ -155,7 +162,7 @@ export class Sequence implements Scheduled {
         else this.malformedBody = true;
       }
       if (this.chunkIndex === this.chunkCount) {
-        this.complete(now_ms, out, events);
+        this.complete(out, events);
         return false;
       }
       out += this.emitChunk(now_ms);
@@ -166,7 +173,7 @@ export class Sequence implements Scheduled {
     }
     if (out) {
       const written = this.write(out);
-      if (this.writes) logTokens(this.writes, events, wallNow_ms());
+      this.sent(events, performance.now());
       if (!written) return false;
     }
     return true;
@@ -180,15 +187,37 @@ export class Sequence implements Scheduled {
     this.sim.batch.release(this, 'cancelled');
   }
 
+  /**
+   * `events` content events of a stream were handed to the socket at `at_ms`: the write log
+   * and the server's TTFT and inter-token histograms take the same time, so they agree.
+   */
+  private sent(events: number, at_ms: number): void {
+    if (this.writes) logTokens(this.writes, events, performance.timeOrigin + at_ms);
+    if (this.req.stream) this.delivered(events, at_ms);
+  }
+
+  /** `events` content events reached the client (streamed) or the output (not streamed) at `at_ms`. */
+  private delivered(events: number, at_ms: number): void {
+    for (let k = 0; k < events; k++) {
+      if (this.firstToken_ms === 0) {
+        this.firstToken_ms = at_ms;
+        this.sim.metrics.observeTtft((at_ms - this.arrived_ms) / 1000);
+      } else if (!this.sim.latency.zeroDelay) {
+        // With every delay 0 the gaps are all 0, and one observation per event would cost the
+        // zero-delay stream rate dearly: only timed streams feed the inter-token histogram.
+        this.sim.metrics.observeItl((at_ms - this.lastEvent_ms) / 1000);
+      }
+      this.lastEvent_ms = at_ms;
+    }
+  }
+
   private emitChunk(now_ms: number): string {
     const first = this.chunkIndex * this.tokensPerChunk;
     const end = Math.min(first + this.tokensPerChunk, this.req.outputTokens);
     this.chunkIndex++;
     this.sim.counters.generationTokens += end - first;
-    if (first === 0) {
-      this.firstToken_ms = now_ms;
-      this.sim.metrics.observeTtft((now_ms - this.arrived_ms) / 1000);
-    }
+    // Not streamed, a token counts as produced when its step ran; streamed, when it is written.
+    if (!this.req.stream) this.delivered(1, now_ms);
     let reasoning = '';
     let content = '';
     for (let i = first; i < end; i++) {
@@ -204,7 +233,7 @@ export class Sequence implements Scheduled {
   }
 
   /** The finish (with the `events` content events still in `out`) and the end of the response. */
-  private complete(now_ms: number, out: string, events: number): void {
+  private complete(out: string, events: number): void {
     const { stream, finishReason, promptTokens, outputTokens } = this.req;
     const usage = `{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + outputTokens},"completion_tokens":${outputTokens}}`;
     if (stream) {
@@ -212,10 +241,9 @@ export class Sequence implements Scheduled {
       out += format.finish(this.prefix, finishReason);
       if (this.req.includeUsage) out += format.usage(this.prefix, usage);
       out += DONE_EVENT;
-      this.finish(now_ms, 'completed');
       if (this.sim.options.closeAfterResponse) this.sim.closer.endAndClose(this.res, out);
       else this.res.end(out);
-      this.logEnd(events);
+      this.ended(events);
       return;
     }
     let body = this.req.format.body(
@@ -224,18 +252,17 @@ export class Sequence implements Scheduled {
       this.sim.options,
     );
     if (this.malformedBody) body = body.slice(0, Math.max(1, body.length >> 1));
-    this.finish(now_ms, 'completed');
     this.res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    this.logEnd(0);
+    this.ended(0);
   }
 
-  /** The response ended now, its last `events` content events with it. */
-  private logEnd(events: number): void {
-    if (!this.writes) return;
-    const at_ms = wallNow_ms();
-    this.writes.headers_ms ??= at_ms;
-    logTokens(this.writes, events, at_ms);
-    this.writes.done_ms = at_ms;
+  /** The response ended now, its last `events` content events with it: logged, observed, released. */
+  private ended(events: number): void {
+    const at_ms = performance.now();
+    if (this.writes) this.writes.headers_ms ??= performance.timeOrigin + at_ms;
+    this.sent(events, at_ms);
+    if (this.writes) this.writes.done_ms = performance.timeOrigin + at_ms;
+    this.finish(at_ms, 'completed');
   }
 
   private finish(now_ms: number, how: Exclude<Departure, 'cancelled'>): void {
@@ -246,11 +273,14 @@ export class Sequence implements Scheduled {
     }
     const n = this.req.outputTokens;
     const tpot_s = n >= 2 && this.firstToken_ms > 0 ? (now_ms - this.firstToken_ms) / 1000 / (n - 1) : null;
-    this.sim.metrics.observeFinished(
-      (now_ms - this.arrived_ms) / 1000,
-      (this.admitted_ms - this.arrived_ms) / 1000,
+    const started = this.firstToken_ms > 0;
+    this.sim.metrics.observeFinished({
+      e2e_s: (now_ms - this.arrived_ms) / 1000,
+      queue_s: (this.admitted_ms - this.enqueued_ms) / 1000,
       tpot_s,
-    );
+      prefill_s: started ? (this.firstToken_ms - this.admitted_ms) / 1000 : null,
+      decode_s: started ? (now_ms - this.firstToken_ms) / 1000 : null,
+    });
     this.sim.batch.release(this, how);
   }
 

@@ -23,8 +23,15 @@ export const WRITE_LOG_PATH = '/sim/write-log';
 export interface RequestWrites {
   /** The client's `x-request-id`, or null when it sent none. */
   request_id: string | null;
+  /** The node (serving replica) it went to: `sim-node-<i>`. */
+  node: string;
   /** When the request's headers arrived (the TTFT clock of the latency model starts here). */
   arrived_ms: number;
+  /**
+   * When it entered its node's batch (its prefill began); later than `arrived_ms` when it waited
+   * in host-side preprocessing, in the queue or for a restarting engine. Null until then.
+   */
+  admitted_ms: number | null;
   /** When the response headers were handed to the socket (streamed: with the role chunk). */
   headers_ms: number | null;
   /** When each content event was handed to the socket (events written together share a time). */
@@ -56,12 +63,14 @@ export class WriteLog {
 
   constructor(readonly limit: number) {}
 
-  /** A new request, arrived at `arrived_perf_ms` (a `performance.now()` reading). */
-  open(requestId: string | string[] | undefined, arrived_perf_ms: number): RequestWrites {
+  /** A new request for `node`, arrived at `arrived_perf_ms` (a `performance.now()` reading). */
+  open(requestId: string | string[] | undefined, arrived_perf_ms: number, node: string): RequestWrites {
     const id = Array.isArray(requestId) ? requestId[0] : requestId;
     const entry: RequestWrites = {
       request_id: id === undefined ? null : id.slice(0, MAX_REQUEST_ID_CHARS),
+      node,
       arrived_ms: performance.timeOrigin + arrived_perf_ms,
+      admitted_ms: null,
       headers_ms: null,
       token_ms: [],
       token_writes_dropped: 0,
