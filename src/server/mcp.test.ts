@@ -373,7 +373,7 @@ test('calls piped in and the input ended: each is answered, stdout holds only JS
   assert.match(stderr, /stopped \(its input (ended|closed)\)/);
 });
 
-test('SIGTERM stops the server: the warehouse closed, exit 0', async () => {
+test('SIGTERM stops the server: it says why on stderr and exits 0', async () => {
   const server = rawServer();
   server.send(INITIALIZE);
   await new Promise<void>((resolve) => {
@@ -394,4 +394,38 @@ test('a warehouse that is not there: mcp says so on stderr, exit 2, nothing on s
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /no warehouse at/);
   assert.equal(result.stdout, '');
+});
+
+test("docs/mcp.md's client configuration starts a server that lists the tools", async () => {
+  const page = await readFile(join(ROOT, 'docs', 'mcp.md'), 'utf8');
+  const blocks = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] as string) as Row);
+  assert.equal(blocks.length, 2);
+  for (const block of blocks) {
+    const servers = (block.mcpServers ?? block.servers) as Record<
+      string,
+      { command: string; args: string[] }
+    >;
+    const { command, args } = servers.infermark as { command: string; args: string[] };
+    assert.equal(command, 'infermark');
+    // The documented arguments, with this test's warehouse in place of the example's.
+    const given = args.map((arg) => (arg.endsWith('.duckdb') ? warehousePath : arg));
+    const documented = new Client({ name: 'docs', version: '0' });
+    await documented.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [MAIN, ...given],
+        cwd: ROOT,
+        env: childEnv(),
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      assert.deepEqual(
+        (await documented.listTools()).tools.map((t) => t.name),
+        [...MCP_TOOLS],
+      );
+    } finally {
+      await documented.close();
+    }
+  }
 });
