@@ -20,6 +20,7 @@ import type { EvidencePointer } from '../diagnose/diagnosis.js';
 import { type Row } from '../warehouse/sql.js';
 import { MCP_TOOLS } from './mcp.js';
 import { startDashboard } from './server.js';
+import { holdWarehouse } from '../warehouse/testing/lock-holder.js';
 
 let warehousePath: string;
 /** Baseline and current: the same points (D(16,6) at concurrency 1 and 2), two runs. */
@@ -428,4 +429,40 @@ test("docs/mcp.md's client configuration starts a server that lists the tools", 
       await documented.close();
     }
   }
+});
+
+test('an open session never blocks an ingest: while one writes, calls answer busy, then work again', async () => {
+  await call('list_runs');
+  // The session above has the warehouse open read-only; it lets go when idle (2 s).
+  const started = performance.now();
+  const writer = await holdWarehouse(warehousePath);
+  const waited_ms = performance.now() - started;
+  assert.ok(waited_ms < 15_000, `the writer waited ${waited_ms} ms`);
+  // A server started meanwhile starts anyway: the warehouse is there, only busy.
+  const late = new Client({ name: 'late', version: '0' });
+  let lateStderr = '';
+  try {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [MAIN, 'mcp', '--warehouse', warehousePath],
+      cwd: ROOT,
+      env: childEnv(),
+      stderr: 'pipe',
+    });
+    transport.stderr?.on('data', (chunk: Buffer) => (lateStderr += chunk.toString('utf8')));
+    await late.connect(transport);
+    for (const session of [client, late]) {
+      const result = (await session.callTool({ name: 'list_runs', arguments: {} })) as CallToolResult;
+      assert.equal(result.isError, true);
+      assert.match(result.content[0]?.type === 'text' ? result.content[0].text : '', /^E_WAREHOUSE_BUSY: /);
+    }
+  } finally {
+    await writer.release();
+  }
+  for (const session of [client, late]) {
+    const result = (await session.callTool({ name: 'list_runs', arguments: {} })) as CallToolResult;
+    assert.equal((result.structuredContent as Row).total, 2);
+  }
+  await late.close();
+  assert.match(lateStderr, /being written/);
 });

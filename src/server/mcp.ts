@@ -335,8 +335,14 @@ export interface McpOptions {
 export async function serveMcp(options: McpOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const access = new WarehouseAccess(options.warehousePath, options.idleCloseMs);
-  // Fail at start, not at the first call, when the warehouse is not there.
-  await access.use(async () => undefined);
+  // Fail at start, not at the first call, when the warehouse is not there; a run ingesting
+  // at that moment is no reason to fail (each call then answers busy until it is done).
+  await access
+    .use(async () => undefined)
+    .catch((error: unknown) => {
+      if (!(error instanceof InfermarkError && error.code === 'E_WAREHOUSE_BUSY')) throw error;
+      log(`infermark mcp: ${error.message}`);
+    });
   const inFlight = new Set<Promise<unknown>>();
   const server = createMcpServer(access, log, inFlight);
   const input = options.input ?? process.stdin;
