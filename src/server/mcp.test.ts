@@ -283,6 +283,14 @@ test('diagnose returns a Diagnosis of the pair, every evidence pointer a file of
   for (const pointer of pointers) assertResolves(pointer, locations);
   const alone = await call('diagnose', { run: runB });
   assert.equal(alone.run_id, runB);
+  // Run groups (repeats of one job) are named by their run_group_id.
+  const runs = (await call('list_runs')).runs as Row[];
+  const groupOf = (id: string): string => String(runs.find((r) => r.run_id === id)?.run_group_id);
+  const byGroup = await call('diagnose', { run: groupOf(runB), baseline: groupOf(runA) });
+  assert.deepEqual(
+    (byGroup.evidence_locations as Location[]).map((l) => l.run_id),
+    [runB, runA],
+  );
 });
 
 test('bad inputs and unknown runs are tool errors with the reason; the server keeps answering', async () => {

@@ -19,7 +19,8 @@ import { InfermarkError } from '../base/errors.js';
 import { scrubText } from '../base/redact.js';
 import { diagnose } from '../diagnose/diagnose.js';
 import { infermarkVersion } from '../evidence/environment.js';
-import { resolveRunId } from '../warehouse/queries.js';
+import { runIdsOf } from '../gate/warehouse-group.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
 import {
   ApiError,
   comparePair,
@@ -86,9 +87,22 @@ const LINEAGE_INPUT = z.strictObject({
 });
 
 const DIAGNOSE_INPUT = z.strictObject({
-  run: runRef.describe('the run to explain: run_id or prefix'),
-  baseline: runRef.optional().describe('the run it is judged against: run_id or prefix'),
+  run: runRef.describe('the run to explain: run_id, prefix, or a run_group_id (its repeats pooled)'),
+  baseline: runRef
+    .optional()
+    .describe('the run it is judged against: run_id, prefix, or a run_group_id (its repeats pooled)'),
 });
+
+/**
+ * What diagnose is given for an id: a run (or a prefix of one) by its full run_id, a run
+ * group by its id; and the runs it names, for their evidence locations. An id that names
+ * nothing is an error here (E_NO_RUN), before any diagnosis starts.
+ */
+async function diagnosable(warehouse: Warehouse, id: string): Promise<{ id: string; runs: string[] }> {
+  const runs = await runIdsOf(warehouse, id);
+  const single = runs.length === 1 && (runs[0] as string).startsWith(id);
+  return { id: single ? (runs[0] as string) : id, runs: runs.slice(0, MAX_EVIDENCE_RUNS) };
+}
 
 /** Where each run's raw files are: every run-relative evidence path resolves under one of `roots`. */
 const LOCATIONS = z
@@ -302,16 +316,13 @@ export function createMcpServer(
         const run = parseRunId('run', args.run);
         const baseline = args.baseline === undefined ? undefined : parseRunId('baseline', args.baseline);
         return access.use(async (w) => {
-          const runId = await resolveRunId(w, run);
-          const baselineRunId = baseline === undefined ? undefined : await resolveRunId(w, baseline);
+          const current = await diagnosable(w, run);
+          const base = baseline === undefined ? undefined : await diagnosable(w, baseline);
           const diagnosis = await diagnose(w, {
-            runId,
-            ...(baselineRunId === undefined ? {} : { baselineRunId }),
+            runId: current.id,
+            ...(base === undefined ? {} : { baselineRunId: base.id }),
           });
-          const ids = [
-            diagnosis.run_id,
-            ...(diagnosis.baseline_run_id === null ? [] : [diagnosis.baseline_run_id]),
-          ];
+          const ids = [...current.runs, ...(base?.runs ?? [])];
           return { ...diagnosis, evidence_locations: await runLocations(w, ids) };
         });
       }),
