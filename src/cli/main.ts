@@ -121,6 +121,10 @@ registerSimulateCommand(program);
 
 (await import('./serve.js')).registerServeCommand(program);
 
+(await import('./tools.js')).registerToolsCommands(program);
+
+(await import('./mcp.js')).registerMcpCommand(program);
+
 (await import('./k8s.js')).registerK8sCommands(program);
 
 program
