@@ -82,3 +82,9 @@ test('judgeChange: whole distribution, tail only, improved, unchanged', () => {
   // Throughput alone dropping is a change of the whole.
   assert.deepEqual(judgeChange([], [], -0.3), { changed: true, shape: 'whole-distribution' });
 });
+
+test('tailTests: too few requests for a p99 are not tested (a max of 5 is no threshold)', () => {
+  const base = Array.from({ length: 5 }, (_, i) => sample(100 + i, i));
+  const slower = Array.from({ length: 5 }, (_, i) => sample(103 + i, i));
+  assert.deepEqual(tailTests(slower, base), []);
+});

@@ -141,12 +141,14 @@ export function binomialUpperTail(k: number, n: number, q: number): number {
   return Math.min(1, sum);
 }
 
-/** The baseline's p99 exceeded by this share of requests under no change. */
-const TAIL_SHARE = 0.01;
+/** Requests a side needs before its p99 is a threshold worth testing against. */
+export const MIN_TAIL_SAMPLES = 50;
 
 /**
  * A tail test per judged latency: how many current requests exceed the baseline's p99,
- * against the 1 % expected under no change (an exact binomial tail). A rank test over
+ * against what no change predicts. A new value exceeds the r-th smallest of m baseline
+ * values with probability (m − r + 1) / (m + 1) (about 1 % for a p99 of many; 1/6 for the
+ * max of 5), so the count is tested as a binomial tail with that share. A rank test over
  * every request cannot see a change in a few percent of them; this one can.
  */
 export function tailTests(current: RequestSample[], baseline: RequestSample[]): ChangeTest[] {
@@ -158,10 +160,12 @@ export function tailTests(current: RequestSample[], baseline: RequestSample[]): 
       .map((r) => r[field])
       .filter((v): v is number => v !== null && Number.isFinite(v))
       .sort((a, b) => a - b);
-    if (x.length < 2 || y.length < 2) continue;
-    const p99 = y[Math.min(y.length - 1, Math.ceil(0.99 * y.length) - 1)] as number;
+    if (x.length < MIN_TAIL_SAMPLES || y.length < MIN_TAIL_SAMPLES) continue;
+    const rank = Math.min(y.length, Math.ceil(0.99 * y.length));
+    const p99 = y[rank - 1] as number;
+    const share = (y.length - rank + 1) / (y.length + 1);
     const above = x.filter((v) => v > p99).length;
-    const p = binomialUpperTail(above, x.length, TAIL_SHARE);
+    const p = binomialUpperTail(above, x.length, share);
     tests.push({
       method: 'requests',
       metric: `${name}.tail`,

@@ -78,7 +78,9 @@ async function pair(
 ): Promise<Diagnosis> {
   const a = await runAgainst(baseline, load);
   const b = await runAgainst(faulted, load);
-  return Warehouse.using(warehousePath, { readOnly: true }, (w) => diagnose(w, { runId: b, baselineRunId: a }));
+  return Warehouse.using(warehousePath, { readOnly: true }, (w) =>
+    diagnose(w, { runId: b, baselineRunId: a }),
+  );
 }
 
 function fired(d: Diagnosis): PlaybookId[] {
@@ -97,7 +99,10 @@ function assertFired(d: Diagnosis, playbook: PlaybookId, point: string, scrapes:
       `${playbook}: no raw scrape among ${finding.evidence.map((e) => e.path).join(', ')}`,
     );
   }
-  assert.ok(d.points.find((p) => `${p.scenario}@${p.point}` === point)?.changed, 'the point is marked changed');
+  assert.ok(
+    d.points.find((p) => `${p.scenario}@${p.point}` === point)?.changed,
+    'the point is marked changed',
+  );
 }
 
 before(async () => {
@@ -131,10 +136,17 @@ test('a queue (capacity 2 under 8 streams): server-queue', async () => {
 });
 
 test('a slow node of two: straggler, naming the node', async () => {
-  const d = await pair({ nodes: 2 }, { nodes: 2, slowNode: 1, slowNodeFactor: 2 }, { concurrency: [4], maxRequests: 80 });
+  const d = await pair(
+    { nodes: 2 },
+    { nodes: 2, slowNode: 1, slowNodeFactor: 2 },
+    { concurrency: [4], maxRequests: 80 },
+  );
   assertFired(d, 'straggler', 'D(32,16)@c4', true);
   const finding = d.findings.find((f) => f.playbook === 'straggler')!;
-  assert.ok(finding.facts.some((f) => f.startsWith('sim-node-1')), finding.facts.join('\n'));
+  assert.ok(
+    finding.facts.some((f) => f.startsWith('sim-node-1')),
+    finding.facts.join('\n'),
+  );
   assert.ok(!finding.facts.some((f) => f.startsWith('sim-node-0')), finding.facts.join('\n'));
 });
 
@@ -148,10 +160,17 @@ test('a restart mid-run (cold start): tail-amplification', async () => {
   const point = d.points[0]!;
   assert.equal(point.shape, 'tail-only');
   // The restart itself is in the evidence: the restarts counter moved.
-  assert.ok(point.telemetry.some((m) => m.family === 'container_restarts'), diagnosisText(d));
+  assert.ok(
+    point.telemetry.some((m) => m.family === 'container_restarts'),
+    diagnosisText(d),
+  );
 });
 
 test('CPU-throttled preprocessing (GPUs idle): gpus-waiting', async () => {
-  const d = await pair({ capacity: 4 }, { capacity: 4, cpuThrottleMs: 80 }, { concurrency: [4], maxRequests: 80 });
+  const d = await pair(
+    { capacity: 4 },
+    { capacity: 4, cpuThrottleMs: 80 },
+    { concurrency: [4], maxRequests: 80 },
+  );
   assertFired(d, 'gpus-waiting', 'D(32,16)@c4', true);
 });

@@ -481,6 +481,8 @@ const clientLimited: Playbook = {
   judge(run) {
     const out: Draft[] = [];
     for (const p of run.points) {
+      // Compared: only where something changed, which the client may then explain.
+      if (run.compare && !worse(p)) continue;
       const flagged = p.current.event_loop_flag && !(p.baseline?.event_loop_flag ?? false);
       const queue = p.diagnosis.decomposition.current.client_queue_ms;
       const queueBase = p.diagnosis.decomposition.baseline?.client_queue_ms ?? null;
