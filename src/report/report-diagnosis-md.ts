@@ -11,6 +11,7 @@ import {
   COMPONENTS,
   diagnosisIntro,
   dxNumber,
+  dxP,
   dxPercent,
   NO_DIAGNOSIS_GROUP,
   pointKey,
@@ -68,7 +69,7 @@ function point(p: PointDiagnosis, link: EvidenceLinker): string[] {
         t.shift_low !== null || t.shift_high !== null
           ? ` [${dxNumber(t.shift_low)}, ${dxNumber(t.shift_high)}]`
           : ''
-      }, p ${dxNumber(t.p_value)}, ${t.significant ? 'significant' : 'not significant'}`,
+      }, p ${dxP(t.p_value)}, ${t.significant ? 'significant' : 'not significant'}`,
     );
   }
   if (p.tests.length > 0) out.push('');

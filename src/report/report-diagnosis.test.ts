@@ -63,7 +63,7 @@ test('HTML: findings first, each with its title, reading, facts, checks and evid
   assert.match(html, /Unchanged: <code>D\(16,6\)@c1<\/code>/);
   assert.match(html, /\+700\.0 %/);
   assert.match(html, /requests \(effect size\)/);
-  assert.match(html, /84 \[78\.5, 90\.25\]/);
+  assert.match(html, /84 \[78\.5, 90\.25\]<\/td><td>&lt; 0\.001<\/td>/);
   assert.match(html, /data-testid="telemetry-windows"/);
   assert.match(html, /4bf92f3577b34da6/);
   // Nothing from the data arrives as markup, and no inline style (the report's CSP forbids it).

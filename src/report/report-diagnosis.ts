@@ -80,6 +80,12 @@ export function dxNumber(value: number | null | undefined): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : String(Math.round(value * 1000) / 1000);
 }
 
+/** A p-value: small ones as a bound, not rounded to 0. */
+export function dxP(p: number | null): string {
+  if (p === null || !Number.isFinite(p)) return '—';
+  return p < 0.001 ? '< 0.001' : String(Math.round(p * 1000) / 1000);
+}
+
 /** A relative change (0.25) as `+25.0 %`. */
 export function dxPercent(relative: number | null | undefined): string {
   if (relative === null || relative === undefined || !Number.isFinite(relative)) return '—';
@@ -127,6 +133,7 @@ export const DIAGNOSIS_CSS = `
 .dx-evidence a,a.dx-evidence{font-family:ui-monospace,monospace;font-size:.8rem}
 tr.dx-worse td{background:#ffebe9}tr.dx-better td{background:#dafbe1}
 .dx-notes{color:#57606a}
+#diagnosis td,#diagnosis th{text-align:left;white-space:normal;vertical-align:top}#diagnosis ul.dx-evidence{padding-left:1.1rem}
 `;
 
 function links(pointers: EvidencePointer[], link: EvidenceLinker, max = 8): string {
@@ -249,7 +256,7 @@ function pointHtml(p: PointDiagnosis, link: EvidenceLinker): string {
             escapeHtml(
               `${dxNumber(t.shift)}${t.shift_low !== null || t.shift_high !== null ? ` [${dxNumber(t.shift_low)}, ${dxNumber(t.shift_high)}]` : ''}`,
             ),
-            escapeHtml(dxNumber(t.p_value)),
+            escapeHtml(dxP(t.p_value)),
             t.significant ? 'yes' : 'no',
           ]),
         )}`;
