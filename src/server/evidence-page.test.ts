@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { sha256 } from '../base/digest.js';
 import {
@@ -126,6 +127,26 @@ test('a location without the file is skipped for the next; none at all is a 404'
   } finally {
     await rm(empty, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a run folder gone from disk: the copy in a store it was uploaded to is fetched, checked and shown', async () => {
+  const body = jsonl(5);
+  const gone = join(tmpdir(), 'infermark-evidence-test-gone-folder');
+  const store = await folder({ 'results/run-1/iterations/000/requests.jsonl': body });
+  try {
+    const uri = pathToFileURL(store).href;
+    const v = await readEvidence(
+      { ...source([uri, gone], 'iterations/000/requests.jsonl', body), run_prefix: 'results/run-1' },
+      { path: 'iterations/000/requests.jsonl', line: 4 },
+    );
+    // The local folder is tried first, whatever order the URIs were recorded in.
+    assert.deepEqual(v.skipped, [`${gone}: missing`]);
+    assert.equal(v.location, uri);
+    assert.equal(v.digest, 'ok');
+    assert.equal(v.lines[3], JSON.stringify({ request_id: 'r-4', note: '<b>x</b>' }));
+  } finally {
+    await rm(store, { recursive: true, force: true });
   }
 });
 

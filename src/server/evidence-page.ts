@@ -160,7 +160,7 @@ export interface EvidenceSource {
   path: string;
   sha256: string;
   size_bytes: number;
-  /** Local run folders first: no network, and it is where `run` wrote the evidence. */
+  /** artifact_lineage_dim.raw_uris: local run folders (absolute paths) and store URIs. */
   uris: string[];
   /** The run's key prefix in a store: `<result_folder>/<run_id>`. */
   run_prefix: string;
@@ -195,7 +195,7 @@ export async function locateEvidence(
     path: request.path,
     sha256: String(artifact.sha256),
     size_bytes: Number(artifact.size_bytes),
-    uris: [...uris.filter((u) => u.startsWith('/')), ...uris.filter((u) => !u.startsWith('/'))],
+    uris,
     run_prefix: [lineage?.result_folder, runId].filter(Boolean).join('/'),
   };
 }
@@ -206,7 +206,9 @@ export async function locateEvidence(
  */
 export async function readEvidence(source: EvidenceSource, request: EvidenceRequest): Promise<EvidenceView> {
   const skipped: string[] = [];
-  for (const uri of source.uris) {
+  // Local run folders first: no network, and it is where `run` wrote the evidence.
+  const local = source.uris.filter((u) => u.startsWith('/'));
+  for (const uri of [...local, ...source.uris.filter((u) => !u.startsWith('/'))]) {
     const found = uri.startsWith('/')
       ? await fromFolder(join(uri, source.path))
       : await fromStore(uri, `${source.run_prefix}/${source.path}`, source.size_bytes);
