@@ -13,6 +13,7 @@ import {
   dxNumber,
   dxP,
   dxPercent,
+  dxWithUnit,
   NO_DIAGNOSIS_GROUP,
   pointKey,
   SHAPE_TEXT,
@@ -54,8 +55,8 @@ function point(p: PointDiagnosis, link: EvidenceLinker): string[] {
         p.stats.map((s) => [
           s.metric,
           s.stat,
-          `${dxNumber(s.baseline)} ${s.unit}`,
-          `${dxNumber(s.current)} ${s.unit}`,
+          dxWithUnit(s.baseline, s.unit),
+          dxWithUnit(s.current, s.unit),
           dxPercent(s.relative_change),
           s.verdict,
         ]),
@@ -96,8 +97,8 @@ function point(p: PointDiagnosis, link: EvidenceLinker): string[] {
           t.family,
           `${t.scope} ${t.scope_id}`,
           t.node_name ?? '—',
-          `${dxNumber(t.baseline)} ${t.unit}`,
-          `${dxNumber(t.current)} ${t.unit}`,
+          dxWithUnit(t.baseline, t.unit),
+          dxWithUnit(t.current, t.unit),
           dxPercent(t.relative_change),
           t.windows.length,
         ]),
@@ -114,7 +115,7 @@ function point(p: PointDiagnosis, link: EvidenceLinker): string[] {
     out.push('Outlier requests:', '');
     for (const o of p.outliers) {
       out.push(
-        `- ${mdText(o.request_id)}${o.trace_id !== null ? ` (trace ${mdText(o.trace_id)})` : ''}: TTFT ${dxNumber(o.ttft_ms)} ms, E2E ${dxNumber(o.e2e_latency_ms)} ms: ${links([o.evidence], link, 1)}`,
+        `- ${mdText(o.request_id)}${o.trace_id !== null ? ` (trace ${mdText(o.trace_id)})` : ''}: TTFT ${dxWithUnit(o.ttft_ms, 'ms')}, E2E ${dxWithUnit(o.e2e_latency_ms, 'ms')}: ${links([o.evidence], link, 1)}`,
       );
     }
     out.push('');

@@ -128,6 +128,7 @@ test('Markdown: findings, points, links with path and line; nothing raw', () => 
   assert.ok(md.includes('](file:///data/runs/run%20b/iterations/001/requests.jsonl)'), md);
   assert.match(md, /iterations\/001\/requests\.jsonl line 7\]/);
   assert.match(md, /\| server queue \| 0\.4 \| 81 \|/);
+  assert.match(md, /^- r-9: TTFT —, E2E 250 ms: \[/m);
   assert.match(md, /Check next: max_num_seqs \/ batch capacity; KV-cache size/);
   assert.ok(md.indexOf('**HIGH') < md.indexOf('**D(16,6)@c8**'));
   assert.ok(!md.includes(HOSTILE));

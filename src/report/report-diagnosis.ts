@@ -80,6 +80,12 @@ export function dxNumber(value: number | null | undefined): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : String(Math.round(value * 1000) / 1000);
 }
 
+/** A value with its unit, or `—` alone when there is none. */
+export function dxWithUnit(value: number | null | undefined, unit: string): string {
+  const shown = dxNumber(value);
+  return shown === '—' ? shown : `${shown} ${unit}`;
+}
+
 /** A p-value: small ones as a bound, not rounded to 0. */
 export function dxP(p: number | null): string {
   if (p === null || !Number.isFinite(p)) return '—';
@@ -236,8 +242,8 @@ function pointHtml(p: PointDiagnosis, link: EvidenceLinker): string {
     p.stats.map((s) => [
       escapeHtml(s.metric),
       escapeHtml(s.stat),
-      `${escapeHtml(dxNumber(s.baseline))} ${escapeHtml(s.unit)}`,
-      `${escapeHtml(dxNumber(s.current))} ${escapeHtml(s.unit)}`,
+      escapeHtml(dxWithUnit(s.baseline, s.unit)),
+      escapeHtml(dxWithUnit(s.current, s.unit)),
       escapeHtml(dxPercent(s.relative_change)),
       escapeHtml(s.verdict),
     ]),
@@ -269,8 +275,8 @@ function pointHtml(p: PointDiagnosis, link: EvidenceLinker): string {
             escapeHtml(t.family),
             `${escapeHtml(t.scope)} <code>${escapeHtml(t.scope_id)}</code>`,
             escapeHtml(t.node_name ?? '—'),
-            `${escapeHtml(dxNumber(t.baseline))} ${escapeHtml(t.unit)}`,
-            `${escapeHtml(dxNumber(t.current))} ${escapeHtml(t.unit)}`,
+            escapeHtml(dxWithUnit(t.baseline, t.unit)),
+            escapeHtml(dxWithUnit(t.current, t.unit)),
             escapeHtml(dxPercent(t.relative_change)),
             sparkline(t),
             links(t.evidence, link, 2),
