@@ -14,6 +14,8 @@ import type { Warehouse } from '../warehouse/warehouse.js';
 import type { Row } from '../warehouse/sql.js';
 import type { Asset, Tolerances } from '../gate/assets.js';
 import type { Verdict } from '../gate/checks.js';
+import { diagnose } from '../diagnose/diagnose.js';
+import type { Diagnosis } from '../diagnose/diagnosis.js';
 import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';
 
 /** The point metrics a report shows (the registry's); the median over repeats for a run group. */
@@ -127,6 +129,8 @@ export interface ReportData {
   gate: GateVerdicts | null;
   /** The drill-down point's slowest requests by TTFT (with trace ids), and its failed ones. */
   slow_requests: Row[];
+  /** The subject diagnosed (against the baseline when given); null for a run group, absent in older data. */
+  diagnosis?: Diagnosis | null;
 }
 
 const ID_PATTERN = /^[0-9a-zA-Z._:-]{4,80}$/;
@@ -604,6 +608,11 @@ export async function buildReportData(
       for (const d of deltas) d.gate_verdict = byKey.get(gateKeyOf(d)) ?? null;
     }
   }
+  // diagnose() compares runs: a run group (either side) gets none, and the report says why.
+  const diagnosis =
+    subject.kind === 'run' && (baseline === null || baseline.kind === 'run')
+      ? await diagnose(warehouse, { runId: subject.id, ...(baseline ? { baselineRunId: baseline.id } : {}) })
+      : null;
   return {
     format_version: 1,
     generated_at: (options.now ?? new Date()).toISOString(),
@@ -615,5 +624,6 @@ export async function buildReportData(
     deltas_source: deltasSource,
     gate,
     slow_requests: slowRequests,
+    diagnosis,
   };
 }

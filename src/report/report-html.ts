@@ -21,6 +21,7 @@ import {
 } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 import { escapeHtml } from './escape-html.js';
+import { DIAGNOSIS_CSS, diagnosisHtml, fileEvidenceLinker, type EvidenceLinker } from './report-diagnosis.js';
 
 const require = createRequire(import.meta.url);
 
@@ -261,7 +262,19 @@ const SCRIPT = `
 })();
 `;
 
-export function renderHtml(data: ReportData, view: View): string {
+export interface HtmlOptions {
+  /** Where evidence links lead: the raw files of local run folders by default (the dashboard: its evidence page). */
+  evidence?: EvidenceLinker;
+}
+
+/** The diagnosis section, when the data has one (older data and hand-made data may not). */
+function diagnosisSection(data: ReportData, options: HtmlOptions): string {
+  if (data.diagnosis === undefined) return '';
+  const lineage = [...(data.baseline?.lineage ?? []), ...data.subject.lineage];
+  return diagnosisHtml(data.diagnosis, options.evidence ?? fileEvidenceLinker(lineage));
+}
+
+export function renderHtml(data: ReportData, view: View, options: HtmlOptions = {}): string {
   const { js, css } = uplotAssets();
   const subjects = [data.baseline, data.subject].filter((s): s is Subject => s !== null);
   const title = data.baseline
@@ -279,12 +292,13 @@ export function renderHtml(data: ReportData, view: View): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>${css}</style>
-<style>${CSS}</style>
+<style>${CSS}${DIAGNOSIS_CSS}</style>
 </head>
 <body data-view="${view}">
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">Generated ${escapeHtml(data.generated_at)} from the infermark warehouse. Works offline: everything is in this file.</p>
 ${viewHtml(data, view)}
+${diagnosisSection(data, options)}
 ${sloSection(subjects)}
 <h2 id="provenance">Identity and provenance</h2>
 ${subjects.map(provenance).join('\n')}

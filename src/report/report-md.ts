@@ -1,6 +1,7 @@
 /**
  * The report as Markdown for a pull-request comment: identity, the chosen view,
- * the per-point table, each SLO met or not and, with a baseline, the deltas.
+ * the diagnosis (findings linked to their raw evidence), the per-point table, each SLO
+ * met or not and, with a baseline, the deltas.
  * Tables only, no charts. Every string that came from a job, a server or the
  * warehouse (model names, labels, URLs, ids) is escaped: Markdown renderers pass
  * raw HTML through, so a model named `<script>` must arrive as text, and no value
@@ -17,49 +18,11 @@ import {
   type View,
 } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
+import { codeBlock, codeSpan, mdTable, mdText } from './markdown.js';
+import { diagnosisMarkdown } from './report-diagnosis-md.js';
+import { fileEvidenceLinker } from './report-diagnosis.js';
 
-/** Plain text for Markdown: no HTML, no link brackets, one line. */
-export function mdText(value: unknown): string {
-  return String(value)
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('[', '\\[')
-    .replaceAll(']', '\\]')
-    .replace(/\r?\n|\r/g, ' ');
-}
-
-/** Inline code whose delimiters are longer than any run of backticks inside (CommonMark). */
-export function codeSpan(value: unknown): string {
-  const text = String(value).replace(/\r?\n|\r/g, ' ');
-  const fence = '`'.repeat(longestBacktickRun(text) + 1);
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${text}${pad}${fence}`;
-}
-
-/** A fenced code block no line of `code` can close early. */
-function codeBlock(language: string, code: string): string[] {
-  const fence = '`'.repeat(Math.max(3, longestBacktickRun(code) + 1));
-  return [`${fence}${language}`, code, fence];
-}
-
-function longestBacktickRun(text: string): number {
-  return Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-}
-
-const cell = (v: unknown): string => {
-  if (v === null || v === undefined) return '—';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
-  return mdText(v).replaceAll('|', '\\|');
-};
-
-function mdTable(headers: string[], rows: unknown[][]): string {
-  return [
-    `| ${headers.map(cell).join(' | ')} |`,
-    `| ${headers.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
-  ].join('\n');
-}
+export { codeSpan, mdText };
 
 function subjectBlock(s: Subject): string {
   const run = s.runs[0] ?? {};
@@ -154,6 +117,10 @@ export function renderMarkdown(data: ReportData, view: View): string {
     for (const item of section.items) out.push(`- ${mdText(item)}`);
     if (section.code) out.push(...codeBlock('sh', section.code));
     out.push('');
+  }
+  if (data.diagnosis !== undefined) {
+    const lineage = [...(data.baseline?.lineage ?? []), ...data.subject.lineage];
+    out.push(...diagnosisMarkdown(data.diagnosis, fileEvidenceLinker(lineage)));
   }
   for (const s of [data.baseline, data.subject]) if (s) out.push(subjectBlock(s), '');
   if (data.baseline) {

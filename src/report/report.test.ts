@@ -334,6 +334,23 @@ test('--vs two runs: both on the same axes, and the deltas are compareRuns', asy
   });
   assert.match(html, /id="deltas"/);
   assert.match(html, /<tr class="(worse|better|same|n\/a)">/);
+  // B diagnosed against A: the section is there, from diagnose() as the data embeds it.
+  assert.equal(data.diagnosis?.run_id, soloRun);
+  assert.equal(data.diagnosis?.baseline_run_id, groupRuns[0]);
+  assert.match(
+    html,
+    new RegExp(
+      `<section id="diagnosis" data-testid="diagnosis" data-findings="${data.diagnosis?.findings.length}">`,
+    ),
+  );
+  const md = await readFile(
+    await report([soloRun, '--vs', groupRuns[0] as string, '--format', 'md'], 'vs.md'),
+    'utf8',
+  );
+  assert.match(
+    md,
+    new RegExp(`^\\*\\*Diagnosis\\*\\*\\n\\nRun ${soloRun} against baseline ${groupRuns[0]}\\.`, 'm'),
+  );
 });
 
 test('--vs a run group: deltas from the medians', async () => {
@@ -350,6 +367,9 @@ test('--vs a run group: deltas from the medians', async () => {
   const a = data.baseline?.points.find((p) => p.scenario === 'D(16,6)' && p.concurrency === 3);
   assert.ok(d && a);
   assert.equal(d.a, a.metrics.output_throughput_tokens_per_s);
+  // diagnose() compares runs: a run group gets none, and the report says why.
+  assert.equal(data.diagnosis, null);
+  assert.match(html, /Diagnosis compares two runs/);
 });
 
 test('each view renders its own sections, in HTML and Markdown', async () => {

@@ -6,6 +6,8 @@
  * as a bound parameter; a bad one is an ApiError with a 4xx status.
  */
 import { InfermarkError } from '../base/errors.js';
+import { diagnose } from '../diagnose/diagnose.js';
+import type { Diagnosis } from '../diagnose/diagnosis.js';
 import { registryEntries, type RegistryEntry } from '../metrics/definitions.js';
 import { traceLineage, type LineageReport } from '../warehouse/lineage.js';
 import { CANONICAL_TABLES } from '../warehouse/migrations.js';
@@ -409,4 +411,25 @@ export async function contracts(warehouse: Warehouse): Promise<Contracts> {
     'SELECT name, description, query_spec_digest, sql FROM named_query ORDER BY name',
   );
   return { metrics: registryEntries(), tables, named_queries: named.rows };
+}
+
+export interface DiagnoseParams {
+  run: string;
+  vs?: string;
+}
+
+/** `?run=` (required) and `?vs=` (a baseline run), each a run id or unique prefix. */
+export function parseDiagnose(params: URLSearchParams): DiagnoseParams {
+  only(params, ['run', 'vs']);
+  const out: DiagnoseParams = { run: parseRunId('run', params.get('run')) };
+  const vs = params.get('vs');
+  if (vs !== null) out.vs = parseRunId('vs', vs);
+  return out;
+}
+
+/** The run diagnosed, against the baseline when given (both resolved from prefixes first). */
+export async function diagnoseRuns(warehouse: Warehouse, params: DiagnoseParams): Promise<Diagnosis> {
+  const runId = await resolveRunId(warehouse, params.run);
+  const baselineRunId = params.vs === undefined ? undefined : await resolveRunId(warehouse, params.vs);
+  return diagnose(warehouse, { runId, ...(baselineRunId !== undefined ? { baselineRunId } : {}) });
 }

@@ -1,15 +1,17 @@
 /**
  * The dashboard's pages, rendered on the server from the same functions as the
  * API, so the first screen needs no round trip: the run list, a run (its
- * points, simple inline SVG charts, numbers that open their lineage), and two
- * runs compared. No external URL anywhere; the small scripts carry the CSP
- * nonce of their response. Every element a browser test drives has a
- * `data-testid`.
+ * diagnosis, points, simple inline SVG charts, numbers that open their lineage),
+ * and two runs compared (with the diagnosis of B against A). No external URL
+ * anywhere; the small scripts carry the CSP nonce of their response. Every
+ * element a browser test drives has a `data-testid`.
  */
 import { columnMetric, metricOfColumn, TRACEABLE_COLUMNS } from '../metrics/definitions.js';
 import type { ComparePair, Comparison, RunDetail, RunFilters, RunPage } from './api.js';
 import type { Row } from '../warehouse/sql.js';
 import { escapeHtml } from '../report/escape-html.js';
+import type { Diagnosis } from '../diagnose/diagnosis.js';
+import { DIAGNOSIS_CSS, dashboardEvidenceLinker, diagnosisHtml } from '../report/report-diagnosis.js';
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafafa}
@@ -21,7 +23,13 @@ label{display:flex;flex-direction:column;font-size:12px}button.num{all:unset;cur
 .better{color:#116329}.worse{color:#cf222e}.charts{display:flex;flex-wrap:wrap;gap:16px}
 svg{background:#fff;border:1px solid #ddd}#lineage{background:#fff;border:1px solid #ddd;padding:8px;margin-top:12px}
 .report-link{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:8px 12px}
-.err{color:#cf222e}code{font-size:12px}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}`;
+.err{color:#cf222e}code{font-size:12px}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}
+${DIAGNOSIS_CSS}`;
+
+/** A page's diagnosis section, its evidence linked to the evidence page; nothing when not asked for. */
+function diagnosisSection(diagnosis: Diagnosis | undefined): string {
+  return diagnosis === undefined ? '' : diagnosisHtml(diagnosis, dashboardEvidenceLinker);
+}
 
 /** The page frame; `nonce` lets the page's own inline script run under the CSP. */
 export function layout(title: string, body: string, nonce: string, script = ''): string {
@@ -255,7 +263,7 @@ async function showLineage(button){
 document.addEventListener('click',(e)=>{const b=e.target.closest('button[data-lineage]');if(b)showLineage(b);});`;
 
 /** One run: identity, its points (numbers open their lineage), charts, its group and artifacts. */
-export function runPage(detail: RunDetail, nonce: string): string {
+export function runPage(detail: RunDetail, nonce: string, diagnosis?: Diagnosis): string {
   const { run, points, group, artifacts } = detail;
   const runId = String(run.run_id);
   const facts = [
@@ -328,6 +336,7 @@ export function runPage(detail: RunDetail, nonce: string): string {
       : ''
   }</p>
 <dl data-testid="run-facts">${facts}</dl>
+${diagnosisSection(diagnosis)}
 <h2>Points</h2><p>Click a number for its lineage: query → run → digests → raw artifacts.</p>
 <table data-testid="points-table"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>
 <section id="lineage" data-testid="lineage-panel" hidden></section>
@@ -343,6 +352,7 @@ export function comparePage(
   comparison: Comparison | null,
   recent: Row[],
   nonce: string,
+  diagnosis?: Diagnosis,
 ): string {
   const groups = picked.kind === 'groups';
   const [nameA, nameB] = groups ? ['ga', 'gb'] : ['a', 'b'];
@@ -395,6 +405,7 @@ export function comparePage(
     } · ${escapeHtml(fmt(run.model))} · ${escapeHtml(fmt(run.engine))} ${escapeHtml(run.engine_version ?? '')} · ${escapeHtml(fmt(run.gpu_type))} · ${escapeHtml(fmt(run.started_at))}</p>`;
   const body = `${form}${who('A', comparison.a)}${who('B', comparison.b)}
 <p>Δ% is B relative to A${groups ? ' (each a mean over its group’s runs)' : ''}; green is better, red worse.</p>
-<table data-testid="compare-table"><thead>${head}</thead><tbody>${rows || '<tr><td class="t" colspan="4">no points</td></tr>'}</tbody></table>`;
+<table data-testid="compare-table"><thead>${head}</thead><tbody>${rows || '<tr><td class="t" colspan="4">no points</td></tr>'}</tbody></table>
+${diagnosisSection(diagnosis)}`;
   return layout('Compare', body, nonce);
 }

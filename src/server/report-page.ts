@@ -76,8 +76,10 @@ export async function groupReportHtml(
 async function render(warehouse: Warehouse, id: string, request: ReportRequest): Promise<string> {
   const { buildReportData } = await import('../report/report-data.js');
   const { renderHtml } = await import('../report/report-html.js');
+  const { dashboardEvidenceLinker } = await import('../report/report-diagnosis.js');
   const data = await buildReportData(warehouse, id, { iteration: request.iteration });
-  return renderHtml(data, request.view);
+  // Served here, evidence links lead to the dashboard's evidence page, not to file:// URLs.
+  return renderHtml(data, request.view, { evidence: dashboardEvidenceLinker });
 }
 
 /** A way back to the dashboard, right after `<body>`: same-origin links, no script, no style. */

@@ -8,15 +8,18 @@ import {
   ApiError,
   comparePair,
   contracts,
+  diagnoseRuns,
   filterChoices,
   lineage,
   listRunPage,
   parseCompare,
+  parseDiagnose,
   parseLineage,
   parseRunFilters,
   parseRunId,
   runDetail,
 } from './api.js';
+import { evidencePage, locateEvidence, parseEvidenceParams, readEvidence } from './evidence-page.js';
 import { comparePage, runListPage, runPage } from './pages.js';
 import { html, json, type Reply } from './reply.js';
 import { groupReportHtml, parseReportParams, reportCsp, runReportHtml } from './report-page.js';
@@ -74,6 +77,14 @@ export function dashboardRoutes(access: WarehouseAccess): Route[] {
     },
     {
       method: 'GET',
+      path: '/api/diagnose',
+      handler: async ({ url }) => {
+        const params = parseDiagnose(url.searchParams);
+        return json(await access.use((w) => diagnoseRuns(w, params)));
+      },
+    },
+    {
+      method: 'GET',
       path: '/api/benchmark/contracts',
       handler: async ({ url }) => {
         noParams(url);
@@ -98,7 +109,21 @@ export function dashboardRoutes(access: WarehouseAccess): Route[] {
       handler: async (request) => {
         noParams(request.url);
         const id = runId(request);
-        return html(runPage(await access.use((w) => runDetail(w, id)), request.nonce));
+        const [detail, diagnosis] = await access.use(async (w) => {
+          const found = await runDetail(w, id);
+          return [found, await diagnoseRuns(w, { run: String(found.run.run_id) })] as const;
+        });
+        return html(runPage(detail, request.nonce, diagnosis));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/runs/:id/evidence',
+      handler: async (request) => {
+        const id = runId(request);
+        const params = parseEvidenceParams(request.url.searchParams);
+        const source = await access.use((w) => locateEvidence(w, id, params));
+        return html(evidencePage(await readEvidence(source, params), request.nonce));
       },
     },
     {
@@ -134,8 +159,12 @@ export function dashboardRoutes(access: WarehouseAccess): Route[] {
           return html(comparePage({ kind: groups ? 'groups' : 'runs', a, b }, null, await recent(), nonce));
         }
         const pair = parseCompare(url.searchParams);
-        const comparison = await access.use((w) => comparePair(w, pair));
-        return html(comparePage(pair, comparison, await recent(), nonce));
+        // Diagnosis compares runs: B against A as its baseline; run groups get none.
+        const [comparison, diagnosis] = await access.use(async (w) => [
+          await comparePair(w, pair),
+          pair.kind === 'runs' ? await diagnoseRuns(w, { run: pair.b, vs: pair.a }) : undefined,
+        ]);
+        return html(comparePage(pair, comparison, await recent(), nonce, diagnosis));
       },
     },
   ];

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   cli,
@@ -465,6 +466,88 @@ test('GET /runs/:id/report serves the report of the run under a CSP of its inlin
   assert.deepEqual(logged, []);
 });
 
+test('GET /runs/:id/evidence shows an artifact of the run from its folder, the pointed line highlighted', async () => {
+  const [artifact] = await rows(
+    "SELECT path, sha256 FROM run_artifact WHERE run_id = $1 AND path LIKE 'iterations/%/requests.jsonl' ORDER BY path LIMIT 1",
+    [jobRun],
+  );
+  const [lineage] = await rows('SELECT raw_uris FROM artifact_lineage_dim WHERE run_id = $1', [jobRun]);
+  const path = String(artifact?.path);
+  const folder = (lineage?.raw_uris as string[]).find((u) => u.startsWith('/')) as string;
+  const lines = (await readFile(join(folder, path), 'utf8')).split('\n');
+  const page = await get(dashboard.url, `/runs/${jobRun}/evidence?path=${encodeURIComponent(path)}&line=2`);
+  assert.equal(page.status, 200, page.text);
+  assert.match(String(page.headers['content-security-policy']), /script-src 'nonce-/);
+  assert.match(page.text, /data-testid="evidence-digest" data-state="ok"/);
+  assert.ok(page.text.includes(String(artifact?.sha256)));
+  const highlighted =
+    /<tr id="L2"[^>]*data-highlighted="true"><td class="n"><a href="#L2">2<\/a><\/td><td>([^<]*)<\/td>/.exec(
+      page.text,
+    );
+  assert.ok(highlighted, page.text.slice(0, 2000));
+  assert.equal(
+    highlighted[1]
+      ?.replaceAll('&quot;', '"')
+      .replaceAll('&#39;', "'")
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&'),
+    lines[1],
+  );
+  assert.equal(attr(page.text, 'evidence-line', 'data-line').length, lines.filter((l) => l !== '').length);
+  // Only a path run_artifact lists for that run; never one that leaves the folder.
+  const refused: [string, number, string][] = [
+    [`/runs/${jobRun}/evidence?path=iterations/000/none.jsonl`, 404, 'E_NO_ARTIFACT'],
+    [`/runs/${jobRun}/evidence?path=../warehouse.duckdb`, 400, 'E_BAD_PARAM'],
+    [`/runs/${jobRun}/evidence?path=%2Fetc%2Fpasswd`, 400, 'E_BAD_PARAM'],
+    [`/runs/${jobRun}/evidence`, 400, 'E_BAD_PARAM'],
+    [`/runs/${jobRun}/evidence?path=run.json&line=0`, 400, 'E_BAD_PARAM'],
+    [`/runs/nosuchrun/evidence?path=run.json`, 404, 'E_NO_RUN'],
+  ];
+  for (const [url, status, code] of refused) {
+    const reply = await get(dashboard.url, url);
+    assert.equal(reply.status, status, `${url}: ${reply.text.slice(0, 300)}`);
+    assert.match(reply.text, new RegExp(`data-code="${code}"`), url);
+  }
+});
+
+test('GET /api/diagnose and the run, compare and report pages carry the diagnosis', async () => {
+  type Dx = { run_id: string; baseline_run_id: string | null; findings: unknown[]; points: unknown[] };
+  const single = await api<Dx>(`/api/diagnose?run=${jobRun.slice(0, 12)}`);
+  assert.equal(single.run_id, jobRun);
+  assert.equal(single.baseline_run_id, null);
+  const pair = await api<Dx>(`/api/diagnose?run=${flagRun}&vs=${jobRun}`);
+  assert.equal(pair.run_id, flagRun);
+  assert.equal(pair.baseline_run_id, jobRun);
+  for (const [url, status] of [
+    ['/api/diagnose', 400],
+    [`/api/diagnose?run=${jobRun}&x=1`, 400],
+    [`/api/diagnose?run=${jobRun}&vs=..%2F`, 400],
+    ['/api/diagnose?run=nosuchrun', 404],
+  ] as const) {
+    const reply = await get(dashboard.url, url);
+    assert.equal(reply.status, status, `${url}: ${reply.text}`);
+    assert.match(reply.text, /^\{"error":\{"code":"E_/);
+  }
+  const runPage = await get(dashboard.url, `/runs/${jobRun}`);
+  assert.match(runPage.text, /<section id="diagnosis" data-testid="diagnosis" data-findings="\d+">/);
+  const compare = await get(dashboard.url, `/compare?a=${jobRun}&b=${flagRun}`);
+  assert.match(compare.text, /data-testid="diagnosis"/);
+  assert.ok(compare.text.includes(`against baseline ${jobRun}`), 'B is diagnosed against A');
+  const [ga, gb] = (
+    await rows(
+      'SELECT run_group_id FROM benchmark_run_fact WHERE run_id IN ($1, $2) ORDER BY run_id = $1 DESC',
+      [jobRun, flagRun],
+    )
+  ).map((g) => String(g.run_group_id));
+  const groups = await get(dashboard.url, `/compare?ga=${ga}&gb=${gb}`);
+  assert.equal(groups.status, 200);
+  assert.doesNotMatch(groups.text, /data-testid="diagnosis"/);
+  const report = await get(dashboard.url, `/runs/${jobRun}/report`);
+  assert.equal(report.status, 200);
+  assert.match(report.text, /<section id="diagnosis"/);
+});
+
 test('bad input gets a clear 4xx with {error: {code, message}} and nothing else', async () => {
   const long = 'a'.repeat(5000);
   const cases: [path: string, status: number, code?: string, method?: string][] = [
@@ -596,7 +679,15 @@ test('a dashboard bound beyond loopback refuses to start without a token and dem
       replies.push(reply);
       return reply;
     };
-    for (const path of ['/', '/api/runs', `/api/runs/${jobRun}`, '/api/benchmark/contracts', '/nope']) {
+    for (const path of [
+      '/',
+      '/api/runs',
+      `/api/runs/${jobRun}`,
+      '/api/benchmark/contracts',
+      `/api/diagnose?run=${jobRun}`,
+      `/runs/${jobRun}/evidence?path=run.json`,
+      '/nope',
+    ]) {
       const reply = await call(path);
       assert.equal(reply.status, 401, path);
     }
@@ -615,6 +706,9 @@ test('a dashboard bound beyond loopback refuses to start without a token and dem
     assert.match(String(first.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
     const page = await call(`/runs/${jobRun}`, { cookie });
     assert.equal(page.status, 200);
+    const evidence = await call(`/runs/${jobRun}/evidence?path=run.json&line=1`, { cookie });
+    assert.equal(evidence.status, 200);
+    assert.match(evidence.text, /data-testid="evidence-digest" data-state="ok"/);
     assert.equal((await call('/api/runs', { cookie: 'infermark_dashboard_token=nope' })).status, 401);
     for (const reply of replies) {
       assert.ok(!reply.text.includes(token), 'the token is never in a body');
