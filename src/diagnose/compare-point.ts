@@ -253,7 +253,7 @@ export function decompose(
 
 /** A pointer to a window's raw scrape. */
 function scrapePointer(runId: string, series: ScopedSeries, path: string): EvidencePointer {
-  return { run_id: runId, path, label: `${series.family} at ${series.scope} ${series.scope_id}: ${path}` };
+  return { run_id: runId, path, label: `scrape of ${series.family} at ${series.scope} ${series.scope_id}` };
 }
 
 /** The most telling windows' scrapes: the highest and lowest value, at most 2 pointers. */

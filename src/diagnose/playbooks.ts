@@ -144,7 +144,7 @@ function seriesEvidence(series: ScopedSeries[]): EvidencePointer[] {
           {
             run_id: s.run_id,
             path: w.source_path as string,
-            label: `${s.family} at ${s.scope} ${s.scope_id}: ${w.source_path}`,
+            label: `scrape of ${s.family} at ${s.scope} ${s.scope_id}`,
           },
         ]
       : [];
