@@ -77,8 +77,6 @@ const TYPES: ReadonlySet<string> = new Set([
   'gaugehistogram',
 ]);
 const SUFFIXES = ['_bucket', '_sum', '_count', '_created', '_total', '_info', '_gsum', '_gcount'] as const;
-const NAME_START = /[a-zA-Z_:]/;
-const NAME_CHAR = /[a-zA-Z0-9_:]/;
 
 /** Parses one scrape's text; never throws. */
 export function parsePrometheus(text: string, limits: ParseLimits = {}): ParsedScrape {
@@ -94,23 +92,38 @@ export function parsePrometheus(text: string, limits: ParseLimits = {}): ParsedS
   };
   const perFamily = new Map<string, number>();
   const dropped = new Set<string>();
+  // A name's family, looked up once per name (and again after a new family is declared).
+  let familyCache = new Map<string, string>();
+  const family = (name: string): string => {
+    let f = familyCache.get(name);
+    if (f === undefined) {
+      f = familyOf(name, out.families);
+      familyCache.set(name, f);
+    }
+    return f;
+  };
   let at = 0;
   while (at < text.length) {
     let end = text.indexOf('\n', at);
     if (end < 0) end = text.length;
-    const line = text.charCodeAt(end - 1) === 13 ? text.slice(at, end - 1) : text.slice(at, end);
+    let i = at;
+    const lineEnd = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
     at = end + 1;
-    if (line.length > MAX_LINE_CHARS) {
+    while (i < lineEnd && isBlank(text.charCodeAt(i))) i++;
+    if (i >= lineEnd) continue;
+    if (lineEnd - i > MAX_LINE_CHARS) {
       out.bad_lines++;
       continue;
     }
-    if (line.trim() === '') continue;
-    if (line.charCodeAt(0) === 35 /* # */) {
-      if (line === '# EOF' || line.trimEnd() === '# EOF') {
+    if (text.charCodeAt(i) === 35 /* # */) {
+      const line = text.slice(i, lineEnd).trimEnd();
+      if (line === '# EOF') {
         out.eof = true;
         break;
       }
+      const known = out.families.size;
       readComment(line, out.families);
+      if (out.families.size !== known) familyCache = new Map();
       continue;
     }
     // Past the guard every sample line is only counted: a million series cost a scan, not a parse.
@@ -119,13 +132,17 @@ export function parsePrometheus(text: string, limits: ParseLimits = {}): ParsedS
       continue;
     }
     // A family already full costs a look at the name, not a parse.
-    const quick = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
-    if (quick && (perFamily.get(familyOf(quick[0], out.families)) ?? 0) >= maxPerFamily) {
-      out.dropped_series++;
-      dropped.add(familyOf(quick[0], out.families));
-      continue;
+    let j = i;
+    while (j < lineEnd && isNameChar(text.charCodeAt(j))) j++;
+    if (j > i) {
+      const f = family(text.slice(i, j));
+      if ((perFamily.get(f) ?? 0) >= maxPerFamily) {
+        out.dropped_series++;
+        dropped.add(f);
+        continue;
+      }
     }
-    const sample = readSample(line, out.families);
+    const sample = readSample(text.slice(i, lineEnd), family);
     if (sample === null) {
       out.bad_lines++;
       continue;
@@ -141,6 +158,20 @@ export function parsePrometheus(text: string, limits: ParseLimits = {}): ParsedS
   }
   out.dropped_families = [...dropped];
   return out;
+}
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** [a-zA-Z0-9_:] */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 58;
+}
+
+/** [a-zA-Z_:] */
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
 }
 
 /** `# HELP name text`, `# TYPE name type`, `# UNIT name unit`; any other comment is ignored. */
@@ -163,12 +194,12 @@ function unescapeHelp(text: string): string {
 }
 
 /** One sample line, or null when it cannot be read. */
-function readSample(line: string, families: Map<string, PromFamilyInfo>): PromSample | null {
+function readSample(line: string, familyOfName: (name: string) => string): PromSample | null {
   let i = 0;
   let name = '';
-  if (NAME_START.test(line[0] ?? '')) {
+  if (isNameStart(line.charCodeAt(0))) {
     i = 1;
-    while (i < line.length && NAME_CHAR.test(line[i] as string)) i++;
+    while (i < line.length && isNameChar(line.charCodeAt(i))) i++;
     name = line.slice(0, i);
   }
   const labels: [string, string][] = [];
@@ -198,7 +229,7 @@ function readSample(line: string, families: Map<string, PromFamilyInfo>): PromSa
   }
   return {
     name,
-    family: familyOf(name, families),
+    family: familyOfName(name),
     labels,
     value,
     timestamp,
@@ -229,8 +260,8 @@ function readLabels(
       i = quoted.end;
     } else {
       const start = i;
-      if (!NAME_START.test(line[i] ?? '') || line[i] === ':') return null;
-      while (i < line.length && /[a-zA-Z0-9_]/.test(line[i] as string)) i++;
+      if (!isNameStart(line.charCodeAt(i)) || line[i] === ':') return null;
+      while (i < line.length && isNameChar(line.charCodeAt(i)) && line[i] !== ':') i++;
       key = line.slice(start, i);
     }
     while (line[i] === ' ' || line[i] === '\t') i++;
