@@ -159,7 +159,7 @@ function checkTelemetryNames(list: unknown, add: Add): void {
     else
       add(
         ['spec', 'telemetry', i, 'name'],
-        `"${clip(target.name)}" is already the name of spec.telemetry[${first}]: each target needs its own name`,
+        `already the name of spec.telemetry[${first}]: each target needs its own name (it is its folder in the run folder)`,
       );
   });
 }
