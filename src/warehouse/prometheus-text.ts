@@ -46,7 +46,9 @@ interface Point {
 /**
  * The slices of a series of scrapes taken over one iteration, fed in the order
  * taken (one at a time, so an iteration's scrapes are never all in memory).
- * Counters and histograms: last scrape against the first. Gauges: their max and
+ * Counters: the sum of their increases from scrape to scrape (a value going down is a
+ * reset, after which the new value is the increase, as Prometheus' rate() counts it).
+ * Histograms: last scrape against the first. Gauges: their max and
  * time-weighted mean (trapezoids between samples) over the scrapes taken inside
  * the measured window; an iteration too short for any scrape inside its window
  * (or with no window known) falls back to every scrape it has, and says so in the unit.
@@ -56,6 +58,8 @@ export class ScrapeSeries {
   private last = new Map<string, Point>();
   private readonly inWindow = new Map<string, GaugeTrack>();
   private readonly overall = new Map<string, GaugeTrack>();
+  /** Each counter's last value and its increase so far. */
+  private readonly counters = new Map<string, { prev: number; increase: number }>();
 
   constructor(private readonly window: { start_us: number; end_us: number } | null) {}
 
@@ -75,8 +79,19 @@ export class ScrapeSeries {
         value: sample.value,
       });
     }
+    const firstScrape = this.first === null;
     this.first ??= points;
     this.last = points;
+    for (const [series, point] of points) {
+      if (point.type !== 'counter') continue;
+      const counter = this.counters.get(series);
+      // A counter first seen after the first scrape started from 0.
+      if (!counter) this.counters.set(series, { prev: point.value, increase: firstScrape ? 0 : point.value });
+      else {
+        counter.increase += point.value >= counter.prev ? point.value - counter.prev : point.value;
+        counter.prev = point.value;
+      }
+    }
     // Without a window (no measured request, or a folder from before the index) every scrape counts.
     const inside =
       this.window !== null && at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us;
@@ -107,7 +122,7 @@ export class ScrapeSeries {
       if (type === 'counter') {
         out.push({
           metric: series,
-          value: value - (start.get(series)?.value ?? 0),
+          value: this.counters.get(series)?.increase ?? value - (start.get(series)?.value ?? 0),
           unit: 'increase',
           name,
           series,
