@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { executeRun } from '../engine/run.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import { spawnSimulator } from '../sim/spawn.js';
@@ -27,6 +28,8 @@ const MODEL = 'NVIDIA H100 80GB HBM3';
 const show = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
 const DRIVER = '550.54.15';
+const KEY = 'sk-telemetry-test-key-0123456789';
+const TOKEN = 'exporter-token-0123456789';
 
 /** dcgm-exporter's text for the GPUs of one node, as its default counters file exposes them. */
 function dcgmText(host: string, uuids: readonly string[], scrape: number): string {
@@ -73,25 +76,34 @@ function nodeText(host: string, scrape: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** One node:http server on 127.0.0.1 serving each node's exporters at /<node>/dcgm and /<node>/node. */
+/**
+ * One node:http server on 127.0.0.1 serving each node's exporters at /<node>/dcgm and /<node>/node;
+ * it counts the requests that carried an Authorization header (none should: another origin).
+ */
 async function startExporters(
   nodes: Record<string, readonly string[]>,
-): Promise<{ server: Server; base: string }> {
+): Promise<{ server: Server; base: string; authorized: () => number }> {
   const scrapes = new Map<string, number>();
+  let authorized = 0;
   const server = createServer((req, res) => {
-    const [, node, kind] = (req.url ?? '').split('/');
+    if (req.headers.authorization !== undefined) authorized++;
+    const [, node, kind] = (req.url ?? '').replace(/\?.*$/, '').split('/');
     const uuids = nodes[node ?? ''];
     if (!uuids || (kind !== 'dcgm' && kind !== 'node')) {
       res.writeHead(404).end();
       return;
     }
-    const n = scrapes.get(req.url ?? '') ?? 0;
-    scrapes.set(req.url ?? '', n + 1);
+    const n = scrapes.get(`${node}/${kind}`) ?? 0;
+    scrapes.set(`${node}/${kind}`, n + 1);
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(kind === 'dcgm' ? dcgmText(node as string, uuids, n) : nodeText(node as string, n));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return {
+    server,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    authorized: () => authorized,
+  };
 }
 
 test(
@@ -123,7 +135,7 @@ test(
         metricsIntervalSeconds: 0.5,
         seed: 1,
         telemetry: [
-          `gpu=${exporters.base}/node-a/dcgm`,
+          `gpu=${exporters.base}/node-a/dcgm?token=${TOKEN}`,
           `gpu=${exporters.base}/node-b/dcgm`,
           `node=${exporters.base}/node-a/node`,
           `node=${exporters.base}/node-b/node`,
@@ -133,7 +145,15 @@ test(
         job.spec.telemetry?.map((target) => target.role),
         ['gpu', 'gpu', 'node', 'node'],
       );
-      const result = await executeRun({ job, jobFile: null, endpoint: resolveEndpoint(job, {}), outRoot });
+      const result = await executeRun({
+        job,
+        jobFile: null,
+        endpoint: resolveEndpoint(job, {}),
+        outRoot,
+        apiKey: KEY,
+      });
+      // The key goes only to the endpoint's origin; a URL's secret never reaches the run folder.
+      assert.equal(exporters.authorized(), 0, 'no exporter was sent the API key');
       assert.equal(result.summaries.length, 2);
 
       // The run folder: one folder per target, scrapes gzip-compressed, all sealed; verify passes.
@@ -159,9 +179,18 @@ test(
         }
       }
       const gzipped = manifest.artifacts.filter((a) => a.path.endsWith('.prom.gz')).length;
+      for (const artifact of manifest.artifacts) {
+        const bytes = await readFile(join(result.dir, artifact.path));
+        const text = artifact.path.endsWith('.gz')
+          ? gunzipSync(bytes).toString('utf8')
+          : bytes.toString('utf8');
+        assert.ok(!text.includes(TOKEN), `${artifact.path} holds no URL token`);
+      }
       const verified = await verifyRunFolder(result.dir);
       assert.equal(verified.status, 'complete', JSON.stringify(verified.problems));
-      const runJson = JSON.parse(await readFile(join(result.dir, 'run.json'), 'utf8')) as {
+      const runText = await readFile(join(result.dir, 'run.json'), 'utf8');
+      assert.ok(!runText.includes(TOKEN), 'the token in a telemetry URL is redacted in run.json');
+      const runJson = JSON.parse(runText) as {
         telemetry: { name: string; role: string; scraped: boolean }[];
         environment: { gpus: unknown[] };
       };
