@@ -168,6 +168,12 @@ test('histograms by Δsum/Δcount, none without an observation; percent gauges a
       ],
     );
     assert.deepEqual([...revealed.gpu_models], ['M']);
+    // The iteration rows are scoped too: the GPU's series carries its UUID and host.
+    const whole = g.rows.find((r) => r.scope === 'iteration' && r.family === 'gpu_utilization');
+    assert.deepEqual(
+      [whole?.gpu_uuid, whole?.node_name, whole?.metric],
+      ['GPU-1', 'h1', 'DCGM_FI_DEV_GPU_UTIL:max{gpu="0",UUID="GPU-1",Hostname="h1",modelName="M"}'],
+    );
     assert.match(g.notes.join('\n'), /telemetry\/gpu: the cardinality guard dropped 200 series/);
   });
 });

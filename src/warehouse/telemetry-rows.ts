@@ -119,6 +119,8 @@ export async function targetTelemetryRows(
   const notes: string[] = [];
   const series = new ScrapeSeries(target.window);
   let prev: Taken | null = null;
+  // Where each series was seen: the iteration rows carry its node, GPU and pod too.
+  const scopes = new Map<string, Scope>();
   let lastPath: string | null = null;
   let dropped = 0;
   let bad = 0;
@@ -144,7 +146,10 @@ export async function targetTelemetryRows(
     if (target.role === 'gpu') reveal(parsed, revealed);
     const path = `${iterationPath}/${sample.file}`;
     lastPath = path;
-    const points = knownPoints(parsed, target);
+    const context = scrapeContext(parsed, target);
+    for (const sample of parsed.samples)
+      if (!scopes.has(sample.series)) scopes.set(sample.series, scopeOf(sample, target, context));
+    const points = knownPoints(parsed, target, context);
     if (prev !== null && sample.at_us !== null && sample.at_us > prev.at_us) {
       windows++;
       const window = {
@@ -184,6 +189,7 @@ export async function targetTelemetryRows(
     const targetScope = scopeOfTarget(target);
     for (const slice of series.namedSlices()) {
       const family = knownFamily(slice.name);
+      const scope = scopes.get(slice.series) ?? targetScope;
       rows.push({
         ...base,
         window_start_us: null,
@@ -194,9 +200,9 @@ export async function targetTelemetryRows(
         scope_id: String(iteration),
         family: family?.name ?? null,
         stat: null,
-        node_name: targetScope.node_name,
-        gpu_uuid: targetScope.gpu_uuid,
-        pod: targetScope.pod,
+        node_name: scope.node_name,
+        gpu_uuid: scope.gpu_uuid,
+        pod: scope.pod,
         series: slice.series,
         metric: slice.metric,
         value: slice.value,
@@ -242,8 +248,11 @@ function knownFamily(name: string): TelemetryFamily | undefined {
 }
 
 /** The known series of one scrape, keyed so the same series meets itself in the next scrape. */
-function knownPoints(parsed: ParsedScrape, target: TargetScrapes): Map<string, KnownPoint> {
-  const context = scrapeContext(parsed, target);
+function knownPoints(
+  parsed: ParsedScrape,
+  target: TargetScrapes,
+  context: ScrapeContext,
+): Map<string, KnownPoint> {
   const points = new Map<string, KnownPoint>();
   for (const sample of parsed.samples) {
     const family = knownFamily(sample.name);
