@@ -4,16 +4,19 @@
 // change on every scrape. The run folder keeps every scrape gzip-compressed in the manifest and
 // verifies; telemetry_slice_fact gets several windows per iteration scoped by GPU UUID and node;
 // each row's source_path is a run_artifact whose file still has its digest, and a window's value
-// is recomputed from the two raw scrapes it spans.
+// is recomputed from the two raw scrapes it spans. A split run keeps one shard's scrapes of each
+// target, byte for byte, on the coordinator's clock.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { mergeRunFolder } from '../engine/merge-run.js';
 import { executeRun } from '../engine/run.js';
+import { runSplitInProcess } from '../engine/testing/split-run.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
@@ -328,6 +331,86 @@ test(
           `${String(total[0]?.n)} telemetry rows, ${lineage.paths} scrape files behind them (${gzipped} .prom.gz sealed); ` +
             `windows per iteration and target: ${windows.map((w) => `${String(w.iteration)}/${String(w.target)}=${String(w.n)}`).join(' ')}`,
         );
+      } finally {
+        warehouse.close();
+      }
+    } finally {
+      await sim.close();
+      exporters.server.closeAllConnections();
+      await new Promise<void>((resolve) => exporters.server.close(() => resolve()));
+      await rm(outRoot, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a split run: every shard scrapes every target, the merged run keeps shard 0`s copy on the coordinator`s clock',
+  { timeout: 120_000 },
+  async () => {
+    const exporters = await startExporters({ 'node-a': ['GPU-aaaaaaaa-0000-0000-0000-000000000000'] });
+    const sim = await spawnSimulator({
+      seed: 5,
+      ttftMs: 20,
+      ttftPerInputTokenMs: 0,
+      itlMs: 10,
+      itlJitterMs: 0,
+    });
+    const outRoot = await mkdtemp(join(tmpdir(), 'infermark-telemetry-split-'));
+    try {
+      const job = jobFromCli({
+        url: sim.url,
+        model: 'sim',
+        scenarios: ['D(20,40)'],
+        concurrency: [2],
+        maxRequests: 8,
+        maxTimeMinutes: 1,
+        metricsIntervalSeconds: 0.5,
+        seed: 1,
+        telemetry: [`gpu=${exporters.base}/node-a/dcgm`],
+      });
+      const dir = join(outRoot, 'split');
+      await runSplitInProcess(job, resolveEndpoint(job, {}), dir, 2, 'split-telemetry-1');
+      for (const shard of ['000', '001']) {
+        const index = JSON.parse(
+          await readFile(join(dir, 'shards', shard, 'iterations/000/telemetry/gpu/index.json'), 'utf8'),
+        ) as ScrapeIndex;
+        assert.ok(index.scrapes.length >= 2, `shard ${shard} scraped the GPU target`);
+      }
+      await mergeRunFolder(dir);
+      const kept = (await readdir(join(dir, 'iterations/000/telemetry'))).sort();
+      assert.deepEqual(kept, ['gpu', 'server']);
+      const shard0 = JSON.parse(
+        await readFile(join(dir, 'shards/000/iterations/000/telemetry/gpu/index.json'), 'utf8'),
+      ) as ScrapeIndex;
+      const merged = JSON.parse(
+        await readFile(join(dir, 'iterations/000/telemetry/gpu/index.json'), 'utf8'),
+      ) as ScrapeIndex;
+      const shardRun = JSON.parse(await readFile(join(dir, 'shards/000/run.json'), 'utf8')) as {
+        shard: { clock_offset_us: number };
+      };
+      assert.deepEqual(
+        merged.scrapes.map((s) => [s.file, s.done_at_us]),
+        shard0.scrapes.map((s) => [s.file, s.done_at_us - shardRun.shard.clock_offset_us]),
+      );
+      for (const s of merged.scrapes) {
+        assert.deepEqual(
+          await readFile(join(dir, 'iterations/000/telemetry/gpu', s.file)),
+          await readFile(join(dir, 'shards/000/iterations/000/telemetry/gpu', s.file)),
+          `${s.file}: byte for byte`,
+        );
+      }
+      assert.equal((await verifyRunFolder(dir)).status, 'complete');
+      const warehouse = await Warehouse.open(join(outRoot, 'w.duckdb'));
+      try {
+        const { run_id } = await ingestRunFolder(warehouse, dir);
+        const gpuRows = await warehouse.all(
+          `SELECT count(*) AS n FROM telemetry_slice_fact WHERE run_id = $1 AND scope = 'gpu'`,
+          [run_id],
+        );
+        assert.ok(Number(gpuRows[0]?.n) > 0);
+        const lineage = await checkTelemetryLineage(warehouse, run_id, dir);
+        assert.deepEqual([lineage.unknown, lineage.changed], [[], []]);
+        assert.ok(lineage.paths > 0);
       } finally {
         warehouse.close();
       }
