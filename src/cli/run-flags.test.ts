@@ -77,6 +77,16 @@ describe('run flags', () => {
     assert.equal(flags.json, true);
   });
 
+  it('--telemetry is repeatable, each [role=]url kept as written', () => {
+    const { flags } = parseRun([
+      '--telemetry',
+      'gpu=http://127.0.0.1:9400/metrics',
+      '--telemetry',
+      'http://127.0.0.1:8000/metrics',
+    ]);
+    assert.deepEqual(flags.telemetry, ['gpu=http://127.0.0.1:9400/metrics', 'http://127.0.0.1:8000/metrics']);
+  });
+
   it('--warehouse takes a path', () => {
     assert.equal(parseRun(['--warehouse', 'w.duckdb']).flags.warehouse, 'w.duckdb');
   });

@@ -59,6 +59,11 @@ export function defineRunCommand(command: UntypedCommand) {
         '--metrics-interval <s>',
         'seconds between scrapes of the server metrics during an iteration (default 2)',
       )
+      .option(
+        '--telemetry <[role=]url>',
+        'Prometheus endpoint to scrape during every iteration, role server (default), gpu, node or cluster (repeatable)',
+        collect,
+      )
       .option('--param <key=value>', 'extra request body parameter (repeatable)', collect)
       .option(
         '--max-error-rate <ratio>',

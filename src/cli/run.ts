@@ -259,6 +259,7 @@ export async function runJob(
   // Secrets in the URLs themselves (userinfo, `?code=`) are scrubbed from all output from here on.
   registerUrlSecrets(endpoint.baseUrl);
   if (job.spec.metricsUrl) registerUrlSecrets(job.spec.metricsUrl);
+  for (const target of job.spec.telemetry ?? []) registerUrlSecrets(target.url);
   const apiKey = await resolveApiKey(job.spec.apiKey);
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
@@ -576,6 +577,7 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     apiKeyFile: flags.apiKeyFile,
     metricsUrl: flags.metricsUrl,
     metricsIntervalSeconds: num(flags.metricsInterval),
+    telemetry: flags.telemetry,
     datasetFile: flags.dataset,
     repeats: num(flags.repeats),
     workers: flags.workers === 'auto' ? 'auto' : num(flags.workers),

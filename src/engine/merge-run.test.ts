@@ -252,7 +252,7 @@ test('a shard whose clock runs 5 s ahead lands on the coordinator`s clock by its
     return JSON.stringify(out);
   });
   await writeFile(recordsPath, `${shifted.join('\n')}\n`);
-  const indexPath = join(shard, 'iterations', '000', 'metrics', 'index.json');
+  const indexPath = join(shard, 'iterations', '000', 'telemetry', 'server', 'index.json');
   const index = JSON.parse(await readFile(indexPath, 'utf8')) as {
     scrapes: { sent_at_us: number; done_at_us: number }[];
   };
@@ -279,8 +279,8 @@ test('a shard whose clock runs 5 s ahead lands on the coordinator`s clock by its
     'the same records, times and order as with one clock',
   );
   assert.deepEqual(
-    (await read(ahead, 'iterations/000/metrics/index.json')) as object,
-    (await read(aligned, 'iterations/000/metrics/index.json')) as object,
+    (await read(ahead, 'iterations/000/telemetry/server/index.json')) as object,
+    (await read(aligned, 'iterations/000/telemetry/server/index.json')) as object,
     'the scrapes kept are shard 0`s, on the coordinator`s clock',
   );
   const clock = (dir: string): Promise<unknown> =>

@@ -1,13 +1,22 @@
 /**
- * The server's /metrics of a merged iteration: every shard scraped the same server, so
- * the merged run keeps one shard's scrapes (the lowest that finished the iteration),
- * the .prom files byte for byte and index.json with its times moved onto the
- * coordinator's clock and the merged records' measured window (telemetry/scrape-files.ts).
+ * The telemetry of a merged iteration: every shard scraped the same targets (the server's
+ * /metrics, GPU, node and cluster exporters), so the merged run keeps one shard's scrapes of
+ * every target (the lowest shard that finished the iteration), the scrape files byte for byte
+ * and each index.json with its times moved onto the coordinator's clock and the merged
+ * records' measured window (telemetry/scrape-files.ts). Shard folders from before telemetry
+ * targets hold `metrics/`, copied the same way.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunFolder } from '../evidence/run-folder.js';
-import { SCRAPE_INDEX_FILE, SCRAPES_DIR, type ScrapeIndex } from '../telemetry/scrape-files.js';
+import {
+  LEGACY_SCRAPES_DIR,
+  SCRAPE_INDEX_FILE,
+  TARGET_NAME,
+  targetDir,
+  TELEMETRY_DIR,
+  type ScrapeIndex,
+} from '../telemetry/scrape-files.js';
 
 /**
  * Copies the scrapes of `shardIterationDir` (absolute) into `iterationDir` (relative to
@@ -20,16 +29,29 @@ export async function copyShardScrapes(
   clockOffsetUs: number,
   window: ScrapeIndex['measured_window_us'],
 ): Promise<void> {
-  const from = join(shardIterationDir, SCRAPES_DIR);
+  const targets = await readdir(join(shardIterationDir, TELEMETRY_DIR)).catch(() => null);
+  const dirs =
+    targets === null
+      ? [LEGACY_SCRAPES_DIR]
+      : targets.sort().flatMap((name) => (TARGET_NAME.test(name) ? [targetDir(name)] : []));
+  for (const dir of dirs) {
+    await copyTarget(folder, `${iterationDir}/${dir}`, join(shardIterationDir, dir), clockOffsetUs, window);
+  }
+}
+
+async function copyTarget(
+  folder: RunFolder,
+  to: string,
+  from: string,
+  clockOffsetUs: number,
+  window: ScrapeIndex['measured_window_us'],
+): Promise<void> {
   const names = await readdir(from).catch(() => null);
   if (names === null) return;
   for (const name of names.sort()) {
-    if (name === SCRAPE_INDEX_FILE || !/^\d{4,}\.prom$/.test(name)) continue;
-    // As the server sent it (the scraper already bounded and scrubbed it).
-    await folder.writeText(
-      `${iterationDir}/${SCRAPES_DIR}/${name}`,
-      await readFile(join(from, name), 'utf8'),
-    );
+    if (name === SCRAPE_INDEX_FILE || !/^\d{4,}\.prom(\.gz)?$/.test(name)) continue;
+    // As the shard wrote it (the scraper already bounded, scrubbed and compressed it).
+    await folder.writeBytes(`${to}/${name}`, await readFile(join(from, name)));
   }
   const indexText = await readFile(join(from, SCRAPE_INDEX_FILE), 'utf8').catch(() => null);
   if (indexText === null) return;
@@ -43,5 +65,5 @@ export async function copyShardScrapes(
       done_at_us: entry.done_at_us - clockOffsetUs,
     })),
   };
-  await folder.writeJson(`${iterationDir}/${SCRAPES_DIR}/${SCRAPE_INDEX_FILE}`, moved);
+  await folder.writeJson(`${to}/${SCRAPE_INDEX_FILE}`, moved);
 }

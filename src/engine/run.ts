@@ -2,7 +2,7 @@
  * Runs a whole BenchmarkJob: plan → for each iteration (items, executor, backend,
  * records handed to the outputs as they finish, summary) → run summary. It writes
  * nothing itself: its outputs (engine/outputs/) do, the run folder first (records
- * appended, server /metrics scraped before, during and after, summaries, seals).
+ * appended, telemetry targets scraped before, during and after, summaries, seals).
  * Each iteration is ended in every output before the next starts, so completed work
  * is on disk by then; an interruption ends the current iteration and keeps it.
  * An iteration that fails fast ends the run, which is then sealed `failed`, as is
@@ -30,6 +30,7 @@ import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { Slo } from '../spec/slo-types.js';
+import { resolveTelemetryTargets, type TelemetryTarget } from '../spec/telemetry-targets.js';
 import { jobDocument, type ValidatedJob } from '../spec/validated-job.js';
 import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
@@ -177,7 +178,8 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     const run = await openRun(inputs, outputs);
     const probes = await probeServer(run);
     const described = await describeRun(run, probes);
-    const outcome = await runIterations(run, described.sources, probes.firstScrape.ok);
+    const scraped = run.telemetry.filter((_, i) => probes.firstScrapes[i]?.ok);
+    const outcome = await runIterations(run, described.sources, scraped);
     return await sealAndJudge(run, described, outcome);
   } catch (error) {
     // Nothing is sealed: the outputs only release what they hold (an iteration's file, its scraper).
@@ -205,18 +207,26 @@ interface OpenRun {
   anchor: WallAnchor;
   /** The run's folder. */
   dir: string;
-  metricsUrl: string;
-  /** The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials. */
-  metricsHeaders: Record<string, string>;
+  /** Every telemetry target (docs/telemetry.md), the server's /metrics among them unless listed. */
+  telemetry: RunTelemetryTarget[];
+  /** The server's target: the implicit one, or the first listed of role server. */
+  serverTarget: RunTelemetryTarget;
   /** run.json's fields known before the probes: identity, intent, job, endpoint. */
   head: { identity: Record<string, unknown>; described: Record<string, unknown> };
 }
 
-/** The server's answers before any load: environment, version, and whether /metrics scrapes. */
+/** A telemetry target with the headers it gets. */
+interface RunTelemetryTarget extends TelemetryTarget {
+  /** The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials. */
+  headers: Record<string, string>;
+}
+
+/** The server's answers before any load: environment, version, and which telemetry targets scrape. */
 interface ServerProbes {
   environment: Awaited<ReturnType<typeof captureEnvironment>>;
   serverVersion: Awaited<ReturnType<typeof fetchServerVersion>>;
-  firstScrape: Awaited<ReturnType<typeof fetchText>>;
+  /** One per target, in order: whether it answered before the run (a target that did not is not scraped). */
+  firstScrapes: Awaited<ReturnType<typeof fetchText>>[];
 }
 
 /** The run's workloads: their item sources and the digests that name the benchmark case. */
@@ -273,8 +283,14 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
     : inputs.group
       ? `${inputs.group.dir}/${runId}`
       : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/');
-  const metricsUrl = spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`;
-  const metricsHeaders = sameOrigin(metricsUrl, endpoint.baseUrl) ? authHeaders : {};
+  const telemetry = resolveTelemetryTargets(
+    spec.telemetry ?? [],
+    spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`,
+  ).map((target) => ({
+    ...target,
+    headers: sameOrigin(target.url, endpoint.baseUrl) ? authHeaders : {},
+  }));
+  const serverTarget = telemetry.find((t) => t.role === 'server') as RunTelemetryTarget;
   const head = runHead(inputs, kind, anchor, {
     schema_version: 1,
     run_id: runId,
@@ -307,8 +323,8 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
     order,
     anchor,
     dir,
-    metricsUrl,
-    metricsHeaders,
+    telemetry,
+    serverTarget,
     head,
   };
 }
@@ -370,20 +386,27 @@ function createRunBackend(
 /** Captures the environment and asks the server its version and /metrics, all at once. */
 async function probeServer(run: OpenRun): Promise<ServerProbes> {
   const { endpoint, signal } = run.inputs;
-  const [environment, serverVersion, firstScrape] = await Promise.all([
+  const [environment, serverVersion, ...firstScrapes] = await Promise.all([
     captureEnvironment(),
     // Ctrl-C ends the probes too: a hanging server must not hold the interruption for their deadlines.
     fetchServerVersion(endpoint.baseUrl, run.authHeaders, signal),
-    fetchText(run.metricsUrl, run.metricsHeaders, {
-      maxBytes: METRICS_BODY_LIMIT_BYTES,
-      totalMs: PROBE_TOTAL_MS,
-      ...(signal ? { signal } : {}),
-    }),
+    ...run.telemetry.map((target) =>
+      fetchText(target.url, target.headers, {
+        maxBytes: METRICS_BODY_LIMIT_BYTES,
+        totalMs: PROBE_TOTAL_MS,
+        ...(signal ? { signal } : {}),
+      }),
+    ),
   ]);
-  if (!firstScrape.ok) {
-    notify(run.outputs, `server metrics not scraped (${run.metricsUrl}: ${firstScrape.reason})`);
-  }
-  return { environment, serverVersion, firstScrape };
+  run.telemetry.forEach((target, i) => {
+    const first = firstScrapes[i];
+    if (first && !first.ok) {
+      // As the URL is written everywhere else: no userinfo, no secret-looking query values.
+      const what = target.implicit ? 'server metrics' : `telemetry target ${target.name}`;
+      notify(run.outputs, `${what} not scraped (${redactUrl(target.url)}: ${first.reason})`);
+    }
+  });
+  return { environment, serverVersion, firstScrapes };
 }
 
 /** Builds each iteration's item source, names the benchmark case, and starts the outputs with run.json whole. */
@@ -406,9 +429,16 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
     ...run.head.described,
     server: {
       version: probes.serverVersion,
-      metrics_url: redactUrl(run.metricsUrl),
-      metrics_scraped: probes.firstScrape.ok,
+      metrics_url: redactUrl(run.serverTarget.url),
+      metrics_scraped: probes.firstScrapes[run.telemetry.indexOf(run.serverTarget)]?.ok ?? false,
     },
+    telemetry: run.telemetry.map((target, i) => ({
+      name: target.name,
+      role: target.role,
+      url: redactUrl(target.url),
+      labels: target.labels,
+      scraped: probes.firstScrapes[i]?.ok ?? false,
+    })),
     tokenizer: run.tokenizer.name,
     plan: run.plans,
     // The items' own digest is written per iteration (workload.json), from the items it sent.
@@ -431,7 +461,7 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
 async function runIterations(
   run: OpenRun,
   sources: Map<number, ItemSource>,
-  metricsScraped: boolean,
+  scraped: readonly RunTelemetryTarget[],
 ): Promise<LoopOutcome> {
   const { job, signal } = run.inputs;
   const { spec } = job;
@@ -467,16 +497,15 @@ async function runIterations(
         items,
         executor: executorFor(plan, items, spec.seed),
         slos: job.parsed.slos,
-        scrape: metricsScraped
-          ? {
-              url: run.metricsUrl,
-              headers: run.metricsHeaders,
-              ...(spec.metricsIntervalSeconds !== undefined
-                ? { intervalMs: spec.metricsIntervalSeconds * 1000 }
-                : {}),
-              anchor: run.anchor,
-            }
-          : null,
+        scrapes: scraped.map((target) => ({
+          url: target.url,
+          headers: target.headers,
+          target: { name: target.name, role: target.role, labels: target.labels },
+          ...(spec.metricsIntervalSeconds !== undefined
+            ? { intervalMs: spec.metricsIntervalSeconds * 1000 }
+            : {}),
+          anchor: run.anchor,
+        })),
         signal,
       });
       await shard?.gate.done(plan.index, summary);
@@ -582,8 +611,8 @@ interface IterationContext {
   items: ItemSource;
   executor: Executor;
   slos: readonly Slo[];
-  /** The server's /metrics, when it answered before the run. */
-  scrape: ScrapeTarget | null;
+  /** The telemetry targets that answered before the run. */
+  scrapes: ScrapeTarget[];
   signal: AbortSignal | undefined;
 }
 
@@ -597,7 +626,7 @@ async function runOneIteration(
 ): Promise<{ summary: IterationSummary; failFast: FailFastCause | null }> {
   const { outputs } = ctx;
   for (const output of outputs) {
-    await output.startIteration?.({ plan, total: ctx.total, scrape: ctx.scrape, signal: ctx.signal });
+    await output.startIteration?.({ plan, total: ctx.total, scrapes: ctx.scrapes, signal: ctx.signal });
   }
   let outcome: IterationOutcome;
   try {

@@ -7,9 +7,10 @@
  *   <run_id>/iterations/<NNN>/requests.jsonl   one request record per line
  *   <run_id>/iterations/<NNN>/summary.json     the iteration's metrics
  *   <run_id>/iterations/<NNN>/workload.json    what generated its items, and the items' digest
- *   <run_id>/iterations/<NNN>/metrics/0000.prom ...   server /metrics scrapes: before, during (on
- *                                              a timer) and after the load; metrics/index.json
- *                                              says when each was taken (telemetry/scrape-files.ts)
+ *   <run_id>/iterations/<NNN>/telemetry/<target>/0000.prom.gz ...   each telemetry target's scrapes
+ *                                              (the server's /metrics, GPU, node, cluster exporters):
+ *                                              before, during (on a timer) and after the load, gzip;
+ *                                              index.json says when each was taken (telemetry/scrape-files.ts)
  *   <run_id>/summary.json                      every iteration's summary, when the run ends
  *
  * A write that fails (disk full, quota, permissions) is a RunFolderWriteError naming
@@ -20,8 +21,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { holdsKnownSecret, mayHoldSecretPattern, scrubText } from '../base/redact.js';
+
+const gzipAsync = promisify(gzip);
 
 /** What the file system's error codes mean, in the words a user reads. */
 const ERRNO_WORDS: Record<string, string> = {
@@ -89,6 +94,29 @@ export class RunFolder {
       await rename(temp, path);
     } catch (error) {
       // A half-written temp file is not evidence: the document is either whole or absent.
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw new RunFolderWriteError(this.dir, relativePath, error);
+    }
+  }
+
+  /**
+   * Writes text gzip-compressed, atomically, scrubbed of registered secrets before it is
+   * compressed (a scrubber cannot read the compressed bytes). Compression runs on libuv's
+   * thread pool, off the event loop.
+   */
+  async writeGzipText(relativePath: string, text: string): Promise<void> {
+    await this.writeBytes(relativePath, await gzipAsync(scrubText(text)));
+  }
+
+  /** Writes bytes atomically, as they are (a copy of a file already written by a RunFolder). */
+  async writeBytes(relativePath: string, bytes: Uint8Array): Promise<void> {
+    const path = join(this.dir, relativePath);
+    const temp = `${path}.tmp-${process.pid}`;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(temp, bytes);
+      await rename(temp, path);
+    } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw new RunFolderWriteError(this.dir, relativePath, error);
     }

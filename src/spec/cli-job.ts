@@ -40,6 +40,8 @@ export interface CliJobOptions {
   apiKeyFile?: string;
   metricsUrl?: string;
   metricsIntervalSeconds?: number;
+  /** `--telemetry [ROLE=]URL`, repeatable: spec.telemetry (a plain URL is role server). */
+  telemetry?: string[];
   datasetFile?: string;
   /** additionalRequestParams (string → string, as in OME). */
   params?: Record<string, string>;
@@ -82,6 +84,7 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.apiKey': '--api-key-env/--api-key-file',
   'spec.metricsUrl': '--metrics-url',
   'spec.metricsIntervalSeconds': '--metrics-interval',
+  'spec.telemetry': '--telemetry',
   'spec.datasetFile': '--dataset',
   'spec.additionalRequestParams': '--param',
   'spec.outputLocation.storageUri': '--output',
@@ -141,6 +144,7 @@ export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   }
   set('metricsUrl', opts.metricsUrl);
   set('metricsIntervalSeconds', opts.metricsIntervalSeconds);
+  set('telemetry', opts.telemetry?.map(telemetryFlag));
   set('datasetFile', opts.datasetFile);
   set('additionalRequestParams', opts.params);
   if (opts.output !== undefined) spec.outputLocation = { storageUri: opts.output };
@@ -156,6 +160,15 @@ export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   const result = validateJob(raw);
   if (result.ok) return result.job;
   throw new ValidationError(toValidationIssues(result.issues, raw, 'command line', cliPathFor));
+}
+
+/**
+ * `gpu=http://h:9400/metrics` → { role: gpu, url }; a plain URL is role server. A prefix that is
+ * not a role is kept as the role, so the schema names it (`--telemetry[0].role`).
+ */
+export function telemetryFlag(value: string): { role: string; url: string } {
+  const m = /^([A-Za-z][\w-]*)=(.*)$/s.exec(value);
+  return m ? { role: m[1] as string, url: m[2] as string } : { role: 'server', url: value };
 }
 
 function dropUndefined(obj: Record<string, unknown>): Record<string, unknown> {

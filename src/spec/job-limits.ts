@@ -35,6 +35,11 @@ export const MAX_ANNOTATION_VALUE_CHARS = 256 * 1024;
 /** Entries of a list of scenarios, SLOs, concurrency levels or rates. */
 export const MAX_LIST_ENTRIES = 256;
 
+/** Telemetry targets one job scrapes (each is a request per interval and a folder per iteration). */
+export const MAX_TELEMETRY_TARGETS = 32;
+/** Static labels of one telemetry target. */
+export const MAX_TELEMETRY_LABELS = 32;
+
 /** Streams in flight at once: each is a socket, and a process holds tens of thousands at most. */
 export const MAX_CONCURRENCY = 65_536;
 /** Measured (or warmup) requests per iteration: every one is a record kept for the run. */

@@ -144,7 +144,24 @@ export function checkJobRules(raw: unknown): JobRulesResult {
   if (spec.api !== undefined && task !== undefined && task !== 'text-to-text') {
     add(['spec', 'api'], `api applies only to task text-to-text (task is ${task})`);
   }
+  checkTelemetryNames(spec.telemetry, add);
   return result;
+}
+
+/** Each telemetry target's name is its folder: two targets named alike would write one folder. */
+function checkTelemetryNames(list: unknown, add: Add): void {
+  if (!Array.isArray(list)) return;
+  const seen = new Map<string, number>();
+  list.forEach((target, i) => {
+    if (!isObj(target) || typeof target.name !== 'string') return;
+    const first = seen.get(target.name);
+    if (first === undefined) seen.set(target.name, i);
+    else
+      add(
+        ['spec', 'telemetry', i, 'name'],
+        `already the name of spec.telemetry[${first}]: each target needs its own name (it is its folder in the run folder)`,
+      );
+  });
 }
 
 type Add = (path: PathSegment[], message: string) => void;

@@ -27,6 +27,9 @@ export const omeGpuTypes = ['H100', 'A100', 'MI300', 'A10'] as const;
 /** Arrival processes for open-loop (request-rate) iterations. */
 export const arrivalDistributions = ['constant', 'poisson', 'gamma'] as const;
 
+/** Who exposes a telemetry target (docs/telemetry.md); metrics/telemetry-families.ts says the same. */
+export const telemetryRoles = ['server', 'gpu', 'node', 'cluster'] as const;
+
 /** Tokenizers built in; anything else must be a path to a Hugging Face tokenizer.json. */
 export const builtinTokenizers = ['o200k_base', 'cl100k_base'] as const;
 
@@ -192,6 +195,39 @@ const jobSpec = z.strictObject({
     .number()
     .min(0.1, 'must be at least 0.1 seconds')
     .max(3600, 'must be at most 3600 seconds')
+    .optional(),
+  /**
+   * Prometheus endpoints scraped on spec.metricsIntervalSeconds during every iteration, each
+   * with its role (docs/telemetry.md). The server's own (metricsUrl, or `<endpoint>/metrics`) is
+   * scraped as the target `server` unless the list holds a target of role server.
+   */
+  telemetry: z
+    .array(
+      z.strictObject({
+        url,
+        role: z.enum(telemetryRoles),
+        /** Its folder in the run folder; `<role>`, then `<role>-2`, ... when omitted. */
+        name: z
+          .string()
+          .max(63)
+          .regex(dnsLabel, "must be a lowercase name: a-z, 0-9 and '-', at most 63 characters")
+          .optional(),
+        /** Static labels (node_name, pod, gpu_uuid set the scope of its rows). */
+        labels: z
+          .record(
+            z
+              .string()
+              .max(limit.MAX_MAP_KEY_CHARS)
+              .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name'),
+            z.string().max(limit.MAX_NAME_CHARS),
+          )
+          .refine((labels) => Object.keys(labels).length <= limit.MAX_TELEMETRY_LABELS, {
+            message: `must have at most ${limit.MAX_TELEMETRY_LABELS} labels`,
+          })
+          .optional(),
+      }),
+    )
+    .max(limit.MAX_TELEMETRY_TARGETS)
     .optional(),
   /**
    * `exploratory` (default) or `claim`: a claim run is one whose numbers may be published,

@@ -1,6 +1,6 @@
 // Interval scraping of the server's /metrics: samples under load show the server's
-// real queue (checked against the simulator's own peaks), every scrape is kept and
-// sealed, the warehouse stores gauges as max/mean over the measured window, and a
+// real queue (checked against the simulator's own peaks), every scrape is kept
+// (compressed, telemetry/server/) and sealed, the warehouse stores gauges as max/mean over the measured window, and a
 // slow or hostile /metrics endpoint never holds up the load (raw node:http servers).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { ingestRunFolder } from '../warehouse/ingest-run.js';
 import { iterationTelemetry, parsePrometheusText, ScrapeSeries } from '../warehouse/prometheus-text.js';
 import { Warehouse } from '../warehouse/warehouse.js';
-import type { ScrapeIndex } from './scrape-files.js';
+import { readScrapeFile, type ScrapeIndex } from './scrape-files.js';
 import { fetchBounded, IterationScraper, scrapeIntervalMs } from './scraper.js';
 
 const CAPACITY = 8;
@@ -62,8 +62,10 @@ test(
       const summary = result.summaries[0]!;
       assert.equal(summary.requests.completed, 64);
 
-      const folder = join(result.dir, 'iterations', '000');
-      const index = JSON.parse(await readFile(join(folder, 'metrics', 'index.json'), 'utf8')) as ScrapeIndex;
+      const folder = join(result.dir, 'iterations', '000', 'telemetry', 'server');
+      const index = JSON.parse(await readFile(join(folder, 'index.json'), 'utf8')) as ScrapeIndex;
+      assert.equal(index.target, 'server');
+      assert.equal(index.role, 'server');
       const kinds = index.scrapes.map((s) => s.kind);
       assert.equal(kinds[0], 'start');
       assert.equal(kinds.at(-1), 'end');
@@ -81,7 +83,7 @@ test(
       const running: number[] = [];
       const waiting: number[] = [];
       for (const s of during) {
-        const text = await readFile(join(folder, 'metrics', s.file), 'utf8');
+        const text = await readScrapeFile(join(folder, s.file));
         running.push(gauge(text, 'vllm:num_requests_running'));
         waiting.push(gauge(text, 'vllm:num_requests_waiting'));
       }
@@ -100,7 +102,7 @@ test(
         `${index.scrapes.length} scrapes (${during.length} in the measured window of ${((window.end_us - window.start_us) / 1e6).toFixed(2)} s); ` +
           `running ${running.join(',')} (server peak ${stats.peakRunning}); waiting ${waiting.join(',')} (server peak ${stats.peakWaiting})`,
       );
-      const end = await readFile(join(folder, 'metrics', index.scrapes.at(-1)!.file), 'utf8');
+      const end = await readScrapeFile(join(folder, index.scrapes.at(-1)!.file));
       assert.equal(gauge(end, 'vllm:num_requests_running'), 0, 'the end sample is after the drain');
 
       // Every scrape is sealed evidence.
@@ -108,15 +110,16 @@ test(
         artifacts: { path: string }[];
       };
       const sealed = new Set(manifest.artifacts.map((a) => a.path));
-      for (const s of index.scrapes) assert.ok(sealed.has(`iterations/000/metrics/${s.file}`), s.file);
-      assert.ok(sealed.has('iterations/000/metrics/index.json'));
+      for (const s of index.scrapes)
+        assert.ok(sealed.has(`iterations/000/telemetry/server/${s.file}`), s.file);
+      assert.ok(sealed.has('iterations/000/telemetry/server/index.json'));
 
       const warehouse = await Warehouse.open(join(outRoot, 'w.duckdb'));
       try {
         await ingestRunFolder(warehouse, result.dir);
         const rows = await warehouse.all(
           `SELECT metric, value, unit FROM telemetry_slice_fact
-           WHERE run_id = $1 AND metric LIKE 'vllm:num_requests_%' ORDER BY metric`,
+           WHERE run_id = $1 AND scope = 'iteration' AND metric LIKE 'vllm:num_requests_%' ORDER BY metric`,
           [result.runId],
         );
         const value = (metric: string): number =>

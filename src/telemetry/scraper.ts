@@ -1,33 +1,37 @@
 /**
- * Scrapes the server's /metrics during an iteration, so its gauges (requests
- * running and waiting, KV-cache usage) are read under load and not after the
- * load drained: once before the first request, on a timer while the load runs,
+ * Scrapes one telemetry target (the server's /metrics, a GPU, node or cluster exporter)
+ * during an iteration, so its gauges (requests running and waiting, KV-cache usage, GPU
+ * utilisation) are read under load and not after the load drained: once before the first request, on a timer while the load runs,
  * once after it drained. The timer is off the request path: nothing the
  * dispatcher does awaits a scrape, a tick is skipped while the previous scrape
  * is in flight, and each scrape is bounded in time and bytes. The first ticks
  * come MIN_INTERVAL_MS apart and the gap doubles up to the interval asked for,
  * so an iteration of a second still gets samples under load and a long one is
- * not scraped more than it needs. Every scrape is kept (see scrape-files.ts).
+ * not scraped more than it needs. Every scrape is kept, compressed, with its series
+ * counted by the parser and its cardinality guard (see scrape-files.ts, prom-parse.ts).
  */
 import { boundedGet } from '../base/bounded-get.js';
 import { nowUs, wallIso, type WallAnchor } from '../base/clock.js';
 import { redactUrl } from '../base/redact.js';
 import type { RunFolder } from '../evidence/run-folder.js';
+import type { TelemetryRole } from '../metrics/telemetry-families.js';
+import { parsePrometheus } from './prom-parse.js';
 import {
+  MAX_SCRAPE_BYTES,
   SCRAPE_INDEX_FILE,
   SCRAPE_INDEX_SCHEMA_VERSION,
-  SCRAPES_DIR,
   scrapeFileName,
+  targetDir,
   type ScrapeEntry,
   type ScrapeIndex,
 } from './scrape-files.js';
+
+export { MAX_SCRAPE_BYTES } from './scrape-files.js';
 
 export const DEFAULT_SCRAPE_INTERVAL_MS = 2_000;
 /** The first gap, and the shortest a plan's time limit can shrink the interval to. */
 export const MIN_INTERVAL_MS = 250;
 export const SCRAPE_TIMEOUT_MS = 3_000;
-/** vLLM's /metrics is tens of KiB; a body past this is not metrics. */
-export const MAX_SCRAPE_BYTES = 32 * 1024 * 1024;
 
 export type BoundedFetch =
   { ok: true; text: string; bytes: number } | { ok: false; reason: string; bytes: number };
@@ -51,9 +55,18 @@ export function scrapeIntervalMs(asked_ms: number, max_time_s: number): number {
   return Math.min(asked_ms, Math.max(MIN_INTERVAL_MS, (max_time_s * 1000) / 3));
 }
 
+/** Which target: its name (its folder), role and static labels. */
+export interface ScrapedTarget {
+  name: string;
+  role: TelemetryRole;
+  labels: Record<string, string>;
+}
+
 export interface ScraperOptions {
   url: string;
   headers: Record<string, string>;
+  /** The server's /metrics (`server`, role server) when omitted. */
+  target?: ScrapedTarget;
   folder: RunFolder;
   /** The iteration's folder, relative to the run folder (`iterations/003`). */
   dir: string;
@@ -76,10 +89,15 @@ export class IterationScraper {
   private gapMs: number;
   private stopped = false;
   private readonly firstGapMs: number;
+  private readonly target: ScrapedTarget;
+  /** The target's folder, relative to the run folder (`iterations/003/telemetry/gpu`). */
+  private readonly targetDir: string;
 
   private constructor(private readonly options: ScraperOptions) {
     this.firstGapMs = Math.min(MIN_INTERVAL_MS, options.intervalMs);
     this.gapMs = this.firstGapMs;
+    this.target = options.target ?? { name: 'server', role: 'server', labels: {} };
+    this.targetDir = `${options.dir}/${targetDir(this.target.name)}`;
   }
 
   /** Takes the start sample (awaited: before any request is sent), then starts the timer. */
@@ -102,6 +120,9 @@ export class IterationScraper {
     await this.scrapeOnce('end');
     const index: ScrapeIndex = {
       schema_version: SCRAPE_INDEX_SCHEMA_VERSION,
+      target: this.target.name,
+      role: this.target.role,
+      labels: this.target.labels,
       // As run.json writes it: no userinfo, no secret-looking query values.
       url: redactUrl(this.options.url),
       interval_ms: this.options.intervalMs,
@@ -110,7 +131,7 @@ export class IterationScraper {
       measured_window_us: measuredWindow,
       scrapes: this.entries,
     };
-    await this.options.folder.writeJson(`${this.options.dir}/${SCRAPES_DIR}/${SCRAPE_INDEX_FILE}`, index);
+    await this.options.folder.writeJson(`${this.targetDir}/${SCRAPE_INDEX_FILE}`, index);
     return index;
   }
 
@@ -145,9 +166,11 @@ export class IterationScraper {
     });
     const done_at_us = nowUs();
     let reason = result.ok ? undefined : result.reason;
+    // Counted once here (the guard's drops are recorded where the evidence is), after the body is whole.
+    const parsed = result.ok ? parsePrometheus(result.text) : null;
     try {
-      await this.options.folder.writeText(
-        `${this.options.dir}/${SCRAPES_DIR}/${file}`,
+      await this.options.folder.writeGzipText(
+        `${this.targetDir}/${file}`,
         result.ok ? result.text : `# scrape failed: ${result.reason}\n`,
       );
     } catch (error) {
@@ -163,6 +186,13 @@ export class IterationScraper {
       ok: reason === undefined,
       ...(reason === undefined ? {} : { reason }),
       body_bytes: result.bytes,
+      ...(parsed
+        ? {
+            series: parsed.samples.length,
+            bad_lines: parsed.bad_lines,
+            dropped_series: parsed.dropped_series,
+          }
+        : {}),
     });
   }
 }

@@ -21,8 +21,10 @@ import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology } from '../spec/job-topology.js';
 import { OUTCOME_DISTRIBUTIONS, OUTCOME_STATS } from './migrations.js';
-import { insertIgnore, insertRow } from './insert-rows.js';
-import { iterationTelemetry } from './prometheus-text.js';
+import { bulkInsert, insertIgnore, insertRow, readCatalog } from './insert-rows.js';
+import { parsePrometheus } from '../telemetry/prom-parse.js';
+import { readIterationTelemetry } from '../telemetry/scrape-files.js';
+import { emptyRevealed, reveal, targetTelemetryRows, type RevealedHardware } from './telemetry-rows.js';
 import { type Warehouse } from './warehouse.js';
 import { sqlString } from './sql.js';
 
@@ -114,8 +116,12 @@ export async function ingestRunFolder(
   }
   const cost = options.costPerHourUsd ?? run.job.spec.costPerHourUsd ?? null;
   let requests = 0;
+  const revealed = await revealHardware(
+    dir,
+    summaries.map((s) => s.iteration),
+  );
   await warehouse.transaction(async () => {
-    const ids = await insertDimensions(warehouse, run);
+    const ids = await insertDimensions(warehouse, run, revealed);
     await insertRunFact(warehouse, run, manifest, digest, ids, summaries.length, cost);
     for (const summary of summaries) {
       await insertOutcome(warehouse, run, summary, digest, cost);
@@ -151,9 +157,38 @@ interface DimensionIds {
   cluster: string;
 }
 
-async function insertDimensions(warehouse: Warehouse, run: RunJson): Promise<DimensionIds> {
+/**
+ * What the GPU exporters' first scrapes say about the hardware (dcgm-exporter's labels): read
+ * before the dimensions are written, from the first iteration that scraped a GPU target.
+ */
+async function revealHardware(dir: string, iterations: number[]): Promise<RevealedHardware> {
+  const revealed = emptyRevealed();
+  for (const iteration of iterations) {
+    const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
+    const gpus = (await readIterationTelemetry(folder)).filter((t) => t.role === 'gpu');
+    for (const target of gpus) {
+      const first = target.samples[0];
+      const text = first ? await first.text().catch(() => null) : null;
+      if (text !== null) reveal(parsePrometheus(text), revealed);
+    }
+    if (gpus.length > 0) break;
+  }
+  return revealed;
+}
+
+/** One value when the scrapes agree on it; several are listed, sorted, comma-separated. */
+function oneOf(values: Set<string>): string | null {
+  return values.size === 0 ? null : [...values].sort().join(',');
+}
+
+async function insertDimensions(
+  warehouse: Warehouse,
+  run: RunJson,
+  revealed: RevealedHardware,
+): Promise<DimensionIds> {
   const { environment: env, job } = run;
   const meta = job.spec.serviceMetadata;
+  // What run.json knows comes first; the GPU exporter's labels fill what it does not.
   const software = {
     infermark_version: env.infermark_version,
     node_version: env.node_version,
@@ -162,10 +197,12 @@ async function insertDimensions(warehouse: Warehouse, run: RunJson): Promise<Dim
     arch: env.os.arch,
     server_engine: meta?.engine ?? null,
     server_version: run.server?.version ?? meta?.version ?? null,
+    ...(revealed.driver_versions.size > 0 ? { driver_version: oneOf(revealed.driver_versions) } : {}),
+    ...(revealed.cuda_versions.size > 0 ? { cuda_version: oneOf(revealed.cuda_versions) } : {}),
   };
   const hardware = {
-    gpu_model: jobTopology(job).gpu_model ?? env.gpus[0]?.name ?? null,
-    gpu_count: meta?.gpuCount ?? (env.gpus.length || null),
+    gpu_model: jobTopology(job).gpu_model ?? env.gpus[0]?.name ?? oneOf(revealed.gpu_models),
+    gpu_count: meta?.gpuCount ?? (env.gpus.length || revealed.gpu_uuids.size || null),
     gpu_memory_mib: env.gpus[0]?.memory_mib ?? null,
     client_cpu_model: env.host.cpu_model,
     client_cores: env.host.cores,
@@ -383,8 +420,9 @@ async function insertShardIdentities(warehouse: Warehouse, run: RunJson): Promis
 }
 
 /**
- * The server's /metrics over the iteration, as telemetry slices: counters' increase,
- * gauges' max and mean over the scrapes taken in the measured window (see prometheus-text.ts).
+ * Each telemetry target's scrapes of the iteration, as telemetry_slice_fact rows: by window
+ * and scope for the known families, and over the whole iteration for every series the
+ * guard kept (telemetry-rows.ts). What could not be read, or was dropped, is an import note.
  */
 async function insertTelemetry(
   warehouse: Warehouse,
@@ -392,12 +430,33 @@ async function insertTelemetry(
   dir: string,
   iteration: number,
 ): Promise<void> {
-  const folder = join(dir, 'iterations', String(iteration).padStart(3, '0'));
-  for (const slice of await iterationTelemetry(folder)) {
-    await warehouse.run(
-      'INSERT INTO telemetry_slice_fact (run_id, scope, scope_id, metric, value, unit, ingested_at) VALUES ($1, $2, $3, $4, $5, $6, now())',
-      [runId, 'iteration', String(iteration), slice.metric, slice.value, slice.unit],
+  const iterationPath = `iterations/${String(iteration).padStart(3, '0')}`;
+  const targets = await readIterationTelemetry(join(dir, iterationPath));
+  if (targets.length === 0) return;
+  const catalog = await readCatalog(warehouse);
+  const ingested_at = new Date().toISOString();
+  for (const target of targets) {
+    const { rows, notes } = await targetTelemetryRows(
+      runId,
+      iteration,
+      iterationPath,
+      target,
+      emptyRevealed(),
     );
+    await bulkInsert(
+      warehouse,
+      catalog,
+      'telemetry_slice_fact',
+      rows.map((row) => ({ ...row, ingested_at })),
+    );
+    for (const note of notes) {
+      await insertRow(warehouse, 'import_gap', {
+        run_id: runId,
+        source: 'infermark',
+        field: 'telemetry',
+        note,
+      });
+    }
   }
 }
 

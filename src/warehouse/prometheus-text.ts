@@ -1,11 +1,12 @@
 /**
- * Server /metrics scrapes (Prometheus text format) turned into telemetry slices:
- * what the server did over an iteration. Counters give their increase, gauges
- * their max and mean under load (scraped on an interval: a gauge read after the
- * load drained says nothing), histograms and summaries their mean (Δsum / Δcount).
- * Label sets stay in the metric name; a scrape's labels are the server's own and
- * few (vLLM's `model_name`, `engine`), so this does not explode cardinality.
+ * A target's scrapes (Prometheus text) turned into iteration-level telemetry slices: what
+ * the target did over an iteration. Counters give their increase, gauges their max and mean
+ * under load (scraped on an interval: a gauge read after the load drained says nothing),
+ * histograms and summaries their mean (Δsum / Δcount). Label sets stay in the metric name;
+ * the parser's cardinality guard (telemetry/prom-parse.ts) bounds how many there are.
+ * The windowed rows, scoped to a GPU, node, pod or server, are telemetry-rows.ts's.
  */
+import { parsePrometheus, type ParsedScrape, type PromType } from '../telemetry/prom-parse.js';
 import { readIterationScrapes } from '../telemetry/scrape-files.js';
 
 export interface TelemetrySlice {
@@ -14,94 +15,152 @@ export interface TelemetrySlice {
   value: number;
   unit: string | null;
 }
+
+/** A slice with the sample it came from: its name as exposed (`x_total`, `g`, `h_sum`) and its series. */
+export interface NamedSlice extends TelemetrySlice {
+  name: string;
+  series: string;
+}
 interface Parsed {
   types: Map<string, string>;
   samples: Map<string, number>;
 }
 
-/** Parses the text format: `# TYPE` lines and `name{labels} value [timestamp]` samples. */
+/** A scrape as TYPE by family and value by series (`name{labels}`); see prom-parse.ts for the whole of it. */
 export function parsePrometheusText(text: string): Parsed {
+  const parsed = parsePrometheus(text);
   const types = new Map<string, string>();
+  for (const [name, info] of parsed.families) types.set(name, info.type);
   const samples = new Map<string, number>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '') continue;
-    if (line.startsWith('#')) {
-      const type = /^#\s*TYPE\s+(\S+)\s+(\S+)/.exec(line);
-      if (type) types.set(type[1] as string, type[2] as string);
-      continue;
-    }
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?)\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const value = Number(match[2]);
-    if (Number.isFinite(value)) samples.set(match[1] as string, value);
-  }
+  for (const sample of parsed.samples)
+    if (Number.isFinite(sample.value)) samples.set(sample.series, sample.value);
   return { types, samples };
+}
+
+interface Point {
+  name: string;
+  type: PromType | undefined;
+  value: number;
 }
 
 /**
  * The slices of a series of scrapes taken over one iteration, fed in the order
  * taken (one at a time, so an iteration's scrapes are never all in memory).
- * Counters and histograms: last scrape against the first. Gauges: their max and
+ * Counters: the sum of their increases from scrape to scrape (a value going down is a
+ * reset, after which the new value is the increase, as Prometheus' rate() counts it).
+ * Histograms: last scrape against the first. Gauges: their max and
  * time-weighted mean (trapezoids between samples) over the scrapes taken inside
  * the measured window; an iteration too short for any scrape inside its window
  * (or with no window known) falls back to every scrape it has, and says so in the unit.
  */
 export class ScrapeSeries {
-  private readonly types = new Map<string, string>();
-  private first: Map<string, number> | null = null;
-  private last = new Map<string, number>();
+  private first: Map<string, Point> | null = null;
+  private last = new Map<string, Point>();
   private readonly inWindow = new Map<string, GaugeTrack>();
   private readonly overall = new Map<string, GaugeTrack>();
+  /** Each counter's last value and its increase so far. */
+  private readonly counters = new Map<string, { prev: number; increase: number }>();
 
   constructor(private readonly window: { start_us: number; end_us: number } | null) {}
 
   /** One scrape's text, taken at `at_us` on the records' clock (null when unknown). */
   add(text: string, at_us: number | null): void {
-    const parsed = parsePrometheusText(text);
-    for (const [family, type] of parsed.types) this.types.set(family, type);
-    this.first ??= parsed.samples;
-    this.last = parsed.samples;
+    this.addParsed(parsePrometheus(text), at_us);
+  }
+
+  /** One scrape already parsed. */
+  addParsed(parsed: ParsedScrape, at_us: number | null): void {
+    const points = new Map<string, Point>();
+    for (const sample of parsed.samples) {
+      if (!Number.isFinite(sample.value)) continue;
+      points.set(sample.series, {
+        name: sample.name,
+        type: parsed.families.get(sample.family)?.type,
+        value: sample.value,
+      });
+    }
+    const firstScrape = this.first === null;
+    this.first ??= points;
+    this.last = points;
+    for (const [series, point] of points) {
+      if (point.type !== 'counter') continue;
+      const counter = this.counters.get(series);
+      // A counter first seen after the first scrape started from 0.
+      if (!counter) this.counters.set(series, { prev: point.value, increase: firstScrape ? 0 : point.value });
+      else {
+        counter.increase += point.value >= counter.prev ? point.value - counter.prev : point.value;
+        counter.prev = point.value;
+      }
+    }
     // Without a window (no measured request, or a folder from before the index) every scrape counts.
     const inside =
       this.window !== null && at_us !== null && at_us >= this.window.start_us && at_us <= this.window.end_us;
-    for (const [series, value] of parsed.samples) {
-      const type = this.types.get(familyOf(series.replace(/\{.*$/, ''), this.types));
-      if (type !== 'gauge' && type !== 'untyped' && type !== undefined) continue;
-      track(this.overall, series, value, at_us);
-      if (inside) track(this.inWindow, series, value, at_us);
+    for (const [series, point] of points) {
+      if (
+        point.type !== 'gauge' &&
+        point.type !== 'untyped' &&
+        point.type !== 'unknown' &&
+        point.type !== undefined
+      )
+        continue;
+      track(this.overall, series, point, at_us);
+      if (inside) track(this.inWindow, series, point, at_us);
     }
   }
 
   slices(): TelemetrySlice[] {
-    const start = this.first ?? new Map<string, number>();
+    return this.namedSlices().map(({ metric, value, unit }) => ({ metric, value, unit }));
+  }
+
+  /** The slices, each with the sample it came from. */
+  namedSlices(): NamedSlice[] {
+    const start = this.first ?? new Map<string, Point>();
     const end = this.last;
-    const out: TelemetrySlice[] = [];
-    for (const [series, value] of end) {
-      const name = series.replace(/\{.*$/, '');
-      const type = this.types.get(familyOf(name, this.types));
+    const out: NamedSlice[] = [];
+    for (const [series, point] of end) {
+      const { name, type, value } = point;
       if (type === 'counter') {
-        out.push({ metric: series, value: value - (start.get(series) ?? 0), unit: 'increase' });
+        out.push({
+          metric: series,
+          value: this.counters.get(series)?.increase ?? value - (start.get(series)?.value ?? 0),
+          unit: 'increase',
+          name,
+          series,
+        });
       } else if ((type === 'histogram' || type === 'summary') && name.endsWith('_sum')) {
         const countSeries = series.replace(/_sum(\{|$)/, '_count$1');
-        const dSum = value - (start.get(series) ?? 0);
-        const dCount = (end.get(countSeries) ?? 0) - (start.get(countSeries) ?? 0);
+        const dSum = value - (start.get(series)?.value ?? 0);
+        const dCount = (end.get(countSeries)?.value ?? 0) - (start.get(countSeries)?.value ?? 0);
         if (dCount > 0)
-          out.push({ metric: series.replace(/_sum(\{|$)/, ':mean$1'), value: dSum / dCount, unit: 'mean' });
+          out.push({
+            metric: series.replace(/_sum(\{|$)/, ':mean$1'),
+            value: dSum / dCount,
+            unit: 'mean',
+            name,
+            series,
+          });
       }
     }
     const windowed = this.inWindow.size > 0;
     const over = windowed ? 'window' : 'iteration';
     for (const [series, gauge] of windowed ? this.inWindow : this.overall) {
-      out.push({ metric: withSuffix(series, ':max'), value: gauge.max, unit: `max_over_${over}` });
+      const name = gauge.name;
+      out.push({
+        metric: withSuffix(series, ':max'),
+        value: gauge.max,
+        unit: `max_over_${over}`,
+        name,
+        series,
+      });
       const mean = gauge.span_us > 0 ? gauge.area / gauge.span_us : gauge.sum / gauge.n;
-      out.push({ metric: withSuffix(series, ':mean'), value: mean, unit: `mean_over_${over}` });
+      out.push({ metric: withSuffix(series, ':mean'), value: mean, unit: `mean_over_${over}`, name, series });
     }
     return out;
   }
 }
 
 interface GaugeTrack {
+  name: string;
   max: number;
   sum: number;
   n: number;
@@ -111,10 +170,11 @@ interface GaugeTrack {
   prev: { at_us: number; value: number } | null;
 }
 
-function track(tracks: Map<string, GaugeTrack>, series: string, value: number, at_us: number | null): void {
+function track(tracks: Map<string, GaugeTrack>, series: string, point: Point, at_us: number | null): void {
+  const { value } = point;
   let t = tracks.get(series);
   if (!t) {
-    t = { max: value, sum: 0, n: 0, area: 0, span_us: 0, prev: null };
+    t = { name: point.name, max: value, sum: 0, n: 0, area: 0, span_us: 0, prev: null };
     tracks.set(series, t);
   }
   if (value > t.max) t.max = value;
@@ -142,21 +202,18 @@ export function telemetrySlices(startText: string, endText: string): TelemetrySl
   return series.slices();
 }
 
-/** The slices of an iteration folder's scrapes (see scrape-files.ts); empty when it has none. */
+/**
+ * The slices of an iteration folder's server scrapes (the target `server`, or the legacy
+ * `metrics/` layout; see scrape-files.ts); empty when it has none. A scrape that cannot be
+ * read back (unreadable, or decompressing past the bound) is left out.
+ */
 export async function iterationTelemetry(iterationFolder: string): Promise<TelemetrySlice[]> {
   const scrapes = await readIterationScrapes(iterationFolder);
   if (scrapes === null) return [];
   const series = new ScrapeSeries(scrapes.window);
-  for (const sample of scrapes.samples) series.add(await sample.text(), sample.at_us);
-  return series.slices();
-}
-
-/** The `# TYPE` family a sample belongs to (`x_bucket` → `x` for histograms). */
-function familyOf(name: string, types: Map<string, string>): string {
-  if (types.has(name)) return name;
-  for (const suffix of ['_bucket', '_sum', '_count', '_total', '_created']) {
-    if (name.endsWith(suffix) && types.has(name.slice(0, -suffix.length)))
-      return name.slice(0, -suffix.length);
+  for (const sample of scrapes.samples) {
+    const text = await sample.text().catch(() => null);
+    if (text !== null) series.add(text, sample.at_us);
   }
-  return name;
+  return series.slices();
 }

@@ -31,9 +31,11 @@ export interface RunStart extends RunStartInfo {
   document: Record<string, unknown>;
 }
 
-/** The server's /metrics, to read while an iteration's load runs. */
+/** A telemetry target (the server's /metrics, a GPU, node or cluster exporter), to read while an iteration's load runs. */
 export interface ScrapeTarget {
   url: string;
+  /** Its name (its folder under the iteration's `telemetry/`), role and static labels. */
+  target: { name: string; role: 'server' | 'gpu' | 'node' | 'cluster'; labels: Record<string, string> };
   /** The key goes only where the requests go: a metrics endpoint elsewhere gets none. */
   headers: Record<string, string>;
   /** The interval asked for (spec.metricsIntervalSeconds), before shortening for short iterations; else the default. */
@@ -45,8 +47,8 @@ export interface IterationStart {
   plan: IterationPlan;
   /** How many iterations the run plans. */
   total: number;
-  /** null when the server's /metrics did not answer before the run. */
-  scrape: ScrapeTarget | null;
+  /** The telemetry targets to scrape (those that answered before the run); empty for none. */
+  scrapes: readonly ScrapeTarget[];
   /** The run's Ctrl-C. */
   signal: AbortSignal | undefined;
 }

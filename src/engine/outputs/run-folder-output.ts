@@ -1,7 +1,7 @@
 /**
  * The run folder as an output: run.json (written when the run opens, before the server is
  * probed, and rewritten whole when it starts), each iteration's requests.jsonl appended
- * as records finish, the server's /metrics scraped into it while the load runs, its
+ * as records finish, each telemetry target scraped into it while the load runs, its
  * workload.json and summary.json, the iteration sealed before the next one starts, and
  * the run's summary.json and seal at the end (docs/run-folder.md).
  */
@@ -24,7 +24,7 @@ import type {
 /** What an iteration holds open while its load runs. */
 interface OpenIteration {
   dir: string;
-  scraper: IterationScraper | null;
+  scrapers: IterationScraper[];
   lines: LineWriter | null;
 }
 
@@ -46,24 +46,31 @@ export class RunFolderOutput implements RunOutput {
     await this.opened().writeJson('run.json', run.document);
   }
 
-  async startIteration({ plan, scrape, signal }: IterationStart): Promise<void> {
+  async startIteration({ plan, scrapes, signal }: IterationStart): Promise<void> {
     const folder = this.opened();
     const dir = RunFolder.iterationDir(plan.index);
-    const iteration: OpenIteration = { dir, scraper: null, lines: null };
+    const iteration: OpenIteration = { dir, scrapers: [], lines: null };
     this.iteration = iteration;
-    // Scraped on a timer while the load runs: gauges read after the drain are all 0.
-    if (scrape) {
-      iteration.scraper = await IterationScraper.start({
-        url: scrape.url,
-        headers: scrape.headers,
-        folder,
-        dir,
-        anchor: scrape.anchor,
-        intervalMs: scrapeIntervalMs(scrape.intervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS, plan.max_time_s),
-        ...(signal ? { signal } : {}),
-      });
-    }
+    // Scraped on a timer while the load runs: gauges read after the drain are all 0. The
+    // start samples of all targets are taken at once, so one slow exporter delays the load once.
     try {
+      const started = await Promise.allSettled(
+        scrapes.map((scrape) =>
+          IterationScraper.start({
+            url: scrape.url,
+            headers: scrape.headers,
+            target: scrape.target,
+            folder,
+            dir,
+            anchor: scrape.anchor,
+            intervalMs: scrapeIntervalMs(scrape.intervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS, plan.max_time_s),
+            ...(signal ? { signal } : {}),
+          }),
+        ),
+      );
+      for (const s of started) if (s.status === 'fulfilled') iteration.scrapers.push(s.value);
+      const failed = started.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
       iteration.lines = await folder.openLines(`${dir}/requests.jsonl`);
     } catch (error) {
       await this.release([]);
@@ -96,16 +103,17 @@ export class RunFolderOutput implements RunOutput {
     await this.release([]);
   }
 
-  /** Closes the records and stops the scraper, whatever fails: a write error surfaces here (disk full). */
+  /** Closes the records and stops the scrapers, whatever fails: a write error surfaces here (disk full). */
   private async release(records: readonly RequestRecord[]): Promise<void> {
     const iteration = this.iteration;
     this.iteration = null;
     if (!iteration) return;
-    try {
-      await iteration.lines?.close();
-    } finally {
-      await iteration.scraper?.stop(measuredWindowUs(records));
-    }
+    const closed = await Promise.allSettled([iteration.lines?.close()]);
+    const window = measuredWindowUs(records);
+    const stopped = await Promise.allSettled(iteration.scrapers.map((scraper) => scraper.stop(window)));
+    // The records' error first: it says which file of the evidence is short.
+    const failed = [...closed, ...stopped].find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private opened(): RunFolder {
