@@ -253,7 +253,11 @@ export function decompose(
 
 /** A pointer to a window's raw scrape. */
 function scrapePointer(runId: string, series: ScopedSeries, path: string): EvidencePointer {
-  return { run_id: runId, path, label: `scrape of ${series.family} at ${series.scope} ${series.scope_id}` };
+  return {
+    run_id: runId,
+    path,
+    label: `scrape of ${series.family} at ${series.scope === series.scope_id ? series.scope : `${series.scope} ${series.scope_id}`}`,
+  };
 }
 
 /** The most telling windows' scrapes: the highest and lowest value, at most 2 pointers. */

@@ -144,7 +144,7 @@ function seriesEvidence(series: ScopedSeries[]): EvidencePointer[] {
           {
             run_id: s.run_id,
             path: w.source_path as string,
-            label: `scrape of ${s.family} at ${s.scope} ${s.scope_id}`,
+            label: `scrape of ${s.family} at ${s.scope === s.scope_id ? s.scope : `${s.scope} ${s.scope_id}`}`,
           },
         ]
       : [];

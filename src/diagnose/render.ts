@@ -13,6 +13,15 @@ export function pointerText(p: EvidencePointer): string {
 const pct = (change: number | null): string =>
   change === null ? 'n/a' : `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`;
 const fmt = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(1));
+/** A telemetry value: small ones (seconds, fractions, rates) keep three significant digits. */
+const level = (value: number | null): string =>
+  value === null
+    ? 'n/a'
+    : Math.abs(value) >= 100 || value === 0
+      ? value.toFixed(value === 0 ? 0 : 1)
+      : value.toPrecision(3);
+/** `gpu GPU-1a2b…`, or `server` where the scope's id is its name. */
+const scopeText = (scope: string, id: string): string => (scope === id ? scope : `${scope} ${id}`);
 
 function changedStats(point: PointDiagnosis): string[] {
   return point.stats
@@ -68,7 +77,7 @@ export function diagnosisText(d: Diagnosis): string {
     lines.push(`  ${decompositionLine(p)}`);
     for (const m of p.telemetry.slice(0, 6)) {
       lines.push(
-        `  ${m.family} at ${m.scope} ${m.scope_id}: ${fmt(m.baseline)} → ${fmt(m.current)} ${m.unit}`,
+        `  ${m.family} at ${scopeText(m.scope, m.scope_id)}: ${level(m.baseline)} → ${level(m.current)} ${m.unit}`,
       );
     }
     for (const o of p.outliers.slice(0, 3)) {
