@@ -38,6 +38,9 @@ const TIMING_SENSITIVE = [
   'storage/upload-safety.test.js',
   'e2e/dashboard.browser.test.js',
   'e2e/report.browser.test.js',
+  'e2e/diagnosis.browser.test.js',
+  'diagnose/diagnose.test.js',
+  'diagnose/playbooks.test.js',
 ];
 
 function testFiles(dir) {

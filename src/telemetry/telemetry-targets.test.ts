@@ -422,3 +422,90 @@ test(
     }
   },
 );
+
+test(
+  "the simulator's own exporters (2 nodes × 2 GPUs): windows per iteration by GPU UUID and node, every row back to its scrape",
+  { timeout: 120_000 },
+  async () => {
+    const sim = await spawnSimulator({
+      seed: 9,
+      ttftMs: 20,
+      ttftPerInputTokenMs: 0,
+      itlMs: 8,
+      itlJitterMs: 0,
+      nodes: 2,
+      gpusPerNode: 2,
+    });
+    const outRoot = await mkdtemp(join(tmpdir(), 'infermark-telemetry-sim-'));
+    try {
+      const origin = new URL(sim.url).origin;
+      const job = jobFromCli({
+        url: sim.url,
+        model: 'sim',
+        scenarios: ['D(20,40)'],
+        concurrency: [2, 4],
+        maxRequests: 16,
+        metricsIntervalSeconds: 0.5,
+        seed: 1,
+        telemetry: [
+          `gpu=${origin}/sim/nodes/sim-node-0/dcgm`,
+          `gpu=${origin}/sim/nodes/sim-node-1/dcgm`,
+          `node=${origin}/sim/nodes/sim-node-0/node-exporter`,
+          `node=${origin}/sim/nodes/sim-node-1/node-exporter`,
+          `cluster=${origin}/sim/cluster`,
+        ],
+      });
+      const result = await executeRun({ job, jobFile: null, endpoint: resolveEndpoint(job), outRoot });
+      const warehouse = await Warehouse.open(join(outRoot, 'w.duckdb'));
+      try {
+        await ingestRunFolder(warehouse, result.dir);
+        const windows = await warehouse.all(
+          `SELECT iteration, target, count(DISTINCT window_end_us) AS n FROM telemetry_slice_fact
+           WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY ALL`,
+          [result.runId],
+        );
+        // 2 iterations × 6 targets (the server's own /metrics included), several windows each.
+        assert.equal(windows.length, 12, show(windows));
+        for (const w of windows) assert.ok(Number(w.n) >= 3, `windows: ${show(w)}`);
+        const gpus = await warehouse.all(
+          `SELECT DISTINCT gpu_uuid, node_name FROM telemetry_slice_fact
+           WHERE run_id = $1 AND scope = 'gpu' AND scope_id = gpu_uuid ORDER BY node_name, gpu_uuid`,
+          [result.runId],
+        );
+        assert.equal(gpus.length, 4, show(gpus));
+        assert.deepEqual(
+          gpus.map((g) => g.node_name),
+          ['sim-node-0', 'sim-node-0', 'sim-node-1', 'sim-node-1'],
+        );
+        for (const g of gpus) assert.match(String(g.gpu_uuid), /^GPU-[0-9a-f]{8}-/);
+        const scopes = await warehouse.all(
+          `SELECT scope, count(DISTINCT scope_id) AS n FROM telemetry_slice_fact
+           WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY scope`,
+          [result.runId],
+        );
+        assert.deepEqual(
+          scopes.map((s) => [s.scope, Number(s.n)]),
+          [
+            ['gpu', 4],
+            ['node', 2],
+            ['pod', 2],
+            ['server', 1],
+          ],
+        );
+        const lineage = await checkTelemetryLineage(warehouse, result.runId, result.dir);
+        assert.deepEqual(lineage.unknown, []);
+        assert.deepEqual(lineage.changed, []);
+        const total = await warehouse.all(
+          'SELECT count(*) AS n FROM telemetry_slice_fact WHERE run_id = $1',
+          [result.runId],
+        );
+        assert.equal(lineage.rows, Number(total[0]?.n));
+      } finally {
+        warehouse.close();
+      }
+    } finally {
+      await sim.close();
+      await rm(outRoot, { recursive: true, force: true });
+    }
+  },
+);
