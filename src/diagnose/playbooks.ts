@@ -8,6 +8,7 @@
  */
 import type { EvidencePointer, Finding, PlaybookId, PointDiagnosis, TelemetryMove } from './diagnosis.js';
 import { relativeChange } from './compare-point.js';
+import { knees } from './knee.js';
 import { familyMean, type PointRow, type ScopedSeries } from './point-data.js';
 
 /** One point with everything judged about it. */
@@ -398,35 +399,18 @@ const gpusWaiting: Playbook = {
   },
 };
 
-/** Throughput gained less than this share of the ideal (linear) gain between two levels. */
-const KNEE_GAIN = 0.25;
-/** …while the median TTFT grew at least this much. */
-const KNEE_TTFT_GROWTH = 1.5;
-
-/** The first concurrency level of each scenario after which throughput stops scaling and TTFT climbs. */
-export function knees(points: PointRow[]): { scenario: string; knee: PointRow; next: PointRow }[] {
-  const out: { scenario: string; knee: PointRow; next: PointRow }[] = [];
-  const scenarios = [...new Set(points.filter((p) => p.mode === 'concurrency').map((p) => p.scenario))];
-  for (const scenario of scenarios) {
-    const levels = points
-      .filter((p) => p.mode === 'concurrency' && p.scenario === scenario && p.concurrency !== null)
-      .sort((a, b) => (a.concurrency as number) - (b.concurrency as number));
-    for (let i = 0; i + 1 < levels.length; i++) {
-      const a = levels[i] as PointRow;
-      const b = levels[i + 1] as PointRow;
-      const ta = a.output_throughput_tokens_per_s;
-      const tb = b.output_throughput_tokens_per_s;
-      const fa = a.latency['ttft_ms.p50'] ?? null;
-      const fb = b.latency['ttft_ms.p50'] ?? null;
-      if (ta === null || tb === null || fa === null || fb === null || ta <= 0 || fa <= 0) continue;
-      const ideal = (b.concurrency as number) / (a.concurrency as number) - 1;
-      if (tb / ta - 1 < KNEE_GAIN * ideal && fb / fa >= KNEE_TTFT_GROWTH) {
-        out.push({ scenario, knee: a, next: b });
-        break;
-      }
-    }
-  }
-  return out;
+/** The knees of the closed-loop points (knee.ts). */
+function pointKnees(points: PointRow[]): { scenario: string; knee: PointRow; next: PointRow }[] {
+  const levels = points
+    .filter((p) => p.mode === 'concurrency' && p.concurrency !== null)
+    .map((p) => ({
+      scenario: p.scenario,
+      concurrency: p.concurrency as number,
+      output_throughput_tokens_per_s: p.output_throughput_tokens_per_s,
+      ttft_p50_ms: p.latency['ttft_ms.p50'] ?? null,
+      point: p,
+    }));
+  return knees(levels).map((k) => ({ scenario: k.scenario, knee: k.knee.point, next: k.next.point }));
 }
 
 const saturationKnee: Playbook = {
@@ -439,9 +423,9 @@ const saturationKnee: Playbook = {
     'whether the knee moved against the baseline (a capacity regression)',
   ],
   judge(run) {
-    const current = knees(run.points.map((p) => p.current));
+    const current = pointKnees(run.points.map((p) => p.current));
     const before = run.compare
-      ? knees(run.points.filter((p) => p.baseline !== null).map((p) => p.baseline as PointRow))
+      ? pointKnees(run.points.filter((p) => p.baseline !== null).map((p) => p.baseline as PointRow))
       : [];
     const out: Draft[] = [];
     for (const k of current) {

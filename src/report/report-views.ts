@@ -7,6 +7,7 @@
  * the HTML and Markdown renderers lay out; nothing here reads the warehouse.
  */
 import type { Row } from '../warehouse/sql.js';
+import { knees } from '../diagnose/knee.js';
 import {
   loadOf,
   type Delta,
@@ -136,17 +137,18 @@ function errorOnset(subject: Subject): Point | undefined {
     .find((p) => (p.metrics.error_rate ?? 0) > 0);
 }
 
-/** The first load where doubling-ish the load adds < 10 % throughput: the saturation knee. */
+/** The saturation knee (diagnose/knee.ts, the one definition the diagnosis uses too). */
 function knee(subject: Subject): Point | undefined {
-  for (const scenario of new Set(subject.points.map((p) => p.scenario))) {
-    const pts = subject.points.filter((p) => p.scenario === scenario).sort((a, b) => loadOf(a) - loadOf(b));
-    for (let i = 1; i < pts.length; i++) {
-      const prev = pts[i - 1]?.metrics.output_throughput_tokens_per_s ?? null;
-      const cur = pts[i]?.metrics.output_throughput_tokens_per_s ?? null;
-      if (prev && cur !== null && cur < prev * 1.1) return pts[i - 1];
-    }
-  }
-  return undefined;
+  const levels = subject.points
+    .filter((p) => p.mode === 'concurrency' && p.concurrency !== null)
+    .map((p) => ({
+      scenario: p.scenario,
+      concurrency: p.concurrency as number,
+      output_throughput_tokens_per_s: p.metrics.output_throughput_tokens_per_s ?? null,
+      ttft_p50_ms: p.metrics.ttft_ms_p50 ?? null,
+      point: p,
+    }));
+  return knees(levels)[0]?.knee.point;
 }
 
 function peak(subject: Subject): Point | undefined {
