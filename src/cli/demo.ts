@@ -36,6 +36,10 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
   // Validated before the simulator starts, and only once.
   const job = await loadJobFile(jobFile);
   const simulator = await spawnSimulator(DEMO_SIMULATOR);
+  // The simulator's GPU, node and cluster exporters, scraped as a deployment's would be
+  // (docs/telemetry.md); their port is the simulator's, known only now.
+  const origin = new URL(simulator.url).origin;
+  job.spec.telemetry ??= demoTelemetry(origin);
   let runDir: string | undefined;
   let code: number;
   try {
@@ -51,6 +55,15 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     process.stdout.write(nextCommands(runDir, flags.warehouse));
   }
   return code;
+}
+
+/** The simulator's exporters as the demo's telemetry targets. */
+export function demoTelemetry(origin: string): { url: string; role: 'gpu' | 'node' | 'cluster' }[] {
+  return [
+    { url: `${origin}/sim/dcgm`, role: 'gpu' },
+    { url: `${origin}/sim/nodes/sim-node-0/node-exporter`, role: 'node' },
+    { url: `${origin}/sim/cluster`, role: 'cluster' },
+  ];
 }
 
 /**
@@ -70,6 +83,7 @@ export function nextCommands(runDir: string, warehouse: string | false | undefin
   lines.push(
     [`npx infermark report ${dir}${where} -o report.html`, 'this run as one offline HTML page'],
     [`npx infermark report ${dir}${where} --format md -o -`, 'the same in Markdown, for a pull request'],
+    [`npx infermark diagnose ${dir}${where}`, 'what the run shows: the saturation knee, with its evidence'],
     [`npx infermark warehouse runs${where}`, 'every run in the warehouse'],
     [`npx infermark warehouse named serving_points${where}`, 'every point of every run'],
     [`npx infermark serve${where}`, 'the dashboard on http://127.0.0.1:8080'],

@@ -413,6 +413,13 @@ function pointKnees(points: PointRow[]): { scenario: string; knee: PointRow; nex
   return knees(levels).map((k) => ({ scenario: k.scenario, knee: k.knee.point, next: k.next.point }));
 }
 
+/** The server's queue and cache at a point, where scraped: what a knee is made of. */
+function queueSeries(p: JudgedPoint): ScopedSeries[] {
+  return p.telemetry.filter(
+    (s) => s.scope === 'server' && (s.family === 'requests_waiting' || s.family === 'kv_cache_usage'),
+  );
+}
+
 const saturationKnee: Playbook = {
   id: 'saturation-knee',
   title: 'Past the saturation knee',
@@ -440,9 +447,14 @@ const saturationKnee: Playbook = {
         facts: [
           `concurrency ${k.knee.concurrency} → ${k.next.concurrency}: output throughput ${fmt(k.knee.output_throughput_tokens_per_s, 0)} → ${fmt(k.next.output_throughput_tokens_per_s, 0)} tokens/s`,
           `TTFT p50 ${fmt(k.knee.latency['ttft_ms.p50'] ?? null)} → ${fmt(k.next.latency['ttft_ms.p50'] ?? null)} ms`,
+          ...(p
+            ? queueSeries(p).map(
+                (q) => `${q.family} past the knee: mean ${fmt(q.mean, 2)}, max ${fmt(q.max, 2)} ${q.unit}`,
+              )
+            : []),
           ...(b ? [`baseline knee at concurrency ${b.knee.concurrency}`] : []),
         ],
-        evidence: p ? pointEvidence(p, ['requests_waiting', 'kv_cache_usage']) : [],
+        evidence: p ? [...pointEvidence(p).slice(0, 2), ...seriesEvidence(queueSeries(p))] : [],
       });
     }
     return out;

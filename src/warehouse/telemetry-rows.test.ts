@@ -206,3 +206,28 @@ test('a folder from before telemetry targets (metrics/, uncompressed) reads as t
     );
   });
 });
+
+test('two spellings of one family in a scrape (vLLM old and new KV usage): only the first the registry lists', async () => {
+  await withFolder(async (dir, folder) => {
+    const scrape = (usage: number): string =>
+      [
+        '# TYPE vllm:kv_cache_usage_perc gauge',
+        `vllm:kv_cache_usage_perc{model_name="m"} ${usage}`,
+        '# TYPE vllm:gpu_cache_usage_perc gauge',
+        `vllm:gpu_cache_usage_perc{model_name="m"} ${usage}`,
+        '',
+      ].join('\n');
+    await writeTarget(
+      folder,
+      'iterations/000/telemetry/server',
+      { schema_version: 2, target: 'server', role: 'server', labels: {}, url: 'http://x/m' },
+      [scrape(0.5), scrape(0.7)],
+    );
+    const [target] = await readIterationTelemetry(join(dir, 'iterations/000'));
+    const { rows } = await targetTelemetryRows('r', 0, 'iterations/000', target!, emptyRevealed());
+    const kv = rows.filter((r) => r.family === 'kv_cache_usage' && r.stat === 'mean');
+    assert.equal(kv.length, 1);
+    assert.match(String(kv[0]?.series), /^vllm:kv_cache_usage_perc\{/);
+    assert.ok(Math.abs(Number(kv[0]?.value) - 0.6) < 1e-12);
+  });
+});

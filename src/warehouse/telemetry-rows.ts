@@ -13,7 +13,9 @@
  */
 import {
   familyOfPrometheusName,
+  TELEMETRY_FAMILIES,
   type TelemetryFamily,
+  type TelemetryFamilyName,
   type TelemetryRole,
 } from '../metrics/telemetry-families.js';
 import {
@@ -290,7 +292,36 @@ function knownPoints(
       value: sample.value,
     });
   }
-  return points;
+  return firstSpellingOnly(points);
+}
+
+/**
+ * One spelling per family and scrape, the first its registry entry lists: vLLM exposes
+ * `vllm:kv_cache_usage_perc` and the older `vllm:gpu_cache_usage_perc` side by side, and
+ * the two must not count as two series of one family.
+ */
+function firstSpellingOnly(points: Map<string, KnownPoint>): Map<string, KnownPoint> {
+  const nameOf = (point: KnownPoint): string => point.series.replace(/\{.*$/s, '');
+  const present = new Map<string, Set<string>>();
+  for (const point of points.values()) {
+    const names = present.get(point.family.name) ?? new Set<string>();
+    names.add(nameOf(point));
+    present.set(point.family.name, names);
+  }
+  const chosen = new Map<string, string>();
+  for (const [family, names] of present) {
+    if (names.size < 2) continue;
+    const spellings = Object.values(TELEMETRY_FAMILIES[family as TelemetryFamilyName].spellings).flat();
+    const first = spellings.find((name) => names.has(name));
+    if (first !== undefined) chosen.set(family, first);
+  }
+  if (chosen.size === 0) return points;
+  return new Map(
+    [...points].filter(([, point]) => {
+      const name = chosen.get(point.family.name);
+      return name === undefined || nameOf(point) === name;
+    }),
+  );
 }
 
 /** What a scrape says about where its series run: the node's name, and each pod's node. */
