@@ -39,7 +39,7 @@ test('every next command but serve and run succeeds on a real run folder (--no-w
     .split('\n')
     .map((line) => /^ {2}npx infermark (.*?) +# /.exec(line)?.[1])
     .filter((command): command is string => command !== undefined);
-  assert.equal(commands.length, 8, commands.join('\n'));
+  assert.equal(commands.length, 9, commands.join('\n'));
   let ran = 0;
   for (const command of commands) {
     if (/^(serve|run)\b/.test(command)) continue;
@@ -49,5 +49,5 @@ test('every next command but serve and run succeeds on a real run folder (--no-w
     assertNoStack(result);
     ran += 1;
   }
-  assert.equal(ran, 6);
+  assert.equal(ran, 7);
 });
