@@ -15,6 +15,12 @@ test('binomialUpperTail: exact values', () => {
   assert.ok(Math.abs(binomialUpperTail(8, 10, 0.5) - 56 / 1024) < 1e-12);
   assert.ok(binomialUpperTail(20, 300, 0.01) < 1e-8);
   assert.ok(binomialUpperTail(3, 300, 0.01) > 0.3);
+  // Far below the mean (many requests, few above the p99): close to 1, not 0.
+  assert.ok(binomialUpperTail(1, 80_000, 0.01) > 0.999_999);
+  assert.ok(binomialUpperTail(5, 80_000, 0.01) > 0.999_999);
+  // Just past the mean: about a half.
+  const near = binomialUpperTail(801, 80_000, 0.01);
+  assert.ok(near > 0.4 && near < 0.6, String(near));
 });
 
 const sample = (e2e: number, i: number): RequestSample => ({
@@ -79,8 +85,16 @@ test('judgeChange: whole distribution, tail only, improved, unchanged', () => {
   });
   const faster = [stat('tpot', 'p50', -0.3), stat('tpot', 'p99', -0.3), stat('tpot', 'mean', -0.3)];
   assert.deepEqual(judgeChange(faster, [tst('tpot', true)], null), { changed: true, shape: 'improved' });
-  // Throughput alone dropping is a change of the whole.
-  assert.deepEqual(judgeChange([], [], -0.3), { changed: true, shape: 'whole-distribution' });
+  // A throughput drop is a change of the whole where a latency test says something changed…
+  assert.deepEqual(judgeChange([], [tst('e2e_latency', true)], -0.3), {
+    changed: true,
+    shape: 'whole-distribution',
+  });
+  // …and not on its own (an A/A pair's throughput moves with host noise).
+  assert.deepEqual(judgeChange([], [tst('e2e_latency', false)], -0.3), {
+    changed: false,
+    shape: 'unchanged',
+  });
 });
 
 test('tailTests: too few requests for a p99 are not tested (a max of 5 is no threshold)', () => {

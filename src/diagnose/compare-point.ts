@@ -124,19 +124,36 @@ export function requestTests(current: RequestSample[], baseline: RequestSample[]
   return tests;
 }
 
-/** P(X ≥ k) for X ~ Binomial(n, q), summed in log space (n is a point's request count). */
+/** log P(X = i) for X ~ Binomial(n, q). */
+function logBinomialTerm(i: number, n: number, q: number): number {
+  let logC = 0;
+  for (let j = 0; j < i; j++) logC += Math.log(n - j) - Math.log(j + 1);
+  return logC + i * Math.log(q) + (n - i) * Math.log1p(-q);
+}
+
+/**
+ * P(X ≥ k) for X ~ Binomial(n, q). Below the mean it is 1 − P(X < k), summed over the few
+ * terms under k; above it the terms only fall, so the sum stops once they no longer count.
+ */
 export function binomialUpperTail(k: number, n: number, q: number): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
-  let logTerm = 0;
-  // log C(n, k) q^k (1-q)^(n-k), then each next term by its ratio.
-  for (let i = 0; i < k; i++) logTerm += Math.log(n - i) - Math.log(i + 1);
-  logTerm += k * Math.log(q) + (n - k) * Math.log1p(-q);
+  const ratio = (i: number): number => Math.log(n - i) - Math.log(i + 1) + Math.log(q) - Math.log1p(-q);
+  if (k <= n * q) {
+    let below = 0;
+    let logTerm = logBinomialTerm(0, n, q);
+    for (let i = 0; i < k; i++) {
+      below += Math.exp(logTerm);
+      logTerm += ratio(i);
+    }
+    return Math.max(0, Math.min(1, 1 - below));
+  }
+  let logTerm = logBinomialTerm(k, n, q);
   let sum = 0;
   for (let i = k; i <= n; i++) {
     sum += Math.exp(logTerm);
-    logTerm += Math.log(n - i) - Math.log(i + 1) + Math.log(q) - Math.log1p(-q);
-    if (logTerm < -745) break;
+    if (logTerm < Math.log(sum) - 40) break;
+    logTerm += ratio(i);
   }
   return Math.min(1, sum);
 }
@@ -215,7 +232,9 @@ export function judgeChange(
     } else if (whole && mean >= MIN_RELATIVE_CHANGE * 1.5) worseWhole = true;
     else if (whole && Math.max(p50, p99, mean) <= -MIN_RELATIVE_CHANGE) better = true;
   }
-  const throughputDropped = throughputChange !== null && throughputChange <= -MIN_RELATIVE_CHANGE;
+  // A throughput drop counts where some latency test says the point really changed.
+  const throughputDropped =
+    throughputChange !== null && throughputChange <= -MIN_RELATIVE_CHANGE && tests.some((t) => t.significant);
   if (worseWhole || (throughputDropped && !worseTail)) return { changed: true, shape: 'whole-distribution' };
   if (worseTail) return { changed: true, shape: 'tail-only' };
   if (better) return { changed: true, shape: 'improved' };
@@ -273,12 +292,17 @@ function windowEvidence(series: ScopedSeries): EvidencePointer[] {
 export function telemetryMoves(current: ScopedSeries[], baseline: ScopedSeries[] | null): TelemetryMove[] {
   const moves: TelemetryMove[] = [];
   for (const series of current) {
-    const base =
+    const sameId =
       baseline === null
         ? null
         : baseline.filter(
             (b) => b.family === series.family && b.scope === series.scope && b.scope_id === series.scope_id,
           );
+    // Another GPU, node or pod name in the baseline (a new deployment): its scope's mean over all of them.
+    const base =
+      baseline !== null && sameId !== null && sameId.length === 0
+        ? baseline.filter((b) => b.family === series.family && b.scope === series.scope)
+        : sameId;
     const baseMean = base && base.length > 0 ? base.reduce((a, b) => a + b.mean, 0) / base.length : null;
     const change = relativeChange(baseMean, series.mean);
     const appeared = baseMean === 0 && series.mean > 0;

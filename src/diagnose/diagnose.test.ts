@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { executeRun } from '../engine/run.js';
+import { executeRunGroup } from '../engine/run-group.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import type { SimulatorOptions } from '../sim/options.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
@@ -119,4 +120,46 @@ test('one run past its capacity: the saturation knee is found without a baseline
   const knee = d.findings.find((f) => f.playbook === 'saturation-knee');
   assert.ok(knee, diagnosisText(d));
   assert.deepEqual(knee.points, ['D(32,16)@c2', 'D(32,16)@c8']);
+});
+
+test("run groups (2 repeats a side, below the gate's minimum): the pooled requests judge the queue, and the notes say so", async () => {
+  const group = async (sim: Partial<SimulatorOptions>): Promise<string> => {
+    const server = await spawnSimulator({ ...SIM, ...sim });
+    try {
+      const job = jobFromCli({
+        url: server.url,
+        model: 'm',
+        name: 'diagnose-groups',
+        scenarios: ['D(32,16)'],
+        concurrency: [8],
+        maxRequests: 40,
+        repeats: 2,
+        seed: 7,
+      });
+      const result = await executeRunGroup(
+        { job, jobFile: null, endpoint: resolveEndpoint(job), outRoot: tmp },
+        async (run) => {
+          await Warehouse.using(warehousePath, {}, (w) => ingestRunFolder(w, run.dir));
+          return run;
+        },
+      );
+      return result.runGroupId;
+    } finally {
+      await server.close();
+    }
+  };
+  const base = await group({});
+  const slow = await group({ capacity: 2 });
+  const d = await diagnosed(slow, base);
+  assert.ok(
+    d.notes.some((n) => n.includes('run group of 2 repeats')),
+    d.notes.join('\n'),
+  );
+  const point = d.points[0]!;
+  assert.equal(point.changed, true, diagnosisText(d));
+  assert.equal(point.shape, 'whole-distribution');
+  // The gate's verdicts are inconclusive at 2 repeats, so the request-level tests decide, stated as such.
+  const ttft = point.tests.find((t) => t.metric === 'ttft')!;
+  assert.equal(ttft.method, 'requests');
+  assert.equal(ttft.samples_current, 80);
 });

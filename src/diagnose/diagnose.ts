@@ -101,6 +101,15 @@ function repeatTests(checks: RegressionCheck[], scenario: string, point: string)
   return out;
 }
 
+/**
+ * Per latency, the gate's repeats test where it found a regression; elsewhere the pooled
+ * request-level test. Below the gate's minimum repeats (5), or with few repeats and Holm
+ * over every key, its verdicts are INCONCLUSIVE: not evidence of no change.
+ */
+function decisive(repeats: ChangeTest[], requests: ChangeTest[]): ChangeTest[] {
+  return requests.map((r) => repeats.find((t) => t.metric === r.metric && t.significant) ?? r);
+}
+
 /** One row for a point's repeats: the first repeat's figures (tests pool every repeat's requests). */
 const representative = (rows: PointRow[]): PointRow => rows[0] as PointRow;
 
@@ -136,7 +145,10 @@ export async function diagnose(warehouse: Warehouse, request: DiagnoseRequest): 
     const stats = statChanges(cur, basePoint);
     const tests = baseRequests
       ? checks !== null
-        ? [...repeatTests(checks, cur.scenario, cur.point), ...tailTests(requests, baseRequests)]
+        ? [
+            ...decisive(repeatTests(checks, cur.scenario, cur.point), requestTests(requests, baseRequests)),
+            ...tailTests(requests, baseRequests),
+          ]
         : [...requestTests(requests, baseRequests), ...tailTests(requests, baseRequests)]
       : [];
     const throughput = relativeChange(

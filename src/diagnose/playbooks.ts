@@ -258,7 +258,7 @@ const kvCachePressure: Playbook = {
       const usageBase = p.baselineTelemetry ? familyMean(p.baselineTelemetry, 'kv_cache_usage') : null;
       const preempt = familyMean(p.telemetry, 'preemptions');
       const preemptBase = p.baselineTelemetry ? familyMean(p.baselineTelemetry, 'preemptions') : null;
-      const preempting = preempt !== null && preempt > 0 && (preemptBase ?? 0) === 0;
+      const preempting = preempt !== null && preempt > 0.01 && preempt >= 2 * (preemptBase ?? 0);
       const full = usage !== null && usage >= 0.9 && (usageBase ?? 0) < 0.9;
       if (!preempting && !full) continue;
       out.push({
@@ -292,9 +292,12 @@ const gpuThrottling: Playbook = {
       if (!worse(p) || p.baselineTelemetry === null) continue;
       const clocks = p.telemetry.filter((s) => s.family === 'sm_clock');
       if (clocks.length === 0) continue;
+      // The same GPU in the baseline, or (other GPUs: a new deployment) the baseline's mean clock.
+      const fleet = familyMean(p.baselineTelemetry, 'sm_clock');
       const dropped = clocks.filter((s) => {
         const base = p.baselineTelemetry!.find((b) => b.family === 'sm_clock' && b.scope_id === s.scope_id);
-        return base !== undefined && s.mean <= base.mean * 0.9;
+        const reference = base?.mean ?? fleet;
+        return reference !== null && s.mean <= reference * 0.9;
       });
       // One node's GPUs alone is a straggler, not the fleet.
       if (dropped.length === 0 || dropped.length < clocks.length / 2) continue;

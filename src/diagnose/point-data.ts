@@ -90,7 +90,7 @@ export async function loadRequests(
     const { rows } = await warehouse.json(
       `SELECT * FROM (
          SELECT request_id, trace_id, phase, status, ttft_ms, tpot_ms, e2e_latency_ms, client_queue_ms,
-           row_number() OVER () AS line
+           row_number() OVER (ORDER BY rowid) AS line
          FROM request_fact WHERE run_id = $1 AND iteration = $2)
        WHERE phase = 'measured' AND status = 'ok'`,
       [run_id, iteration],
@@ -134,10 +134,14 @@ export interface ScopedSeries {
   windows: TelemetryWindow[];
 }
 
+/** Units whose series at one scope add up (requests, rates, memory); the rest (fractions, clocks, means) average. */
+const SUMMED_UNITS = new Set(['requests', 'per_s', 'tokens_per_s', 'cpu_s_per_s', 'MiB']);
+
 /**
  * The point's telemetry by (family, scope, scope_id): gauges by their window means,
  * counters by their window rates, histograms by their window means. Several series of
- * one family at one scope (a gauge per model name) are summed per window.
+ * one family at one scope (an engine or model each) are summed per window where they count
+ * (requests, rates, memory) and averaged where they are levels (usage, clocks, means).
  */
 export async function loadTelemetry(
   warehouse: Warehouse,
@@ -147,7 +151,7 @@ export async function loadTelemetry(
   for (const { run_id, iteration } of points) {
     const { rows } = await warehouse.json(
       `SELECT family, any_value(unit) AS unit, scope, scope_id, any_value(node_name) AS node_name,
-         window_start_us, window_end_us, sum(value) AS value, any_value(source_path) AS source_path
+         window_start_us, window_end_us, sum(value) AS total, avg(value) AS average, any_value(source_path) AS source_path
        FROM telemetry_slice_fact
        WHERE run_id = $1 AND iteration = $2 AND family IS NOT NULL AND scope <> 'iteration'
          AND stat IN ('mean', 'rate', 'hist_mean') AND window_start_us IS NOT NULL
@@ -172,7 +176,8 @@ export async function loadTelemetry(
         };
         out.push(current);
       }
-      const value = Number(row.value);
+      // Counts and rates add up over the series of one scope (engines, models); levels do not.
+      const value = Number(SUMMED_UNITS.has(String(row.unit ?? '')) ? row.total : row.average);
       current.windows.push({
         start_us: Number(row.window_start_us),
         end_us: Number(row.window_end_us),

@@ -21,7 +21,12 @@ const level = (value: number | null): string =>
       ? value.toFixed(value === 0 ? 0 : 1)
       : value.toPrecision(3);
 /** `gpu GPU-1a2b…`, or `server` where the scope's id is its name. */
-const scopeText = (scope: string, id: string): string => (scope === id ? scope : `${scope} ${id}`);
+const scopeText = (scope: string, id: string): string => clean(scope === id ? scope : `${scope} ${id}`);
+
+/** Exporter labels reach the terminal: no control characters (escape sequences) from a scrape. */
+function clean(text: string): string {
+  return text.replace(/\p{Cc}/gu, '?');
+}
 
 function changedStats(point: PointDiagnosis): string[] {
   return point.stats
@@ -65,7 +70,7 @@ export function diagnosisText(d: Diagnosis): string {
   for (const f of d.findings) {
     lines.push(`[${f.severity}] ${f.title} (${f.playbook}) at ${f.points.join(', ')}`);
     lines.push(`  ${f.interpretation}`);
-    for (const fact of f.facts) lines.push(`  - ${fact}`);
+    for (const fact of f.facts) lines.push(`  - ${clean(fact)}`);
     lines.push(`  check next: ${f.check_next.join('; ')}`);
     for (const e of f.evidence.slice(0, 4)) lines.push(`  evidence: ${e.label} — ${pointerText(e)}`);
     lines.push('');
@@ -89,7 +94,7 @@ export function diagnosisText(d: Diagnosis): string {
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-const md = (text: string): string => text.replace(/[|<>]/g, (c) => `\\${c}`);
+const md = (text: string): string => clean(text).replace(/[|<>]/g, (c) => `\\${c}`);
 
 /** Markdown, for a PR comment or a report. */
 export function diagnosisMarkdown(d: Diagnosis): string {

@@ -27,12 +27,13 @@ export interface PointEvidence {
 }
 
 /** The iteration files worth opening first, in that order; the rest are in the manifest. */
-const ITERATION_FILES = ['requests.jsonl', 'summary.json', 'metrics/index.json'] as const;
+const ITERATION_FILES = ['requests.jsonl', 'summary.json'] as const;
 const LABEL: Record<(typeof ITERATION_FILES)[number], string> = {
   'requests.jsonl': 'request records',
   'summary.json': 'iteration summary',
-  'metrics/index.json': 'telemetry scrapes index',
 };
+/** Each telemetry target's scrape index (docs/telemetry.md), or the layout before targets. */
+const SCRAPE_INDEX = /^telemetry\/[a-z0-9-]+\/index\.json$|^metrics\/index\.json$/;
 
 /** Runs a group's evidence is given for, at most: the rest are named by run_id only. */
 export const MAX_EVIDENCE_RUNS = 20;
@@ -107,6 +108,16 @@ export function pointEvidence(
           label: `${LABEL[file]} of iteration ${iteration}`,
         }),
       );
+      for (const path of [...run.files].sort()) {
+        const inner = path.slice(folder.length + 1);
+        if (path.startsWith(`${folder}/`) && SCRAPE_INDEX.test(inner)) {
+          files.push({
+            run_id: runId,
+            path,
+            label: `telemetry scrapes index (${inner}) of iteration ${iteration}`,
+          });
+        }
+      }
       out.push({
         run_id: runId,
         iteration,

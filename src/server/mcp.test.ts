@@ -226,7 +226,7 @@ test('compare gives the API rows, and each point leads to its iterations, files 
       assert.equal(point.run_id, runId);
       assert.deepEqual(
         point.files.map((f) => f.path),
-        ['requests.jsonl', 'summary.json', 'metrics/index.json'].map(
+        ['requests.jsonl', 'summary.json', 'telemetry/server/index.json'].map(
           (file) => `iterations/${String(point.iteration).padStart(3, '0')}/${file}`,
         ),
       );

@@ -98,6 +98,9 @@ interface Taken {
   points: Map<string, KnownPoint>;
 }
 
+/** Distinct series one target may bring into one iteration's rows (twice a scrape's guard). */
+export const MAX_SERIES_PER_TARGET_ITERATION = 40_000;
+
 export interface TargetRowsResult {
   rows: TelemetryRow[];
   /** Import notes: scrapes not read back, series the guard dropped. */
@@ -126,6 +129,8 @@ export async function targetTelemetryRows(
   let lastPath: string | null = null;
   let dropped = 0;
   let bad = 0;
+  const seen = new Set<string>();
+  let churned = 0;
   let windows = 0;
   const base = {
     run_id: runId,
@@ -141,7 +146,20 @@ export async function targetTelemetryRows(
       notes.push(`${iterationPath}/${sample.file}: not read (${(error as Error).message})`);
       continue;
     }
-    const parsed = parsePrometheus(text);
+    const whole = parsePrometheus(text);
+    // Series that come and go (pods, ids in labels) must not grow an iteration's rows without end.
+    const parsed = {
+      ...whole,
+      samples: whole.samples.filter((s) => {
+        if (seen.has(s.series)) return true;
+        if (seen.size >= MAX_SERIES_PER_TARGET_ITERATION) {
+          churned++;
+          return false;
+        }
+        seen.add(s.series);
+        return true;
+      }),
+    };
     dropped += parsed.dropped_series;
     bad += parsed.bad_lines;
     series.addParsed(parsed, sample.at_us);
@@ -185,6 +203,10 @@ export async function targetTelemetryRows(
   if (dropped > 0)
     notes.push(
       `${iterationPath}/telemetry/${target.target}: the cardinality guard dropped ${dropped} series over the iteration's scrapes`,
+    );
+  if (churned > 0)
+    notes.push(
+      `${iterationPath}/telemetry/${target.target}: ${churned} samples of series past the first ${MAX_SERIES_PER_TARGET_ITERATION} of the iteration were not kept`,
     );
   if (bad > 0) notes.push(`${iterationPath}/telemetry/${target.target}: ${bad} lines could not be read`);
   if (lastPath !== null) {
