@@ -478,6 +478,14 @@ test(
           ['sim-node-0', 'sim-node-0', 'sim-node-1', 'sim-node-1'],
         );
         for (const g of gpus) assert.match(String(g.gpu_uuid), /^GPU-[0-9a-f]{8}-/);
+        // The hardware dimension names the GPUs and hosts the exporter revealed.
+        const dim = await warehouse.all(
+          `SELECT h.gpu_uuids, h.hostnames FROM benchmark_run_fact r
+           JOIN hardware_topology_dim h USING (hardware_topology_id) WHERE r.run_id = $1`,
+          [result.runId],
+        );
+        assert.equal(dim[0]?.gpu_uuids, [...new Set(gpus.map((g) => String(g.gpu_uuid)))].sort().join(','));
+        assert.equal(dim[0]?.hostnames, 'sim-node-0,sim-node-1');
         const scopes = await warehouse.all(
           `SELECT scope, count(DISTINCT scope_id) AS n FROM telemetry_slice_fact
            WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY scope`,

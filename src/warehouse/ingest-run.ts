@@ -207,6 +207,9 @@ async function insertDimensions(
     client_cpu_model: env.host.cpu_model,
     client_cores: env.host.cores,
     client_memory_bytes: env.host.memory_bytes,
+    // Only where a GPU exporter said so, so a run without one keeps the dimension it had.
+    ...(revealed.gpu_uuids.size > 0 ? { gpu_uuids: oneOf(revealed.gpu_uuids) } : {}),
+    ...(revealed.hostnames.size > 0 ? { hostnames: oneOf(revealed.hostnames) } : {}),
   };
   const topology = jobTopology(job);
   const cluster = {

@@ -198,6 +198,15 @@ const V6: string[] = [
   'ALTER TABLE telemetry_slice_fact ADD COLUMN source_path VARCHAR',
 ];
 
+/**
+ * What a GPU exporter's labels reveal about the hardware (docs/telemetry.md): the GPUs' UUIDs
+ * and the hosts they are on, sorted and comma-separated. NULL where no GPU target was scraped.
+ */
+const V7: string[] = [
+  'ALTER TABLE hardware_topology_dim ADD COLUMN gpu_uuids VARCHAR',
+  'ALTER TABLE hardware_topology_dim ADD COLUMN hostnames VARCHAR',
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
@@ -209,6 +218,7 @@ export const MIGRATIONS: Migration[] = [
     description: 'telemetry by window and scope, with its family and raw scrape',
     statements: V6,
   },
+  { version: 7, description: 'the GPU UUIDs and hostnames a GPU exporter reveals', statements: V7 },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */
