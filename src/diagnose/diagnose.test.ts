@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executeRun } from '../engine/run.js';
 import { executeRunGroup } from '../engine/run-group.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import type { SimulatorOptions } from '../sim/options.js';
@@ -18,6 +17,7 @@ import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import { ingestRunFolder } from '../warehouse/ingest-run.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { diagnose } from './diagnose.js';
+import { DIAGNOSE_SIM, runAgainstSim } from './testing/sim-runs.js';
 import type { Diagnosis } from './diagnosis.js';
 import { diagnosisMarkdown, diagnosisText } from './render.js';
 
@@ -25,42 +25,19 @@ let tmp: string;
 let warehousePath: string;
 const folders = new Map<string, string>();
 
-const SIM: Partial<SimulatorOptions> = {
-  model: 'm',
-  ttftMs: 20,
-  ttftPerInputTokenMs: 0,
-  ttftJitterMs: 2,
-  itlMs: 4,
-  itlJitterMs: 1,
-  batchSlowdown: 0,
-  seed: 5,
-};
-
 /** One run against a simulator of its own, ingested; its run_id. */
 async function runAgainst(
   sim: Partial<SimulatorOptions>,
   concurrency: number[],
   maxRequests = 64,
 ): Promise<string> {
-  const server = await spawnSimulator({ ...SIM, ...sim });
-  try {
-    const job = jobFromCli({
-      url: server.url,
-      model: 'm',
-      name: 'diagnose',
-      scenarios: ['D(32,16)'],
-      concurrency,
-      maxRequests,
-      metricsIntervalSeconds: 0.2,
-      seed: 7,
-    });
-    const result = await executeRun({ job, jobFile: null, endpoint: resolveEndpoint(job), outRoot: tmp });
-    await Warehouse.using(warehousePath, {}, (w) => ingestRunFolder(w, result.dir));
-    folders.set(result.runId, result.dir);
-    return result.runId;
-  } finally {
-    await server.close();
-  }
+  const { runId, dir } = await runAgainstSim(
+    sim,
+    () => ({ concurrency, maxRequests, metricsIntervalSeconds: 0.2 }),
+    { outRoot: tmp, warehousePath },
+  );
+  folders.set(runId, dir);
+  return runId;
 }
 
 async function diagnosed(runId: string, baselineRunId?: string): Promise<Diagnosis> {
@@ -124,7 +101,7 @@ test('one run past its capacity: the saturation knee is found without a baseline
 
 test("run groups (2 repeats a side, below the gate's minimum): the pooled requests judge the queue, and the notes say so", async () => {
   const group = async (sim: Partial<SimulatorOptions>): Promise<string> => {
-    const server = await spawnSimulator({ ...SIM, ...sim });
+    const server = await spawnSimulator({ ...DIAGNOSE_SIM, ...sim });
     try {
       const job = jobFromCli({
         url: server.url,

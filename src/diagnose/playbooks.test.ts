@@ -11,29 +11,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executeRun } from '../engine/run.js';
-import { spawnSimulator } from '../sim/spawn.js';
 import type { SimulatorOptions } from '../sim/options.js';
-import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
-import { ingestRunFolder } from '../warehouse/ingest-run.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { diagnose } from './diagnose.js';
 import type { Diagnosis, PlaybookId } from './diagnosis.js';
 import { diagnosisText } from './render.js';
+import { runAgainstSim } from './testing/sim-runs.js';
 
 let tmp: string;
 let warehousePath: string;
-
-const SIM: Partial<SimulatorOptions> = {
-  model: 'm',
-  ttftMs: 20,
-  ttftPerInputTokenMs: 0,
-  ttftJitterMs: 2,
-  itlMs: 4,
-  itlJitterMs: 1,
-  batchSlowdown: 0,
-  seed: 5,
-};
 
 interface Load {
   concurrency?: number[];
@@ -43,32 +29,23 @@ interface Load {
 
 /** One run against a simulator of its own, scraping all four roles, ingested; its run_id. */
 async function runAgainst(sim: Partial<SimulatorOptions>, load: Load): Promise<string> {
-  const server = await spawnSimulator({ ...SIM, ...sim });
-  try {
-    const origin = new URL(server.url).origin;
-    const nodes = sim.nodes ?? 1;
-    const job = jobFromCli({
-      url: server.url,
-      model: 'm',
-      name: 'playbooks',
-      scenarios: ['D(32,16)'],
+  const nodes = sim.nodes ?? 1;
+  const { runId } = await runAgainstSim(
+    sim,
+    (origin) => ({
       ...(load.concurrency ? { concurrency: load.concurrency } : {}),
       ...(load.rates ? { rates: load.rates, arrival: 'constant' } : {}),
       maxRequests: load.maxRequests,
       metricsIntervalSeconds: 0.25,
-      seed: 7,
       telemetry: [
         `gpu=${origin}/sim/dcgm`,
         `cluster=${origin}/sim/cluster`,
         ...Array.from({ length: nodes }, (_, i) => `node=${origin}/sim/nodes/sim-node-${i}/node-exporter`),
       ],
-    });
-    const result = await executeRun({ job, jobFile: null, endpoint: resolveEndpoint(job), outRoot: tmp });
-    await Warehouse.using(warehousePath, {}, (w) => ingestRunFolder(w, result.dir));
-    return result.runId;
-  } finally {
-    await server.close();
-  }
+    }),
+    { outRoot: tmp, warehousePath },
+  );
+  return runId;
 }
 
 async function pair(
