@@ -19,7 +19,7 @@ import { ingestRunFolder } from '../warehouse/ingest-run.js';
 import { iterationTelemetry, parsePrometheusText, ScrapeSeries } from '../warehouse/prometheus-text.js';
 import { Warehouse } from '../warehouse/warehouse.js';
 import { readScrapeFile, type ScrapeIndex } from './scrape-files.js';
-import { fetchBounded, IterationScraper, scrapeIntervalMs } from './scraper.js';
+import { fetchBounded, IterationScraper, MAX_COUNTED_BYTES, scrapeIntervalMs } from './scraper.js';
 
 const CAPACITY = 8;
 const CONCURRENCY = 16;
@@ -288,6 +288,37 @@ test('a slow /metrics skips ticks instead of queueing scrapes, and the timer nev
     );
   } finally {
     await close(slow.server);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('series are counted for the index only in bodies up to 1 MiB: a bigger one is kept whole, not parsed on the loop', async () => {
+  const series = 80_000;
+  const bigBody = `# TYPE g gauge\n${Array.from({ length: series }, (_, i) => `g{i="${i}"} ${i}`).join('\n')}\n`;
+  let big = false;
+  const server = await listen((_req, res) => {
+    res.end(big ? bigBody : '# TYPE g gauge\ng 1\n');
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-scraper-'));
+  try {
+    assert.ok(bigBody.length > MAX_COUNTED_BYTES);
+    const folder = await RunFolder.create(dir);
+    const scraper = await IterationScraper.start({
+      url: server.url,
+      headers: {},
+      folder,
+      dir: 'iterations/000',
+      anchor: takeAnchor(),
+      intervalMs: 60_000,
+    });
+    big = true;
+    const index = await scraper.stop(null);
+    assert.equal(index.scrapes[0]?.series, 1, 'the small start scrape is counted');
+    assert.equal(index.scrapes[1]?.ok, true);
+    assert.equal(index.scrapes[1]?.series, undefined, 'the big end scrape is not');
+    assert.ok((index.scrapes[1]?.body_bytes ?? 0) > MAX_COUNTED_BYTES);
+  } finally {
+    await close(server.server);
     await rm(dir, { recursive: true, force: true });
   }
 });

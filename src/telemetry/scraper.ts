@@ -32,6 +32,8 @@ export const DEFAULT_SCRAPE_INTERVAL_MS = 2_000;
 /** The first gap, and the shortest a plan's time limit can shrink the interval to. */
 export const MIN_INTERVAL_MS = 250;
 export const SCRAPE_TIMEOUT_MS = 3_000;
+/** Bodies up to this size get their series counted in index.json (about 1 ms of parsing per 100 KiB). */
+export const MAX_COUNTED_BYTES = 1024 * 1024;
 
 export type BoundedFetch =
   { ok: true; text: string; bytes: number } | { ok: false; reason: string; bytes: number };
@@ -166,8 +168,9 @@ export class IterationScraper {
     });
     const done_at_us = nowUs();
     let reason = result.ok ? undefined : result.reason;
-    // Counted once here (the guard's drops are recorded where the evidence is), after the body is whole.
-    const parsed = result.ok ? parsePrometheus(result.text) : null;
+    // Counted here for the index only where that is cheap: this runs on the load's event loop,
+    // and a body of many MiB would stall the requests in flight (ingest counts every scrape anyway).
+    const parsed = result.ok && result.text.length <= MAX_COUNTED_BYTES ? parsePrometheus(result.text) : null;
     try {
       await this.options.folder.writeGzipText(
         `${this.targetDir}/${file}`,
