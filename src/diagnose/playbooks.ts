@@ -482,7 +482,9 @@ const clientLimited: Playbook = {
     for (const p of run.points) {
       // Compared: only where something changed, which the client may then explain.
       if (run.compare && !worse(p)) continue;
-      const flagged = p.current.event_loop_flag && !(p.baseline?.event_loop_flag ?? false);
+      // The event-loop flag (p99 past 2 ms) explains a change; alone, in one run, it is the
+      // run's own warning (its first iteration warms the JIT), already in its summary table.
+      const flagged = run.compare && p.current.event_loop_flag && !(p.baseline?.event_loop_flag ?? false);
       const queue = p.diagnosis.decomposition.current.client_queue_ms;
       const queueBase = p.diagnosis.decomposition.baseline?.client_queue_ms ?? null;
       const queued =
