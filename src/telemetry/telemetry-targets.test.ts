@@ -109,6 +109,20 @@ async function startExporters(
   };
 }
 
+async function stopExporters(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Distinct windows per (iteration, target) of a run's windowed rows. */
+function windowsPerTarget(warehouse: Warehouse, runId: string): ReturnType<Warehouse['all']> {
+  return warehouse.all(
+    `SELECT iteration, target, count(DISTINCT window_end_us) AS n FROM telemetry_slice_fact
+     WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY ALL`,
+    [runId],
+  );
+}
+
 test(
   'server, GPU and node targets fill telemetry_slice_fact by window and scope, each row walking back to its raw scrape',
   { timeout: 120_000 },
@@ -213,11 +227,7 @@ test(
         await ingestRunFolder(warehouse, result.dir);
         const runId = result.runId;
         // Several windows per iteration for every target.
-        const windows = await warehouse.all(
-          `SELECT iteration, target, count(DISTINCT window_end_us) AS n FROM telemetry_slice_fact
-           WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY ALL`,
-          [runId],
-        );
+        const windows = await windowsPerTarget(warehouse, runId);
         assert.equal(windows.length, 10, show(windows));
         for (const w of windows) assert.ok(Number(w.n) >= 3, `windows: ${show(w)}`);
 
@@ -336,8 +346,7 @@ test(
       }
     } finally {
       await sim.close();
-      exporters.server.closeAllConnections();
-      await new Promise<void>((resolve) => exporters.server.close(() => resolve()));
+      await stopExporters(exporters.server);
       await rm(outRoot, { recursive: true, force: true });
     }
   },
@@ -416,8 +425,7 @@ test(
       }
     } finally {
       await sim.close();
-      exporters.server.closeAllConnections();
-      await new Promise<void>((resolve) => exporters.server.close(() => resolve()));
+      await stopExporters(exporters.server);
       await rm(outRoot, { recursive: true, force: true });
     }
   },
@@ -459,11 +467,7 @@ test(
       const warehouse = await Warehouse.open(join(outRoot, 'w.duckdb'));
       try {
         await ingestRunFolder(warehouse, result.dir);
-        const windows = await warehouse.all(
-          `SELECT iteration, target, count(DISTINCT window_end_us) AS n FROM telemetry_slice_fact
-           WHERE run_id = $1 AND scope <> 'iteration' GROUP BY ALL ORDER BY ALL`,
-          [result.runId],
-        );
+        const windows = await windowsPerTarget(warehouse, result.runId);
         // 2 iterations × 6 targets (the server's own /metrics included), several windows each.
         assert.equal(windows.length, 12, show(windows));
         for (const w of windows) assert.ok(Number(w.n) >= 3, `windows: ${show(w)}`);
