@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { nowUs } from '../base/clock.js';
 import { Coordinator } from './coordinator.js';
 import { CoordinatorClient } from './shard-client.js';
-import { FolderShipper } from './shard-shipper.js';
+import { FolderShipper, sealsLast } from './shard-shipper.js';
 import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
 
 function jobFor(index: number): ShardJobAnswer {
@@ -249,6 +249,38 @@ test('a worker on another file system ships its shard folder: new and changed fi
     await coordinator.close();
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test('a shipped folder sends every seal after what it seals, the run digest last (the coordinator verifies shards mid-run)', () => {
+  // readdir's order: the seal first. A merge that verified the coordinator's copy between the
+  // seal and summary.json found a sealed shard with summary.json missing (a flaky k8s run).
+  const dir = join('w', '001');
+  const listed = [
+    'manifest.json',
+    'manifest.sha256',
+    'run.json',
+    'summary.json',
+    join('iterations', '000', 'manifest.json'),
+    join('iterations', '000', 'requests.jsonl'),
+    join('iterations', '000', 'telemetry', 'server', 'index.json'),
+  ].map((rel) => join(dir, rel));
+  assert.deepEqual(
+    sealsLast(dir, listed).map((p) =>
+      p
+        .slice(dir.length + 1)
+        .split(/[\\/]/)
+        .join('/'),
+    ),
+    [
+      'run.json',
+      'summary.json',
+      'iterations/000/requests.jsonl',
+      'iterations/000/telemetry/server/index.json',
+      'iterations/000/manifest.json',
+      'manifest.json',
+      'manifest.sha256',
+    ],
+  );
 });
 
 test('a coordinator whose workers share its file system takes no files', async () => {

@@ -10,6 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { request } from 'undici';
 import { ExitCode, InfermarkError } from '../base/errors.js';
+import { MANIFEST_DIGEST_FILE, MANIFEST_FILE } from '../evidence/manifest.js';
 import { SHIPPED_FILES_LIMIT } from './shard-protocol.js';
 
 /** A file's whole transfer; long enough for a large records file on a slow link. */
@@ -39,7 +40,7 @@ export class FolderShipper {
   private chain: Promise<number> = Promise.resolve(0);
 
   private async syncNow(): Promise<number> {
-    const files = await listFiles(this.dir);
+    const files = sealsLast(this.dir, await listFiles(this.dir));
     let shipped = 0;
     for (const path of files) {
       const info = await stat(path).catch(() => null);
@@ -80,6 +81,25 @@ export class FolderShipper {
       );
     }
   }
+}
+
+/**
+ * The files in the order they may arrive: the coordinator verifies shard folders while
+ * others still ship (an iteration's merge), so a seal must never arrive before what it
+ * seals. Everything else first, then the manifests, deepest first, then the run's digest.
+ */
+export function sealsLast(dir: string, files: string[]): string[] {
+  const rank = (path: string): number => {
+    const rel = relative(dir, path).split(sep);
+    const name = rel.at(-1);
+    if (name === MANIFEST_DIGEST_FILE) return 2_000_000;
+    if (name === MANIFEST_FILE) return 1_000_000 - rel.length;
+    return 0;
+  };
+  return files
+    .map((path, at) => ({ path, at, rank: rank(path) }))
+    .sort((a, b) => a.rank - b.rank || a.at - b.at)
+    .map((f) => f.path);
 }
 
 /** Every file under `dir`, bounded in count (a runaway folder is refused, not walked forever). */
