@@ -151,4 +151,33 @@ export interface IterationSummary {
   flags: IterationFlags;
   /** Human-readable notes for the flags and anything unusual. */
   warnings: string[];
+  /**
+   * Prefix caching as the records tell it: completed measured requests by the server's cache
+   * state (`hit`: some prompt tokens cached; `miss`: none; `unknown`: the server did not say),
+   * with their TTFT. Absent when no request carried a prefix group or cached-token count.
+   */
+  prefix_cache?: PrefixCacheSummary;
+  /** Multi-turn: each turn index's figures, turn 0 first. Absent outside multi-turn workloads. */
+  per_turn?: TurnSummary[];
+  /** Multi-turn: conversations started, finished whole, and cut (a turn failed or the iteration ended). */
+  conversations?: { started: number; completed: number; cut: number };
+}
+
+export type CacheState = 'hit' | 'miss' | 'unknown';
+
+export interface PrefixCacheSummary {
+  /** Σ cached_tokens over Σ input_tokens of completed measured requests that report them; null when none do. */
+  token_hit_rate: number | null;
+  cached_tokens_total: number;
+  by_state: { state: CacheState; requests: number; ttft_ms: Distribution }[];
+}
+
+export interface TurnSummary {
+  turn_index: number;
+  /** Completed measured requests of this turn. */
+  completed: number;
+  errored: number;
+  ttft_ms: Distribution;
+  e2e_latency_ms: Distribution;
+  input_tokens: Distribution;
 }

@@ -75,6 +75,20 @@ export interface RequestRecord {
   retries: number;
   /** The first try's failure when retried (short, redacted like error_message), else null. */
   first_error: string | null;
+  /**
+   * The shared prefix the prompt began with (spec.sharedPrefix: group g of G; a trace's first
+   * hash_id), or null when the workload shares none. Records of older runs lack it: read as null.
+   */
+  prefix_group?: number | null;
+  /**
+   * Prompt tokens the server said it served from its prefix cache
+   * (`usage.prompt_tokens_details.cached_tokens`, Cohere's `cached_tokens`), or null when it did not say.
+   */
+  cached_tokens?: number | null;
+  /** A multi-turn request's conversation (`<iteration>-<conversation index>`), or null. */
+  conversation_id?: string | null;
+  /** Its turn in the conversation, from 0; null outside multi-turn workloads. */
+  turn_index?: number | null;
 }
 
 /** A record with every stamp empty, for the backend to fill. */
@@ -116,5 +130,9 @@ export function emptyRecord(
     connect_us: 0,
     retries: 0,
     first_error: null,
+    prefix_group: null,
+    cached_tokens: null,
+    conversation_id: null,
+    turn_index: null,
   };
 }

@@ -58,6 +58,11 @@ export const MAX_GPU_COUNT = 65_536;
 export const MAX_BURSTINESS = 1_000_000;
 /** Deployment cost per hour, USD. */
 export const MAX_COST_PER_HOUR_USD = 1_000_000;
+/** spec.sharedPrefix: tokens of one shared prefix, and distinct prefixes rotating. */
+export const MAX_SHARED_PREFIX_TOKENS = 1_000_000;
+export const MAX_PREFIX_GROUPS = 100_000;
+/** spec.multiTurn: turns of one conversation. */
+export const MAX_TURNS = 1_000;
 
 /** The longest piece of a refused value quoted in a message. */
 export const MAX_QUOTED_CHARS = 60;

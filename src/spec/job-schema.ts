@@ -236,6 +236,44 @@ const jobSpec = z.strictObject({
   intent: z.enum(['exploratory', 'claim']).default('exploratory'),
   /** What the deployment under test costs per hour (USD): gives cost per request and per million tokens. */
   costPerHourUsd: z.number().positive().max(limit.MAX_COST_PER_HOUR_USD).optional(),
+  /**
+   * Cost from a GPU price (docs/cost.md): `gpuHourUsd` × serviceMetadata.gpuCount, or the
+   * price of serviceMetadata.gpuType in `priceTable` (a YAML/JSON file of $ per GPU-hour).
+   * costPerHourUsd, when given, wins.
+   */
+  cost: z
+    .strictObject({
+      gpuHourUsd: z.number().positive().max(limit.MAX_COST_PER_HOUR_USD).optional(),
+      priceTable: filePath.optional(),
+    })
+    .optional(),
+  /**
+   * A prefix shared by requests (docs/prefix-caching.md), as vLLM's `--random-prefix-len`: every
+   * prompt begins with one of `groups` distinct prefixes of `tokens` tokens (request i takes
+   * group i mod groups), followed by the scenario's own input tokens.
+   */
+  sharedPrefix: z
+    .strictObject({
+      tokens: positiveInt.max(limit.MAX_SHARED_PREFIX_TOKENS),
+      groups: positiveInt.max(limit.MAX_PREFIX_GROUPS).default(1),
+    })
+    .optional(),
+  /**
+   * Multi-turn conversations (docs/multi-turn.md): each request carries the conversation so
+   * far. Concurrency counts conversations in flight, request rates count new conversations,
+   * and maxRequestsPerIteration counts conversations. A synthetic scenario gives every user
+   * turn its lengths and needs `turns`; a dataset's conversations bring their own turns (at
+   * most `turns` of them when given).
+   */
+  multiTurn: z
+    .strictObject({
+      turns: positiveInt.max(limit.MAX_TURNS).optional(),
+      /** Pause between the answer to one turn and the next turn of the same conversation. */
+      thinkTimeSeconds: z.number().min(0).max(3600).default(0),
+      /** Assistant turns of the history: what the server answered, or the dataset's replies. */
+      assistantTurns: z.enum(['server', 'dataset']).default('server'),
+    })
+    .optional(),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
   datasetFile: filePath.optional(),
   /**

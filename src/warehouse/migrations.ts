@@ -207,6 +207,20 @@ const V7: string[] = [
   'ALTER TABLE hardware_topology_dim ADD COLUMN hostnames VARCHAR',
 ];
 
+/**
+ * The workloads people serve (issue 19): each request's shared-prefix group and the prompt
+ * tokens the server served from its cache, its conversation and turn; each point's cost per
+ * million input tokens and the GPU price it was taken from. NULL where a run did not say.
+ */
+const V8: string[] = [
+  'ALTER TABLE request_fact ADD COLUMN prefix_group INTEGER',
+  'ALTER TABLE request_fact ADD COLUMN cached_tokens INTEGER',
+  'ALTER TABLE request_fact ADD COLUMN conversation_id VARCHAR',
+  'ALTER TABLE request_fact ADD COLUMN turn_index INTEGER',
+  'ALTER TABLE serving_outcome_fact ADD COLUMN cost_per_million_input_tokens_usd DOUBLE',
+  'ALTER TABLE serving_outcome_fact ADD COLUMN prefix_cache_hit_rate DOUBLE',
+];
+
 export const MIGRATIONS: Migration[] = [
   { version: 1, description: 'canonical tables', statements: V1 },
   { version: 2, description: 'request connection wait, connect time and retries', statements: V2 },
@@ -219,6 +233,11 @@ export const MIGRATIONS: Migration[] = [
     statements: V6,
   },
   { version: 7, description: 'the GPU UUIDs and hostnames a GPU exporter reveals', statements: V7 },
+  {
+    version: 8,
+    description: 'prefix groups, cached tokens, conversations and turns; cost per million input tokens',
+    statements: V8,
+  },
 ];
 
 /** The canonical tables (exported, compared, documented), in dependency order. */

@@ -15,6 +15,12 @@ export interface ChatContentPart {
   image_url?: { url: string };
 }
 
+/** One message of a chat history (multi-turn: every earlier turn, in order). */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 export interface WorkItem {
   /** Position in the iteration's item stream. */
   index: number;
@@ -32,6 +38,18 @@ export interface WorkItem {
   max_tokens: number;
   /** For trace replay: offset of the arrival from the iteration start, in microseconds. */
   arrival_offset_us?: number;
+  /**
+   * The shared prefix `prompt` begins with (spec.sharedPrefix, or a trace's first hash_id);
+   * absent when the workload shares none. Copied into the record's `prefix_group`.
+   */
+  prefix_group?: number;
+  /**
+   * Multi-turn: the conversation so far, sent before `prompt` (the turn's user message), in
+   * order. `input_tokens` counts the whole history plus `prompt`.
+   */
+  history?: ChatMessage[];
+  /** Multi-turn: which conversation and turn this item is (copied into the record). */
+  conversation?: { id: string; turn: number };
 }
 
 /** A source of work items for one iteration; `itemAt` is deterministic for (seed, spec, index). */
