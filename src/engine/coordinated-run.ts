@@ -243,7 +243,11 @@ async function coordinateIterations(
       clearInterval(view);
     }
     if (lost()) break;
-    const merged = await mergeIterationFromShards(run.dir, index, { slos: inputs.job.parsed.slos });
+    // During the run: a shard that has ended may be sealing (or shipping) its run right now.
+    const merged = await mergeIterationFromShards(run.dir, index, {
+      slos: inputs.job.parsed.slos,
+      during: true,
+    });
     events.onIterationEnd?.(plan, merged.summary);
     const dones = coordinator.live().map((s) => s.done.get(index));
     if (dones.some((d) => d?.fail_fast || d?.ended_by === 'interrupted')) break;

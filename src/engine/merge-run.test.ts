@@ -314,6 +314,26 @@ test('altering one byte of a shard`s records makes verify name that file, and a 
   });
 });
 
+test('a shard caught mid-seal (its manifest there, its digest not yet): an iteration merge during the run takes it, the final merge refuses it', async () => {
+  const dir = await copyOfSplit('mid-seal');
+  // What the coordinator sees between a shipped manifest.json and its manifest.sha256 (or
+  // a local worker between writing the two): the k8s workers run failed on it now and then.
+  await rm(join(dir, 'shards', '002', 'manifest.sha256'));
+  const merged = await mergeIterationFromShards(dir, 0, { during: true });
+  assert.equal(merged.lost.length, 0);
+  assert.equal(merged.summary.requests.total, whole.summaries[0]!.requests.total);
+  await assert.rejects(mergeIterationFromShards(dir, 0), /shards\/002\/manifest\.sha256: missing/);
+  // An altered iteration is refused during the run too.
+  const records = join(dir, 'shards', '001', 'iterations', '000', 'requests.jsonl');
+  const bytes = await readFile(records);
+  bytes[bytes.indexOf('"status":"ok"') + '"status":"'.length] = 'O'.charCodeAt(0);
+  await writeFile(records, bytes);
+  await assert.rejects(
+    mergeIterationFromShards(dir, 0, { during: true }),
+    /shards\/001\/iterations\/000\/requests\.jsonl/,
+  );
+});
+
 test('a worker killed mid-iteration: the iteration is incomplete, names the shard, keeps every whole record', async () => {
   const dir = await copyOfSplit('killed');
   const shard = join(dir, 'shards', '001');

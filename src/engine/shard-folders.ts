@@ -90,6 +90,12 @@ export interface WorkloadFile {
 export interface ReadShardsOptions {
   /** Shards the coordinator knows to be lost, with why: one with no folder or run.json is then merged as lost. */
   lostReasons?: ReadonlyMap<number, string>;
+  /**
+   * The run is still going (the coordinator's merge of one iteration): a shard that has
+   * finished may be sealing its run, or shipping its seal, at this very moment, so only its
+   * iterations must verify; its run-level files are checked by the merge at the end.
+   */
+  during?: boolean;
 }
 
 /** A merge refused: what is wrong, naming the folder; exit 2 (the folder, not the tool, is at fault). */
@@ -112,7 +118,8 @@ export async function readShardFolders(dir: string, options: ReadShardsOptions =
   if (strange.length > 0)
     throw mergeRefused(dir, `${SHARDS_DIR}/${strange[0]}: not a shard folder name (expected 000, 001, ...)`);
   const folders: ShardFolder[] = [];
-  for (const name of names.sort()) folders.push(await readShardFolder(dir, Number(name)));
+  for (const name of names.sort())
+    folders.push(await readShardFolder(dir, Number(name), options.during ?? false));
   const present = folders.filter((f): f is ShardFolder & { run: ShardRunJson } => f.run !== null);
   if (present.length === 0) throw mergeRefused(dir, `no shard folder under ${SHARDS_DIR}/ holds a run.json`);
   const first = present[0]!;
@@ -180,7 +187,7 @@ function emptyShard(dir: string, index: number): ShardFolder {
   };
 }
 
-async function readShardFolder(dir: string, index: number): Promise<ShardFolder> {
+async function readShardFolder(dir: string, index: number, during: boolean): Promise<ShardFolder> {
   const folder = emptyShard(dir, index);
   const run = await readJson<ShardRunJson>(join(folder.dir, 'run.json'));
   if (run === null) return folder;
@@ -201,8 +208,11 @@ async function readShardFolder(dir: string, index: number): Promise<ShardFolder>
   // A shard changed after it was sealed (or a cut one whose whole lines were altered) must
   // not be laundered into a new seal: the merge takes only what still matches its evidence.
   const integrity = await verifyRunFolder(folder.dir);
-  if (integrity.status === 'corrupt') {
-    const first = integrity.problems[0];
+  const problems = during
+    ? integrity.problems.filter((p) => p.path.startsWith('iterations/'))
+    : integrity.problems;
+  if (integrity.status === 'corrupt' && problems.length > 0) {
+    const first = problems[0];
     throw mergeRefused(
       dir,
       `${folder.relativeDir} does not verify${first ? ` (${folder.relativeDir}/${first.path}: ${first.problem})` : ''}`,
