@@ -64,7 +64,8 @@ async function runTheShard(
   signal: AbortSignal,
 ): Promise<number> {
   const client = new CoordinatorClient(coordinator, index, token);
-  const answer = await client.job();
+  // A shard pod may start before its coordinator's pod listens: it waits for it (bounded).
+  const answer = await client.job({ signal });
   const validated = validateJob(answer.job);
   if (!validated.ok) {
     // A worker of another version than its coordinator reads the job differently: said plainly.

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { nowUs } from '../base/clock.js';
@@ -185,12 +186,45 @@ test('a worker speaks only for its own shard, and one shard has one worker', asy
   }
 });
 
+test('a worker started before its coordinator listens waits for it (a shard pod before the coordinator pod), within its patience', async () => {
+  // A port that was free a moment ago: nothing listens there when the worker first asks.
+  const probe = await Coordinator.start({ of: 1, jobFor });
+  const port = Number(new URL(probe.url).port);
+  await probe.close();
+  const client = new CoordinatorClient(`http://127.0.0.1:${port}`, 0, 'unused');
+  const startedMs = Date.now();
+  let coordinator: Coordinator | null = null;
+  const late = delay(700).then(
+    async () => (coordinator = await Coordinator.start({ of: 1, jobFor }, '127.0.0.1', port)),
+  );
+  try {
+    // The token is checked once it listens: a 401 is an answer, so the waiting ends with it.
+    await assert.rejects(client.job({ patienceMs: 30_000 }), /HTTP 401/);
+    assert.ok(Date.now() - startedMs >= 600, 'it waited for the coordinator');
+    await late;
+    const answer = await new CoordinatorClient(`http://127.0.0.1:${port}`, 0, coordinator!.tokenFor(0)).job({
+      patienceMs: 0,
+    });
+    assert.equal(answer.run_id, 'run-1');
+  } finally {
+    await late;
+    await coordinator!.close();
+  }
+  // Not listening past its patience: it gives up, saying where it tried.
+  const gone = await Coordinator.start({ of: 1, jobFor });
+  await gone.close();
+  const refused = new CoordinatorClient(gone.url, 0, 'unused');
+  const askedMs = Date.now();
+  await assert.rejects(refused.job({ patienceMs: 500 }), /ECONNREFUSED/);
+  assert.ok(Date.now() - askedMs < 5_000);
+});
+
 test("a worker's client gives up on a coordinator that does not answer, naming it", async () => {
   const coordinator = await Coordinator.start({ of: 1, jobFor });
   const url = coordinator.url;
   await coordinator.close();
   const client = new CoordinatorClient(url, 0, 'token');
-  await assert.rejects(client.job(), (error: Error) => {
+  await assert.rejects(client.job({ patienceMs: 0 }), (error: Error) => {
     assert.match(
       error.message,
       /shard 0: the coordinator at http:\/\/127\.0\.0\.1:\d+ \(GET \/v1\/shards\/0\/job\)/,

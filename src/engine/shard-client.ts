@@ -5,6 +5,7 @@
  * coordinator that hangs or babbles ends the shard with a clear error, not a hang.
  */
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import type { ZodType } from 'zod';
 import { nowUs } from '../base/clock.js';
@@ -27,6 +28,16 @@ const CLOCK_ROUNDS = 16;
 /** A short message's whole exchange. */
 const MESSAGE_DEADLINE_MS = 15_000;
 const ANSWER_LIMIT_BYTES = 64 * 1024;
+/**
+ * How long a worker keeps trying to reach a coordinator that is not listening yet: a shard
+ * pod may start before the coordinator's pod does (the coordinator waits as long for its
+ * shard pods, external-workers.ts). Only failures to connect are retried.
+ */
+export const COORDINATOR_CONNECT_PATIENCE_MS = 10 * 60_000;
+const CONNECT_RETRY_FIRST_MS = 200;
+const CONNECT_RETRY_MAX_MS = 5_000;
+/** Errors that say nothing is listening (yet) at the coordinator's address, or its name is not resolvable yet. */
+const NOT_LISTENING_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET']);
 
 export class CoordinatorClient {
   private progressInFlight = false;
@@ -43,11 +54,22 @@ export class CoordinatorClient {
     this.shipper = new FolderShipper(this.url, this.index, this.token, dir);
   }
 
-  async job(): Promise<ShardJobAnswer> {
-    return this.call('GET', `/v1/shards/${this.index}/job`, undefined, shardJobAnswer, {
-      deadlineMs: MESSAGE_DEADLINE_MS,
-      maxBytes: JOB_ANSWER_LIMIT_BYTES,
-    });
+  /** The shard's job; waits (retrying) up to `patienceMs` for a coordinator that is not listening yet. */
+  async job(options: { patienceMs?: number; signal?: AbortSignal } = {}): Promise<ShardJobAnswer> {
+    const { patienceMs = COORDINATOR_CONNECT_PATIENCE_MS, signal } = options;
+    const giveUpAt = Date.now() + patienceMs;
+    for (let waitMs = CONNECT_RETRY_FIRST_MS; ; waitMs = Math.min(CONNECT_RETRY_MAX_MS, waitMs * 2)) {
+      try {
+        return await this.call('GET', `/v1/shards/${this.index}/job`, undefined, shardJobAnswer, {
+          deadlineMs: MESSAGE_DEADLINE_MS,
+          maxBytes: JOB_ANSWER_LIMIT_BYTES,
+        });
+      } catch (error) {
+        if (!notListening(error) || signal?.aborted || Date.now() + waitMs > giveUpAt) throw error;
+        await delay(waitMs, undefined, signal ? { signal } : {}).catch(() => undefined);
+        if (signal?.aborted) throw error;
+      }
+    }
   }
 
   /** This process's clock minus the coordinator's, from the least delayed of several round trips. */
@@ -197,4 +219,13 @@ export class CoordinatorClient {
       limits.signal?.removeEventListener('abort', cancel);
     }
   }
+}
+
+/** True when `error` (or a cause of it) says nothing listens at the address yet. */
+function notListening(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_LISTENING_CODES.has(code)) return true;
+  }
+  return false;
 }
