@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import type { RequestRecord } from '../metrics/record.js';
+import { planExport } from '../slo/export-plan.js';
 import { quantileInterval } from '../slo/quantile-ci.js';
+import { parseSlo } from '../spec/slo.js';
 import { promtool } from '../slo/testing/promtool.js';
 import {
   assertNoStack,
@@ -174,6 +176,65 @@ test('export: from an SLO file and from a run, the rules pass promtool and the d
       assert.ok(board.panels.length > 0, name);
     }
   }
+});
+
+test('export --buckets: boundaries a deployment set itself decide the SLI bucket', async () => {
+  const sloFile = join(tmp(), 'bucket-slos.yaml');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(sloFile, 'spec:\n  slos: ["p99_ttft_ms<=250"]\n');
+  const out = join(tmp(), 'exp-buckets');
+  const result = await cli([
+    'slo',
+    'export',
+    sloFile,
+    '--model',
+    'm',
+    '--out',
+    out,
+    '--buckets',
+    'ttft=0.2,0.3',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /SLI from vllm:time_to_first_token_seconds_bucket\{le≤0\.2\}/);
+  assert.match(result.stdout, /a threshold of 300 ms would be measured exactly/);
+});
+
+test("the SLI's bucket matcher selects a real bucket of the simulator's vLLM metrics, which counts at least the requests the client saw within it", async () => {
+  const { folder: dir } = await run();
+  const parsed = parseSlo('p99_ttft_ms<=250');
+  assert.ok(parsed.ok);
+  const target = planExport([parsed.slo], { engine: 'vllm', model: 'm' }).targets[0];
+  assert.ok(target);
+  const response = await fetch(`${sim().url}/metrics`);
+  const exposition = await response.text();
+  // le=~"0\\.25" in PromQL: the regex 0\.25, anchored as Prometheus anchors it.
+  const pattern = /le=~"(.*)"$/.exec(target.le_matcher)?.[1]?.replaceAll('\\\\', '\\') ?? '';
+  const le = new RegExp(`^(?:${pattern})$`);
+  const value = (line: string): number => Number(line.slice(line.lastIndexOf(' ') + 1));
+  const buckets = exposition
+    .split('\n')
+    .filter((line) => line.startsWith(`${target.histogram.name}_bucket{`) && line.includes('model_name="m"'))
+    .filter((line) => le.test(/le="([^"]*)"/.exec(line)?.[1] ?? ''));
+  assert.equal(buckets.length, 1, `one bucket matches ${target.le_matcher}:\n${exposition.slice(0, 2000)}`);
+  const count = exposition
+    .split('\n')
+    .find((line) => line.startsWith(`${target.histogram.name}_count{model_name="m"}`));
+  assert.ok(count && value(count) > 0, 'the count series exists');
+  // The server's TTFT starts when it has the request, the client's before it sends it.
+  const records: RequestRecord[] = [];
+  for (const iteration of ['000', '001']) {
+    records.push(
+      ...((await jsonLines(join(dir, 'iterations', iteration, 'requests.jsonl'))) as RequestRecord[]),
+    );
+  }
+  const clientWithin = records.filter(
+    (r) =>
+      r.status === 'ok' &&
+      r.first_token_at_us !== null &&
+      r.first_token_at_us - r.sent_at_us <= target.le_s * 1e6,
+  ).length;
+  assert.ok(clientWithin > 0);
+  assert.ok(value(buckets[0] as string) >= clientWithin, `server ${buckets[0]} vs client ${clientWithin}`);
 });
 
 test('bad input exits 2 naming the flag or file, without a stack trace', async () => {
