@@ -167,6 +167,16 @@ test('export: from an SLO file and from a run, the rules pass promtool and the d
     ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /wrote .*rules\.yaml/);
+    if (source === sloFile) {
+      assert.match(
+        result.stdout,
+        /p99_ttft_ms<=250: objective 99%, SLI from vllm:time_to_first_token_seconds_bucket\{le≤0\.25\}/,
+      );
+    } else {
+      // Proposed for vLLM: each threshold rounded up to one of its boundaries, so the SLIs are exact.
+      assert.doesNotMatch(result.stdout, /not a bucket boundary/);
+      assert.match(result.stdout, /^p99_ttft_ms<=\d+: objective 99%/m);
+    }
     const check = promtool(['check', 'rules', 'rules.yaml'], out);
     assert.equal(check.code, 0, check.output);
     for (const name of ['executive', 'on-call', 'debug']) {

@@ -9,12 +9,17 @@ import { stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../base/errors.js';
 import { collect } from './run-flags.js';
-import type { Proposal } from '../slo/propose.js';
+import type { Proposal, ProposeOptions } from '../slo/propose.js';
 import type { ProposeMetricName } from '../slo/points.js';
 import type { Engine, ExportMetric } from '../slo/engine-metrics.js';
 import type { Slo } from '../spec/slo-types.js';
 
 interface ProposeFlags {
+  snap?: string;
+  /** Snap only the metrics the engine has a histogram of (export from a run). */
+  snapLenient?: boolean;
+  /** Bucket boundaries (s) the deployment set itself, for the snap (export's --buckets). */
+  snapBuckets?: Partial<Record<ExportMetric, number[]>>;
   load?: string;
   scenario?: string;
   percentile: string;
@@ -82,6 +87,10 @@ export function registerSloCommands(program: Command): void {
       )
       .argument('<run>', 'the run folder, or a run_id (or unique prefix) in the warehouse'),
   )
+    .option(
+      '--snap <engine>',
+      "round each threshold up to that engine's histogram bucket boundary (vllm, sglang, tgi)",
+    )
     .option('--json', 'print the proposal as JSON')
     .option('-o, --out <file>', 'the SLO file to write (its slos lines go into spec.slos)', 'slos.yaml')
     .action(async (run: string, flags: ProposeFlags) => {
@@ -127,7 +136,7 @@ async function propose(
   const load = flags.load === undefined ? undefined : Number(flags.load.replace(/\s*(rps|req\/s)$/i, ''));
   if (load !== undefined && !(Number.isFinite(load) && load > 0))
     bad('--load', flags.load, 'expected a concurrency or a rate (a positive number)');
-  const options = {
+  const options: ProposeOptions = {
     ...(flags.scenario === undefined ? {} : { scenario: flags.scenario }),
     ...(load === undefined ? {} : { load }),
     percentile: parsePercentile(flags.percentile),
@@ -136,6 +145,14 @@ async function propose(
     level: parseShare('--confidence', flags.confidence),
   };
   if (!(options.level < 1)) bad('--confidence', flags.confidence, 'expected a share below 100%, such as 95%');
+  if (flags.snap !== undefined) {
+    options.snap = await snapBoundaries(
+      flags.snap,
+      metrics as ProposeMetricName[],
+      flags.snapLenient === true,
+      flags.snapBuckets ?? {},
+    );
+  }
   const { reportSubject } = await import('./report-subject.js');
   const subject = await reportSubject(run, '<run>');
   const { proposeSlos } = await import('../slo/propose.js');
@@ -153,6 +170,30 @@ async function propose(
     result = { proposal: proposeSlos(poolIterations(await warehouseIterations(w, runId)), options), runId };
   });
   return result as { proposal: Proposal; runId: string };
+}
+
+/** The default bucket boundaries (ms) of `engine`'s histogram for each metric, for --snap. */
+async function snapBoundaries(
+  engine: string,
+  metrics: readonly ProposeMetricName[],
+  lenient: boolean,
+  buckets: Partial<Record<ExportMetric, number[]>>,
+): Promise<{ engine: string; boundaries_ms: Partial<Record<ProposeMetricName, number[]>> }> {
+  const { ENGINES, engineHistogram } = await import('../slo/engine-metrics.js');
+  const { PROPOSE_METRICS } = await import('../slo/points.js');
+  if (!(ENGINES as readonly string[]).includes(engine))
+    bad('--snap', engine, `expected one of ${ENGINES.join(', ')}`);
+  const boundaries_ms: Partial<Record<ProposeMetricName, number[]>> = {};
+  for (const metric of metrics) {
+    const field = PROPOSE_METRICS[metric];
+    const histogram = engineHistogram(engine as Engine, field, buckets[field]);
+    if ('missing' in histogram) {
+      if (lenient) continue;
+      bad('--snap', engine, histogram.missing);
+    }
+    boundaries_ms[metric] = histogram.buckets_s.map((b) => Number((b * 1000).toPrecision(12)));
+  }
+  return { engine, boundaries_ms };
 }
 
 export async function sloProposeCommand(run: string, flags: ProposeFlags): Promise<number> {
@@ -209,7 +250,13 @@ export async function sloExportCommand(source: string, flags: ExportFlags): Prom
     slos = await readSloFile(source);
     provenance = `SLOs from the file \`${source.split(/[\\/]/).pop() ?? source}\`: ${slos.map((s) => `\`${s.text}\``).join(', ')}.`;
   } else {
-    const { proposal, runId } = await propose(source, flags);
+    // Proposed for this engine: each threshold rounded up to its bucket boundary, so the SLI is exact.
+    const { proposal, runId } = await propose(source, {
+      ...flags,
+      snap: flags.engine,
+      snapLenient: true,
+      snapBuckets: parseBuckets(flags.buckets),
+    });
     const { parseSlo } = await import('../spec/slo.js');
     slos = proposal.slos.map((s) => {
       const parsed = parseSlo(s.slo);

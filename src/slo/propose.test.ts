@@ -104,3 +104,23 @@ test('the SLO file holds spec.slos lines and how each was derived', () => {
   assert.equal(doc.proposed.slos[0]?.ci_level, 0.95);
   assert.match(text, /^# SLOs proposed by infermark slo propose from run r1/);
 });
+
+test('--snap rounds each threshold up to the engine bucket boundary that will measure it, and says so', () => {
+  const points = poolIterations([iteration(0, 4, 0, 0.5)]);
+  // p99 of 0.5..200 ms ≈ 198.0; × 1.2 → 238 ms; the next boundary is 250 ms.
+  const snapped = proposeSlos(points, {
+    ...options,
+    metrics: ['ttft'],
+    snap: { engine: 'vllm', boundaries_ms: { ttft: [100, 250, 500] } },
+  });
+  assert.equal(snapped.slos[0]?.slo, 'p99_ttft_ms<=250');
+  assert.match(snapped.slos[0]?.snapped_to ?? '', /vllm's bucket boundary 250 ms \(from 238 ms\)/);
+  const beyond = proposeSlos(points, {
+    ...options,
+    metrics: ['ttft'],
+    snap: { engine: 'vllm', boundaries_ms: { ttft: [100] } },
+  });
+  assert.equal(beyond.slos[0]?.threshold_ms, 238);
+  assert.match(beyond.slos[0]?.snapped_to ?? '', /no vllm bucket boundary at or above 238 ms/);
+  assert.equal(proposeSlos(points, { ...options, metrics: ['ttft'] }).slos[0]?.snapped_to, null);
+});

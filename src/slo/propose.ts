@@ -23,6 +23,11 @@ export interface ProposeOptions {
   metrics: readonly ProposeMetricName[];
   /** Confidence of the interval (0.95). */
   level: number;
+  /**
+   * Bucket boundaries (ms) of the engine histogram that will measure each metric: the
+   * threshold is rounded up to the next one, so the production SLI counts exactly it.
+   */
+  snap?: { engine: string; boundaries_ms: Partial<Record<ProposeMetricName, readonly number[]>> };
 }
 
 export interface ProposedSlo {
@@ -36,6 +41,8 @@ export interface ProposedSlo {
   samples: number;
   margin: number;
   threshold_ms: number;
+  /** Set when the threshold was rounded up to an engine's bucket boundary (`--snap`). */
+  snapped_to: string | null;
   /** Whether the threshold is above the interval's upper bound; null when there is none. */
   threshold_above_upper: boolean | null;
   /** Why a reader should be careful with this one, if anything. */
@@ -128,7 +135,16 @@ export function proposeSlos(points: readonly SloPoint[], options: ProposeOptions
     }
     const estimate_ms = percentileOfSorted(sorted, options.percentile);
     const ci = quantileInterval(sorted, quantile, options.level);
-    const threshold_ms = roundUpMs(estimate_ms * (1 + options.margin));
+    const raw_ms = roundUpMs(estimate_ms * (1 + options.margin));
+    const boundaries = options.snap?.boundaries_ms[metric];
+    const boundary = boundaries?.find((b) => b >= raw_ms);
+    const threshold_ms = boundary ?? raw_ms;
+    const snapped_to =
+      options.snap === undefined
+        ? null
+        : boundary === undefined
+          ? `no ${options.snap.engine} bucket boundary at or above ${raw_ms} ms: not snapped`
+          : `${options.snap.engine}'s bucket boundary ${boundary} ms (from ${raw_ms} ms), so its histogram measures the SLO exactly`;
     const slo: Slo = {
       text: '',
       metric: field,
@@ -154,6 +170,7 @@ export function proposeSlos(points: readonly SloPoint[], options: ProposeOptions
       samples: sorted.length,
       margin: options.margin,
       threshold_ms,
+      snapped_to,
       threshold_above_upper,
       note,
     };

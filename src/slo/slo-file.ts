@@ -27,7 +27,8 @@ export function describeProposed(slo: Proposal['slos'][number]): string {
   return (
     `${slo.slo}   p${slo.percentile} measured ${ms(slo.estimate_ms)}, ` +
     `${(ci.level * 100).toFixed(0)}% CI [${ms(ci.lower)}, ${ms(ci.upper)}] from n=${slo.samples}, ` +
-    `+${(slo.margin * 100).toFixed(0)}% margin`
+    `+${(slo.margin * 100).toFixed(0)}% margin` +
+    (slo.snapped_to === null ? '' : `, rounded up to ${slo.snapped_to}`)
   );
 }
 
@@ -62,6 +63,7 @@ export function sloFileYaml(proposal: Proposal, source: ProposalSource): string 
         samples: s.samples,
         margin: s.margin,
         threshold_ms: s.threshold_ms,
+        snapped_to: s.snapped_to,
         note: s.note,
       })),
     },
