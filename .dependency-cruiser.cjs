@@ -20,6 +20,7 @@ const LAYERS = [
   'warehouse',
   'gate',
   'diagnose',
+  'slo',
   'report',
   'server',
   'k8s',

@@ -149,6 +149,48 @@ export const TELEMETRY_FAMILIES = {
       tgi: ['tgi_request_mean_time_per_token_duration'],
     },
   },
+  server_e2e_latency: {
+    name: 'server_e2e_latency',
+    role: server,
+    kind: 'histogram',
+    unit: 's',
+    direction: 'lower',
+    description: 'End-to-end request latency as the server measured it (mean over the window).',
+    spellings: {
+      vllm: ['vllm:e2e_request_latency_seconds'],
+      sglang: ['sglang:e2e_request_latency_seconds'],
+      tgi: ['tgi_request_duration'],
+    },
+  },
+  server_tpot: {
+    name: 'server_tpot',
+    role: server,
+    kind: 'histogram',
+    unit: 's',
+    direction: 'lower',
+    description:
+      "Each request's mean time per output token as the server measured it (mean over the window).",
+    spellings: { vllm: ['vllm:request_time_per_output_token_seconds'] },
+  },
+  server_requests_finished: {
+    name: 'server_requests_finished',
+    role: server,
+    kind: 'counter',
+    unit: 'per_s',
+    direction: 'neutral',
+    description:
+      'Requests the engine finished, per second (vLLM: by finished_reason, aborted ones as `abort`).',
+    spellings: { vllm: ['vllm:request_success_total'], tgi: ['tgi_request_success'] },
+  },
+  server_request_failures: {
+    name: 'server_request_failures',
+    role: server,
+    kind: 'counter',
+    unit: 'per_s',
+    direction: 'lower',
+    description: 'Requests the server failed, per second.',
+    spellings: { tgi: ['tgi_request_failure'] },
+  },
   prefix_cache_queries: {
     name: 'prefix_cache_queries',
     role: server,
