@@ -420,6 +420,27 @@ export const METRICS = {
     formula: 'price_per_hour / 3600 / output_throughput × 10⁶',
     same_as: [],
   },
+  cost_per_million_input_tokens: {
+    name: 'cost_per_million_input_tokens',
+    field: 'cost_per_million_input_tokens_usd',
+    scope: point,
+    unit: 'USD',
+    direction: 'lower',
+    description: 'What a million input tokens cost at the deployment’s price per hour; null without a price.',
+    formula: 'price_per_hour / 3600 / input_throughput × 10⁶',
+    same_as: [],
+  },
+  prefix_hit_rate: {
+    name: 'prefix_hit_rate',
+    field: 'prefix_cache_hit_rate',
+    scope: point,
+    unit: 'fraction',
+    direction: 'higher',
+    description:
+      'The share of prompt tokens the server served from its prefix cache: its own counters over the iteration where scraped, else Σ cached_tokens / Σ input_tokens of the records; null when neither says.',
+    formula: 'Δ prefix_cache_hits / Δ prefix_cache_queries (server), else Σ cached_tokens / Σ input_tokens',
+    same_as: ['vllm:prefix_cache_hits / vllm:prefix_cache_queries'],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRICS;
