@@ -17,6 +17,7 @@ import { isSafeRelativePath } from '../base/safe-path.js';
 import { parseStorageUri, type StorageLocation } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
 import type { ParsedScenario } from './validated-job.js';
+import { checkMultiTurn } from './multi-turn-rules.js';
 
 /** One problem: where, and what was expected. */
 export interface JobIssue {
@@ -147,62 +148,6 @@ export function checkJobRules(raw: unknown): JobRulesResult {
   checkTelemetryNames(spec.telemetry, add);
   checkMultiTurn(spec, task, result.scenarios, add);
   return result;
-}
-
-/**
- * spec.multiTurn needs the chat API (a history is a list of chat messages) and a workload with
- * user turns: a synthetic text scenario, whose turns it must count, or a dataset.
- */
-function checkMultiTurn(
-  spec: Obj,
-  task: Task | undefined,
-  scenarios: ParsedScenario[] | null,
-  add: Add,
-): void {
-  const mt = spec.multiTurn;
-  if (!isObj(mt)) return;
-  const at: PathSegment[] = ['spec', 'multiTurn'];
-  if (task !== undefined && task !== 'text-to-text') {
-    add(at, `multi-turn needs the chat API: task ${task} has no conversation (expected task text-to-text)`);
-    return;
-  }
-  if (spec.api === 'completions')
-    add(at, 'multi-turn needs the chat API: spec.api is "completions" (expected "chat" or unset)');
-  const ep = isObj(spec.endpoint) && isObj(spec.endpoint.endpoint) ? spec.endpoint.endpoint : null;
-  if (ep && within(ep.url, MAX_URL_CHARS)) {
-    let path: OpenAiPath | null = null;
-    try {
-      path = splitEndpointUrl(ep.url).path;
-    } catch {
-      // The endpoint's own check reports a URL that cannot be used.
-    }
-    if (path !== null && path !== '/v1/chat/completions')
-      add(
-        at,
-        `multi-turn needs the chat API: spec.endpoint.endpoint.url's path is ${path} (expected /v1/chat/completions)`,
-      );
-  }
-  if (spec.trace !== undefined)
-    add(at, 'multi-turn does not apply to trace replay (spec.trace): a trace has no conversations');
-  const kinds = scenarios?.map((p) => p.scenario.kind) ?? [spec.datasetFile !== undefined ? 'dataset' : 'D'];
-  scenarios?.forEach((p, i) => {
-    if (!['D', 'N', 'U', 'dataset'].includes(p.scenario.kind))
-      add(
-        ['spec', 'trafficScenarios', i],
-        `a ${p.scenario.kind}(...) scenario has no conversations (multi-turn needs D, N, U or dataset)`,
-      );
-  });
-  const synthetic = kinds.some((k) => k === 'D' || k === 'N' || k === 'U');
-  if (synthetic && mt.turns === undefined)
-    add(
-      [...at, 'turns'],
-      'required with a synthetic scenario (D, N or U): how many user turns each conversation has',
-    );
-  if (synthetic && mt.assistantTurns === 'dataset')
-    add(
-      [...at, 'assistantTurns'],
-      '"dataset" needs the dataset scenario: a synthetic scenario has no replies (expected "server")',
-    );
 }
 
 /** Each telemetry target's name is its folder: two targets named alike would write one folder. */
