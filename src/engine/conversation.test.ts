@@ -52,7 +52,10 @@ before(async () => {
     });
     req.on('end', () => {
       const requestId = String(req.headers['x-request-id']);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { messages: ChatMessage[] };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        messages: ChatMessage[];
+        stream: boolean;
+      };
       received.set(requestId, { requestId, atUs, messages: body.messages });
       if (failing.has(requestId)) {
         res.writeHead(500, { 'content-type': 'application/json' });
@@ -62,6 +65,12 @@ before(async () => {
       // A text of its own per request, in three pieces, so the backend must join them.
       const pieces = [`answer ${requestId}`, ' second piece', ` and a third for ${requestId}.`];
       answered.set(requestId, pieces.join(''));
+      if (!body.stream) {
+        const message = { role: 'assistant', content: pieces.join('') };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const content of pieces) {
         res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`);
@@ -78,11 +87,11 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-function backend() {
+function backend(stream = true) {
   return createBackend('openai-chat', {
     baseUrl: url,
     model: 'm',
-    stream: true,
+    stream,
     requestTimeoutMs: 10_000,
     additionalParams: {},
     forceOutputLength: false,
@@ -116,8 +125,13 @@ async function synthetic(turns: number, thinkTimeSeconds: number, seed = 1): Pro
   return createConversationSource(items, { turns, thinkTimeSeconds, assistantTurns: 'server' }, tokenizer);
 }
 
-async function play(p: IterationPlan, source: ConversationSource, executor = closedLoop(p.concurrency ?? 1)) {
-  const b = backend();
+async function play(
+  p: IterationPlan,
+  source: ConversationSource,
+  executor = closedLoop(p.concurrency ?? 1),
+  stream = true,
+) {
+  const b = backend(stream);
   try {
     return await runIteration(p, { backend: b, items: source, executor, onRecord: () => {} });
   } finally {
@@ -314,4 +328,27 @@ test('a ShareGPT dataset replays every turn, with the dataset’s replies as ass
       { role: 'user', content: `third question ${n}` },
     ]);
   }
+});
+
+test('a non-streamed answer is the assistant turn too', async () => {
+  const source = await synthetic(2, 0);
+  const outcome = await play(
+    plan({ index: 7, concurrency: 1, max_requests: 1 }),
+    source,
+    closedLoop(1),
+    false,
+  );
+  assert.deepEqual(
+    outcome.records.map((r) => [r.request_id, r.status]),
+    [
+      ['7-0', 'ok'],
+      ['7-1', 'ok'],
+    ],
+  );
+  const turns = source.conversationAt(0).turns;
+  assert.deepEqual(received.get('7-1')?.messages, [
+    { role: 'user', content: turns[0]!.prompt },
+    { role: 'assistant', content: answered.get('7-0') },
+    { role: 'user', content: turns[1]!.prompt },
+  ]);
 });
