@@ -42,6 +42,13 @@ export interface RequestContext {
   scheduled_at_us: number;
   /** Aborted by the engine when the iteration ends and in-flight requests are cancelled. */
   signal: AbortSignal;
+  /**
+   * Multi-turn: called once, before the record resolves, with the generated content text
+   * (the answer's `content`, without reasoning) of a completed request, so the engine can
+   * send it back as the assistant turn. Bounded as the response already is (its characters
+   * per token asked). Not called for a failed or cancelled request.
+   */
+  onContent?: (text: string) => void;
 }
 
 export interface Backend {

@@ -105,6 +105,8 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   private bodyBytes = 0;
   /** Text of each content event (reasoning + content), for the tokenizer when usage is absent or disagrees. */
   private texts = new ChunkTexts();
+  /** Multi-turn: the answer's content pieces, kept only when the engine asked for them. */
+  private readonly content: string[] | null;
   private sawDone = false;
   private stopped: StopRequest | null = null;
   private abortFn: ((err?: Error) => void) | null = null;
@@ -132,7 +134,10 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     maxTokens: number = UNSET_MAX_TOKENS,
     /** Whether the request asked for logprobs (a larger non-streamed body). */
     logprobs = false,
+    /** Multi-turn: receives the answer's content text when the request completes (RequestContext.onContent). */
+    private readonly onContent?: (text: string) => void,
   ) {
+    this.content = onContent ? [] : null;
     const tokens = Number.isFinite(maxTokens) && maxTokens > 0 ? maxTokens : UNSET_MAX_TOKENS;
     this.bytesMax = RESPONSE_BYTES_BASE + tokens * RESPONSE_BYTES_PER_TOKEN;
     this.eventsMax = tokens * EVENTS_PER_TOKEN + EVENTS_SLACK;
@@ -145,7 +150,14 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
   /** Dispatch and resolve when the request ends, however it ends. */
   run(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<RequestRecord> {
     return new Promise<RequestRecord>((resolve) => {
-      this.resolve = resolve;
+      this.resolve =
+        this.content === null
+          ? resolve
+          : (record) => {
+              // Bounded: the content is part of output_chars, which stops at charsMax.
+              if (record.status === 'ok') this.onContent?.((this.content as string[]).join(''));
+              resolve(record);
+            };
       if (this.signal.aborted) {
         this.rec.sent_at_us = nowUs();
         this.rec.status = 'cancelled';
@@ -282,6 +294,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
           return;
         }
         this.texts.append2(reasoning, content);
+        if (this.content !== null && content !== '') this.content.push(content);
       }
       if (info.hasUsage) {
         const problem = this.usageProblem(info);
@@ -502,6 +515,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       rec.chunk_times_us.push(t);
       rec.output_chars = info.content.length + info.reasoning.length;
       this.texts.append2(info.reasoning, info.content);
+      if (this.content !== null && info.content !== '') this.content.push(info.content);
     } else {
       this.checkContent('response');
     }

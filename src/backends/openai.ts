@@ -36,7 +36,8 @@ export function createBackend(kind: BackendKind, options: BackendOptions): Backe
  * The JSON body for one work item.
  *
  * - chat: `{model, messages: [{role: 'user', content}], max_tokens, stream,
- *   stream_options: {include_usage: true}}`; images become content parts
+ *   stream_options: {include_usage: true}}`; a multi-turn item's history comes first in
+ *   `messages`, in order; images become content parts
  *   `[{type: 'text', text}, {type: 'image_url', image_url: {url}}]`.
  * - completions: `{model, prompt, max_tokens, stream, stream_options}`.
  * - embeddings: `{model, input}`: the item's documents when it has some (E),
@@ -73,7 +74,11 @@ export function buildRequestBody(
               ...item.images.map((url) => ({ type: 'image_url', image_url: { url } })),
             ]
           : item.prompt;
-      body.messages = [{ role: 'user', content }];
+      // Multi-turn: the conversation so far, then this turn's user message.
+      body.messages =
+        item.history !== undefined && item.history.length > 0
+          ? [...item.history.map(({ role, content }) => ({ role, content })), { role: 'user', content }]
+          : [{ role: 'user', content }];
     } else {
       body.prompt = item.prompt;
     }
@@ -156,10 +161,14 @@ class OpenAIBackend implements Backend {
     const connections = this.connections;
     // An origin that closes after responses gets a connection per request, closed after it.
     if (connections.closes) dispatch.reset = true;
-    return new OpenAIRequest(rec, this.settings, ctx.signal, tokensAsked(body), Boolean(body.logprobs)).run(
-      connections.dispatcher,
-      dispatch,
-    );
+    return new OpenAIRequest(
+      rec,
+      this.settings,
+      ctx.signal,
+      tokensAsked(body),
+      Boolean(body.logprobs),
+      ctx.onContent,
+    ).run(connections.dispatcher, dispatch);
   }
 
   async close(): Promise<void> {

@@ -2,12 +2,16 @@
  * The iteration's shared state and its one way to send a request. Executors
  * decide *when* to send; the dispatcher decides *whether* (request and time
  * limits, warmup phase), sends through the backend, and keeps the counts.
+ * Multi-turn, what is claimed and sent is a conversation (conversation.ts):
+ * limits, slots and arrivals then count conversations.
  */
 import type { Backend } from '../backends/backend.js';
 import type { RequestPhase, RequestRecord } from '../metrics/record.js';
 import { traceIdFor } from '../base/trace-id.js';
 import type { WorkItem } from '../workload/work-item.js';
+import type { ConversationPlay } from '../workload/conversations.js';
 import { nowUs } from '../base/clock.js';
+import { playConversation, type ConversationCounts } from './conversation.js';
 import { FailFastWatch } from './fail-fast.js';
 import type { IterationPlan } from '../plan/plan.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
@@ -49,6 +53,8 @@ export class Dispatcher {
   readonly maxInFlight: number;
   private measuredClaimed = 0;
   private measuredDone = 0;
+  /** Multi-turn: measured conversations started, finished whole, and cut. */
+  readonly conversationCounts: ConversationCounts = { started: 0, completed: 0, cut: 0 };
   private readonly cancelInFlight = new AbortController();
   private readonly stopSending = new AbortController();
   private readonly drainWaiters: Array<() => void> = [];
@@ -64,6 +70,8 @@ export class Dispatcher {
     private readonly runId: string | null = null,
     /** The shard this dispatcher sends (plan/segments.ts); the whole iteration by default. */
     readonly segment: Segment = WHOLE,
+    /** Multi-turn: claim index c is conversation c, played turn by turn; null for single requests. */
+    private readonly conversations: ConversationPlay | null = null,
   ) {
     this.startUs = startUs;
     this.dealing = dealingFor(segment, plan);
@@ -121,8 +129,9 @@ export class Dispatcher {
     return { index, phase };
   }
 
-  /** Sends a claimed item; resolves when its record is complete. Never rejects. */
+  /** Sends a claimed item (multi-turn: plays a claimed conversation); resolves when its record is complete. Never rejects. */
   async send(claim: Claim, scheduledAtUs: number): Promise<void> {
+    if (this.conversations !== null) return this.sendConversation(claim, scheduledAtUs, this.conversations);
     const item = this.itemAt(claim.index);
     this.inFlight++;
     const record = await this.backend.send(item, {
@@ -144,6 +153,60 @@ export class Dispatcher {
     this.onRecord(record);
     if (this.failFast.observe(record)) this.end('fail_fast');
     if (this.inFlight === 0) this.drainWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  /**
+   * Plays conversation `claim.index`, which stays in flight (one of `inFlight`) from its first
+   * turn to its last: closed-loop slots and open-loop max_in_flight count conversations.
+   */
+  private async sendConversation(claim: Claim, scheduledAtUs: number, play: ConversationPlay): Promise<void> {
+    this.inFlight++;
+    const measured = claim.phase === 'measured';
+    if (measured) this.conversationCounts.started++;
+    const whole = await playConversation(play, claim.index, scheduledAtUs, {
+      id: `${this.plan.index}-${claim.index}`,
+      deadlineUs: this.deadlineUs,
+      cancelled: this.cancelInFlight.signal,
+      send: (item, turnScheduledAtUs, onContent) =>
+        this.sendTurn(item, claim.phase, turnScheduledAtUs, onContent),
+    });
+    this.inFlight--;
+    if (measured) {
+      this.measuredDone++;
+      if (whole) this.conversationCounts.completed++;
+      else this.conversationCounts.cut++;
+    }
+    if (this.inFlight === 0) this.drainWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  /** One turn of a conversation: a request whose index is the item's (unique in the iteration). */
+  private async sendTurn(
+    item: WorkItem,
+    phase: RequestPhase,
+    scheduledAtUs: number,
+    onContent: ((text: string) => void) | undefined,
+  ): Promise<RequestRecord> {
+    const record = await this.backend.send(item, {
+      request_id: `${this.plan.index}-${item.index}`,
+      ...(this.runId ? { trace_id: traceIdFor(this.runId, this.plan.index, item.index) } : {}),
+      iteration: this.plan.index,
+      index: item.index,
+      phase,
+      scheduled_at_us: scheduledAtUs,
+      signal: this.cancelInFlight.signal,
+      ...(onContent ? { onContent } : {}),
+    });
+    record.conversation_id = item.conversation?.id ?? null;
+    record.turn_index = item.conversation?.turn ?? null;
+    // An arrival is a conversation's first turn; later turns are timed from the answer before them.
+    const late = record.sent_at_us - record.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US;
+    if (late && phase === 'measured' && this.plan.mode !== 'concurrency' && record.turn_index === 0)
+      this.late++;
+    if (record.status === 'error') this.errors++;
+    this.records.push(record);
+    this.onRecord(record);
+    if (this.failFast.observe(record)) this.end('fail_fast');
+    return record;
   }
 
   /**

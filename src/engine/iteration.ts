@@ -8,6 +8,14 @@ import type { Backend } from '../backends/backend.js';
 import type { RequestRecord } from '../metrics/record.js';
 import { itemsDigest } from '../workload/sampler.js';
 import type { ItemSource, WorkItem } from '../workload/work-item.js';
+import {
+  conversationsDigest,
+  isConversationSource,
+  type Conversation,
+  type ConversationPlay,
+  type ConversationSource,
+} from '../workload/conversations.js';
+import type { ConversationCounts } from './conversation.js';
 import { nowUs, sleepUs } from '../base/clock.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { Dispatcher, type EndReason } from './dispatcher.js';
@@ -58,14 +66,20 @@ export interface IterationOutcome {
   workload: { items: number; digest: string };
   /** The client's event-loop delay while the iteration ran. */
   event_loop_delay: { p50_ms: number; p99_ms: number; max_ms: number };
+  /** Multi-turn: measured conversations started, completed and cut; absent otherwise. */
+  conversations?: ConversationCounts;
 }
 
 export async function runIteration(plan: IterationPlan, deps: IterationDeps): Promise<IterationOutcome> {
   const problems = deps.executor.validate();
   if (problems.length > 0) throw new Error(`iteration ${plan.index}: ${problems.join('; ')}`);
-  const prepared = prepareItems(deps.items, plan.warmup.requests + plan.max_requests);
-  const workload = { items: prepared.length, digest: itemsDigest(prepared) };
-  const itemAt = (index: number): WorkItem => prepared[index] ?? deps.items.itemAt(index);
+  const source = deps.items;
+  const play = isConversationSource(source)
+    ? preparedPlay(source, plan.warmup.requests + plan.max_requests)
+    : null;
+  const prepared = play ? [] : prepareItems(source, plan.warmup.requests + plan.max_requests);
+  const workload = play?.workload ?? { items: prepared.length, digest: itemsDigest(prepared) };
+  const itemAt = (index: number): WorkItem => prepared[index] ?? source.itemAt(index);
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
@@ -78,6 +92,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
     deps.startAtUs ?? nowUs(),
     deps.runId ?? null,
     deps.segment,
+    play?.play ?? null,
   );
   const deadline = setTimeout(() => dispatcher.end('max_time'), plan.max_time_s * 1000);
   const interrupt = (): void => dispatcher.end('interrupted');
@@ -114,7 +129,34 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
       p99_ms: lateMs(loopDelay.percentile(99)),
       max_ms: lateMs(loopDelay.max),
     },
+    ...(play ? { conversations: { ...dispatcher.conversationCounts } } : {}),
   };
+}
+
+/**
+ * Multi-turn: the first conversations built before the clock starts (tokenizing a dataset's
+ * turns is the cost), their digest, and the play the dispatcher runs over them.
+ */
+function preparedPlay(
+  source: ConversationSource,
+  wanted: number,
+): { play: ConversationPlay; workload: { items: number; digest: string } } {
+  const count = Math.min(wanted, source.size);
+  const prepared: Conversation[] = [];
+  // As many turns as single requests would prepare, whole conversations.
+  for (let c = 0, turns = 0; c < count && turns < PREPARED_ITEMS_MAX; c++) {
+    const conversation = source.conversationAt(c);
+    prepared.push(conversation);
+    turns += conversation.turns.length;
+  }
+  const play: ConversationPlay = {
+    conversationAt: (c) => prepared[c] ?? source.conversationAt(c),
+    firstRequestIndex: (c) => source.firstRequestIndex(c),
+    thinkTimeUs: source.thinkTimeUs,
+    assistantTurns: source.assistantTurns,
+    countTokens: (text) => source.countTokens(text),
+  };
+  return { play, workload: { items: prepared.length, digest: conversationsDigest(prepared) } };
 }
 
 /** Builds the first items before the clock starts, so prompt synthesis is never on the request path. */

@@ -174,6 +174,16 @@ function iterationInfo(
         }
       : {}),
     ended_by: endedBy,
+    // Multi-turn: each shard counted the conversations it played.
+    ...(summaries.some(({ summary }) => summary.conversations)
+      ? {
+          conversations: {
+            started: sum((s) => s.conversations?.started ?? 0),
+            completed: sum((s) => s.conversations?.completed ?? 0),
+            cut: sum((s) => s.conversations?.cut ?? 0),
+          },
+        }
+      : {}),
   };
 }
 

@@ -37,6 +37,7 @@ import { createItemSource } from '../workload/sampler.js';
 import { loadTokenizer, type Tokenizer } from '../workload/tokenizer.js';
 import { createTraceSource } from '../workload/trace.js';
 import type { ItemSource } from '../workload/work-item.js';
+import { createConversationSource, isConversationSource } from '../workload/conversations.js';
 import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import { takeAnchor, wallIso, type WallAnchor } from '../base/clock.js';
 import type { ProgressSnapshot, RunEvents } from '../metrics/run-events.js';
@@ -708,18 +709,35 @@ function summarizeOutcome(
       ...(plan.rate_rps !== undefined ? { rate_rps: plan.rate_rps } : {}),
       wall_s: outcome.wall_s,
       // A shard plans its share of the measured requests (the whole's, unless it is a shard).
-      planned_requests: dealingFor(ctx.segment, plan).inRange(
-        plan.warmup.requests,
-        Math.min(plan.max_requests, ctx.items.size),
-      ),
+      planned_requests: plannedRequests(plan, ctx),
       dropped_arrivals: outcome.dropped_arrivals,
       late_arrivals: outcome.late_arrivals,
       warmup_requests: plan.warmup.requests,
       event_loop_delay: outcome.event_loop_delay,
       ended_by: outcome.ended_by,
+      ...(outcome.conversations ? { conversations: outcome.conversations } : {}),
     },
     ctx.slos,
   );
+}
+
+/**
+ * The measured requests the shard plans. Multi-turn, the plan counts conversations: the
+ * requests are the turns of the measured conversations the shard is dealt.
+ */
+function plannedRequests(plan: IterationPlan, ctx: IterationContext): number {
+  const dealing = dealingFor(ctx.segment, plan);
+  const conversations = Math.min(plan.max_requests, ctx.items.size);
+  if (!isConversationSource(ctx.items)) return dealing.inRange(plan.warmup.requests, conversations);
+  const source = ctx.items;
+  const from = dealing.below(plan.warmup.requests);
+  const to = dealing.below(plan.warmup.requests + conversations);
+  let requests = 0;
+  for (let k = from; k < to; k++) {
+    const c = dealing.at(k);
+    requests += source.firstRequestIndex(c + 1) - source.firstRequestIndex(c);
+  }
+  return requests;
 }
 
 /** Whether two URLs share scheme, host and port. */
@@ -759,7 +777,7 @@ async function itemSourceFor(
       task: spec.task,
     });
   }
-  return createItemSource({
+  const items = await createItemSource({
     scenario: workload.scenario,
     tokenizer,
     seed: spec.seed,
@@ -767,4 +785,5 @@ async function itemSourceFor(
     task: spec.task,
     ...(spec.datasetFile ? { datasetPath: spec.datasetFile } : {}),
   });
+  return spec.multiTurn ? createConversationSource(items, spec.multiTurn, tokenizer) : items;
 }

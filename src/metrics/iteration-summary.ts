@@ -42,6 +42,8 @@ export interface IterationInfo {
   /** The client's event-loop delay (lateness beyond the timer period) during the measured window. */
   event_loop_delay?: { p99_ms: number; max_ms: number };
   ended_by: IterationEndReason;
+  /** Multi-turn: measured conversations started, completed and cut, as the engine counted them. */
+  conversations?: { started: number; completed: number; cut: number };
 }
 
 /** Distributions of every per-request metric, over completed measured requests. */

@@ -17,6 +17,7 @@ import type { Verdict } from '../gate/checks.js';
 import { diagnose } from '../diagnose/diagnose.js';
 import type { Diagnosis } from '../diagnose/diagnosis.js';
 import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';
+import { perTurnRows, type TurnRow } from './report-turns.js';
 
 /** The point metrics a report shows (the registry's); the median over repeats for a run group. */
 export const POINT_METRICS = REPORT_POINT_COLUMNS;
@@ -131,6 +132,8 @@ export interface ReportData {
   slow_requests: Row[];
   /** The subject diagnosed (against the baseline when given); null for a run group, absent in older data. */
   diagnosis?: Diagnosis | null;
+  /** Multi-turn runs: TTFT by turn index (report-turns.ts); absent for other runs. */
+  per_turn?: TurnRow[];
 }
 
 const ID_PATTERN = /^[0-9a-zA-Z._:-]{4,80}$/;
@@ -613,6 +616,7 @@ export async function buildReportData(
     subject.kind === 'run' && (baseline === null || baseline.kind === 'run')
       ? await diagnose(warehouse, { runId: subject.id, ...(baseline ? { baselineRunId: baseline.id } : {}) })
       : null;
+  const perTurn = await perTurnRows(warehouse, subject);
   return {
     format_version: 1,
     generated_at: (options.now ?? new Date()).toISOString(),
@@ -625,5 +629,6 @@ export async function buildReportData(
     gate,
     slow_requests: slowRequests,
     diagnosis,
+    ...(perTurn.length > 0 ? { per_turn: perTurn } : {}),
   };
 }

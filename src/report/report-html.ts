@@ -20,6 +20,7 @@ import {
   type View,
 } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
+import { TURN_HEADERS, TURN_NOTE, turnCells } from './report-turns.js';
 import { escapeHtml } from './escape-html.js';
 import { DIAGNOSIS_CSS, diagnosisHtml, fileEvidenceLinker, type EvidenceLinker } from './report-diagnosis.js';
 
@@ -205,6 +206,17 @@ function sloSection(subjects: Subject[]): string {
 ${blocks.join('\n')}`;
 }
 
+/** Multi-turn runs: TTFT by turn index at each point. */
+function turnsSection(data: ReportData): string {
+  if (!data.per_turn || data.per_turn.length === 0) return '';
+  return `<h2 id="turns">TTFT by turn</h2>
+<p>${escapeHtml(TURN_NOTE)}</p>
+${table(
+  TURN_HEADERS,
+  data.per_turn.map((r) => turnCells(r, pointName(r))),
+)}`;
+}
+
 function viewHtml(data: ReportData, view: View): string {
   return `<section class="view" data-view="${view}"><h2>${escapeHtml(view[0]?.toUpperCase() + view.slice(1))} view</h2>${viewSections(
     data,
@@ -300,6 +312,7 @@ export function renderHtml(data: ReportData, view: View, options: HtmlOptions = 
 ${viewHtml(data, view)}
 ${diagnosisSection(data, options)}
 ${sloSection(subjects)}
+${turnsSection(data)}
 <h2 id="provenance">Identity and provenance</h2>
 ${subjects.map(provenance).join('\n')}
 ${deltasTable(data)}

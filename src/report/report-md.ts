@@ -18,6 +18,7 @@ import {
   type View,
 } from './report-views.js';
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
+import { TURN_HEADERS, TURN_NOTE, turnCells } from './report-turns.js';
 import { codeBlock, codeSpan, mdTable, mdText } from './markdown.js';
 import { diagnosisMarkdown } from './report-diagnosis-md.js';
 import { fileEvidenceLinker } from './report-diagnosis.js';
@@ -123,6 +124,19 @@ export function renderMarkdown(data: ReportData, view: View): string {
     out.push(...diagnosisMarkdown(data.diagnosis, fileEvidenceLinker(lineage)));
   }
   for (const s of [data.baseline, data.subject]) if (s) out.push(subjectBlock(s), '');
+  if (data.per_turn && data.per_turn.length > 0) {
+    out.push(
+      '**TTFT by turn**',
+      '',
+      mdText(TURN_NOTE),
+      '',
+      mdTable(
+        TURN_HEADERS,
+        data.per_turn.map((r) => turnCells(r, pointName(r))),
+      ),
+      '',
+    );
+  }
   if (data.baseline) {
     const withGate = data.gate?.status === 'ok';
     const shown = data.deltas.filter((d) => d.verdict === 'better' || d.verdict === 'worse');

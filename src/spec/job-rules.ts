@@ -17,6 +17,7 @@ import { isSafeRelativePath } from '../base/safe-path.js';
 import { parseStorageUri, type StorageLocation } from './storage-uri.js';
 import { omeTasks, scenarioFitsTask, scenarioTaskKinds, type Task } from './tasks.js';
 import type { ParsedScenario } from './validated-job.js';
+import { checkMultiTurn } from './multi-turn-rules.js';
 
 /** One problem: where, and what was expected. */
 export interface JobIssue {
@@ -145,6 +146,7 @@ export function checkJobRules(raw: unknown): JobRulesResult {
     add(['spec', 'api'], `api applies only to task text-to-text (task is ${task})`);
   }
   checkTelemetryNames(spec.telemetry, add);
+  checkMultiTurn(spec, task, result.scenarios, add);
   return result;
 }
 

@@ -387,6 +387,9 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
     // A split run's merged records say which shard and shard line each came from; NULL otherwise.
     shard_index: 'INTEGER',
     shard_line: 'BIGINT',
+    // Multi-turn requests (migration 8); NULL elsewhere and in records of older runs.
+    conversation_id: 'VARCHAR',
+    turn_index: 'INTEGER',
   };
   const columnsSql = `{${Object.entries(columns)
     .map(([name, type]) => `${name}: '${type}'`)
@@ -395,7 +398,8 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
   const inserted = await warehouse.run(
     `INSERT INTO request_fact (run_id, iteration, request_id, trace_id, phase, status, error_class, http_status,
        scheduled_at_us, sent_at_us, ttft_ms, tpot_ms, e2e_latency_ms, client_queue_ms, itl_max_ms,
-       input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries, shard_index, shard_line)
+       input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries, shard_index, shard_line,
+       conversation_id, turn_index)
      SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
        (first_token_at_us - sent_at_us) / 1000.0,
        CASE WHEN output_tokens >= 2 AND len(chunk_times_us) >= 2 AND first_token_at_us IS NOT NULL
@@ -405,7 +409,8 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
        (sent_at_us - scheduled_at_us) / 1000.0,
        list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
        input_tokens, output_tokens, len(chunk_times_us),
-       pool_wait_us / 1000.0, connect_us / 1000.0, retries, shard_index, shard_line
+       pool_wait_us / 1000.0, connect_us / 1000.0, retries, shard_index, shard_line,
+       conversation_id, turn_index
      FROM read_json([${paths.map(sqlString).join(', ')}], format = 'newline_delimited', columns = ${columnsSql})`,
     [runId],
   );

@@ -25,6 +25,18 @@ export interface DatasetEntry {
   outputTokens?: number;
   /** The reply whose token count is the output length when none is given. */
   reply?: string;
+  /**
+   * ShareGPT: every turn of the conversation, the first one included (multi-turn workloads
+   * send them all; single requests use `prompt` and `reply` only). Consecutive human
+   * messages join into one user turn; a gpt message is the reply to the user turn before it.
+   */
+  turns?: DatasetTurn[];
+}
+
+/** One user turn of a dataset conversation and the dataset's reply to it, when it has one. */
+export interface DatasetTurn {
+  prompt: string;
+  reply?: string;
 }
 
 export type DatasetFormat = 'sharegpt' | 'prompt';
@@ -104,11 +116,12 @@ function parseRecord(value: unknown): { entry: DatasetEntry; sharegpt: boolean }
     const humanAt = turns.findIndex((t) => isTurn(t) && HUMAN.has(t.from));
     if (humanAt < 0) return 'no human turn with a non-empty string "value" in "conversations"';
     const prompt = (turns[humanAt] as Turn).value;
-    if (outputTokens !== undefined) return { entry: { prompt, outputTokens }, sharegpt: true };
+    const all = conversationTurns(turns.slice(humanAt));
+    if (outputTokens !== undefined) return { entry: { prompt, outputTokens, turns: all }, sharegpt: true };
     const reply = turns.slice(humanAt + 1).find((t) => isTurn(t) && GPT.has(t.from)) as Turn | undefined;
     if (!reply)
       return 'no gpt reply after the first human turn to take the output length from (or give "output_tokens")';
-    return { entry: { prompt, reply: reply.value }, sharegpt: true };
+    return { entry: { prompt, reply: reply.value, turns: all }, sharegpt: true };
   }
   if ('prompt' in obj) {
     if (typeof obj.prompt !== 'string' || obj.prompt === '') return '"prompt" must be a non-empty string';
@@ -121,6 +134,23 @@ function parseRecord(value: unknown): { entry: DatasetEntry; sharegpt: boolean }
 interface Turn {
   from: string;
   value: string;
+}
+
+/** A ShareGPT conversation (from its first human message) as user turns with their replies. */
+function conversationTurns(messages: readonly unknown[]): DatasetTurn[] {
+  const out: DatasetTurn[] = [];
+  let open: DatasetTurn | null = null;
+  for (const m of messages) {
+    if (!isTurn(m)) continue;
+    if (HUMAN.has(m.from)) {
+      // Two human messages in a row are one user turn: the server would see them so anyway.
+      if (open && open.reply === undefined) open.prompt = `${open.prompt}\n\n${m.value}`;
+      else out.push((open = { prompt: m.value }));
+    } else if (GPT.has(m.from) && open && open.reply === undefined) {
+      open.reply = m.value;
+    }
+  }
+  return out;
 }
 
 function isTurn(t: unknown): t is Turn {
@@ -143,7 +173,8 @@ export async function createDatasetSource(opts: DatasetSourceOptions): Promise<I
   return new DatasetSource(entries, format, sha256(text), opts);
 }
 
-class DatasetSource implements ItemSource {
+/** A dataset's items; `entryAt` gives the entry behind item `index` (multi-turn reads its turns). */
+export class DatasetSource implements ItemSource {
   readonly description: Record<string, unknown>;
   readonly size: number;
   private readonly order: Uint32Array;
@@ -152,7 +183,7 @@ class DatasetSource implements ItemSource {
 
   constructor(
     private readonly entries: DatasetEntry[],
-    format: DatasetFormat,
+    readonly format: DatasetFormat,
     fileDigest: string,
     private readonly opts: DatasetSourceOptions,
   ) {
@@ -179,6 +210,13 @@ class DatasetSource implements ItemSource {
       const j = rng.intInclusive(0, i);
       [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
     }
+  }
+
+  /** The entry behind item `index` (the same seeded order, wrapping after `size`). */
+  entryAt(index: number): DatasetEntry {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`item index must be ≥ 0, got ${index}`);
+    return this.entries[this.order[index % this.size]!]!;
   }
 
   itemAt(index: number): WorkItem {
