@@ -18,12 +18,40 @@ function format(name: string): ResponseFormat {
 }
 
 test('formats are registered by kebab-case name, each on its own POST path', () => {
-  assert.deepEqual(Object.keys(RESPONSE_FORMATS), ['chat-completions', 'completions', 'embeddings']);
+  assert.deepEqual(Object.keys(RESPONSE_FORMATS), [
+    'chat-completions',
+    'completions',
+    'embeddings',
+    'rerank',
+    'cohere-chat',
+    'cohere-embed',
+    'cohere-rerank',
+    'oci-chat',
+    'oci-embed',
+  ]);
   for (const name of Object.keys(RESPONSE_FORMATS)) assert.match(name, /^[a-z0-9]+(-[a-z0-9]+)*$/);
   const paths = Object.values(RESPONSE_FORMATS).map((f) => f.path);
-  assert.deepEqual(paths, ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
-  assert.equal(new Set(Object.values(RESPONSE_FORMATS).map((f) => f.idPrefix)).size, 3);
-  assert.equal(format('embeddings').events, null, 'embeddings never stream');
+  assert.deepEqual(paths, [
+    '/v1/chat/completions',
+    '/v1/completions',
+    '/v1/embeddings',
+    '/v1/rerank',
+    '/v2/chat',
+    '/v2/embed',
+    '/v2/rerank',
+    '/20231130/actions/chat',
+    '/20231130/actions/embedText',
+  ]);
+  assert.equal(new Set(Object.values(RESPONSE_FORMATS).map((f) => f.idPrefix)).size, 9);
+  for (const name of ['embeddings', 'rerank', 'cohere-embed', 'cohere-rerank', 'oci-embed']) {
+    assert.equal(format(name).events, null, `${name} never streams`);
+  }
+  assert.deepEqual(
+    Object.entries(RESPONSE_FORMATS)
+      .filter(([, f]) => f.signed === true)
+      .map(([name]) => name),
+    ['oci-chat', 'oci-embed'],
+  );
 });
 
 test('each format counts its prompt and refuses a bad body with its message', () => {
