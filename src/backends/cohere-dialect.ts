@@ -65,8 +65,14 @@ export function classifyCohereBody(text: string, out: ChunkInfo): ChunkInfo {
 /** An `/v2/embed` answer: its input tokens (`meta.tokens`, else `meta.billed_units`). */
 export function cohereEmbedUsage(text: string): ChunkInfo | null {
   const out = newChunkInfo();
-  const o = parseObject(text, out);
-  if (o === null) return out.type === ChunkType.invalid && out.message.startsWith('unparseable') ? null : out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObj(parsed)) return null;
+  const o = parsed;
   if (o.embeddings === undefined) {
     if (o.message !== undefined || o.error !== undefined) return failed(out, o);
     reset(out, ChunkType.invalid);

@@ -212,6 +212,26 @@ describe('malformed jobs', () => {
       'job.yaml: spec.oci: applies only to apiFormat oci-cohere (apiFormat is openai)',
     ],
     [
+      'rerank with oci-cohere',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+        j.spec.oci = { auth: 'instance-principal', compartmentId: 'c' };
+        j.spec.task = 'text-to-embeddings';
+        j.spec.trafficScenarios = ['E(64)', 'R(64,16)'];
+      },
+      'job.yaml: spec.trafficScenarios[1]: "R(64,16)": rerank (R) is not served for apiFormat oci-cohere (use cohere or openai)',
+    ],
+    [
+      'a config file with instance-principal',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+        j.spec.oci = { auth: 'instance-principal', configFile: 'x', compartmentId: 'c' };
+      },
+      'job.yaml: spec.oci.configFile: "x": applies only to auth config-file',
+    ],
+    [
       'spec.oci with an unknown auth',
       (j) => {
         j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
