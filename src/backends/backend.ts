@@ -7,7 +7,29 @@
 import type { RequestPhase, RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 
-export type BackendKind = 'openai-chat' | 'openai-completions' | 'openai-embeddings';
+/**
+ * One adapter per API format and task (registry.ts maps each to its factory). The
+ * embeddings kinds also serve rerank items (R scenarios) where their format has a rerank
+ * endpoint (`/v1/rerank`, Cohere's `/v2/rerank`).
+ */
+export type BackendKind =
+  | 'openai-chat'
+  | 'openai-completions'
+  | 'openai-embeddings'
+  | 'cohere-chat'
+  | 'cohere-embed'
+  | 'oci-cohere-chat'
+  | 'oci-cohere-embed';
+
+/** How OCI requests are signed (spec.oci): an OCI config file's key, or the instance's principal. */
+export interface OciSigning {
+  auth: 'config-file' | 'instance-principal';
+  /** config-file: the file (default ~/.oci/config) and its profile (default DEFAULT). */
+  configFile?: string;
+  profile?: string;
+  /** The compartment every request names (`compartmentId`). */
+  compartmentId: string;
+}
 
 export interface BackendOptions {
   /** Origin plus any path prefix, e.g. `http://127.0.0.1:8000` (the adapter appends `/v1/...`). */
@@ -30,6 +52,8 @@ export interface BackendOptions {
   countTokens: (text: string) => number;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
+  /** OCI formats: how requests are signed and the compartment they name (required there). */
+  oci?: OciSigning;
 }
 
 export interface RequestContext {
@@ -54,5 +78,10 @@ export interface RequestContext {
 export interface Backend {
   readonly kind: BackendKind;
   send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord>;
+  /**
+   * Loads what sending needs before the first request (OCI: the signing key or the instance
+   * principal's certificate); throws a ValidationError naming the setting that is wrong.
+   */
+  prepare?(): Promise<void>;
   close(): Promise<void>;
 }

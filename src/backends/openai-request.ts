@@ -83,10 +83,28 @@ class StopRequest extends Error {
   }
 }
 
+/**
+ * How one API format's responses read: its stream events, its whole generation body, and
+ * the usage of a response that generates nothing (embeddings, rerank). Everything else
+ * (bounds, stamps, classification of failures) is the handler's, the same for every format.
+ */
+export interface ResponseDialect {
+  /** What one stream event carries; writes into and returns `out`. */
+  event(data: string, out: ChunkInfo): ChunkInfo;
+  /** What a whole (non-streamed) generation body carries. */
+  body(text: string, out: ChunkInfo): ChunkInfo;
+  /** The usage of a response that generates nothing; null when the body is not JSON. */
+  usage(text: string): ChunkInfo | null;
+  /** The event that ends a stream, named in the error when a stream ends without it. */
+  readonly streamEnd: string;
+}
+
 /** Settings the handler needs from the backend. */
 export interface RequestSettings {
-  /** Whether the body is an embeddings response (usage read without parsing the vectors). */
+  /** Whether the body generates nothing (embeddings, rerank: `dialect.usage` reads it, the vectors unparsed where it can). */
   embeddings: boolean;
+  /** How this format's responses read (OPENAI_DIALECT for the OpenAI formats). */
+  dialect: ResponseDialect;
   requestTimeoutMs: number;
   countTokens: (text: string) => number;
   /** Strings that must never appear in an error message (the API key). */
@@ -277,7 +295,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       this.oversize(`more than ${this.eventsMax} stream events`);
       return;
     }
-    const info = classifyChunk(data, INFO);
+    const info = this.settings.dialect.event(data, INFO);
     if (info.type === ChunkType.data) {
       const content = info.content;
       const reasoning = info.reasoning;
@@ -298,8 +316,15 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       }
       if (info.hasUsage) {
         const problem = this.usageProblem(info);
-        if (problem !== null) this.protocolError(problem);
-        else this.takeUsage(info);
+        if (problem !== null) {
+          this.protocolError(problem);
+          return;
+        }
+        this.takeUsage(info);
+      }
+      if (info.ends) {
+        this.sawDone = true;
+        this.rec.done_at_us = nowUs();
       }
     } else if (info.type === ChunkType.done) {
       this.sawDone = true;
@@ -320,7 +345,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       if (parser.overflow !== null && rec.error_class === null) {
         this.fail('oversize', parser.overflow);
       } else if (!this.sawDone && rec.error_class === null) {
-        this.fail('protocol', 'stream ended without [DONE]');
+        this.fail('protocol', `stream ended without ${this.settings.dialect.streamEnd}`);
       } else if (rec.error_class === null) {
         this.checkContent('stream');
       }
@@ -472,7 +497,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     const text = this.bodyText();
     const rec = this.rec;
     if (this.settings.embeddings) {
-      const usage = embeddingsUsage(text);
+      const usage = this.settings.dialect.usage(text);
       if (usage === null) {
         // Bounded far beyond the kept 300 characters, so no cut key can reach the kept part.
         this.fail('protocol', `unparseable embeddings response: ${clip(text, 4096)}`);
@@ -493,7 +518,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       rec.last_token_at_us = t;
       return;
     }
-    const info = classifyChunkJson(text, INFO);
+    const info = this.settings.dialect.body(text, INFO);
     if (info.type !== ChunkType.data) {
       this.fail('protocol', info.type === ChunkType.error ? `error response: ${info.message}` : info.message);
       return;
@@ -552,6 +577,14 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     });
   }
 }
+
+/** The OpenAI formats: the fast classifier for events, the reference for bodies, embeddings' usage from the end. */
+export const OPENAI_DIALECT: ResponseDialect = {
+  event: classifyChunk,
+  body: classifyChunkJson,
+  usage: embeddingsUsage,
+  streamEnd: '[DONE]',
+};
 
 /** Whether the raw header list says `content-type: text/event-stream`. */
 function isEventStream(raw: Buffer[]): boolean {

@@ -10,26 +10,34 @@ import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';
 import { OriginConnections } from './connections.js';
 import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
-import { OpenAIRequest, UNSET_MAX_TOKENS, type RequestSettings } from './openai-request.js';
+import { OPENAI_DIALECT, OpenAIRequest, UNSET_MAX_TOKENS, type RequestSettings } from './openai-request.js';
+import { RERANK_DIALECT, rerankBody } from './rerank.js';
 
 /** Default request path per kind, appended to the base URL's path prefix. */
-export const DEFAULT_PATHS: Readonly<Record<BackendKind, string>> = {
+export const DEFAULT_PATHS: Readonly<Record<OpenAIKind, string>> = {
   'openai-chat': '/v1/chat/completions',
   'openai-completions': '/v1/completions',
   'openai-embeddings': '/v1/embeddings',
 };
 
-/** Every kind this module implements (a typed registry: one line per kind). */
-export const BACKEND_KINDS: readonly BackendKind[] = [
-  'openai-chat',
-  'openai-completions',
-  'openai-embeddings',
-];
+/** The OpenAI kinds. */
+export type OpenAIKind = 'openai-chat' | 'openai-completions' | 'openai-embeddings';
 
-/** Create the adapter for `kind`. The backend owns a connection pool; call `close()` when done. */
+/** Every kind this module implements. */
+export const OPENAI_KINDS: readonly OpenAIKind[] = ['openai-chat', 'openai-completions', 'openai-embeddings'];
+
+/** Rerank items (R scenarios) of the embeddings kind go here, below the base URL's prefix. */
+export const RERANK_PATH = '/v1/rerank';
+
+/**
+ * Create the adapter for an OpenAI `kind` (registry.ts holds every format's). The backend
+ * owns a connection pool; call `close()` when done.
+ */
 export function createBackend(kind: BackendKind, options: BackendOptions): Backend {
-  if (!BACKEND_KINDS.includes(kind)) throw new TypeError(`unknown backend kind: ${String(kind)}`);
-  return new OpenAIBackend(kind, options);
+  if (!(OPENAI_KINDS as readonly string[]).includes(kind)) {
+    throw new TypeError(`unknown OpenAI backend kind: ${String(kind)}`);
+  }
+  return new OpenAIBackend(kind as OpenAIKind, options);
 }
 
 /**
@@ -41,11 +49,9 @@ export function createBackend(kind: BackendKind, options: BackendOptions): Backe
  *   `[{type: 'text', text}, {type: 'image_url', image_url: {url}}]`.
  * - completions: `{model, prompt, max_tokens, stream, stream_options}`.
  * - embeddings: `{model, input}`: the item's documents when it has some (E),
- *   else its prompt; for rerank items (query + documents, R) the input list is
- *   `[query, ...documents]`. Rerank endpoints disagree with each other
- *   (Cohere/Jina `/v1/rerank {query, documents}`, TEI `/rerank {query, texts}`),
- *   so R is measured as embedding the query and documents in one request,
- *   which every OpenAI-compatible embeddings server accepts.
+ *   else its prompt. Rerank items (query + documents, R) are not embedded: the
+ *   backend sends them to `/v1/rerank` (rerank.ts); given one here, the input list
+ *   is `[query, ...documents]`.
  *
  * `forceOutputLength` adds `ignore_eos: true` and `min_tokens: max_tokens`,
  * which vLLM and SGLang honour; OpenAI proper rejects unknown fields, which is
@@ -54,7 +60,7 @@ export function createBackend(kind: BackendKind, options: BackendOptions): Backe
  * explicit parameters win.
  */
 export function buildRequestBody(
-  kind: BackendKind,
+  kind: OpenAIKind,
   options: Pick<BackendOptions, 'model' | 'stream' | 'forceOutputLength' | 'additionalParams'>,
   item: WorkItem,
 ): Record<string, unknown> {
@@ -109,21 +115,24 @@ export function tokensAsked(body: Record<string, unknown>): number {
 }
 
 class OpenAIBackend implements Backend {
-  readonly kind: BackendKind;
+  readonly kind: OpenAIKind;
   private readonly connections: OriginConnections;
   private readonly path: string;
+  private readonly rerankPath: string;
+  private readonly rerankSettings: RequestSettings;
   /** Flat name/value list, the form undici consumes without converting. */
   private readonly baseHeaders: string[];
   private readonly settings: RequestSettings;
   private readonly options: BackendOptions;
 
-  constructor(kind: BackendKind, options: BackendOptions) {
+  constructor(kind: OpenAIKind, options: BackendOptions) {
     this.kind = kind;
     this.options = options;
     const url = new URL(options.baseUrl);
     const prefix = url.pathname.replace(/\/+$/, '');
     // The job's OpenAI path (or the kind's default) goes below the base URL's path prefix.
     this.path = `${prefix}${options.path ?? DEFAULT_PATHS[kind]}`;
+    this.rerankPath = `${prefix}${RERANK_PATH}`;
     this.connections = new OriginConnections(url.origin, { connections: options.connections });
     const headers: string[] = ['content-type', 'application/json'];
     if (options.apiKey) headers.push('authorization', `Bearer ${options.apiKey}`);
@@ -131,12 +140,14 @@ class OpenAIBackend implements Backend {
     this.baseHeaders = headers;
     this.settings = {
       embeddings: kind === 'openai-embeddings',
+      dialect: OPENAI_DIALECT,
       requestTimeoutMs: options.requestTimeoutMs,
       countTokens: options.countTokens,
       secrets: options.apiKey ? [options.apiKey] : [],
       aborts: new AbortFanout(),
       connections: this.connections,
     };
+    this.rerankSettings = { ...this.settings, embeddings: true, dialect: RERANK_DIALECT };
   }
 
   send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord> {
@@ -149,10 +160,14 @@ class OpenAIBackend implements Backend {
       item.input_tokens,
       ctx.trace_id ?? null,
     );
-    const body = buildRequestBody(this.kind, this.options, item);
+    // R items are reranked, not embedded: the embeddings kind is the one that serves them.
+    const rerank = this.kind === 'openai-embeddings' && item.query !== undefined;
+    const body = rerank
+      ? rerankBody(this.options.model, item, this.options.additionalParams)
+      : buildRequestBody(this.kind, this.options, item);
     const dispatch: Dispatcher.DispatchOptions = {
       method: 'POST',
-      path: this.path,
+      path: rerank ? this.rerankPath : this.path,
       headers: ctx.trace_id
         ? [...this.baseHeaders, 'x-request-id', ctx.request_id, 'traceparent', traceparentFor(ctx.trace_id)]
         : [...this.baseHeaders, 'x-request-id', ctx.request_id],
@@ -161,9 +176,10 @@ class OpenAIBackend implements Backend {
     const connections = this.connections;
     // An origin that closes after responses gets a connection per request, closed after it.
     if (connections.closes) dispatch.reset = true;
+    const settings = rerank ? this.rerankSettings : this.settings;
     return new OpenAIRequest(
       rec,
-      this.settings,
+      settings,
       ctx.signal,
       tokensAsked(body),
       Boolean(body.logprobs),

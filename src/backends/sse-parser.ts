@@ -264,6 +264,11 @@ export interface ChunkInfo {
   message: string;
   /** Why a usage number was refused ('' when every number present is a valid count); see `usageCount`. */
   usageIssue: string;
+  /**
+   * The event also ends the stream (Cohere's `message-end`, OCI's event with `finishReason`):
+   * formats without `[DONE]` end on a data event that may carry usage too.
+   */
+  ends: boolean;
 }
 
 /**
@@ -284,10 +289,12 @@ export function newChunkInfo(): ChunkInfo {
     reasoningTokens: -1,
     message: '',
     usageIssue: '',
+    ends: false,
   };
 }
 
-function reset(out: ChunkInfo, type: ChunkType): ChunkInfo {
+/** Clear `out` for a new event of `type` (every field back to its empty value). */
+export function reset(out: ChunkInfo, type: ChunkType): ChunkInfo {
   out.type = type;
   out.content = '';
   out.reasoning = '';
@@ -297,6 +304,7 @@ function reset(out: ChunkInfo, type: ChunkType): ChunkInfo {
   out.reasoningTokens = -1;
   out.message = '';
   out.usageIssue = '';
+  out.ends = false;
   return out;
 }
 
@@ -381,7 +389,7 @@ export function classifyChunkJson(data: string, out: ChunkInfo): ChunkInfo {
  * (1e400 parses as Infinity, 1e23, 2.5, -3) is noted in `usageIssue` and read as absent:
  * taken as given it became Infinity tok/s, or a run the warehouse refused.
  */
-function usageCount(out: ChunkInfo, field: string, value: unknown): number {
+export function usageCount(out: ChunkInfo, field: string, value: unknown): number {
   if (typeof value !== 'number') return -1;
   if (Number.isInteger(value) && value >= 0 && value <= MAX_USAGE_TOKENS) return value;
   if (out.usageIssue === '') {

@@ -441,7 +441,8 @@ async function executeWithView(
   process.on('SIGTERM', onSigint);
   process.on('SIGHUP', onSigint);
   try {
-    if (job.spec.preflight !== false) {
+    // GET /v1/models is OpenAI's list (and an unsigned request to OCI): other formats are not checked.
+    if (job.spec.preflight !== false && endpoint.apiFormat === 'openai') {
       await preflightModel(endpoint, apiKey, jobFile, flags, view, interrupt.signal);
     }
     return await executeRunGroup(
@@ -573,6 +574,11 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     timeoutSeconds: num(flags.timeout),
     ignoreEos: flags.ignoreEos,
     api: flags.api,
+    apiFormat: flags.apiFormat,
+    ociAuth: flags.ociAuth,
+    ociConfigFile: flags.ociConfigFile,
+    ociProfile: flags.ociProfile,
+    ociCompartment: flags.ociCompartment,
     apiKeyEnv: flags.apiKeyEnv,
     apiKeyFile: flags.apiKeyFile,
     metricsUrl: flags.metricsUrl,

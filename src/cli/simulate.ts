@@ -62,10 +62,15 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
 /** Free-text flags: flag name, option key, help text. */
 const STRING_FLAGS: readonly [
   flag: string,
-  key: 'host' | 'model' | 'gpuModel' | 'driverVersion',
+  key: 'host' | 'model' | 'gpuModel' | 'driverVersion' | 'ociPublicKey',
   help: string,
 ][] = [
   ['model', 'model', 'model name served by /v1/models'],
+  [
+    'oci-public-key',
+    'ociPublicKey',
+    'PEM public key file: OCI requests must be signed with its private key (else 401)',
+  ],
   ['gpu-model', 'gpuModel', 'GPU model name in the DCGM labels'],
   ['driver-version', 'driverVersion', 'driver version in the DCGM labels'],
 ];

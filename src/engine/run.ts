@@ -11,7 +11,7 @@
  * inside the group's and it runs its iterations in the repeat's seeded order.
  */
 import type { Backend, BackendKind } from '../backends/backend.js';
-import { createBackend } from '../backends/openai.js';
+import { createBackend } from '../backends/registry.js';
 import { captureEnvironment } from '../evidence/environment.js';
 import { digestOf } from '../base/digest.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
@@ -145,8 +145,14 @@ export interface RunResult {
   iterationOrder: number[];
 }
 
-/** Which protocol adapter a job needs: the URL's path decides, else the task and `spec.api`. */
+/**
+ * Which protocol adapter a job needs: the apiFormat, then the URL's path, else the task and
+ * `spec.api`. The embeddings kinds serve rerank (R) items too.
+ */
 export function backendKindFor(job: BenchmarkJob, endpoint: ResolvedEndpoint): BackendKind {
+  const embeddings = job.spec.task.endsWith('-embeddings');
+  if (endpoint.apiFormat === 'cohere') return embeddings ? 'cohere-embed' : 'cohere-chat';
+  if (endpoint.apiFormat === 'oci-cohere') return embeddings ? 'oci-cohere-embed' : 'oci-cohere-chat';
   if (endpoint.path === '/v1/embeddings' || job.spec.task.endsWith('-embeddings')) return 'openai-embeddings';
   if (endpoint.path === '/v1/completions') return 'openai-completions';
   if (endpoint.path === '/v1/chat/completions') return 'openai-chat';
@@ -266,6 +272,13 @@ async function prepareClient(inputs: RunInputs): Promise<RunClient> {
     ? { authorization: `Bearer ${inputs.apiKey}` }
     : {};
   const backend = createRunBackend(inputs, kind, plans, tokenizer);
+  try {
+    // The OCI formats load their signing key here: a wrong config is a setup error, before any request.
+    await backend.prepare?.();
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   return { planned, plans, tokenizer, kind, backend, authHeaders };
 }
 
@@ -381,6 +394,7 @@ function createRunBackend(
     connections,
     // The server's text, not ours: counted in bounded segments (linear whatever it sends).
     countTokens: (text) => tokenizer.countBounded(text),
+    ...(spec.oci ? { oci: spec.oci } : {}),
   });
 }
 

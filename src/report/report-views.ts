@@ -82,6 +82,9 @@ export function reproCommand(subject: Subject, point?: Point): string {
   const api = String(run.backend ?? '');
   if (api === 'openai-chat') args.push('--api', 'chat');
   else if (api === 'openai-completions') args.push('--api', 'completions');
+  // An OCI run also needs its signing flags (--oci-compartment ...), which the warehouse does not keep.
+  else if (api.startsWith('oci-cohere-')) args.push('--api-format', 'oci-cohere');
+  else if (api.startsWith('cohere-')) args.push('--api-format', 'cohere');
   if (run.task && run.task !== 'text-to-text') args.push('--task', String(run.task));
   for (const scenario of new Set(points.map((p) => p.scenario))) args.push('--scenario', scenario);
   const concurrency = [...new Set(points.filter((p) => p.concurrency !== null).map((p) => p.concurrency))];

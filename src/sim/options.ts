@@ -105,6 +105,11 @@ export interface SimulatorOptions {
   restartDowntimeMs: number;
   /** Host-side preprocessing (CPU-throttled) before a request reaches the batch; the GPU idles meanwhile. */
   cpuThrottleMs: number;
+  /**
+   * A PEM public key file: OCI requests (`/20231130/actions/*`) must then be signed with its
+   * private key (oci-signature.ts), else they are answered 401. '' (the default): not checked.
+   */
+  ociPublicKey: string;
 }
 
 /** Defaults that look like a small model on one GPU. */
@@ -147,6 +152,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.free
   restartAfterRequests: 0,
   restartDowntimeMs: 2000,
   cpuThrottleMs: 0,
+  ociPublicKey: '',
 });
 
 /** Nodes at most: every telemetry body stays small (MAX_NODES × MAX_GPUS_PER_NODE GPUs in /sim/dcgm). */
@@ -245,6 +251,9 @@ export function validateSimulatorOptions(options: Partial<SimulatorOptions>): Va
       if (value !== 'normal' && value !== 'lognormal') {
         issues.push({ path: key, value, message: 'must be "normal" or "lognormal"' });
       }
+    } else if (key === 'ociPublicKey') {
+      // '' is the default: signatures are not checked.
+      if (typeof value !== 'string') issues.push({ path: key, value, message: 'must be a file path or ""' });
     } else if (typeof value !== 'string' || value.length === 0) {
       issues.push({ path: key, value, message: 'must be a non-empty string' });
     } else if ((key === 'gpuModel' || key === 'driverVersion') && value.length > MAX_LABEL_CHARS) {

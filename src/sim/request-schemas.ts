@@ -19,6 +19,13 @@ export const BODY_ERRORS = {
   inputItems: "'input' must be a string, an array of strings, or token ids",
   maxTokens: "'max_tokens' must be a positive integer",
   minTokens: "'min_tokens' must be a non-negative integer",
+  texts: "'texts' must be a non-empty array of strings",
+  query: "'query' must be a non-empty string",
+  documents: "'documents' must be a non-empty array of strings or {text} objects",
+  ociChat: "'chatRequest' must be an object with apiFormat COHERE and a 'message' string",
+  ociServing: "'servingMode' must be an object with a 'modelId' string",
+  ociInputs: "'inputs' must be a non-empty array of strings",
+  maxTokensOci: "'maxTokens' must be a positive integer",
 } as const;
 
 // Number.isInteger, not z.int(): JSON integers beyond 2^53 are integers here too.
@@ -104,6 +111,60 @@ export const chatCompletionsBody = requestBody({ messages });
 export const completionsBody = requestBody({ prompt });
 /** POST /v1/embeddings (the token limits are checked here too, though nothing is generated) */
 export const embeddingsBody = requestBody({ input, encoding_format: orAbsent(z.enum(['float', 'base64'])) });
+
+/** POST /v2/embed (Cohere) */
+export const cohereEmbedBody = requestBody({
+  texts: z.array(z.string(), { error: BODY_ERRORS.texts }).min(1, { error: BODY_ERRORS.texts }),
+});
+/** POST /v1/rerank and /v2/rerank: documents as strings or `{text}` objects (Jina's and Cohere's v1 shape). */
+export const rerankRequestBody = requestBody({
+  query: z.string({ error: BODY_ERRORS.query }).min(1, { error: BODY_ERRORS.query }),
+  documents: z
+    .array(z.union([z.string(), z.object({ text: z.string() }).transform((d) => d.text)]), {
+      error: BODY_ERRORS.documents,
+    })
+    .min(1, { error: BODY_ERRORS.documents }),
+  /** Keep the best n (absent or not a positive integer: all). */
+  top_n: orAbsent(z.number().refine((n) => Number.isInteger(n) && n > 0)),
+});
+
+const ociServingMode = z.object(
+  { modelId: z.string({ error: BODY_ERRORS.ociServing }).min(1, { error: BODY_ERRORS.ociServing }) },
+  { error: BODY_ERRORS.ociServing },
+);
+
+/**
+ * POST /20231130/actions/chat (OCI Generative AI, apiFormat COHERE). Its own names, no
+ * OpenAI fields: the format maps `maxTokens`, `isStream`, `seed` and `servingMode.modelId`
+ * onto the common fields.
+ */
+export const ociChatBody = z.object(
+  {
+    servingMode: ociServingMode,
+    chatRequest: z.object(
+      {
+        apiFormat: z.literal('COHERE', { error: BODY_ERRORS.ociChat }),
+        message: z.string({ error: BODY_ERRORS.ociChat }),
+        chatHistory: z.array(z.unknown()).optional().catch(undefined),
+        maxTokens: integer(BODY_ERRORS.maxTokensOci)
+          .refine((n) => n > 0, { error: BODY_ERRORS.maxTokensOci })
+          .nullish(),
+        isStream: orAbsent(z.boolean()),
+        seed: orAbsent(z.number().refine(Number.isInteger)),
+      },
+      { error: BODY_ERRORS.ociChat },
+    ),
+  },
+  { error: BODY_ERRORS.notObject },
+);
+/** POST /20231130/actions/embedText */
+export const ociEmbedBody = z.object(
+  {
+    servingMode: ociServingMode,
+    inputs: z.array(z.string(), { error: BODY_ERRORS.ociInputs }).min(1, { error: BODY_ERRORS.ociInputs }),
+  },
+  { error: BODY_ERRORS.notObject },
+);
 
 export type ChatCompletionsBody = z.output<typeof chatCompletionsBody>;
 export type CompletionsBody = z.output<typeof completionsBody>;

@@ -5,15 +5,18 @@
  * passes validation and its fault draw becomes a Sequence on its node.
  */
 import type { ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ValidationError } from '../base/errors.js';
 import { Prng } from '../base/prng.js';
 import { drawFault, FAULT_KINDS, FAULTS, type FaultKind } from './faults.js';
 import type { ResponseFormat } from './formats/format.js';
-import { sendError, SocketCloser } from './http-io.js';
+import { sendError, sendJson, SocketCloser } from './http-io.js';
 import { LatencyModel } from './latency-model.js';
 import { createSimMetrics, sumCounters, type SimCounters, type SimMetrics } from './metrics.js';
 import { SimNode, type NodeHost } from './node.js';
 import type { SimulatorOptions } from './options.js';
+import { readPublicKey, signatureProblem } from './oci-signature.js';
 import { parseRequest } from './parse-request.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Sequence } from './stream-writer.js';
@@ -69,6 +72,8 @@ export class Simulator implements NodeHost {
   readonly eventsPerWrite: number;
   readonly writeLog: WriteLog | null;
   readonly nodes: readonly SimNode[];
+  /** The key OCI requests must be signed with (`ociPublicKey`), or null when they are not checked. */
+  private readonly ociKey: KeyObject | null;
 
   /** Response ids are unique across restarts (random prefix) without drawing from the seeded streams. */
   private readonly idPrefix = randomBytes(6).toString('hex');
@@ -89,6 +94,7 @@ export class Simulator implements NodeHost {
     this.eventsPerWrite = zeroDelay ? options.zeroDelayEventsPerWrite : MAX_EVENTS_PER_WRITE;
     this.writeLog = options.writeLogRequests > 0 ? new WriteLog(options.writeLogRequests) : null;
     this.nodes = Array.from({ length: options.nodes }, (_, i) => new SimNode(this, i));
+    this.ociKey = options.ociPublicKey === '' ? null : loadPublicKey(options.ociPublicKey);
   }
 
   get serverMetrics(): SimMetrics {
@@ -137,6 +143,19 @@ export class Simulator implements NodeHost {
       return;
     }
     this.requestCount++;
+    if (format.signed === true && this.ociKey !== null) {
+      const req = res.req;
+      const problem = signatureProblem(
+        { method: req.method ?? 'POST', target: req.url ?? '/', headers: req.headers, body },
+        this.ociKey,
+      );
+      if (problem !== null) {
+        // OCI's answer to an unsigned or wrongly signed request.
+        sendJson(res, 401, { code: 'NotAuthenticated', message: problem });
+        logRejected(writes);
+        return;
+      }
+    }
     const parsed = parseRequest(format, body, this.options);
     if (typeof parsed === 'string') {
       this.badRequests++;
@@ -212,7 +231,19 @@ export class Simulator implements NodeHost {
   }
 }
 
-/** An error response (400, 429, 500): headers and body in one write, now. */
+/** The public key in `file`. @throws ValidationError naming the option when it cannot be read as one. */
+function loadPublicKey(file: string): KeyObject {
+  try {
+    return readPublicKey(readFileSync(file));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ValidationError([
+      { path: 'ociPublicKey', value: file, message: `expected a readable PEM public key file (${why})` },
+    ]);
+  }
+}
+
+/** An error response (400, 401, 429, 500): headers and body in one write, now. */
 function logRejected(writes: RequestWrites | null): void {
   if (!writes) return;
   writes.headers_ms = writes.done_ms = wallNow_ms();

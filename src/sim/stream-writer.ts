@@ -229,7 +229,9 @@ export class Sequence implements Scheduled {
       this.content += content;
       return '';
     }
-    return (this.events as StreamEvents).content(this.prefix, reasoning, content);
+    const events = this.events as StreamEvents;
+    if (events.repeatsText === true) this.content += reasoning + content;
+    return events.content(this.prefix, reasoning, content);
   }
 
   /** The finish (with the `events` content events still in `out`) and the end of the response. */
@@ -238,9 +240,13 @@ export class Sequence implements Scheduled {
     const usage = `{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + outputTokens},"completion_tokens":${outputTokens}}`;
     if (stream) {
       const format = this.events as StreamEvents;
-      out += format.finish(this.prefix, finishReason);
-      if (this.req.includeUsage) out += format.usage(this.prefix, usage);
-      out += DONE_EVENT;
+      if (format.end !== undefined) {
+        out += format.end(this.prefix, { finishReason, promptTokens, outputTokens, text: this.content });
+      } else {
+        out += format.finish(this.prefix, finishReason);
+        if (this.req.includeUsage) out += format.usage(this.prefix, usage);
+        out += DONE_EVENT;
+      }
       if (this.sim.options.closeAfterResponse) this.sim.closer.endAndClose(this.res, out);
       else this.res.end(out);
       this.ended(events);

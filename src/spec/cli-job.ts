@@ -36,6 +36,13 @@ export interface CliJobOptions {
   timeoutSeconds?: number;
   ignoreEos?: boolean;
   api?: string;
+  /** spec.endpoint.endpoint.apiFormat; default openai. */
+  apiFormat?: string;
+  /** spec.oci, set when any of them is given (auth defaults to config-file). */
+  ociAuth?: string;
+  ociConfigFile?: string;
+  ociProfile?: string;
+  ociCompartment?: string;
   apiKeyEnv?: string;
   apiKeyFile?: string;
   metricsUrl?: string;
@@ -79,6 +86,12 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.requestTimeoutSeconds': '--timeout',
   'spec.ignoreEos': '--ignore-eos',
   'spec.api': '--api',
+  'spec.endpoint.endpoint.apiFormat': '--api-format',
+  'spec.oci.auth': '--oci-auth',
+  'spec.oci.configFile': '--oci-config-file',
+  'spec.oci.profile': '--oci-profile',
+  'spec.oci.compartmentId': '--oci-compartment',
+  'spec.oci': '--oci-auth/--oci-compartment',
   'spec.apiKey.env': '--api-key-env',
   'spec.apiKey.file': '--api-key-file',
   'spec.apiKey': '--api-key-env/--api-key-file',
@@ -109,7 +122,7 @@ export function cliPathFor(path: readonly PathSegment[]): string {
  */
 export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   const spec: Record<string, unknown> = {
-    endpoint: { endpoint: { url: opts.url, apiFormat: 'openai', modelName: opts.model } },
+    endpoint: { endpoint: { url: opts.url, apiFormat: opts.apiFormat ?? 'openai', modelName: opts.model } },
     task: opts.task ?? 'text-to-text',
     maxTimePerIteration: opts.maxTimeMinutes ?? 10,
     maxRequestsPerIteration: opts.maxRequests ?? 100,
@@ -141,6 +154,15 @@ export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   set('api', opts.api);
   if (opts.apiKeyEnv !== undefined || opts.apiKeyFile !== undefined) {
     spec.apiKey = dropUndefined({ env: opts.apiKeyEnv, file: opts.apiKeyFile });
+  }
+  const oci = [opts.ociAuth, opts.ociConfigFile, opts.ociProfile, opts.ociCompartment];
+  if (oci.some((v) => v !== undefined)) {
+    spec.oci = dropUndefined({
+      auth: opts.ociAuth ?? 'config-file',
+      configFile: opts.ociConfigFile,
+      profile: opts.ociProfile,
+      compartmentId: opts.ociCompartment,
+    });
   }
   set('metricsUrl', opts.metricsUrl);
   set('metricsIntervalSeconds', opts.metricsIntervalSeconds);

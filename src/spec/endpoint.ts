@@ -3,7 +3,10 @@
  * resolved to a base URL, the OpenAI path if the URL names one, and the model name.
  */
 import { ValidationError } from '../base/errors.js';
-import type { BenchmarkJob } from './job-schema.js';
+import type { BenchmarkJob, omeApiFormats } from './job-schema.js';
+
+/** An OME apiFormat: `openai`, `cohere` or `oci-cohere`. */
+export type ApiFormat = (typeof omeApiFormats)[number];
 
 /** The OpenAI-compatible paths infermark speaks; a URL ending in one of them fixes the protocol. */
 export const openAiPaths = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
@@ -18,7 +21,8 @@ export interface ResolvedEndpoint {
   /** The OpenAI path the URL named, or null when it named none. */
   path: OpenAiPath | null;
   model: string;
-  apiFormat: 'openai';
+  /** The job's apiFormat (an InferenceService, and a URL from the command line alone, speak openai). */
+  apiFormat: ApiFormat;
 }
 
 /** Thrown by splitEndpointUrl for a URL that cannot be used; the message says why. */
@@ -96,9 +100,9 @@ export function resolveEndpoint(
     throw new ValidationError([
       {
         path: 'spec.endpoint.endpoint.modelName',
-        message: 'the model name is required for apiFormat openai (set modelName or pass --model)',
+        message: `the model name is required for apiFormat ${endpoint?.apiFormat ?? 'openai'} (set modelName or pass --model)`,
       },
     ]);
   }
-  return { ...split, model, apiFormat: 'openai' };
+  return { ...split, model, apiFormat: endpoint?.apiFormat ?? 'openai' };
 }

@@ -142,6 +142,7 @@ export function checkJobRules(raw: unknown): JobRulesResult {
     }
   }
 
+  checkFormat(spec, result.scenarios, add);
   if (spec.api !== undefined && task !== undefined && task !== 'text-to-text') {
     add(['spec', 'api'], `api applies only to task text-to-text (task is ${task})`);
   }
@@ -168,6 +169,39 @@ function checkTelemetryNames(list: unknown, add: Add): void {
 
 type Add = (path: PathSegment[], message: string) => void;
 
+/** What the endpoint's apiFormat needs and refuses: spec.oci for oci-cohere (and only there), the APIs and scenarios it serves. */
+function checkFormat(spec: Obj, scenarios: ParsedScenario[] | null, add: Add): void {
+  const ep = isObj(spec.endpoint) && isObj(spec.endpoint.endpoint) ? spec.endpoint.endpoint : null;
+  const fmt =
+    ep !== null && (omeApiFormats as readonly unknown[]).includes(ep.apiFormat) ? ep.apiFormat : 'openai';
+  if (fmt === 'oci-cohere' && spec.oci === undefined) {
+    add(
+      ['spec', 'oci'],
+      'apiFormat oci-cohere needs spec.oci {auth: config-file or instance-principal, compartmentId} to sign its requests',
+    );
+  } else if (fmt !== 'oci-cohere' && spec.oci !== undefined) {
+    add(['spec', 'oci'], `applies only to apiFormat oci-cohere (apiFormat is ${String(fmt)})`);
+  }
+  if (isObj(spec.oci) && spec.oci.auth === 'instance-principal') {
+    for (const key of ['configFile', 'profile'] as const) {
+      if (spec.oci[key] !== undefined) add(['spec', 'oci', key], 'applies only to auth config-file');
+    }
+  }
+  if (fmt !== 'openai' && spec.api === 'completions') {
+    add(['spec', 'api'], `apiFormat ${String(fmt)} has no completions API (use chat)`);
+  }
+  if (fmt === 'oci-cohere' && scenarios !== null && Array.isArray(spec.trafficScenarios)) {
+    const list = spec.trafficScenarios as unknown[];
+    for (const s of scenarios) {
+      if (s.scenario.kind !== 'R') continue;
+      add(
+        ['spec', 'trafficScenarios', list.indexOf(s.text)],
+        'rerank (R) is not served for apiFormat oci-cohere (use cohere or openai)',
+      );
+    }
+  }
+}
+
 function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
   const ep = spec.endpoint;
   if (!isObj(ep)) return; // missing or mistyped: the schema says so
@@ -184,12 +218,6 @@ function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
   if (!isObj(ep.endpoint)) return;
   const direct = ep.endpoint;
   const fmt = direct.apiFormat;
-  if (typeof fmt === 'string' && fmt !== 'openai' && (omeApiFormats as readonly string[]).includes(fmt)) {
-    add(
-      ['spec', 'endpoint', 'endpoint', 'apiFormat'],
-      `apiFormat "${fmt}" is not supported yet (supported: openai)`,
-    );
-  }
   if (!within(direct.url, MAX_URL_CHARS) || !/^(http|https):\/\//.test(direct.url)) return;
   const urlPath: PathSegment[] = ['spec', 'endpoint', 'endpoint', 'url'];
   let path: OpenAiPath | null;
@@ -198,6 +226,10 @@ function checkEndpoint(spec: Obj, task: Task | undefined, add: Add): void {
   } catch (error) {
     if (!(error instanceof EndpointUrlError)) throw error;
     add(urlPath, error.message);
+    return;
+  }
+  if (path !== null && (fmt === 'cohere' || fmt === 'oci-cohere')) {
+    add(urlPath, `path ${path} is OpenAI's, not apiFormat ${fmt}'s (give the server's base URL)`);
     return;
   }
   if (path === null || task === undefined) return;

@@ -17,8 +17,11 @@ import { z } from 'zod';
 import * as limit from './job-limits.js';
 import { omeTasks } from './tasks.js';
 
-/** OME `apiFormat` values; only `openai` is served by infermark so far (see job-rules.ts). */
+/** OME `apiFormat` values, all served (docs/api-formats.md). */
 export const omeApiFormats = ['openai', 'oci-cohere', 'cohere'] as const;
+
+/** How `apiFormat: oci-cohere` requests are signed (spec.oci.auth). */
+export const ociAuthKinds = ['config-file', 'instance-principal'] as const;
 
 /** OME ServiceMetadata enums (kubebuilder markers). */
 export const omeEngines = ['vLLM', 'SGLang', 'TGI'] as const;
@@ -177,6 +180,20 @@ const jobSpec = z.strictObject({
   ignoreEos: z.boolean().default(true),
   /** Protocol for text-to-text when the endpoint URL's path does not say. */
   api: z.enum(['chat', 'completions']).optional(),
+  /**
+   * `apiFormat: oci-cohere` only (required there): how requests are signed, with the OCI SDK's
+   * signer, and the compartment they name. `auth: config-file` reads the key of `profile`
+   * (default DEFAULT) in `configFile` (default ~/.oci/config); `instance-principal` uses the
+   * instance's identity (an OCI instance in a dynamic group).
+   */
+  oci: z
+    .strictObject({
+      auth: z.enum(ociAuthKinds),
+      configFile: filePath.optional(),
+      profile: name.optional(),
+      compartmentId: name,
+    })
+    .optional(),
   /** Where the API key comes from: exactly one of env, file, secretRef. */
   apiKey: z
     .strictObject({

@@ -194,9 +194,51 @@ describe('malformed jobs', () => {
       'job.yaml: spec.endpoint: expected inferenceService{name,namespace} or endpoint{url,apiFormat,modelName}',
     ],
     [
-      'unsupported apiFormat',
+      'an OpenAI path with another apiFormat',
       (j) => (j.spec.endpoint.endpoint.apiFormat = 'cohere'),
-      'job.yaml: spec.endpoint.endpoint.apiFormat: "cohere": apiFormat "cohere" is not supported yet (supported: openai)',
+      "job.yaml: spec.endpoint.endpoint.url: \"http://my-model-service:8080/v1/completions\": path /v1/completions is OpenAI's, not apiFormat cohere's (give the server's base URL)",
+    ],
+    [
+      'oci-cohere without spec.oci',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+      },
+      'job.yaml: spec.oci: apiFormat oci-cohere needs spec.oci {auth: config-file or instance-principal, compartmentId} to sign its requests',
+    ],
+    [
+      'spec.oci with apiFormat openai',
+      (j) => (j.spec.oci = { auth: 'config-file', compartmentId: 'ocid1.compartment.oc1..x' }),
+      'job.yaml: spec.oci: applies only to apiFormat oci-cohere (apiFormat is openai)',
+    ],
+    [
+      'rerank with oci-cohere',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+        j.spec.oci = { auth: 'instance-principal', compartmentId: 'c' };
+        j.spec.task = 'text-to-embeddings';
+        j.spec.trafficScenarios = ['E(64)', 'R(64,16)'];
+      },
+      'job.yaml: spec.trafficScenarios[1]: "R(64,16)": rerank (R) is not served for apiFormat oci-cohere (use cohere or openai)',
+    ],
+    [
+      'a config file with instance-principal',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+        j.spec.oci = { auth: 'instance-principal', configFile: 'x', compartmentId: 'c' };
+      },
+      'job.yaml: spec.oci.configFile: "x": applies only to auth config-file',
+    ],
+    [
+      'spec.oci with an unknown auth',
+      (j) => {
+        j.spec.endpoint.endpoint.apiFormat = 'oci-cohere';
+        j.spec.endpoint.endpoint.url = 'https://inference.generativeai.us-chicago-1.oci.oraclecloud.com';
+        j.spec.oci = { auth: 'api-key', compartmentId: 'c' };
+      },
+      'job.yaml: spec.oci.auth: "api-key": expected one of "config-file", "instance-principal"',
     ],
     [
       'invalid apiFormat',
@@ -349,7 +391,8 @@ describe('error reporting', () => {
       'job.yaml: spec.numConcurrency[1]: "two": expected an integer, got a string',
       'job.yaml: spec.maxTimePerIteration: 0: must be ≥ 1',
       'job.yaml: spec.extra: true: unknown field "extra"',
-      'job.yaml: spec.endpoint.endpoint.apiFormat: "oci-cohere": apiFormat "oci-cohere" is not supported yet (supported: openai)',
+      "job.yaml: spec.endpoint.endpoint.url: \"http://my-model-service:8080/v1/completions\": path /v1/completions is OpenAI's, not apiFormat oci-cohere's (give the server's base URL)",
+      'job.yaml: spec.oci: apiFormat oci-cohere needs spec.oci {auth: config-file or instance-principal, compartmentId} to sign its requests',
       'job.yaml: spec.trafficScenarios[1]: "D(100, 100)": whitespace is not allowed in a traffic scenario (write "D(100,100)")',
     ];
     for (const line of expected)
@@ -357,7 +400,7 @@ describe('error reporting', () => {
     assert.ok(
       lines.some((l) => l.startsWith('job.yaml: spec.trafficScenarios[2]: "X(1)": unknown traffic scenario')),
     );
-    assert.equal(lines.length, 7);
+    assert.equal(lines.length, 8);
   });
 
   it('the error message lists every issue, one per line', () => {

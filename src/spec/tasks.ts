@@ -28,7 +28,8 @@ export type GenaiBenchTask = Task | 'text-to-rerank';
  */
 export const scenarioTaskKinds: Readonly<Record<GenaiBenchTask, readonly Scenario['kind'][]>> = {
   'text-to-text': ['D', 'N', 'U', 'dataset'],
-  'text-to-embeddings': ['E'],
+  // R too: OME's enum has no rerank task, and rerank models are served beside embedding models (vLLM, TEI).
+  'text-to-embeddings': ['E', 'R'],
   'text-to-rerank': ['R'],
   'image-to-text': ['I'],
   'image-to-embeddings': ['I'],

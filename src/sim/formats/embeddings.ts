@@ -7,6 +7,7 @@ import { Prng } from '../../base/prng.js';
 import { hashString } from '../random.js';
 import { embeddingsBody, validateBody } from '../request-schemas.js';
 import { countTextTokens } from '../text.js';
+import type { SimulatorOptions } from '../options.js';
 import type { ResponseFormat } from './format.js';
 
 export interface EmbeddingsDetail {
@@ -54,19 +55,9 @@ export const embeddings: ResponseFormat<EmbeddingsDetail> = {
   },
 
   body(req, out, options) {
-    const dim = options.embeddingDim;
     const data: string[] = [];
     req.detail.inputs.forEach((input, index) => {
-      const rng = new Prng(hashString(input, options.seed));
-      const vector = new Float32Array(dim);
-      let norm = 0;
-      for (let i = 0; i < dim; i++) {
-        const v = rng.nextFloat() * 2 - 1;
-        vector[i] = v;
-        norm += v * v;
-      }
-      const scale = 1 / Math.sqrt(norm || 1);
-      for (let i = 0; i < dim; i++) vector[i] = (vector[i] as number) * scale;
+      const vector = embedVector(input, options);
       const embedding = req.detail.base64
         ? `"${Buffer.from(vector.buffer).toString('base64')}"`
         : `[${Array.from(vector).join(',')}]`;
@@ -76,3 +67,22 @@ export const embeddings: ResponseFormat<EmbeddingsDetail> = {
     return `{"id":"${out.id}","object":"list","created":${out.created_s},"model":${JSON.stringify(req.model)},"data":[${data.join(',')}],"usage":{"prompt_tokens":${p},"total_tokens":${p},"completion_tokens":0}}`;
   },
 };
+
+/** The unit vector of `input`: a seeded function of the input alone (every embedding format shares it). */
+export function embedVector(
+  input: string,
+  options: Pick<SimulatorOptions, 'embeddingDim' | 'seed'>,
+): Float32Array {
+  const dim = options.embeddingDim;
+  const rng = new Prng(hashString(input, options.seed));
+  const vector = new Float32Array(dim);
+  let norm = 0;
+  for (let i = 0; i < dim; i++) {
+    const v = rng.nextFloat() * 2 - 1;
+    vector[i] = v;
+    norm += v * v;
+  }
+  const scale = 1 / Math.sqrt(norm || 1);
+  for (let i = 0; i < dim; i++) vector[i] = (vector[i] as number) * scale;
+  return vector;
+}

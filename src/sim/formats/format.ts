@@ -59,6 +59,22 @@ export interface StreamEvents {
   finish(prefix: string, finishReason: 'stop' | 'length'): string;
   /** The usage event (`stream_options.include_usage`), before `[DONE]`. */
   usage(prefix: string, usage: string): string;
+  /**
+   * Formats that end otherwise than OpenAI's (no `[DONE]`; finish and usage in one closing
+   * event, as Cohere's `message-end`): the closing events, in place of finish, usage and `[DONE]`.
+   */
+  end?(prefix: string, close: StreamClose): string;
+  /** Whether `end` needs the whole text (OCI's last event repeats it). */
+  readonly repeatsText?: boolean;
+}
+
+/** What a stream's closing events say. */
+export interface StreamClose {
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  outputTokens: number;
+  /** The whole generated text, when the format `repeatsText` ('' otherwise). */
+  text: string;
 }
 
 /** One API shape. Method syntax keeps formats of different details assignable to the registry's type. */
@@ -69,6 +85,11 @@ export interface ResponseFormat<Detail = unknown> {
   readonly idPrefix: string;
   /** Whether the first `reasoningTokens` output tokens come as reasoning. */
   readonly reasons: boolean;
+  /**
+   * Whether requests are OCI-signed: with the simulator's `ociPublicKey` set, an unsigned or
+   * wrongly signed request is answered 401 (oci-signature.ts).
+   */
+  readonly signed?: boolean;
   /** How it streams; null: it generates no tokens and answers with one body (embeddings). */
   readonly events: StreamEvents | null;
   /** Read a request body (JSON text): what it asks for, or the 400 message. */

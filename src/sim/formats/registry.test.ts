@@ -18,12 +18,40 @@ function format(name: string): ResponseFormat {
 }
 
 test('formats are registered by kebab-case name, each on its own POST path', () => {
-  assert.deepEqual(Object.keys(RESPONSE_FORMATS), ['chat-completions', 'completions', 'embeddings']);
+  assert.deepEqual(Object.keys(RESPONSE_FORMATS), [
+    'chat-completions',
+    'completions',
+    'embeddings',
+    'rerank',
+    'cohere-chat',
+    'cohere-embed',
+    'cohere-rerank',
+    'oci-chat',
+    'oci-embed',
+  ]);
   for (const name of Object.keys(RESPONSE_FORMATS)) assert.match(name, /^[a-z0-9]+(-[a-z0-9]+)*$/);
   const paths = Object.values(RESPONSE_FORMATS).map((f) => f.path);
-  assert.deepEqual(paths, ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
-  assert.equal(new Set(Object.values(RESPONSE_FORMATS).map((f) => f.idPrefix)).size, 3);
-  assert.equal(format('embeddings').events, null, 'embeddings never stream');
+  assert.deepEqual(paths, [
+    '/v1/chat/completions',
+    '/v1/completions',
+    '/v1/embeddings',
+    '/v1/rerank',
+    '/v2/chat',
+    '/v2/embed',
+    '/v2/rerank',
+    '/20231130/actions/chat',
+    '/20231130/actions/embedText',
+  ]);
+  assert.equal(new Set(Object.values(RESPONSE_FORMATS).map((f) => f.idPrefix)).size, 9);
+  for (const name of ['embeddings', 'rerank', 'cohere-embed', 'cohere-rerank', 'oci-embed']) {
+    assert.equal(format(name).events, null, `${name} never streams`);
+  }
+  assert.deepEqual(
+    Object.entries(RESPONSE_FORMATS)
+      .filter(([, f]) => f.signed === true)
+      .map(([name]) => name),
+    ['oci-chat', 'oci-embed'],
+  );
 });
 
 test('each format counts its prompt and refuses a bad body with its message', () => {
@@ -165,4 +193,126 @@ test('embeddings: one unit vector per input, the same for the same input, base64
   );
   assert.equal(vector.length, 8);
   assert.ok(Math.abs((vector[0] as number) - (floats.data[0]?.embedding[0] as number)) < 1e-6);
+});
+
+/** The event name and JSON payload of one `event: ...\ndata: ...\n\n` event. */
+function typedEvent(event: string): [string, Record<string, unknown>] {
+  const m = /^event: ([a-z-]+)\ndata: (.*)\n\n$/s.exec(event);
+  assert.ok(m, event);
+  return [m[1] as string, JSON.parse(m[2] as string) as Record<string, unknown>];
+}
+
+test('cohere chat: typed events from message-start to message-end with finish reason and usage', () => {
+  const f = format('cohere-chat');
+  const events = f.events;
+  assert.ok(events?.end);
+  const prefix = events.prefix('cohere-1', 7, 'm');
+  const first = events.first(prefix).split(/(?<=\n\n)/);
+  assert.deepEqual(
+    first.map((e) => typedEvent(e)[0]),
+    ['message-start', 'content-start'],
+  );
+  const [type, delta] = typedEvent(events.content(prefix, '', ' a'));
+  assert.equal(type, 'content-delta');
+  assert.deepEqual(delta.delta, { message: { content: { text: ' a' } } });
+  const end = events.end(prefix, { finishReason: 'length', promptTokens: 2, outputTokens: 3, text: '' });
+  const [contentEnd, messageEnd] = end.split(/(?<=\n\n)/).map(typedEvent);
+  assert.equal(contentEnd?.[0], 'content-end');
+  assert.equal(messageEnd?.[0], 'message-end');
+  const counts = { input_tokens: 2, output_tokens: 3 };
+  assert.deepEqual(messageEnd?.[1].delta, {
+    finish_reason: 'MAX_TOKENS',
+    usage: { billed_units: counts, tokens: counts },
+  });
+  const body = JSON.parse(f.body(request(f), output, options)) as {
+    finish_reason: string;
+    message: { content: { type: string; text: string }[] };
+    usage: { tokens: unknown };
+  };
+  assert.deepEqual(
+    [body.finish_reason, body.message.content, body.usage.tokens],
+    ['COMPLETE', [{ type: 'text', text: ' a b' }], counts],
+  );
+});
+
+test('oci chat: text events, a last event repeating the text with finishReason and usage; OCI names read', () => {
+  const f = format('oci-chat');
+  const read = f.parse(
+    JSON.stringify({
+      compartmentId: 'c',
+      servingMode: { servingType: 'ON_DEMAND', modelId: 'cohere.command-r' },
+      chatRequest: {
+        apiFormat: 'COHERE',
+        message: 'a b',
+        chatHistory: [{ role: 'USER', message: 'c d e' }],
+        maxTokens: 9,
+        isStream: true,
+      },
+    }),
+    options,
+  );
+  assert.ok(typeof read === 'object', String(read));
+  assert.deepEqual(
+    [read.common.model, read.common.max_tokens, read.common.stream, read.promptKey, read.promptTokens],
+    ['cohere.command-r', 9, true, 'c d e\na b', 6],
+  );
+  assert.equal(
+    f.parse('{"servingMode":{"modelId":"m"},"chatRequest":{"message":"x"}}', options),
+    BODY_ERRORS.ociChat,
+  );
+  const events = f.events;
+  assert.ok(events?.end && events.repeatsText === true);
+  assert.deepEqual(payload(events.content('', '', ' a')), { apiFormat: 'COHERE', text: ' a' });
+  assert.deepEqual(
+    payload(events.end('', { finishReason: 'stop', promptTokens: 2, outputTokens: 3, text: ' a b c' })),
+    {
+      apiFormat: 'COHERE',
+      text: ' a b c',
+      finishReason: 'COMPLETE',
+      usage: { promptTokens: 2, completionTokens: 3, totalTokens: 5 },
+    },
+  );
+  const body = JSON.parse(f.body(request(f), output, options)) as { chatResponse: Record<string, unknown> };
+  assert.deepEqual([body.chatResponse.text, body.chatResponse.finishReason], [' a b', 'COMPLETE']);
+});
+
+test('rerank: /v1/rerank ranks with usage, /v2/rerank without tokens; embed formats as /v1/embeddings', () => {
+  const v1 = format('rerank');
+  const read = v1.parse(
+    JSON.stringify({ query: 'a b', documents: ['c', { text: 'd e' }], top_n: 1 }),
+    options,
+  );
+  assert.ok(typeof read === 'object', String(read));
+  // vLLM scores (query, document) pairs: the query counts once per document.
+  assert.equal(read.promptTokens, 2 + 1 + 2 + 2);
+  const body = JSON.parse(v1.body({ ...request(v1, read.detail), promptTokens: 7 }, output, options)) as {
+    usage: unknown;
+    results: { index: number; relevance_score: number; document: { text: string } }[];
+  };
+  assert.deepEqual(body.usage, { total_tokens: 7 });
+  assert.equal(body.results.length, 1, 'top_n');
+  assert.equal(v1.parse('{"query":"a","documents":[]}', options), BODY_ERRORS.documents);
+  const v2 = format('cohere-rerank');
+  const all = v2.parse(JSON.stringify({ query: 'a b', documents: ['c', 'd e'] }), options);
+  assert.ok(typeof all === 'object');
+  const cohere = JSON.parse(v2.body(request(v2, all.detail), output, options)) as Record<string, unknown>;
+  assert.equal((cohere.results as unknown[]).length, 2);
+  assert.equal(cohere.usage, undefined);
+  const scores = (cohere.results as { relevance_score: number }[]).map((r) => r.relevance_score);
+  assert.ok((scores[0] as number) >= (scores[1] as number), 'best first');
+
+  const embed = JSON.parse(
+    format('cohere-embed').body(request(format('cohere-embed'), { texts: ['a', 'b'] }), output, options),
+  ) as {
+    embeddings: { float: number[][] };
+    meta: { billed_units: { input_tokens: number } };
+  };
+  assert.equal(embed.embeddings.float.length, 2);
+  assert.equal(embed.meta.billed_units.input_tokens, 2);
+  const ociEmbed = JSON.parse(
+    format('oci-embed').body(request(format('oci-embed'), { inputs: ['a'] }), output, options),
+  ) as {
+    embeddings: number[][];
+  };
+  assert.deepEqual(ociEmbed.embeddings[0], embed.embeddings.float[0], 'the same vector for the same text');
 });
