@@ -10,6 +10,14 @@ import type { RequestRecord } from '../metrics/record.js';
 import type { ConversationPlay, UserTurn } from '../workload/conversations.js';
 import type { ChatMessage, WorkItem } from '../workload/work-item.js';
 
+/**
+ * The most characters one conversation's history may hold (user turns and answers). Each
+ * answer is bounded, but a server that answers every one of up to 1 000 turns at its limit
+ * would grow a history (and each request body, which resends it) without a useful bound: the
+ * conversation is cut there instead (counted in `cut`; docs/multi-turn.md).
+ */
+export const MAX_HISTORY_CHARS = 4 * 1024 * 1024;
+
 /** Measured conversations: started, finished whole, cut short (a turn failed or the iteration ended). */
 export interface ConversationCounts {
   started: number;
@@ -44,6 +52,7 @@ export async function playConversation(
   const first = play.firstRequestIndex(c);
   const history: ChatMessage[] = [];
   let historyTokens = 0;
+  let historyChars = 0;
   let atUs = scheduledAtUs;
   for (let t = 0; t < turns.length; t++) {
     const turn = turns[t] as UserTurn;
@@ -72,6 +81,9 @@ export async function playConversation(
     if (t === turns.length - 1) break;
     const reply = fromServer ? answer : (turn.reply ?? null);
     if (reply === null) return false;
+    historyChars += turn.prompt.length + reply.length;
+    const next = turns[t + 1] as UserTurn;
+    if (historyChars + next.prompt.length > MAX_HISTORY_CHARS) return false;
     history.push({ role: 'user', content: turn.prompt }, { role: 'assistant', content: reply });
     historyTokens += turn.input_tokens + (fromServer ? play.countTokens(reply) : (turn.reply_tokens ?? 0));
     atUs = (record.done_at_us ?? nowUs()) + play.thinkTimeUs;
