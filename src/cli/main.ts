@@ -116,6 +116,8 @@ registerWarehouseCommands(program);
 
 (await import('./diagnose.js')).registerDiagnoseCommand(program);
 
+(await import('./search.js')).registerSearchCommand(program);
+
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);
 

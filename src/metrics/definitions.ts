@@ -409,6 +409,17 @@ export const METRICS = {
     formula: 'price_per_hour / 3600 / request_throughput',
     same_as: [],
   },
+  cost_per_million_input_tokens: {
+    name: 'cost_per_million_input_tokens',
+    field: 'cost_per_million_input_tokens_usd',
+    scope: point,
+    unit: 'USD',
+    direction: 'lower',
+    description:
+      'What a million prompt tokens cost at the deployment’s price per hour (the whole price over the input rate); null without a price.',
+    formula: 'price_per_hour / 3600 / input_throughput × 10⁶',
+    same_as: [],
+  },
   cost_per_million_output_tokens: {
     name: 'cost_per_million_output_tokens',
     field: 'cost_per_million_output_tokens_usd',
