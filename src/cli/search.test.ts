@@ -108,4 +108,16 @@ test('search finds the knee within 10% of the simulator saturation rate, in a bo
     artifacts: { path: string }[];
   };
   assert.ok(manifest.artifacts.some((a) => a.path === 'search.json'));
+
+  // Ingested like any run: the report shows every point's cost and the cost within SLO at the knee.
+  const report_md = await cli(['report', doc.dir, '--format', 'md', '--view', 'product', '-o', '-'], {
+    timeoutMs: 60_000,
+  });
+  assert.equal(report_md.code, 0, report_md.stderr);
+  assert.match(report_md.stdout, /\$\/M output tok/);
+  const kneeName = `D(16,8) @ ${doc.knee} req/s`;
+  assert.ok(
+    report_md.stdout.includes(`Cost within SLO: at ${kneeName}, the highest load meeting every SLO`),
+    report_md.stdout,
+  );
 });

@@ -596,6 +596,8 @@ export const REPORT_POINT_COLUMNS = [
   'itl_ms_p99',
   'e2e_latency_ms_p50',
   'e2e_latency_ms_p99',
+  'cost_per_request_usd',
+  'cost_per_million_input_tokens_usd',
   'cost_per_million_output_tokens_usd',
 ] as const satisfies readonly OutcomeColumn[];
 
