@@ -121,3 +121,22 @@ test('search finds the knee within 10% of the simulator saturation rate, in a bo
     report_md.stdout,
   );
 });
+
+test('a search that cannot run is refused before any load: split runs, no SLO, no scenario chosen (exit 2)', async () => {
+  const tmp = fixture.tmp();
+  const base = { url: fixture.sim().url, concurrency: [1], maxRequestsPerIteration: 10 };
+  const noSlo = await writeJobYaml(join(tmp, 'no-slo.yaml'), {
+    name: 'no-slo',
+    scenarios: ['D(4,4)', 'D(8,8)'],
+    ...base,
+  });
+  const refused = await cli(['search', noSlo, '--workers', '2', '--out', join(tmp, 'refused')]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /no-slo\.yaml: spec\.slos: the search needs at least one SLO/);
+  assert.match(refused.stderr, /command line: --workers: "2": a search runs in one process/);
+  assert.match(
+    refused.stderr,
+    /spec\.search\.scenario: a search probes one scenario: expected one of spec\.trafficScenarios \(D\(4,4\), D\(8,8\)\)/,
+  );
+  assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+});
