@@ -19,6 +19,7 @@ const LAYERS = [
   'engine',
   'warehouse',
   'gate',
+  'search',
   'diagnose',
   'slo',
   'report',

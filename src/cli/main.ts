@@ -117,6 +117,7 @@ registerWarehouseCommands(program);
 (await import('./diagnose.js')).registerDiagnoseCommand(program);
 
 (await import('./slo.js')).registerSloCommands(program);
+(await import('./search.js')).registerSearchCommand(program);
 
 const { registerSimulateCommand } = await import('./simulate.js');
 registerSimulateCommand(program);

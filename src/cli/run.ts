@@ -21,7 +21,9 @@ import type { RunnerLink } from '../k8s/runner.js';
 import { bothEvents, runOutcome } from '../k8s/runner-events.js';
 import { checkModelServed, notServedMessage } from '../engine/preflight.js';
 import { executeRunGroup, type RunGroupResult } from '../engine/run-group.js';
-import type { RunResult } from '../engine/run.js';
+import type { PlanExtension, RunResult } from '../engine/run.js';
+import { pricePerHour, type HourlyPrice } from '../metrics/cost.js';
+import { loadJobPriceTable } from '../spec/price-table.js';
 import type { RunEvents } from '../metrics/run-events.js';
 import { ExitCode, InfermarkError, ValidationError, type ValidationIssue } from '../base/errors.js';
 import { jobFileProvenance, type JobFileProvenance } from '../evidence/job-provenance.js';
@@ -251,6 +253,8 @@ export async function runJob(
   jobFile: string | null,
   flags: RunJobFlags,
   runner?: RunnerLink | null,
+  /** A plan that grows as the run goes (`search`): the job's own plan is not run. */
+  extension?: PlanExtension,
 ): Promise<RunGroupResult<RunOutcome>> {
   const endpoint = resolveEndpoint(job, {
     ...(flags.url ? { url: flags.url } : {}),
@@ -261,6 +265,8 @@ export async function runJob(
   if (job.spec.metricsUrl) registerUrlSecrets(job.spec.metricsUrl);
   for (const target of job.spec.telemetry ?? []) registerUrlSecrets(target.url);
   const apiKey = await resolveApiKey(job.spec.apiKey);
+  // The price table is read before any load: a bad one costs nothing.
+  const price = pricePerHour(job.spec, await loadJobPriceTable(job.spec, jobFile));
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;
   refuseUnpinnedClaim(job, jobFile, jobProvenance);
   // Before any load or store is touched: a split run's listen address and token are checked first.
@@ -276,7 +282,18 @@ export async function runJob(
   try {
     if (output) await preflightStore(output);
     // Each repeat is shipped and ingested as it ends: an interrupted group keeps them there too.
-    const context = { job, jobFile, jobProvenance, endpoint, apiKey, flags, workers, runner };
+    const context = {
+      job,
+      jobFile,
+      jobProvenance,
+      endpoint,
+      apiKey,
+      flags,
+      workers,
+      runner,
+      extension,
+      price,
+    };
     return await executeWithView(context, async (result) => {
       const upload = output ? await uploadAtEnd(result, output, job, flags) : null;
       const uploadedTo = upload?.ok && job.spec.outputLocation ? [job.spec.outputLocation.storageUri] : [];
@@ -387,13 +404,15 @@ interface RunContext {
   flags: RunJobFlags;
   workers: WorkerPool | undefined;
   runner: RunnerLink | null | undefined;
+  extension: PlanExtension | undefined;
+  price: HourlyPrice | null;
 }
 
 async function executeWithView(
   context: RunContext,
   afterRun: (result: RunResult) => Promise<RunOutcome>,
 ): Promise<RunGroupResult<RunOutcome>> {
-  const { job, jobFile, jobProvenance, endpoint, apiKey, flags, workers, runner } = context;
+  const { job, jobFile, jobProvenance, endpoint, apiKey, flags, workers, runner, extension, price } = context;
   const view = new ProgressView(process.stderr, flags.quiet === true || flags.json === true);
   // Listening before any load is sent: a taken port or a bad topology label costs nothing.
   const hot =
@@ -455,6 +474,8 @@ async function executeWithView(
         outRoot: flags.out,
         signal: interrupt.signal,
         ...(runner ? { kubernetes: runner.identity } : {}),
+        ...(extension ? { extension } : {}),
+        price,
         events: hot ? hot.events(events) : events,
       },
       afterRun,

@@ -25,6 +25,7 @@ import {
   PROBE_TOTAL_MS,
 } from '../evidence/server-probe.js';
 import { summarizeIteration } from '../metrics/aggregate.js';
+import type { HourlyPrice } from '../metrics/cost.js';
 import { type IterationSummary } from '../metrics/iteration-summary.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
@@ -79,6 +80,32 @@ export interface RunInputs {
   shard?: ShardRole;
   /** The BenchmarkJob, pod and node this process runs in, recorded in run.json (docs/k8s.md). */
   kubernetes?: KubernetesIdentity | null;
+  /**
+   * A plan that grows as the run goes (an SLA search, docs/search.md): the job's own plan is
+   * not run; the extension gives each next iteration once the previous one has ended.
+   */
+  extension?: PlanExtension;
+  /** The deployment's price per hour (metrics/cost.ts), recorded in run.json's `price` for ingest and reports. */
+  price?: HourlyPrice | null;
+}
+
+/**
+ * Where a growing plan's iterations come from. The run asks for the first before it starts
+ * and for the next after each iteration has ended and been sealed; run.json's `plan` is
+ * rewritten as it grows, so a run killed mid-way still says what it was running.
+ */
+export interface PlanExtension {
+  /** What decides the plan (run.json's `plan_extension`; named in the benchmark case instead of the plan). */
+  describe(): Record<string, unknown>;
+  /** The most requests any iteration keeps in flight (sizes the connection pool). */
+  readonly maxInFlight: number;
+  /**
+   * The next iteration (its index is set by the run), given the summaries of those that ran,
+   * in the order they ran (none for the first); null ends the run.
+   */
+  next(ran: readonly IterationSummary[]): PlannedIteration | null;
+  /** Documents (file name → JSON) written into the run folder before it is sealed. */
+  documents(ran: readonly IterationSummary[]): Record<string, unknown>;
 }
 
 /**
@@ -220,6 +247,8 @@ interface OpenRun {
   serverTarget: RunTelemetryTarget;
   /** run.json's fields known before the probes: identity, intent, job, endpoint. */
   head: { identity: Record<string, unknown>; described: Record<string, unknown> };
+  /** run.json whole, once the run has started (a growing plan rewrites it). */
+  document?: Record<string, unknown>;
 }
 
 /** A telemetry target with the headers it gets. */
@@ -260,7 +289,7 @@ type RunClient = Pick<OpenRun, 'planned' | 'plans' | 'tokenizer' | 'kind' | 'bac
 async function prepareClient(inputs: RunInputs): Promise<RunClient> {
   const { job, endpoint } = inputs;
   const { spec } = job;
-  const planned = planIterations(job);
+  const planned = inputs.extension ? [firstExtended(inputs.extension)] : planIterations(job);
   const plans = planned.map((p) => p.plan);
   // A secret-named request parameter (`api_key`) goes to the server, which may quote it back in an error.
   for (const [name, value] of Object.entries(spec.additionalRequestParams ?? {})) {
@@ -282,6 +311,13 @@ async function prepareClient(inputs: RunInputs): Promise<RunClient> {
   return { planned, plans, tokenizer, kind, backend, authHeaders };
 }
 
+/** A growing plan's first iteration, as iteration 0. */
+function firstExtended(extension: PlanExtension): PlannedIteration {
+  const first = extension.next([]);
+  if (!first) throw new Error('the plan extension gave no first iteration');
+  return { ...first, plan: { ...first.plan, index: 0 } };
+}
+
 /** Prepares the client, names the run and its folder, and opens the outputs with its first run.json. */
 async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun> {
   const { job, endpoint } = inputs;
@@ -290,7 +326,8 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
   const { plans, tokenizer, kind, authHeaders } = client;
   const runId = newRunId();
   const { runGroupId, repeat, repeats } = inputs.group ?? { runGroupId: runId, repeat: 0, repeats: 1 };
-  const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
+  // A growing plan runs in the order it grows.
+  const order = inputs.extension ? [0] : iterationOrder(plans.length, spec.seed, repeat, repeats);
   const anchor = takeAnchor();
   const dir = inputs.shard
     ? inputs.shard.dir
@@ -314,6 +351,7 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
     iteration_order: order,
     ...(inputs.shard ? { shard: shardBlock(inputs.shard) } : {}),
     ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
+    ...(inputs.extension ? { plan_extension: inputs.extension.describe() } : {}),
   });
   // Before the probes, which wait on the server: a run killed while they wait has its
   // run.json (verify: PARTIAL, not CORRUPT). Rewritten whole once they answer.
@@ -368,6 +406,7 @@ function runHead(
       model: endpoint.model,
       backend: kind,
     },
+    ...(inputs.price ? { price: inputs.price } : {}),
   };
   return { identity, described };
 }
@@ -381,7 +420,10 @@ function createRunBackend(
 ): Backend {
   const { job, endpoint } = inputs;
   const { spec } = job;
-  const connections = Math.max(...plans.map((plan) => plan.max_in_flight), 1);
+  const connections = Math.max(
+    ...plans.map((plan) => plan.max_in_flight),
+    inputs.extension?.maxInFlight ?? 1,
+  );
   return createBackend(kind, {
     baseUrl: endpoint.baseUrl,
     ...(endpoint.path ? { path: endpoint.path } : {}),
@@ -436,7 +478,14 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
     return { iteration: plan.index, description, spec_digest: digestOf(description) };
   });
   const workloadSpecDigest = digestOf(workloads.map((w) => w.spec_digest));
-  const benchmarkCaseId = benchmarkCaseIdOf(job, endpoint, run.kind, run.plans, workloadSpecDigest);
+  const benchmarkCaseId = benchmarkCaseIdOf(
+    job,
+    endpoint,
+    run.kind,
+    run.plans,
+    workloadSpecDigest,
+    run.inputs.extension?.describe(),
+  );
   const document = {
     ...run.head.identity,
     benchmark_case_id: benchmarkCaseId,
@@ -461,9 +510,21 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
     environment: probes.environment,
     clock: { anchor_wall_ms: run.anchor.wall_ms, anchor_mono_us: run.anchor.mono_us, unit: 'us' },
   };
+  run.document = document;
   const { runId, dir, plans, runGroupId, repeat, repeats } = run;
+  const growing = run.inputs.extension !== undefined;
   for (const output of run.outputs) {
-    await output.start?.({ runId, dir, plans, benchmarkCaseId, runGroupId, repeat, repeats, document });
+    await output.start?.({
+      runId,
+      dir,
+      plans,
+      benchmarkCaseId,
+      runGroupId,
+      repeat,
+      repeats,
+      document,
+      growing,
+    });
   }
   return { sources, workloadSpecDigest, benchmarkCaseId };
 }
@@ -483,8 +544,9 @@ async function runIterations(
   const { plans } = run;
   const outcome: LoopOutcome = { summaries: [], interrupted: false, failFast: null };
   try {
-    for (const index of run.order) {
-      const plan = plans[index] as IterationPlan;
+    // A growing plan appends to run.order as it goes.
+    for (let at = 0; at < run.order.length; at++) {
+      const plan = plans[run.order[at] as number] as IterationPlan;
       if (signal?.aborted) {
         outcome.interrupted = true;
         break;
@@ -534,11 +596,30 @@ async function runIterations(
         outcome.failFast = cause;
         break;
       }
+      const next = run.inputs.extension?.next(outcome.summaries);
+      if (next) await growPlan(run, sources, next);
     }
   } finally {
     await run.backend.close();
   }
   return outcome;
+}
+
+/** Appends a growing plan's next iteration: its item source, and run.json rewritten with it in every output. */
+async function growPlan(
+  run: OpenRun,
+  sources: Map<number, ItemSource>,
+  next: PlannedIteration,
+): Promise<void> {
+  const index = run.plans.length;
+  const planned: PlannedIteration = { ...next, plan: { ...next.plan, index } };
+  run.planned.push(planned);
+  run.plans.push(planned.plan);
+  run.order.push(index);
+  sources.set(index, await itemSourceFor(planned, run.inputs.job, run.tokenizer));
+  const document = { ...run.document, plan: run.plans };
+  run.document = document;
+  for (const output of run.outputs) await output.planGrown?.({ plan: planned.plan, document });
 }
 
 /** Judges the run from its summaries and stops the outputs: the run folder writes summary.json and seals. */
@@ -564,9 +645,11 @@ async function sealAndJudge(run: OpenRun, described: DescribedRun, outcome: Loop
     iterations_completed: summaries.filter((s) => s.ended_by !== 'interrupted').length,
     iterations: summaries,
   };
+  // In the order they ran, which for a growing plan is plan order.
+  const documents = run.inputs.extension?.documents(summaries) ?? {};
   let seal: RunSeal | undefined;
   for (const output of run.outputs) {
-    const sealed = await output.stop?.({ runId, status, summary });
+    const sealed = await output.stop?.({ runId, status, summary, documents });
     seal ??= sealed ?? undefined;
   }
   if (!seal) throw new Error('no output sealed the run (the run-folder output is always there)');
@@ -597,6 +680,8 @@ export function benchmarkCaseIdOf(
   kind: BackendKind,
   plans: IterationPlan[],
   workloadSpecDigest: string,
+  /** A growing plan's description, which names the case instead of the plan it happened to run. */
+  planExtension?: Record<string, unknown>,
 ): string {
   const { spec } = job;
   return digestOf({
@@ -608,7 +693,7 @@ export function benchmarkCaseIdOf(
     request_params: coerceRequestParams(spec.additionalRequestParams),
     request_timeout_s: spec.requestTimeoutSeconds,
     slos: spec.slos ?? [],
-    plan: plans,
+    plan: planExtension ?? plans,
     workload_spec_digest: workloadSpecDigest,
   });
 }

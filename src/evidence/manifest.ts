@@ -82,8 +82,17 @@ export async function describeArtifacts(root: string, paths: string[]): Promise<
   return artifacts;
 }
 
-/** Seals one finished iteration: its files and run.json, listed with their digests. */
-export async function sealIteration(folder: RunFolder, runId: string, iteration: number): Promise<string> {
+/**
+ * Seals one finished iteration: its files and run.json, listed with their digests. A run whose
+ * plan grows as it goes (an SLA search) rewrites run.json after its iterations are sealed: its
+ * iterations leave run.json out (`runJson: false`), and the run's own seal covers its last form.
+ */
+export async function sealIteration(
+  folder: RunFolder,
+  runId: string,
+  iteration: number,
+  options: { runJson?: boolean } = {},
+): Promise<string> {
   const dir = RunFolder.iterationDir(iteration).split(sep).join('/');
   const inside = (await listFiles(folder.dir, join(folder.dir, dir))).filter(
     (path) => !isTempFile(path) && path !== `${dir}/${MANIFEST_FILE}`,
@@ -94,7 +103,10 @@ export async function sealIteration(folder: RunFolder, runId: string, iteration:
     run_id: runId,
     iteration,
     sealed_at: new Date().toISOString(),
-    artifacts: await describeArtifacts(folder.dir, ['run.json', ...inside]),
+    artifacts: await describeArtifacts(folder.dir, [
+      ...(options.runJson === false ? [] : ['run.json']),
+      ...inside,
+    ]),
   };
   const text = canonicalJson(manifest);
   await folder.writeText(`${dir}/${MANIFEST_FILE}`, text);

@@ -409,6 +409,17 @@ export const METRICS = {
     formula: 'price_per_hour / 3600 / request_throughput',
     same_as: [],
   },
+  cost_per_million_input_tokens: {
+    name: 'cost_per_million_input_tokens',
+    field: 'cost_per_million_input_tokens_usd',
+    scope: point,
+    unit: 'USD',
+    direction: 'lower',
+    description:
+      'What a million prompt tokens cost at the deployment’s price per hour (the whole price over the input rate); null without a price.',
+    formula: 'price_per_hour / 3600 / input_throughput × 10⁶',
+    same_as: [],
+  },
   cost_per_million_output_tokens: {
     name: 'cost_per_million_output_tokens',
     field: 'cost_per_million_output_tokens_usd',
@@ -418,16 +429,6 @@ export const METRICS = {
     description:
       'What a million output tokens cost at the deployment’s price per hour; null without a price.',
     formula: 'price_per_hour / 3600 / output_throughput × 10⁶',
-    same_as: [],
-  },
-  cost_per_million_input_tokens: {
-    name: 'cost_per_million_input_tokens',
-    field: 'cost_per_million_input_tokens_usd',
-    scope: point,
-    unit: 'USD',
-    direction: 'lower',
-    description: 'What a million input tokens cost at the deployment’s price per hour; null without a price.',
-    formula: 'price_per_hour / 3600 / input_throughput × 10⁶',
     same_as: [],
   },
   prefix_hit_rate: {
@@ -606,6 +607,8 @@ export const REPORT_POINT_COLUMNS = [
   'itl_ms_p99',
   'e2e_latency_ms_p50',
   'e2e_latency_ms_p99',
+  'cost_per_request_usd',
+  'cost_per_million_input_tokens_usd',
   'cost_per_million_output_tokens_usd',
 ] as const satisfies readonly OutcomeColumn[];
 

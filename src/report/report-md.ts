@@ -27,6 +27,7 @@ export { codeSpan, mdText };
 
 function subjectBlock(s: Subject): string {
   const run = s.runs[0] ?? {};
+  const priced = s.points.some((p) => p.metrics.cost_per_million_output_tokens_usd !== null);
   const what =
     s.kind === 'run_group'
       ? `run group ${codeSpan(s.id)} (${s.run_ids.length} repeats, medians)`
@@ -68,6 +69,8 @@ function subjectBlock(s: Subject): string {
         'E2E p99',
         'errors',
         'goodput',
+        // Cost columns only for a priced run: every point's cost per request and per million tokens.
+        ...(priced ? ['$/request', '$/M input tok', '$/M output tok'] : []),
       ],
       s.points.map((p) => [
         pointName(p),
@@ -81,6 +84,13 @@ function subjectBlock(s: Subject): string {
         p.metrics.e2e_latency_ms_p99,
         p.metrics.error_rate,
         p.metrics.goodput_rps,
+        ...(priced
+          ? [
+              p.metrics.cost_per_request_usd,
+              p.metrics.cost_per_million_input_tokens_usd,
+              p.metrics.cost_per_million_output_tokens_usd,
+            ]
+          : []),
       ]),
     ),
     ...sloBlock(s),

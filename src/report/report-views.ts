@@ -285,6 +285,35 @@ function engineering(data: ReportData): ViewSection[] {
   return sections;
 }
 
+/**
+ * The SLO-meeting knee of each scenario and mode: its highest load at which every SLO was checked
+ * and met (an SLA search's knee, or a sweep's best point within SLO), with what it cost there.
+ */
+export function sloKnees(subject: Subject): Point[] {
+  const knees = new Map<string, Point>();
+  for (const p of subject.points) {
+    if (p.slos.length === 0 || !p.slos.every((s) => s.met === true)) continue;
+    const key = `${p.scenario}\u0000${p.concurrency === null ? 'rate' : 'concurrency'}`;
+    const load = (q: Point): number => q.rate_rps ?? q.concurrency ?? 0;
+    const best = knees.get(key);
+    if (!best || load(p) > load(best)) knees.set(key, p);
+  }
+  return [...knees.values()];
+}
+
+/** "Cost per million tokens within SLO" at each SLO-meeting knee that has a price. */
+function costWithinSlo(subject: Subject): string[] {
+  return sloKnees(subject)
+    .filter((p) => p.metrics.cost_per_million_output_tokens_usd !== null)
+    .map(
+      (p) =>
+        `Cost within SLO: at ${pointName(p)}, the highest load meeting every SLO, ` +
+        `$${fmt(p.metrics.cost_per_million_output_tokens_usd, 2)} per million output tokens, ` +
+        `$${fmt(p.metrics.cost_per_million_input_tokens_usd, 2)} per million input tokens, ` +
+        `$${fmt(p.metrics.cost_per_request_usd, 5)} per request.`,
+    );
+}
+
 function product(data: ReportData): ViewSection[] {
   const { subject, baseline } = data;
   const impact: string[] = [];
@@ -299,6 +328,7 @@ function product(data: ReportData): ViewSection[] {
       );
     }
   }
+  impact.push(...costWithinSlo(subject));
   const checks = sloRows(subject);
   if (checks.length > 0) {
     const missed = checks.filter((c) => c.slo.met === false);

@@ -58,6 +58,8 @@ export const MAX_GPU_COUNT = 65_536;
 export const MAX_BURSTINESS = 1_000_000;
 /** Deployment cost per hour, USD. */
 export const MAX_COST_PER_HOUR_USD = 1_000_000;
+/** An SLA search's probes at most (spec.search.maxProbes): each is a whole iteration. */
+export const MAX_SEARCH_PROBES = 64;
 /** spec.sharedPrefix: tokens of one shared prefix, and distinct prefixes rotating. */
 export const MAX_SHARED_PREFIX_TOKENS = 1_000_000;
 export const MAX_PREFIX_GROUPS = 100_000;

@@ -148,7 +148,51 @@ export function checkJobRules(raw: unknown): JobRulesResult {
   }
   checkTelemetryNames(spec.telemetry, add);
   checkMultiTurn(spec, task, result.scenarios, add);
+  checkCost(spec, add);
+  checkSearch(spec, add);
   return result;
+}
+
+/** spec.cost prices GPUs: it needs serviceMetadata's GPU count (and, for a table, the GPU type). */
+function checkCost(spec: Obj, add: Add): void {
+  if (!isObj(spec.cost) || spec.costPerHourUsd !== undefined) return;
+  const { gpuHourUsd, priceTable } = spec.cost;
+  if (gpuHourUsd === undefined && priceTable === undefined) {
+    add(
+      ['spec', 'cost'],
+      'expected gpuHourUsd or priceTable (or spec.costPerHourUsd for the whole deployment)',
+    );
+    return;
+  }
+  const by = gpuHourUsd !== undefined ? 'spec.cost.gpuHourUsd' : 'spec.cost.priceTable';
+  const meta = isObj(spec.serviceMetadata) ? spec.serviceMetadata : null;
+  // Inside a given serviceMetadata both fields are required by the schema, which reports them.
+  if (meta === null) {
+    add(['spec', 'serviceMetadata', 'gpuCount'], `required by ${by}: the price is per GPU-hour`);
+    if (gpuHourUsd === undefined) {
+      add(
+        ['spec', 'serviceMetadata', 'gpuType'],
+        'required by spec.cost.priceTable: the table prices GPU types',
+      );
+    }
+  }
+}
+
+/** spec.search (docs/search.md): its bounds in order, and a scenario the job lists. */
+function checkSearch(spec: Obj, add: Add): void {
+  if (!isObj(spec.search)) return;
+  const { min, max, scenario } = spec.search;
+  if (typeof min === 'number' && typeof max === 'number' && min > max) {
+    add(['spec', 'search', 'max'], `must be at least spec.search.min (${min})`);
+  }
+  if (typeof scenario === 'string' && Array.isArray(spec.trafficScenarios)) {
+    if (!spec.trafficScenarios.includes(scenario)) {
+      add(
+        ['spec', 'search', 'scenario'],
+        `expected one of spec.trafficScenarios (${spec.trafficScenarios.join(', ')})`,
+      );
+    }
+  }
 }
 
 /** Each telemetry target's name is its folder: two targets named alike would write one folder. */

@@ -291,6 +291,28 @@ const jobSpec = z.strictObject({
       assistantTurns: z.enum(['server', 'dataset']).default('server'),
     })
     .optional(),
+  /**
+   * The SLA search (`infermark search`, docs/search.md): the highest load at which every SLO in
+   * spec.slos holds, probed as iterations of one run: a ramp from `min` doubling up to the first
+   * failure, then bisection to `precisionPercent`. Each probe sends maxRequestsPerIteration
+   * measured requests, more when an SLO's percentile needs more, and runs spec.repeats times.
+   */
+  search: z
+    .strictObject({
+      /** Search over open-loop request rates (req/s) or closed-loop concurrency. */
+      by: z.enum(['rate', 'concurrency']).default('rate'),
+      /** The first (lowest) load probed; 1 when omitted. */
+      min: z.number().positive().max(limit.MAX_REQUEST_RATE_RPS).optional(),
+      /** No load above this is probed; the largest the job allows (request rate or concurrency) when omitted. */
+      max: z.number().positive().max(limit.MAX_REQUEST_RATE_RPS).optional(),
+      /** Probes (distinct loads) at most; the search stops with its bracket when they are spent. */
+      maxProbes: positiveInt.max(limit.MAX_SEARCH_PROBES).default(12),
+      /** Done once the bracket's width is at most this percent of its lower end. */
+      precisionPercent: z.number().min(0.1).max(100).default(5),
+      /** The traffic scenario searched; the first of trafficScenarios when omitted. */
+      scenario: z.string().max(limit.MAX_EXPRESSION_CHARS).optional(),
+    })
+    .optional(),
   /** Local JSONL dataset for the `dataset` scenario (OME's `dataset` is a storage spec). */
   datasetFile: filePath.optional(),
   /**

@@ -129,6 +129,7 @@ const COMMON_NOTES: Record<string, string> = {
   'benchmark_run_fact.price_per_hour_usd': 'no price given (--cost-per-hour)',
   'serving_outcome_fact.cost_per_request_usd': 'no price given (--cost-per-hour)',
   'serving_outcome_fact.cost_per_million_output_tokens_usd': 'no price given (--cost-per-hour)',
+  'serving_outcome_fact.cost_per_million_input_tokens_usd': 'no price given (--cost-per-hour)',
   'serving_outcome_fact.event_loop_flag':
     "infermark's check of its own client's event loop; other tools have none",
 };
@@ -295,6 +296,8 @@ function costs(price: number | null, o: Columns): Columns {
   const computed = servingCosts(price, o as CostThroughputs);
   return {
     cost_per_request_usd: o.cost_per_request_usd ?? computed.cost_per_request_usd,
+    cost_per_million_input_tokens_usd:
+      o.cost_per_million_input_tokens_usd ?? computed.cost_per_million_input_tokens_usd,
     cost_per_million_output_tokens_usd:
       o.cost_per_million_output_tokens_usd ?? computed.cost_per_million_output_tokens_usd,
   };

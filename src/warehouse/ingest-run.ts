@@ -16,7 +16,7 @@ import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import type { RunManifest } from '../evidence/manifest.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
-import { servingCosts } from '../metrics/cost.js';
+import { pricePerHour, servingCosts, type HourlyPrice } from '../metrics/cost.js';
 import type { Distribution } from '../metrics/percentiles.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology } from '../spec/job-topology.js';
@@ -67,6 +67,8 @@ interface RunJson {
   shard?: { index: number; of: number; run_id: string };
   /** The BenchmarkJob, pod and node, for a run in Kubernetes (docs/k8s.md); absent otherwise. */
   kubernetes?: Partial<KubernetesIdentity> | null;
+  /** The price the run was started with (metrics/cost.ts pricePerHour); absent in older folders. */
+  price?: HourlyPrice | null;
 }
 
 export async function ingestRunFolder(
@@ -114,7 +116,12 @@ export async function ingestRunFolder(
     const path = join(dir, 'iterations', String(it.iteration).padStart(3, '0'), 'summary.json');
     summaries.push(JSON.parse(await readFile(path, 'utf8')) as IterationSummary);
   }
-  const cost = options.costPerHourUsd ?? run.job.spec.costPerHourUsd ?? null;
+  // The price resolved when the run started (its table file need not be here now); older folders have the job's.
+  const cost =
+    options.costPerHourUsd ??
+    run.price?.per_hour_usd ??
+    pricePerHour(run.job.spec, null)?.per_hour_usd ??
+    null;
   let requests = 0;
   const revealed = await revealHardware(
     dir,

@@ -29,6 +29,15 @@ export interface RunOpening {
 export interface RunStart extends RunStartInfo {
   /** The run's whole document (run.json), which replaces the opening one. */
   document: Record<string, unknown>;
+  /** The plan grows as the run goes (planGrown), so run.json changes after iterations are sealed. */
+  growing?: boolean;
+}
+
+/** A growing plan got its next iteration (engine/run.ts, PlanExtension). */
+export interface PlanGrowth {
+  plan: IterationPlan;
+  /** run.json whole, its `plan` with the new iteration. */
+  document: Record<string, unknown>;
 }
 
 /** A telemetry target (the server's /metrics, a GPU, node or cluster exporter), to read while an iteration's load runs. */
@@ -69,6 +78,8 @@ export interface RunEnd {
   status: RunStatus;
   /** The run's summary document (summary.json). */
   summary: Record<string, unknown>;
+  /** Further documents of the run (file name → JSON, `search.json`), kept and sealed with it. */
+  documents?: Record<string, unknown>;
 }
 
 /** What sealing the run's evidence gave: the digest the run result and the warehouse carry. */
@@ -82,6 +93,8 @@ export interface RunOutput {
   readonly name: string;
   open?(run: RunOpening): Promise<void>;
   start?(run: RunStart): Promise<void>;
+  /** Between iterations, when a growing plan gets its next one. */
+  planGrown?(growth: PlanGrowth): Promise<void>;
   startIteration?(iteration: IterationStart): Promise<void>;
   /** On the request path, once per finished record: O(1), synchronous, never throws. */
   addRecord?(plan: IterationPlan, record: RequestRecord): void;

@@ -14,6 +14,7 @@ import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '
 import type {
   IterationEnd,
   IterationStart,
+  PlanGrowth,
   RunEnd,
   RunOpening,
   RunOutput,
@@ -33,6 +34,8 @@ export class RunFolderOutput implements RunOutput {
   private folder: RunFolder | null = null;
   private runId = '';
   private iteration: OpenIteration | null = null;
+  /** The plan grows: run.json changes after iterations are sealed, so only the run's seal covers it. */
+  private growing = false;
 
   async open(run: RunOpening): Promise<void> {
     this.runId = run.runId;
@@ -43,7 +46,12 @@ export class RunFolderOutput implements RunOutput {
   }
 
   async start(run: RunStart): Promise<void> {
+    this.growing = run.growing === true;
     await this.opened().writeJson('run.json', run.document);
+  }
+
+  async planGrown({ document }: PlanGrowth): Promise<void> {
+    await this.opened().writeJson('run.json', document);
   }
 
   async startIteration({ plan, scrapes, signal }: IterationStart): Promise<void> {
@@ -90,11 +98,13 @@ export class RunFolderOutput implements RunOutput {
     await folder.writeJson(`${dir}/workload.json`, completed.workload);
     await folder.writeJson(`${dir}/summary.json`, completed.summary);
     // Sealed before the next iteration starts: a run killed later keeps this one verifiable.
-    await sealIteration(folder, this.runId, plan.index);
+    await sealIteration(folder, this.runId, plan.index, { runJson: !this.growing });
   }
 
   async stop(run: RunEnd): Promise<RunSeal> {
     const folder = this.opened();
+    for (const [name, document] of Object.entries(run.documents ?? {}))
+      await folder.writeJson(name, document);
     await folder.writeJson('summary.json', run.summary);
     return { artifactManifestDigest: await sealRun(folder, run.runId, run.status) };
   }
