@@ -259,6 +259,13 @@ test('bad input exits 2 naming the flag or file, without a stack trace', async (
       /--load 3: scenario D\(20,10\) ran no such load \(it ran 1, 4\)/,
     ],
     [['slo', 'propose', join(tmp(), 'nope', 'x'), '--out', '-'], /no such folder/],
+    // `20` is 20%, not 2000%: refused rather than read as a share of 20.
+    [['slo', 'propose', dir, '--margin', '20', '--out', '-'], /--margin.*write 20% for percent/],
+    [['slo', 'propose', dir, '--load', 'c4rps', '--out', '-'], /--load.*expected a concurrency/],
+    [
+      ['slo', 'propose', dir, '--load', '4rps', '--out', '-'],
+      /--load 4: scenario D\(20,10\) ran no such load/,
+    ],
     [
       ['slo', 'export', sloFile, '--model', 'm', '--out', join(tmp(), 'x')],
       /bad-slos\.yaml: slos\[1\]: "p99_ttft<=9": unknown SLO metric "ttft"/,

@@ -52,6 +52,9 @@ export function parseShare(flag: string, text: string, allowZero = false): numbe
   if (!(Number.isFinite(value) && (allowZero ? value >= 0 : value > 0))) {
     bad(flag, text, `expected a share such as 20% or 0.2`);
   }
+  // `20` is a slip for 20%, not 2000%: above 1 the share must say %.
+  if (match?.[2] !== '%' && value > 1)
+    bad(flag, text, `expected a share such as 20% or 0.2 (write ${text}% for percent)`);
   return value;
 }
 
@@ -133,12 +136,20 @@ async function propose(
         `expected a comma-separated list of ${Object.keys(PROPOSE_METRICS).join(', ')}`,
       );
   }
-  const load = flags.load === undefined ? undefined : Number(flags.load.replace(/\s*(rps|req\/s)$/i, ''));
-  if (load !== undefined && !(Number.isFinite(load) && load > 0))
-    bad('--load', flags.load, 'expected a concurrency or a rate (a positive number)');
+  // `8rps` / `8 req/s`: a rate; `c8`: a concurrency; `8`: whichever the scenario ran.
+  const loadMatch =
+    flags.load === undefined ? null : /^\s*(c)?\s*(\d+(?:\.\d+)?)\s*(rps|req\/s)?\s*$/i.exec(flags.load);
+  if (
+    flags.load !== undefined &&
+    (!loadMatch || (loadMatch[1] && loadMatch[3]) || !(Number(loadMatch[2]) > 0))
+  )
+    bad('--load', flags.load, 'expected a concurrency (8 or c8) or a rate (8rps)');
+  const load = loadMatch ? Number(loadMatch[2]) : undefined;
+  const loadKind = loadMatch?.[1] ? 'concurrency' : loadMatch?.[3] ? 'rate' : undefined;
   const options: ProposeOptions = {
     ...(flags.scenario === undefined ? {} : { scenario: flags.scenario }),
     ...(load === undefined ? {} : { load }),
+    ...(loadKind === undefined ? {} : { loadKind }),
     percentile: parsePercentile(flags.percentile),
     margin: parseShare('--margin', flags.margin, true),
     metrics: metrics as ProposeMetricName[],

@@ -94,6 +94,21 @@ test('bad choices are errors with exit code 2 that name what there is', () => {
   );
 });
 
+test('users and requests per second are not one axis: a scenario that ran both needs the kind', () => {
+  // Concurrency 8 and a rate of 8 req/s (slower): `8` alone is ambiguous, `8rps` is the rate.
+  const points = poolIterations([iteration(0, 8, 0, 1), { ...iteration(1, 8, 0, 2), load_kind: 'rate' }]);
+  assert.throws(
+    () => proposeSlos(points, options),
+    /ran both concurrencies and rates.*--load \(c8 or 8rps\)/,
+  );
+  assert.throws(() => proposeSlos(points, { ...options, load: 8 }), /write c8 or 8rps/);
+  const rate = proposeSlos(points, { ...options, load: 8, loadKind: 'rate' });
+  assert.equal(rate.load_kind, 'rate');
+  assert.deepEqual(rate.iterations, [1]);
+  const users = proposeSlos(points, { ...options, load: 8, loadKind: 'concurrency' });
+  assert.deepEqual(users.iterations, [0]);
+});
+
 test('the SLO file holds spec.slos lines and how each was derived', () => {
   const proposal = proposeSlos(poolIterations([iteration(0, 4, 0, 0.05)]), { ...options, metrics: ['tpot'] });
   const text = sloFileYaml(proposal, { run_id: 'r1' });

@@ -16,6 +16,8 @@ export interface ProposeOptions {
   scenario?: string;
   /** Concurrency or rate of the point to use; default: the highest with no errors. */
   load?: number;
+  /** Which the load is (`8rps` is a rate, `c8` a concurrency); needed when the scenario ran both kinds. */
+  loadKind?: 'concurrency' | 'rate';
   /** 99 for p99. */
   percentile: number;
   /** 0.2 for 20%. */
@@ -89,8 +91,19 @@ function choosePoint(
   }
   const candidates = points.filter((p) => p.scenario === scenario);
   const loads = candidates.map((p) => (p.load === null ? 'trace' : String(p.load))).join(', ');
+  const labels = candidates.map((p) => loadLabel(p)).join(', ');
+  const kinds = new Set(candidates.map((p) => p.load_kind).filter((k) => k !== 'trace'));
   if (options.load !== undefined) {
-    const point = candidates.find((p) => p.load === options.load);
+    if (options.loadKind === undefined && kinds.size > 1) {
+      throw new InfermarkError(
+        'E_SLO_LOAD',
+        `--load ${options.load}: scenario ${scenario} ran both concurrencies and rates (${labels}): write c${options.load} or ${options.load}rps`,
+        ExitCode.badInput,
+      );
+    }
+    const point = candidates.find(
+      (p) => p.load === options.load && (options.loadKind === undefined || p.load_kind === options.loadKind),
+    );
     if (point === undefined) {
       throw new InfermarkError(
         'E_SLO_LOAD',
@@ -99,6 +112,14 @@ function choosePoint(
       );
     }
     return { point, reason: `${loadLabel(point)}, as asked (--load)` };
+  }
+  // Users and requests per second are not one axis: with both kinds, the user says which.
+  if (kinds.size > 1) {
+    throw new InfermarkError(
+      'E_SLO_LOAD',
+      `scenario ${scenario} ran both concurrencies and rates (${labels}): choose one with --load (c8 or 8rps)`,
+      ExitCode.badInput,
+    );
   }
   const clean = candidates
     .filter((p) => p.errored === 0 && p.completed > 0)

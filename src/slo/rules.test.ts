@@ -130,6 +130,8 @@ test('promtool test rules: the alerts fire when the SLI burns, and not otherwise
           { eval_time: '100m', alertname: 'InfermarkE2eSloFastBurn', exp_alerts: [] },
           { eval_time: '230m', alertname: 'InfermarkE2eSloSlowBurn', exp_alerts: [] },
           { eval_time: '230m', alertname: 'InfermarkAvailabilitySloFastBurn', exp_alerts: [] },
+          // The SLO's bucket is there: its guard is quiet.
+          { eval_time: '100m', alertname: 'InfermarkTtftSliBucketMissing', exp_alerts: [] },
         ],
         promql_expr_test: [
           {
@@ -184,6 +186,23 @@ test('promtool test rules: the alerts fire when the SLI burns, and not otherwise
             eval_time: '250m',
             alertname: 'InfermarkTtftSloFastBurn',
             exp_alerts: [expected(plan, 'InfermarkTtftSloFastBurn')],
+          },
+        ],
+      },
+      {
+        // An engine whose TTFT buckets have no 0.1 s boundary (another version's): the burn
+        // alerts cannot see anything, so the guard says so instead of staying silent.
+        interval: '1m',
+        input_series: [
+          { series: ttft('0.25'), values: '0+50x120' },
+          { series: 'vllm:time_to_first_token_seconds_count{model_name="m"}', values: '0+100x120' },
+        ],
+        alert_rule_test: [
+          { eval_time: '90m', alertname: 'InfermarkTtftSloFastBurn', exp_alerts: [] },
+          {
+            eval_time: '90m',
+            alertname: 'InfermarkTtftSliBucketMissing',
+            exp_alerts: [expected(plan, 'InfermarkTtftSliBucketMissing')],
           },
         ],
       },

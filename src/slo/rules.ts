@@ -26,6 +26,8 @@ export interface RecordingRule {
 export interface AlertRule {
   alert: string;
   expr: string;
+  /** How long the condition must hold before the alert fires. */
+  for?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }
@@ -144,6 +146,30 @@ function burnAlerts(
   });
 }
 
+/**
+ * The guard of one SLI: the histogram counts requests but has no bucket at the SLO's
+ * boundary (an engine version or a deployment with other boundaries than the rules were
+ * written for). Without it the SLI series is empty and the burn alerts can never fire,
+ * silently; promtool cannot see that, only the live series can.
+ */
+function bucketMissing(plan: ExportPlan, target: SloTarget): AlertRule {
+  const bucket = selector(plan, `${target.histogram.name}_bucket`, target.le_matcher);
+  const all = selector(plan, `${target.histogram.name}_count`);
+  return {
+    alert: `Infermark${title(target.sli)}SliBucketMissing`,
+    expr: `sum(rate(${all}[1h])) > 0 unless sum(rate(${bucket}[1h]))`,
+    for: '15m',
+    labels: { severity: 'ticket', model: plan.model, slo: target.slo, sli: target.sli },
+    annotations: {
+      summary: `${target.histogram.name} of ${plan.model} has no bucket at ${target.le_s} s: the alerts of SLO ${target.slo} cannot fire`,
+      description:
+        `${target.histogram.name} counts requests but no series matches le ${target.le_s} s, the boundary the SLI of ` +
+        `${target.slo} counts up to. The engine's buckets differ from the ones these rules were written for ` +
+        `(engine ${plan.engine}): export again with --buckets set to the boundaries its /metrics shows.`,
+    },
+  };
+}
+
 /** Every alert rule of the plan. */
 export function alertRules(plan: ExportPlan): AlertRule[] {
   const alerts: AlertRule[] = [];
@@ -159,6 +185,7 @@ export function alertRules(plan: ExportPlan): AlertRule[] {
         { slo: target.slo, sli: target.sli },
         what,
       ),
+      bucketMissing(plan, target),
     );
   }
   if (plan.availability !== null && plan.errors !== null) {
