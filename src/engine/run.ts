@@ -766,5 +766,6 @@ async function itemSourceFor(
     iterationKey,
     task: spec.task,
     ...(spec.datasetFile ? { datasetPath: spec.datasetFile } : {}),
+    ...(spec.sharedPrefix ? { sharedPrefix: spec.sharedPrefix } : {}),
   });
 }
