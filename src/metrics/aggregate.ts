@@ -19,6 +19,7 @@ import {
 } from './iteration-summary.js';
 import { measuredDuration } from './measured-window.js';
 import { peakConcurrency, peakOutputThroughput } from './peaks.js';
+import { prefixCacheSummary } from './prefix-cache.js';
 import { describe } from './percentiles.js';
 import type { RequestRecord } from './record.js';
 import { requestMetrics, type RequestMetrics } from './request-metrics.js';
@@ -51,6 +52,7 @@ export function summarizeIteration(
   if (cancelled > 0) warnings.push(`${cancelled} requests cancelled at the end (not counted as errors)`);
 
   const rate = (count: number): number | null => throughput(completed.length, count, duration_s);
+  const prefixCache = prefixCacheSummary(measured, completed, perRequest);
   return {
     schema_version: ITERATION_SUMMARY_SCHEMA_VERSION,
     iteration: info.iteration,
@@ -91,6 +93,7 @@ export function summarizeIteration(
       slos.length > 0 ? slos.map((slo) => checkSlo(slo, sloSamples(slo.metric, perRequest), errored)) : null,
     flags,
     warnings,
+    ...(prefixCache ? { prefix_cache: prefixCache } : {}),
   };
 }
 
