@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestRecord } from '../metrics/record.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
+import { ingestRunFolder } from '../warehouse/ingest-run.js';
+import { Warehouse } from '../warehouse/warehouse.js';
 import { writesById } from '../sim/write-log.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import type { CliJobOptions } from '../spec/cli-job.js';
@@ -42,7 +44,26 @@ async function run(sim: SpawnedSimulator, options: Omit<CliJobOptions, 'url' | '
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as RequestRecord);
-  return { result, records, cleanup: () => rm(outRoot, { recursive: true, force: true }) };
+  return { result, records, outRoot, cleanup: () => rm(outRoot, { recursive: true, force: true }) };
+}
+
+/** The run in a warehouse on disk: its requests' cache columns and its point's hit rate. */
+async function warehoused(outRoot: string, dir: string) {
+  const warehouse = await Warehouse.open(join(outRoot, 'w.duckdb'));
+  try {
+    const { run_id } = await ingestRunFolder(warehouse, dir);
+    const requests = await warehouse.all(
+      'SELECT request_id, prefix_group, cached_tokens FROM request_fact WHERE run_id = $1 ORDER BY request_id',
+      [run_id],
+    );
+    const [outcome] = await warehouse.all(
+      'SELECT prefix_cache_hit_rate FROM serving_outcome_fact WHERE run_id = $1',
+      [run_id],
+    );
+    return { requests, hitRate: outcome?.prefix_cache_hit_rate as number | null };
+  } finally {
+    await warehouse.close();
+  }
 }
 
 test(
@@ -62,6 +83,8 @@ test(
         seed: 5,
         prefixTokens: 768,
         prefixGroups: 4,
+        metricsUrl: `${sim.url}/metrics`,
+        metricsIntervalSeconds: 0.5,
       });
       cleanup = out.cleanup;
       const { result, records } = out;
@@ -128,6 +151,15 @@ test(
       const metrics = await (await fetch(`${sim.url}/metrics`)).text();
       const hits = /^vllm:prefix_cache_hits_total\{[^}]*\} (\S+)$/m.exec(metrics)?.[1];
       assert.equal(Number(hits), 22 * 768);
+      // The warehouse: each request's columns, and the point's hit rate from the server's counters
+      // (scraped before the first request and after the drain: every prompt token of the 26).
+      const stored = await warehoused(out.outRoot, result.dir);
+      assert.equal(stored.requests.length, 26);
+      for (const row of stored.requests) {
+        const r = records.find((x) => x.request_id === row.request_id)!;
+        assert.deepEqual([row.prefix_group, row.cached_tokens], [r.prefix_group, r.cached_tokens]);
+      }
+      assert.ok(Math.abs((stored.hitRate ?? NaN) - (22 * 768) / (26 * 968)) < 1e-9, String(stored.hitRate));
     } finally {
       await sim.close();
       await cleanup();
@@ -171,6 +203,9 @@ test(
           [8, 0],
         ],
       );
+      // No server metrics scraped: the point's hit rate is the records' (Σ cached / Σ input).
+      const stored = await warehoused(out.outRoot, out.result.dir);
+      assert.equal(stored.hitRate, (1008 + 512) / (1100 + 1024 + 1300 + 700 + 600));
     } finally {
       await sim.close();
       await cleanup();
