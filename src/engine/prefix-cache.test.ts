@@ -13,6 +13,9 @@ import type { RequestRecord } from '../metrics/record.js';
 import { spawnSimulator, type SpawnedSimulator } from '../sim/spawn.js';
 import { ingestRunFolder } from '../warehouse/ingest-run.js';
 import { Warehouse } from '../warehouse/warehouse.js';
+import { buildReportData } from '../report/report-data.js';
+import { renderHtml } from '../report/report-html.js';
+import { renderMarkdown } from '../report/report-md.js';
 import { writesById } from '../sim/write-log.js';
 import { jobFromCli, resolveEndpoint } from '../spec/load-job.js';
 import type { CliJobOptions } from '../spec/cli-job.js';
@@ -60,7 +63,14 @@ async function warehoused(outRoot: string, dir: string) {
       'SELECT prefix_cache_hit_rate FROM serving_outcome_fact WHERE run_id = $1',
       [run_id],
     );
-    return { requests, hitRate: outcome?.prefix_cache_hit_rate as number | null };
+    const data = await buildReportData(warehouse, run_id);
+    return {
+      requests,
+      hitRate: outcome?.prefix_cache_hit_rate as number | null,
+      point: data.subject.points[0]!,
+      markdown: renderMarkdown(data, 'engineering'),
+      html: renderHtml(data, 'engineering'),
+    };
   } finally {
     await warehouse.close();
   }
@@ -160,6 +170,22 @@ test(
         assert.deepEqual([row.prefix_group, row.cached_tokens], [r.prefix_group, r.cached_tokens]);
       }
       assert.ok(Math.abs((stored.hitRate ?? NaN) - (22 * 768) / (26 * 968)) < 1e-9, String(stored.hitRate));
+      // The report: TTFT by cache state and the hit rate, in HTML and Markdown.
+      const shown = stored.point.prefix_cache;
+      assert.ok(shown);
+      assert.equal(shown.hit_rate, stored.hitRate);
+      assert.deepEqual(
+        shown.states.map((x) => [x.state, x.requests]),
+        [
+          ['hit', 22],
+          ['miss', 2],
+          ['unknown', 0],
+        ],
+      );
+      assert.ok(Math.abs(shown.states[0]!.ttft_ms_p50! - (client.hit!.ttft_ms.p50 as number)) < 0.01);
+      assert.match(stored.markdown, /Prefix cache: TTFT by the server's prefix-cache state/);
+      assert.match(stored.markdown, /\| D\(200,4\) @ concurrency 2 \| 0\.67\d* \| 22 \|/);
+      assert.match(stored.html, /<h2 id="prefix-cache">Prefix cache<\/h2>/);
     } finally {
       await sim.close();
       await cleanup();
@@ -205,7 +231,7 @@ test(
       );
       // No server metrics scraped: the point's hit rate is the records' (Σ cached / Σ input).
       const stored = await warehoused(out.outRoot, out.result.dir);
-      assert.equal(stored.hitRate, (1008 + 512) / (1100 + 1024 + 1300 + 700 + 600));
+      assert.ok(Math.abs((stored.hitRate ?? NaN) - (1008 + 512) / (1100 + 1024 + 1300 + 700 + 600)) < 1e-12);
     } finally {
       await sim.close();
       await cleanup();
