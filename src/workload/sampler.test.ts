@@ -314,3 +314,32 @@ test('sharedPrefix on N and I items; refused for embeddings and rerank, and past
     message: /sharedPrefix\.groups is 10000000; the corpus gives at most \d+ distinct prefixes/,
   });
 });
+
+test('sharedPrefix on a prompt dataset: the group prefix before each prompt, counted whole', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const tok = await loadTokenizer();
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-prefix-dataset-'));
+  const file = join(dir, 'prompts.jsonl');
+  await writeFile(
+    file,
+    ['Hello there.', 'What is a prefix cache?', 'Tell me more.']
+      .map((prompt) => JSON.stringify({ prompt, output_tokens: 4 }))
+      .join('\n'),
+  );
+  const plain = await source({ kind: 'dataset' }, 7, 'it-0', { datasetPath: file });
+  const src = await source({ kind: 'dataset' }, 7, 'it-0', {
+    datasetPath: file,
+    sharedPrefix: { tokens: 100, groups: 2 },
+  });
+  assert.deepEqual(src.description.sharedPrefix, { tokens: 100, groups: 2 });
+  for (let i = 0; i < 6; i++) {
+    const item = src.itemAt(i);
+    assert.equal(item.prefix_group, i % 2);
+    assert.ok(item.prompt.endsWith(plain.itemAt(i).prompt));
+    assert.equal(item.input_tokens, tok.count(item.prompt));
+    assert.equal(item.prompt.slice(0, 300), src.itemAt(i % 2).prompt.slice(0, 300));
+  }
+  assert.notEqual(workloadDigest(src, 3), workloadDigest(plain, 3));
+});
