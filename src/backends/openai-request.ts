@@ -475,6 +475,10 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
     if (info.completionTokens > this.eventsMax) {
       return `usage.completion_tokens is ${info.completionTokens}, more than ${this.eventsMax} for the tokens asked`;
     }
+    // Cached tokens are part of the prompt: more than the prompt the server itself counted cannot be.
+    if (info.cachedTokens > info.promptTokens && info.promptTokens >= 0) {
+      return `usage.prompt_tokens_details.cached_tokens is ${info.cachedTokens}, more than prompt_tokens ${info.promptTokens}`;
+    }
     return null;
   }
 
@@ -490,6 +494,7 @@ export class OpenAIRequest implements Dispatcher.DispatchHandler, SseSink {
       rec.input_tokens_source = 'server';
     }
     if (info.reasoningTokens >= 0) rec.reasoning_tokens = info.reasoningTokens;
+    if (info.cachedTokens >= 0) rec.cached_tokens = info.cachedTokens;
   }
 
   /** A non-streamed response: its body end is the first and last token, one chunk. */

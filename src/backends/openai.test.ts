@@ -569,3 +569,45 @@ test('a request sends its request_id as x-request-id and its trace id in a W3C t
   assert.equal(record.trace_id, traceId);
   assert.equal(record.request_id, '2-17');
 });
+
+test('cached_tokens: from the streamed usage chunk and a whole body; null when absent; more than the prompt is a protocol error', async () => {
+  const usage = (cached: unknown) => ({
+    prompt_tokens: 300,
+    completion_tokens: 1,
+    total_tokens: 301,
+    ...(cached === undefined
+      ? {}
+      : { prompt_tokens_details: cached === null ? null : { cached_tokens: cached } }),
+  });
+  const streamed = async (cached: unknown) => {
+    const srv = await bytes((res) =>
+      sse(
+        res,
+        delta({ content: 'a' }) + ev({ id: 'c', choices: [], usage: usage(cached) }) + 'data: [DONE]\n\n',
+      ),
+    );
+    return send(backend('openai-chat', srv.url));
+  };
+  const hit = await streamed(256);
+  assert.deepEqual([hit.status, hit.cached_tokens, hit.input_tokens], ['ok', 256, 300]);
+  assert.equal((await streamed(undefined)).cached_tokens, null);
+  assert.equal((await streamed(null)).cached_tokens, null);
+  const over = await streamed(301);
+  assert.deepEqual([over.status, over.error_class], ['error', 'protocol']);
+  assert.match(over.error_message ?? '', /cached_tokens is 301, more than prompt_tokens 300/);
+  const negative = await streamed(-5);
+  assert.deepEqual([negative.status, negative.error_class], ['error', 'protocol']);
+  const whole = await bytes((res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'c',
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'a' }, finish_reason: 'stop' }],
+        usage: usage(128),
+      }),
+    );
+  });
+  const body = await send(backend('openai-chat', whole.url, { stream: false }));
+  assert.deepEqual([body.status, body.cached_tokens], ['ok', 128]);
+});

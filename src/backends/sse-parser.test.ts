@@ -430,3 +430,21 @@ test('usage numbers no count can be are refused and read as absent', () => {
   assert.equal(fine.usageIssue, '');
   assert.equal(fine.completionTokens, 2147483647);
 });
+
+test('usage.prompt_tokens_details.cached_tokens is read; null details are absent; impossible counts refused', () => {
+  const read = (usage: string) => classifyChunkJson(`{"choices":[],"usage":${usage}}`, newChunkInfo());
+  const hit = read(
+    '{"prompt_tokens":300,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":256}}',
+  );
+  assert.deepEqual([hit.cachedTokens, hit.usageIssue], [256, '']);
+  assert.equal(read('{"prompt_tokens":3,"prompt_tokens_details":null}').cachedTokens, -1);
+  assert.equal(read('{"prompt_tokens":3}').cachedTokens, -1);
+  for (const raw of ['-1', '2.5', '"12"']) {
+    const bad = read(`{"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":${raw}}}`);
+    assert.equal(bad.cachedTokens, -1, raw);
+    if (raw !== '"12"') assert.match(bad.usageIssue, /prompt_tokens_details\.cached_tokens is/, raw);
+  }
+  // A plain content chunk keeps the fast path and carries no cached count.
+  const plain = classifyChunk('{"choices":[{"index":0,"delta":{"content":"a"}}]}', newChunkInfo());
+  assert.equal(plain.cachedTokens, -1);
+});

@@ -260,6 +260,8 @@ export interface ChunkInfo {
   promptTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /** `usage.prompt_tokens_details.cached_tokens` (prompt tokens served from the prefix cache), -1 when absent. */
+  cachedTokens: number;
   /** Error message for `error` and `invalid`. */
   message: string;
   /** Why a usage number was refused ('' when every number present is a valid count); see `usageCount`. */
@@ -287,6 +289,7 @@ export function newChunkInfo(): ChunkInfo {
     promptTokens: -1,
     completionTokens: -1,
     reasoningTokens: -1,
+    cachedTokens: -1,
     message: '',
     usageIssue: '',
     ends: false,
@@ -302,6 +305,7 @@ export function reset(out: ChunkInfo, type: ChunkType): ChunkInfo {
   out.promptTokens = -1;
   out.completionTokens = -1;
   out.reasoningTokens = -1;
+  out.cachedTokens = -1;
   out.message = '';
   out.usageIssue = '';
   out.ends = false;
@@ -379,6 +383,10 @@ export function classifyChunkJson(data: string, out: ChunkInfo): ChunkInfo {
         'completion_tokens_details.reasoning_tokens',
         details.reasoning_tokens,
       );
+    }
+    const prompt = u.prompt_tokens_details as Record<string, unknown> | null | undefined;
+    if (typeof prompt === 'object' && prompt !== null) {
+      out.cachedTokens = usageCount(out, 'prompt_tokens_details.cached_tokens', prompt.cached_tokens);
     }
   }
   return out;

@@ -35,6 +35,11 @@ export function defineRunCommand(command: UntypedCommand) {
       .option('--burstiness <shape>', 'gamma shape for --arrival gamma (1 = poisson)')
       .option('--trace <file>', 'replay a trace file (Mooncake JSONL or Azure CSV)')
       .option('--dataset <file>', 'dataset file (ShareGPT JSONL) for the dataset scenario')
+      .option(
+        '--prefix-tokens <n>',
+        'every prompt opens with a shared prefix of N tokens, added to the scenario input (spec.sharedPrefix)',
+      )
+      .option('--prefix-groups <n>', 'distinct shared prefixes, request i taking prefix i mod n (default 1)')
       .option('--task <task>', 'text-to-text, text-to-embeddings, image-to-text, image-to-embeddings')
       .option('--max-requests <n>', 'measured requests per iteration')
       .option('--max-time <minutes>', 'time limit per iteration, minutes')

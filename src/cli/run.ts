@@ -606,6 +606,8 @@ function cliJobOptions(flags: RunFlags): CliJobOptions {
     metricsIntervalSeconds: num(flags.metricsInterval),
     telemetry: flags.telemetry,
     datasetFile: flags.dataset,
+    prefixTokens: num(flags.prefixTokens),
+    prefixGroups: num(flags.prefixGroups),
     repeats: num(flags.repeats),
     workers: flags.workers === 'auto' ? 'auto' : num(flags.workers),
     maxErrorRate: num(flags.maxErrorRate),

@@ -57,6 +57,11 @@ const NUMERIC_FLAGS: readonly [flag: string, key: NumericOption, help: string][]
   ['restart-after-requests', 'restartAfterRequests', 'every engine restarts once after N admitted requests'],
   ['restart-downtime-ms', 'restartDowntimeMs', 'how long a restarting engine serves nothing'],
   ['cpu-throttle-ms', 'cpuThrottleMs', 'host-side preprocessing delay before a request reaches the batch'],
+  [
+    'prefix-cache-blocks',
+    'prefixCacheBlocks',
+    'prefix cache of each node, in blocks of 16 prompt tokens (0: off); cached tokens skip the prefill',
+  ],
 ];
 
 /** Free-text flags: flag name, option key, help text. */

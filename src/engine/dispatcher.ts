@@ -144,6 +144,7 @@ export class Dispatcher {
       signal: this.cancelInFlight.signal,
     });
     this.inFlight--;
+    if (item.prefix_group !== undefined) record.prefix_group = item.prefix_group;
     // Lateness is an open-loop notion: closed-loop requests are scheduled when they are sent.
     const late = record.sent_at_us - record.scheduled_at_us > LATE_ARRIVAL_THRESHOLD_US;
     if (late && claim.phase === 'measured' && this.plan.mode !== 'concurrency') this.late++;

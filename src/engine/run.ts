@@ -883,6 +883,7 @@ async function itemSourceFor(
     iterationKey,
     task: spec.task,
     ...(spec.datasetFile ? { datasetPath: spec.datasetFile } : {}),
+    ...(spec.sharedPrefix ? { sharedPrefix: spec.sharedPrefix } : {}),
   });
   return spec.multiTurn ? createConversationSource(items, spec.multiTurn, tokenizer) : items;
 }

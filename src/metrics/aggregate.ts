@@ -20,6 +20,7 @@ import {
 import { measuredDuration } from './measured-window.js';
 import { peakConcurrency, peakOutputThroughput } from './peaks.js';
 import { perTurnSummary } from './per-turn.js';
+import { prefixCacheSummary } from './prefix-cache.js';
 import { describe } from './percentiles.js';
 import type { RequestRecord } from './record.js';
 import { requestMetrics, type RequestMetrics } from './request-metrics.js';
@@ -53,6 +54,7 @@ export function summarizeIteration(
 
   const rate = (count: number): number | null => throughput(completed.length, count, duration_s);
   const perTurn = perTurnSummary(measured);
+  const prefixCache = prefixCacheSummary(measured, completed, perRequest);
   return {
     schema_version: ITERATION_SUMMARY_SCHEMA_VERSION,
     iteration: info.iteration,
@@ -95,6 +97,7 @@ export function summarizeIteration(
     warnings,
     ...(perTurn ? { per_turn: perTurn } : {}),
     ...(info.conversations ? { conversations: { ...info.conversations } } : {}),
+    ...(prefixCache ? { prefix_cache: prefixCache } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import type { Asset, Tolerances } from '../gate/assets.js';
 import type { Verdict } from '../gate/checks.js';
 import { diagnose } from '../diagnose/diagnose.js';
 import type { Diagnosis } from '../diagnose/diagnosis.js';
+import { loadPrefixCache, type PointPrefixCache } from './report-prefix-cache.js';
 import { gateKeyOf, gateVerdicts, type GateVerdicts } from './report-verdicts.js';
 import { perTurnRows, type TurnRow } from './report-turns.js';
 
@@ -36,6 +37,8 @@ export interface Point {
   metrics: Record<PointMetric, number | null>;
   /** Each SLO as written, checked at its percentile; empty when the runs had none. */
   slos: PointSlo[];
+  /** TTFT by prefix-cache state and the hit rate; absent when no request had a prefix group or cached count. */
+  prefix_cache?: PointPrefixCache;
 }
 
 /** One SLO at one point: the measured percentile (median over repeats) against its target. */
@@ -246,7 +249,9 @@ async function loadPoints(warehouse: Warehouse, runIds: string[]): Promise<Point
     });
     slos.set(pointKey(r), list);
   }
+  const prefixCache = await loadPrefixCache(warehouse, runIds, pointKey);
   return rows.map((r) => ({
+    ...(prefixCache.has(pointKey(r)) ? { prefix_cache: prefixCache.get(pointKey(r))! } : {}),
     scenario: String(r.scenario),
     mode: String(r.mode),
     concurrency: num(r.concurrency),

@@ -22,6 +22,7 @@ import {
 import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.js';
 import { TURN_HEADERS, TURN_NOTE, turnCells } from './report-turns.js';
 import { escapeHtml } from './escape-html.js';
+import { PREFIX_CACHE_HEADERS, PREFIX_CACHE_NOTE, prefixCacheRows } from './report-prefix-cache-table.js';
 import { DIAGNOSIS_CSS, diagnosisHtml, fileEvidenceLinker, type EvidenceLinker } from './report-diagnosis.js';
 
 const require = createRequire(import.meta.url);
@@ -217,6 +218,18 @@ ${table(
 )}`;
 }
 
+/** TTFT by prefix-cache state and the hit rate, per subject; nothing when no point has them. */
+function prefixCacheSection(subjects: Subject[]): string {
+  const blocks = subjects
+    .map((subject) => ({ subject, rows: prefixCacheRows(subject) }))
+    .filter((b) => b.rows.length > 0)
+    .map(({ subject, rows }) => `<h3>${escapeHtml(subject.label)}</h3>${table(PREFIX_CACHE_HEADERS, rows)}`);
+  if (blocks.length === 0) return '';
+  return `<h2 id="prefix-cache">Prefix cache</h2>
+<p>${escapeHtml(PREFIX_CACHE_NOTE)}</p>
+${blocks.join('\n')}`;
+}
+
 function viewHtml(data: ReportData, view: View): string {
   return `<section class="view" data-view="${view}"><h2>${escapeHtml(view[0]?.toUpperCase() + view.slice(1))} view</h2>${viewSections(
     data,
@@ -313,6 +326,7 @@ ${viewHtml(data, view)}
 ${diagnosisSection(data, options)}
 ${sloSection(subjects)}
 ${turnsSection(data)}
+${prefixCacheSection(subjects)}
 <h2 id="provenance">Identity and provenance</h2>
 ${subjects.map(provenance).join('\n')}
 ${deltasTable(data)}

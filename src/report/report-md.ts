@@ -21,6 +21,7 @@ import { VERDICT_HEADERS, verdictCells, verdictLegend } from './report-verdicts.
 import { TURN_HEADERS, TURN_NOTE, turnCells } from './report-turns.js';
 import { codeBlock, codeSpan, mdTable, mdText } from './markdown.js';
 import { diagnosisMarkdown } from './report-diagnosis-md.js';
+import { PREFIX_CACHE_HEADERS, PREFIX_CACHE_NOTE, prefixCacheRows } from './report-prefix-cache-table.js';
 import { fileEvidenceLinker } from './report-diagnosis.js';
 
 export { codeSpan, mdText };
@@ -94,7 +95,15 @@ function subjectBlock(s: Subject): string {
       ]),
     ),
     ...sloBlock(s),
+    ...prefixCacheBlock(s),
   ].join('\n');
+}
+
+/** TTFT by prefix-cache state and the hit rate, for points that have them. */
+function prefixCacheBlock(s: Subject): string[] {
+  const rows = prefixCacheRows(s);
+  if (rows.length === 0) return [];
+  return ['', `Prefix cache: ${mdText(PREFIX_CACHE_NOTE)}`, '', mdTable(PREFIX_CACHE_HEADERS, rows)];
 }
 
 /** Each SLO as written, at its percentile, met or not (goodput in the table above applies them per request). */

@@ -16,6 +16,7 @@ function counters(capacity: number): SimCounters {
     generationTokens: 0,
     successStop: 0,
     successLength: 0,
+    prefixHitTokens: 0,
     capacity,
     injected: noFaults(),
   };

@@ -37,7 +37,10 @@ export class LatencyModel {
       options.itlMs === 0;
   }
 
-  /** Time to first token (ms), counted from admission into the batch. */
+  /**
+   * Time to first token (ms), counted from admission into the batch; `promptTokens` are the
+   * tokens the prefill computes (those the prefix cache did not hold).
+   */
   ttft(rng: Prng, promptTokens: number): number {
     const { ttftMs, ttftPerInputTokenMs, ttftJitterMs } = this.options;
     const base = ttftMs + ttftPerInputTokenMs * promptTokens;

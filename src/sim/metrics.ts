@@ -15,6 +15,8 @@ export interface SimCounters {
   waiting: number;
   promptTokens: number;
   generationTokens: number;
+  /** Prompt tokens served from the prefix cache. */
+  prefixHitTokens: number;
   successStop: number;
   successLength: number;
   capacity: number;
@@ -55,6 +57,7 @@ export function sumCounters(all: readonly SimCounters[]): SimCounters {
     waiting: 0,
     promptTokens: 0,
     generationTokens: 0,
+    prefixHitTokens: 0,
     successStop: 0,
     successLength: 0,
     capacity: 0,
@@ -65,6 +68,7 @@ export function sumCounters(all: readonly SimCounters[]): SimCounters {
     total.waiting += c.waiting;
     total.promptTokens += c.promptTokens;
     total.generationTokens += c.generationTokens;
+    total.prefixHitTokens += c.prefixHitTokens;
     total.successStop += c.successStop;
     total.successLength += c.successLength;
     total.capacity += c.capacity;
@@ -101,7 +105,10 @@ const TPOT_BUCKETS_S = [
 ];
 const E2E_BUCKETS_S = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960];
 
-type Totals = Pick<SimCounters, 'promptTokens' | 'generationTokens' | 'successStop' | 'successLength'> & {
+type Totals = Pick<
+  SimCounters,
+  'promptTokens' | 'generationTokens' | 'prefixHitTokens' | 'successStop' | 'successLength'
+> & {
   injected: Record<FaultKind, number>;
 };
 
@@ -109,6 +116,7 @@ function totalsOf(c: SimCounters): Totals {
   return {
     promptTokens: c.promptTokens,
     generationTokens: c.generationTokens,
+    prefixHitTokens: c.prefixHitTokens,
     successStop: c.successStop,
     successLength: c.successLength,
     injected: { ...c.injected },
@@ -130,6 +138,7 @@ export function createSimMetrics(model: string, read: () => SimCounters): SimMet
     return {
       promptTokens: now.promptTokens - base.promptTokens,
       generationTokens: now.generationTokens - base.generationTokens,
+      prefixHitTokens: now.prefixHitTokens - base.prefixHitTokens,
       successStop: now.successStop - base.successStop,
       successLength: now.successLength - base.successLength,
       injected,
@@ -184,13 +193,17 @@ export function createSimMetrics(model: string, read: () => SimCounters): SimMet
     () => since().generationTokens,
   );
   counter('vllm:num_preemptions_total', 'Cumulative number of preemption from the engine.', () => 0);
-  // Every prompt token is looked up in the prefix cache; the simulator never finds one.
+  // Every prompt token is looked up in the prefix cache (none is found when it is off).
   counter(
     'vllm:prefix_cache_queries_total',
     'Prefix cache queries, in terms of number of queried tokens.',
     () => since().promptTokens,
   );
-  counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.', () => 0);
+  counter(
+    'vllm:prefix_cache_hits_total',
+    'Prefix cache hits, in terms of number of cached tokens.',
+    () => since().prefixHitTokens,
+  );
   new Counter({
     name: 'vllm:request_success_total',
     help: 'Count of successfully processed requests.',

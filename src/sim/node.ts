@@ -13,6 +13,7 @@ import { noFaults } from './faults.js';
 import type { SocketCloser } from './http-io.js';
 import { LatencyModel } from './latency-model.js';
 import { LoadMeter } from './load-meter.js';
+import { PrefixCache } from './prefix-cache.js';
 import {
   createSimMetrics,
   teeObservers,
@@ -94,6 +95,8 @@ export class SimNode implements StreamHost {
   readonly condition: NodeCondition;
   readonly load: LoadMeter;
   readonly gpus: readonly GpuIdentity[];
+  /** Its prefix cache; null when `prefixCacheBlocks` is 0. */
+  readonly prefixCache: PrefixCache | null;
   /** Requests routed here. */
   requests = 0;
   restarts = 0;
@@ -119,6 +122,7 @@ export class SimNode implements StreamHost {
       waiting: 0,
       promptTokens: 0,
       generationTokens: 0,
+      prefixHitTokens: 0,
       successStop: 0,
       successLength: 0,
       capacity: options.capacity,
@@ -130,6 +134,7 @@ export class SimNode implements StreamHost {
     this.latency = new LatencyModel(options, this.condition.slowdown);
     this.load = new LoadMeter(options.capacity, performance.now());
     this.batch = new Batch(this.counters, options.capacity, () => this.changed());
+    this.prefixCache = options.prefixCacheBlocks > 0 ? new PrefixCache(options.prefixCacheBlocks) : null;
     this.gpus = Array.from({ length: options.gpusPerNode }, (_, gpu) =>
       gpuIdentity(options.seed, index, gpu),
     );
@@ -173,6 +178,7 @@ export class SimNode implements StreamHost {
     if (this.closed) return;
     this.restarts++;
     this.nodeMetrics.restart(now_s);
+    this.prefixCache?.clear();
     this.batch.hold();
     this.downTimer = setTimeout(() => {
       this.downTimer = undefined;

@@ -110,6 +110,11 @@ export interface SimulatorOptions {
    * private key (oci-signature.ts), else they are answered 401. '' (the default): not checked.
    */
   ociPublicKey: string;
+  /**
+   * Blocks of 16 prompt tokens each node keeps in its prefix cache (vLLM's automatic prefix
+   * caching; docs/prefix-caching.md); 0 turns it off. Cached tokens skip the prefill.
+   */
+  prefixCacheBlocks: number;
 }
 
 /** Defaults that look like a small model on one GPU. */
@@ -153,6 +158,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = Object.free
   restartDowntimeMs: 2000,
   cpuThrottleMs: 0,
   ociPublicKey: '',
+  prefixCacheBlocks: 0,
 });
 
 /** Nodes at most: every telemetry body stays small (MAX_NODES × MAX_GPUS_PER_NODE GPUs in /sim/dcgm). */
@@ -210,6 +216,7 @@ export const NUMERIC_OPTION_RULES: Readonly<Record<NumericKey, NumberRule>> = {
   restartAfterRequests: { min: 0, integer: true },
   restartDowntimeMs: { min: 0, max: 600_000 },
   cpuThrottleMs: { min: 0, max: 60_000 },
+  prefixCacheBlocks: { min: 0, max: 10_000_000, integer: true },
 };
 
 /** Words a rule accepts, for messages: `an integer from 1 to 65536`. */

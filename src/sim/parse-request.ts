@@ -45,6 +45,7 @@ export function parseRequest(
     stream: generates && common.stream === true,
     includeUsage: common.stream_options?.include_usage === true,
     promptTokens,
+    promptText: read.promptKey,
     outputTokens,
     finishReason,
     textSeed,

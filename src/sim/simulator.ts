@@ -18,6 +18,8 @@ import { SimNode, type NodeHost } from './node.js';
 import type { SimulatorOptions } from './options.js';
 import { readPublicKey, signatureProblem } from './oci-signature.js';
 import { parseRequest } from './parse-request.js';
+import { blockHashes } from './prefix-cache.js';
+import { hashString } from './random.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Sequence } from './stream-writer.js';
 import { wallNow_ms, WriteLog, type RequestWrites } from './write-log.js';
@@ -175,6 +177,12 @@ export class Simulator implements NodeHost {
     }
     node.counters.promptTokens += parsed.promptTokens;
     const seq = new Sequence(node, parsed, rng, res, arrived_ms, fault, writes);
+    if (node.prefixCache !== null && format.events !== null) {
+      const hashes = blockHashes(parsed.promptText, hashString(format.path));
+      seq.cachedTokens = node.prefixCache.serve(hashes, parsed.promptTokens);
+      node.counters.prefixHitTokens += seq.cachedTokens;
+      if (writes) writes.cached_tokens = seq.cachedTokens;
+    }
     res.on('close', () => seq.onClose());
     // Admitted on arrival, the TTFT clock starts when the request arrived (before its body
     // was read), so a client measures the configured TTFT plus network time only.

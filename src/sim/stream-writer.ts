@@ -58,6 +58,8 @@ export class Sequence implements Scheduled {
   /** When it reached the batch (after any host-side preprocessing); its queue time starts here. */
   enqueued_ms: number;
   private readonly fault: FaultKind | null;
+  /** Prompt tokens served from the node's prefix cache (no prefill); -1 when it has none. */
+  cachedTokens = -1;
   private readonly faultEffect: StreamEffect | null;
   /** Index of the chunk before which the fault strikes (== chunkCount: before the finish). */
   private readonly faultChunk: number;
@@ -118,7 +120,9 @@ export class Sequence implements Scheduled {
   begin(start_ms: number): void {
     this.state = 'running';
     this.admitted_ms = start_ms;
-    this.deadline_ms = this.admitted_ms + this.sim.latency.ttft(this.rng, this.req.promptTokens);
+    // The prefill computes only what the prefix cache did not hold.
+    const prefill = this.req.promptTokens - Math.max(0, this.cachedTokens);
+    this.deadline_ms = this.admitted_ms + this.sim.latency.ttft(this.rng, prefill);
     if (this.writes) this.writes.admitted_ms = performance.timeOrigin + start_ms;
     if (this.req.stream && this.events) {
       this.prefix = this.events.prefix(this.id, this.created_s, this.req.model);
@@ -237,7 +241,9 @@ export class Sequence implements Scheduled {
   /** The finish (with the `events` content events still in `out`) and the end of the response. */
   private complete(out: string, events: number): void {
     const { stream, finishReason, promptTokens, outputTokens } = this.req;
-    const usage = `{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + outputTokens},"completion_tokens":${outputTokens}}`;
+    const details =
+      this.cachedTokens >= 0 ? `,"prompt_tokens_details":{"cached_tokens":${this.cachedTokens}}` : '';
+    const usage = `{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + outputTokens},"completion_tokens":${outputTokens}${details}}`;
     if (stream) {
       const format = this.events as StreamEvents;
       if (format.end !== undefined) {

@@ -37,6 +37,8 @@ export interface RequestWrites {
   /** When each content event was handed to the socket (events written together share a time). */
   token_ms: number[];
   token_writes_dropped: number;
+  /** Prompt tokens served from the node's prefix cache; null when it has none (or the format generates nothing). */
+  cached_tokens: number | null;
   /** When the last bytes were handed to the socket (`[DONE]`, or a whole JSON body). */
   done_ms: number | null;
   /** How the request left the server (`rejected`: a 400, 429 or 500 answer); null while in flight. */
@@ -74,6 +76,7 @@ export class WriteLog {
       headers_ms: null,
       token_ms: [],
       token_writes_dropped: 0,
+      cached_tokens: null,
       done_ms: null,
       outcome: null,
     };

@@ -15,6 +15,32 @@ function issuesOf(fn: () => unknown): string[] {
 }
 
 describe('jobFromCli', () => {
+  it('--prefix-tokens and --prefix-groups set spec.sharedPrefix; errors name the flags; a trace refuses it', () => {
+    const base = { url: 'http://127.0.0.1:8000', model: 'm' };
+    assert.deepEqual(jobFromCli({ ...base, prefixTokens: 512 }).spec.sharedPrefix, {
+      tokens: 512,
+      groups: 1,
+    });
+    assert.deepEqual(jobFromCli({ ...base, prefixTokens: 64, prefixGroups: 8 }).spec.sharedPrefix, {
+      tokens: 64,
+      groups: 8,
+    });
+    const bad = issuesOf(() => jobFromCli({ ...base, prefixTokens: 0, prefixGroups: 2.5 }));
+    assert.ok(
+      bad.some((i) => i.includes('--prefix-tokens')),
+      bad.join('\n'),
+    );
+    assert.ok(
+      bad.some((i) => i.includes('--prefix-groups')),
+      bad.join('\n'),
+    );
+    const withTrace = issuesOf(() => jobFromCli({ ...base, prefixTokens: 64, trace: 't.jsonl' }));
+    assert.ok(
+      withTrace.some((i) => /--prefix-tokens.*a trace replays its own shared prefixes/.test(i)),
+      withTrace.join('\n'),
+    );
+  });
+
   it('builds a valid job with quick defaults', () => {
     const job = jobFromCli({ url: 'http://127.0.0.1:8000', model: 'meta-llama/Llama-3.1-8B-Instruct' });
     assert.equal(job.metadata.name, 'meta-llama-llama-3.1-8b-instruct');

@@ -50,6 +50,9 @@ export interface CliJobOptions {
   /** `--telemetry [ROLE=]URL`, repeatable: spec.telemetry (a plain URL is role server). */
   telemetry?: string[];
   datasetFile?: string;
+  /** spec.sharedPrefix.tokens and .groups. */
+  prefixTokens?: number;
+  prefixGroups?: number;
   /** additionalRequestParams (string → string, as in OME). */
   params?: Record<string, string>;
   /** outputLocation.storageUri. */
@@ -99,6 +102,9 @@ export const cliFlags: Readonly<Record<string, string>> = {
   'spec.metricsIntervalSeconds': '--metrics-interval',
   'spec.telemetry': '--telemetry',
   'spec.datasetFile': '--dataset',
+  'spec.sharedPrefix.tokens': '--prefix-tokens',
+  'spec.sharedPrefix.groups': '--prefix-groups',
+  'spec.sharedPrefix': '--prefix-tokens',
   'spec.additionalRequestParams': '--param',
   'spec.outputLocation.storageUri': '--output',
   'spec.endpoint': '--url',
@@ -168,6 +174,9 @@ export function jobFromCli(opts: CliJobOptions): ValidatedJob {
   set('metricsIntervalSeconds', opts.metricsIntervalSeconds);
   set('telemetry', opts.telemetry?.map(telemetryFlag));
   set('datasetFile', opts.datasetFile);
+  if (opts.prefixTokens !== undefined || opts.prefixGroups !== undefined) {
+    spec.sharedPrefix = dropUndefined({ tokens: opts.prefixTokens, groups: opts.prefixGroups });
+  }
   set('additionalRequestParams', opts.params);
   if (opts.output !== undefined) spec.outputLocation = { storageUri: opts.output };
   set('maxErrorRate', opts.maxErrorRate);

@@ -81,6 +81,16 @@ export function checkJobRules(raw: unknown): JobRulesResult {
       'reading a dataset from storage is not supported yet: download it and set spec.datasetFile (or list trafficScenarios)',
     );
   }
+  // A trace brings its own shared blocks (hash_ids); a conversation's turns, their own history.
+  if (spec.sharedPrefix !== undefined && spec.trace !== undefined) {
+    add(
+      ['spec', 'sharedPrefix'],
+      'a trace replays its own shared prefixes (hash_ids): remove sharedPrefix or trace',
+    );
+  }
+  if (spec.sharedPrefix !== undefined && spec.multiTurn !== undefined) {
+    add(['spec', 'sharedPrefix'], 'sharedPrefix with multiTurn is not supported yet: remove one of them');
+  }
   if (typeof spec.resultFolderName === 'string' && spec.resultFolderName !== '') {
     if (!isSafeRelativePath(spec.resultFolderName)) {
       add(

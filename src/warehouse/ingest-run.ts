@@ -134,6 +134,7 @@ export async function ingestRunFolder(
       await insertOutcome(warehouse, run, summary, digest, cost);
       await insertSloChecks(warehouse, run.run_id, summary);
       await insertTelemetry(warehouse, run.run_id, dir, summary.iteration);
+      await setPrefixCacheHitRate(warehouse, run.run_id, summary);
     }
     requests = await insertRequests(
       warehouse,
@@ -391,6 +392,9 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
     pool_wait_us: 'BIGINT',
     connect_us: 'BIGINT',
     retries: 'INTEGER',
+    // Issue 19: older records lack them, read as NULL.
+    prefix_group: 'INTEGER',
+    cached_tokens: 'INTEGER',
     // A split run's merged records say which shard and shard line each came from; NULL otherwise.
     shard_index: 'INTEGER',
     shard_line: 'BIGINT',
@@ -406,7 +410,8 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
     `INSERT INTO request_fact (run_id, iteration, request_id, trace_id, phase, status, error_class, http_status,
        scheduled_at_us, sent_at_us, ttft_ms, tpot_ms, e2e_latency_ms, client_queue_ms, itl_max_ms,
        input_tokens, output_tokens, chunks, pool_wait_ms, connect_ms, retries, shard_index, shard_line,
-       conversation_id, turn_index)
+       conversation_id, turn_index,
+       prefix_group, cached_tokens)
      SELECT $1, iteration, request_id, trace_id, phase, status, error_class, http_status, scheduled_at_us, sent_at_us,
        (first_token_at_us - sent_at_us) / 1000.0,
        CASE WHEN output_tokens >= 2 AND len(chunk_times_us) >= 2 AND first_token_at_us IS NOT NULL
@@ -417,11 +422,41 @@ async function insertRequests(warehouse: Warehouse, runId: string, paths: string
        list_max(list_transform(range(1, len(chunk_times_us)), i -> chunk_times_us[i + 1] - chunk_times_us[i])) / 1000.0,
        input_tokens, output_tokens, len(chunk_times_us),
        pool_wait_us / 1000.0, connect_us / 1000.0, retries, shard_index, shard_line,
-       conversation_id, turn_index
+       conversation_id, turn_index,
+       prefix_group, cached_tokens
      FROM read_json([${paths.map(sqlString).join(', ')}], format = 'newline_delimited', columns = ${columnsSql})`,
     [runId],
   );
   return inserted;
+}
+
+/**
+ * serving_outcome_fact.prefix_cache_hit_rate (docs/prefix-caching.md): the server's own
+ * counters over the iteration where they were scraped (Σ increase of prefix_cache_hits over
+ * Σ increase of prefix_cache_queries, every window of every target), else the records' token
+ * hit rate (Σ cached_tokens / Σ input_tokens of the completed requests that report it), else NULL.
+ */
+async function setPrefixCacheHitRate(
+  warehouse: Warehouse,
+  runId: string,
+  s: IterationSummary,
+): Promise<void> {
+  const [row] = await warehouse.all(
+    `SELECT sum(CASE WHEN family = 'prefix_cache_hits' THEN value * (window_end_us - window_start_us) END)
+          / nullif(sum(CASE WHEN family = 'prefix_cache_queries' THEN value * (window_end_us - window_start_us) END), 0)
+          AS rate
+     FROM telemetry_slice_fact
+     WHERE run_id = $1 AND iteration = $2 AND stat = 'rate' AND scope <> 'iteration'
+       AND family IN ('prefix_cache_hits', 'prefix_cache_queries')`,
+    [runId, s.iteration],
+  );
+  const served = row?.rate;
+  const rate = typeof served === 'number' ? served : (s.prefix_cache?.token_hit_rate ?? null);
+  if (rate === null) return;
+  await warehouse.run(
+    'UPDATE serving_outcome_fact SET prefix_cache_hit_rate = $1 WHERE run_id = $2 AND iteration = $3',
+    [rate, runId, s.iteration],
+  );
 }
 
 /** Each request of a split run gets its shard's host and process, from run.json's `shards`. */

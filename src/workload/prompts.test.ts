@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../base/prng.js';
-import { createPromptSynthesizer, loadCorpus } from './prompts.js';
+import { appendExact, createPromptSynthesizer, loadCorpus } from './prompts.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { tinyWordLevel } from './testing/tokenizer-fixtures.js';
 
@@ -88,4 +88,39 @@ test('prompt() rejects non-positive lengths', async () => {
   const synth = await createPromptSynthesizer(await loadTokenizer());
   assert.throws(() => synth.prompt(0, 0), RangeError);
   assert.throws(() => synth.prompt(0, 1.5), RangeError);
+});
+
+test('appendExact: a head and a continuation join to exactly the tokens asked, the head byte for byte', async () => {
+  const tok = await loadTokenizer();
+  const synth = await createPromptSynthesizer(tok);
+  assert.equal(synth.mode, 'segmented');
+  for (const [head, tail] of [
+    [1, 1],
+    [16, 3],
+    [512, 100],
+    [2000, 1],
+  ] as const) {
+    const headText = synth.prompt(head * 31, head);
+    // Start 0 is the corpus's first piece: a continuation never begins there.
+    for (const start of [0, 1, 12_345, synth.startCount - 1]) {
+      const joined = appendExact(synth, headText, head, start, tail);
+      assert.ok(joined.text.startsWith(headText));
+      assert.equal(joined.tokens, head + tail);
+      assert.equal(tok.count(joined.text), head + tail, `head ${head}, tail ${tail} at ${start}`);
+    }
+  }
+  const quirky = quirkyTokenizer();
+  const corpus = await loadCorpus();
+  const small = await createPromptSynthesizer(quirky, {
+    ...corpus,
+    text: corpus.text.slice(0, 20_000),
+    digest: 'sha256:small-join',
+  });
+  const headText = small.prompt(5, 40);
+  for (const start of [0, 7, 999]) {
+    const joined = appendExact(small, headText, 40, start, 60);
+    assert.ok(joined.text.startsWith(headText));
+    assert.equal(quirky.count(joined.text), joined.tokens);
+    assert.equal(joined.tokens, 100, 'the tail is resized until the whole fits');
+  }
 });

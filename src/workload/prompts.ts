@@ -90,6 +90,12 @@ export interface PromptSynthesizer {
    * so the result is still a pure function of (start, tokens).
    */
   prompt(start: number, tokens: number): string;
+  /**
+   * Like `prompt`, for text that follows other prompt text: it never begins at the corpus's
+   * first piece (the one piece that does not open with " <letter>"), so in `segmented` mode
+   * any prompt text followed by it re-encodes to exactly the sum of both token counts.
+   */
+  continuation(start: number, tokens: number): string;
 }
 
 const synthCache = new WeakMap<Tokenizer, Map<string, Promise<PromptSynthesizer>>>();
@@ -180,11 +186,21 @@ class SegmentedSynthesizer implements PromptSynthesizer {
   }
 
   prompt(start: number, tokens: number): string {
+    return this.cut(mod(start, this.startCount), tokens, false);
+  }
+
+  continuation(start: number, tokens: number): string {
+    const n = this.startCount;
+    return n < 2 ? this.prompt(start, tokens) : this.cut(1 + mod(start, n - 1), tokens, true);
+  }
+
+  private cut(first: number, tokens: number, skipFirstPiece: boolean): string {
     checkLength(tokens);
     const L = this.corpusTokens;
-    let k = mod(start, this.startCount);
+    let k = first;
     // Pieces are ~1.3 tokens long, so the end lands on a piece boundary within a few tries.
     for (let tries = 0; tries < this.startCount; tries++, k = (k + 1) % this.startCount) {
+      if (k === 0 && skipFirstPiece) continue;
       const end = this.tokenStarts[k]! + tokens;
       const endPiece = this.pieceAtToken[end % L]!;
       if (endPiece < 0) continue;
@@ -211,6 +227,11 @@ class VerifiedSynthesizer implements PromptSynthesizer {
   ) {
     this.corpusTokens = ids.length;
     this.startCount = ids.length;
+  }
+
+  continuation(start: number, tokens: number): string {
+    // Joins are not exact here anyway: `appendExact` counts the whole text.
+    return this.prompt(start, tokens);
   }
 
   prompt(start: number, tokens: number): string {
@@ -243,6 +264,42 @@ class VerifiedSynthesizer implements PromptSynthesizer {
     }
     return out;
   }
+}
+
+/** A prompt text and its exact token count. */
+export interface CountedText {
+  text: string;
+  tokens: number;
+}
+
+/** Rounds of resizing the tail in `appendExact` before the count is taken as it is. */
+const APPEND_ROUNDS = 8;
+
+/**
+ * `head` (cut by `synth`, `headTokens` tokens asked) followed by `tokens` more tokens cut at
+ * start position `start`: the whole is exactly `headTokens + tokens` tokens. `segmented`
+ * synthesizers join exactly by construction (see `continuation`); otherwise the whole text is
+ * counted and the tail resized until it fits, and after a few rounds the true count is
+ * returned with the text. Only the tail changes, so texts sharing a head share it byte for byte.
+ */
+export function appendExact(
+  synth: PromptSynthesizer,
+  head: string,
+  headTokens: number,
+  start: number,
+  tokens: number,
+): CountedText {
+  const total = headTokens + tokens;
+  if (synth.mode === 'segmented') return { text: head + synth.continuation(start, tokens), tokens: total };
+  let tail = tokens;
+  let text = head + synth.continuation(start, tail);
+  let count = synth.tokenizer.count(text);
+  for (let round = 0; round < APPEND_ROUNDS && count !== total && tail + total - count >= 1; round++) {
+    tail += total - count;
+    text = head + synth.continuation(start, tail);
+    count = synth.tokenizer.count(text);
+  }
+  return { text, tokens: count };
 }
 
 function checkLength(tokens: number): void {

@@ -243,3 +243,103 @@ test('per-item cost in the load loop (reported, loosely bounded)', async () => {
     assert.ok(us < 200, `itemAt took ${us} µs`);
   }
 });
+
+test('sharedPrefix: every prompt opens with its group prefix of exactly `tokens` tokens, then its own input', async () => {
+  const tok = await loadTokenizer();
+  const prefix = { tokens: 256, groups: 3 };
+  const src = await source(D(100, 20), 7, 'it-0', { sharedPrefix: prefix });
+  const items = Array.from({ length: 12 }, (_, i) => src.itemAt(i));
+  const prefixText = (i: number) => tok.decode(tok.encode(items[i]!.prompt).slice(0, prefix.tokens));
+  for (const [i, item] of items.entries()) {
+    assert.equal(item.prefix_group, i % 3);
+    assert.equal(
+      item.input_tokens,
+      356,
+      'the prefix is added to the scenario input (vLLM --random-prefix-len)',
+    );
+    assert.equal(tok.count(item.prompt), 356);
+    assert.ok(
+      item.prompt.startsWith(prefixText(i % 3)),
+      `item ${i} opens with its group's prefix, byte for byte`,
+    );
+    assert.equal(item.max_tokens, 20);
+  }
+  // Distinct groups share no block: their first 16 tokens already differ.
+  const firstBlocks = [0, 1, 2].map((g) => tok.encode(items[g]!.prompt).slice(0, 16).join(','));
+  assert.equal(new Set(firstBlocks).size, 3);
+  // The own parts differ (and differ from the prefixes) right after the prefix.
+  const own = items.map((item) =>
+    tok
+      .encode(item.prompt)
+      .slice(prefix.tokens, prefix.tokens + 16)
+      .join(','),
+  );
+  assert.equal(new Set(own).size, items.length);
+  for (const block of own) assert.ok(!firstBlocks.includes(block));
+  // Deterministic in any order, and the prefix settings are part of the description and digest.
+  const again = await source(D(100, 20), 7, 'it-0', { sharedPrefix: prefix });
+  for (const i of [11, 3, 0, 7]) assert.deepEqual(again.itemAt(i), items[i]);
+  assert.deepEqual((src.description.options as Record<string, unknown>).sharedPrefix, prefix);
+  const plain = await source(D(100, 20), 7, 'it-0');
+  assert.equal(plain.itemAt(0).prefix_group, undefined);
+  assert.equal('sharedPrefix' in (plain.description.options as object), false);
+  assert.notEqual(workloadDigest(src, 8), workloadDigest(plain, 8));
+  const fourGroups = await source(D(100, 20), 7, 'it-0', { sharedPrefix: { tokens: 256, groups: 4 } });
+  assert.notEqual(workloadDigest(src, 8), workloadDigest(fourGroups, 8));
+});
+
+function scenario(text: string): Scenario {
+  const parsed = parseScenario(text);
+  assert.ok(parsed.ok, text);
+  return parsed.scenario;
+}
+
+test('sharedPrefix on N and I items; refused for embeddings and rerank, and past the corpus', async () => {
+  const tok = await loadTokenizer();
+  const n = await source(scenario('N(50,10)/(20,5)'), 3, 'it-0', { sharedPrefix: { tokens: 17, groups: 1 } });
+  for (let i = 0; i < 20; i++) {
+    const item = n.itemAt(i);
+    assert.equal(item.prefix_group, 0);
+    assert.equal(tok.count(item.prompt), item.input_tokens);
+    assert.ok(item.input_tokens >= 18);
+  }
+  const image = await source(scenario('I(64,64)'), 3, 'it-0', { sharedPrefix: { tokens: 40, groups: 2 } });
+  assert.equal(image.itemAt(1).prefix_group, 1);
+  assert.equal(tok.count(image.itemAt(1).prompt), image.itemAt(1).input_tokens);
+  await assert.rejects(source(scenario('E(64)'), 3, 'it-0', { sharedPrefix: { tokens: 8, groups: 1 } }), {
+    code: 'E_WORKLOAD_OPTION',
+    exitCode: 2,
+  });
+  await assert.rejects(source(D(10, 10), 3, 'it-0', { sharedPrefix: { tokens: 8, groups: 10_000_000 } }), {
+    message: /sharedPrefix\.groups is 10000000; the corpus gives at most \d+ distinct prefixes/,
+  });
+});
+
+test('sharedPrefix on a prompt dataset: the group prefix before each prompt, counted whole', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const tok = await loadTokenizer();
+  const dir = await mkdtemp(join(tmpdir(), 'infermark-prefix-dataset-'));
+  const file = join(dir, 'prompts.jsonl');
+  await writeFile(
+    file,
+    ['Hello there.', 'What is a prefix cache?', 'Tell me more.']
+      .map((prompt) => JSON.stringify({ prompt, output_tokens: 4 }))
+      .join('\n'),
+  );
+  const plain = await source({ kind: 'dataset' }, 7, 'it-0', { datasetPath: file });
+  const src = await source({ kind: 'dataset' }, 7, 'it-0', {
+    datasetPath: file,
+    sharedPrefix: { tokens: 100, groups: 2 },
+  });
+  assert.deepEqual(src.description.sharedPrefix, { tokens: 100, groups: 2 });
+  for (let i = 0; i < 6; i++) {
+    const item = src.itemAt(i);
+    assert.equal(item.prefix_group, i % 2);
+    assert.ok(item.prompt.endsWith(plain.itemAt(i).prompt));
+    assert.equal(item.input_tokens, tok.count(item.prompt));
+    assert.equal(item.prompt.slice(0, 300), src.itemAt(i % 2).prompt.slice(0, 300));
+  }
+  assert.notEqual(workloadDigest(src, 3), workloadDigest(plain, 3));
+});

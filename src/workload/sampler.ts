@@ -14,6 +14,13 @@
  * differently keyed permutations, so an offset repeats across iterations only by chance
  * (≈ n²/startCount collisions for n items each, and those only share a prefix when the
  * lengths also match).
+ *
+ * Shared prefixes (spec.sharedPrefix, docs/prefix-caching.md): item i's prompt begins with
+ * group (i mod groups)'s prefix of exactly `tokens` tokens, cut at start position
+ * `prefixPerm(group)` of a second, differently keyed permutation (so groups begin at distinct
+ * corpus positions and share no text beyond chance), then its own part as above, cut so that
+ * the join re-encodes exactly (`appendExact`). The prefixes belong to the iteration: a new
+ * iteration starts with a cold cache.
  */
 import { createHash } from 'node:crypto';
 import { InfermarkError } from '../base/errors.js';
@@ -22,7 +29,7 @@ import type { Scenario } from '../spec/scenario-types.js';
 import { createDatasetSource } from './dataset.js';
 import { makePngDataUrl } from './images.js';
 import { Permutation, Prng, keyFromString, mix32, type Key64 } from '../base/prng.js';
-import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
+import { appendExact, createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
@@ -56,6 +63,14 @@ export interface ItemSourceOptions {
   imageOutputTokens?: number;
   /** Corpus to cut prompts from; default the shipped data/corpus.txt. */
   corpus?: Corpus;
+  /** spec.sharedPrefix: every prompt opens with one of `groups` prefixes of `tokens` tokens. */
+  sharedPrefix?: SharedPrefix;
+}
+
+/** A prefix shared by requests: `groups` distinct prefixes of `tokens` tokens, request i taking group i mod groups. */
+export interface SharedPrefix {
+  tokens: number;
+  groups: number;
 }
 
 /** Input and output lengths of one text request. */
@@ -99,7 +114,7 @@ export async function createItemSource(opts: ItemSourceOptions): Promise<ItemSou
     if (!opts.datasetPath) {
       throw new InfermarkError('E_DATASET_MISSING', 'the "dataset" scenario needs a dataset file', 2);
     }
-    return createDatasetSource({
+    const source = await createDatasetSource({
       path: opts.datasetPath,
       tokenizer: opts.tokenizer,
       seed: opts.seed,
@@ -107,9 +122,87 @@ export async function createItemSource(opts: ItemSourceOptions): Promise<ItemSou
       task: opts.task,
       ...(opts.corpus ? { corpus: opts.corpus } : {}),
     });
+    if (!opts.sharedPrefix) return source;
+    if (source.description.generator === 'trace') {
+      throw new InfermarkError(
+        'E_SHARED_PREFIX',
+        'spec.sharedPrefix: a trace brings its own shared blocks (hash_ids); remove sharedPrefix to replay it',
+        2,
+      );
+    }
+    const synth = await createPromptSynthesizer(opts.tokenizer, opts.corpus);
+    return new PrefixedSource(source, new SharedPrefixes(opts.sharedPrefix, source.description, synth));
   }
   const synth = await createPromptSynthesizer(opts.tokenizer, opts.corpus);
   return new SyntheticSource(opts, synth);
+}
+
+/**
+ * The `groups` prefixes of one iteration. Group g's text is cut at start position
+ * `perm(g)` of a permutation keyed by the source's description, so distinct groups begin at
+ * distinct corpus positions (there must be no more groups than positions).
+ */
+export class SharedPrefixes {
+  readonly settings: SharedPrefix;
+  private readonly perm: Permutation;
+
+  constructor(
+    settings: SharedPrefix,
+    description: Record<string, unknown>,
+    readonly synth: PromptSynthesizer,
+  ) {
+    for (const [name, value] of Object.entries(settings)) positiveInt(`sharedPrefix.${name}`, value);
+    if (settings.groups > synth.startCount) {
+      throw new InfermarkError(
+        'E_WORKLOAD_OPTION',
+        `spec.sharedPrefix.groups is ${settings.groups}; the corpus gives at most ${synth.startCount} distinct prefixes`,
+        2,
+      );
+    }
+    this.settings = { tokens: settings.tokens, groups: settings.groups };
+    this.perm = new Permutation(
+      synth.startCount,
+      keyFromString(canonicalJson({ ...description, part: 'shared-prefix' })),
+    );
+  }
+
+  /** The group request `index` takes. */
+  groupOf(index: number): number {
+    return index % this.settings.groups;
+  }
+
+  /** Group `group`'s prefix text: exactly `settings.tokens` tokens, the same for every request of the group. */
+  text(group: number): string {
+    return this.synth.prompt(this.perm.at(group), this.settings.tokens);
+  }
+}
+
+/** A dataset's items with a shared prefix before each prompt (counted whole: a dataset prompt may join it anyhow). */
+class PrefixedSource implements ItemSource {
+  readonly description: Record<string, unknown>;
+  readonly size: number;
+
+  constructor(
+    private readonly inner: ItemSource,
+    private readonly prefixes: SharedPrefixes,
+  ) {
+    this.size = inner.size;
+    this.description = { ...inner.description, sharedPrefix: prefixes.settings };
+  }
+
+  itemAt(index: number): WorkItem {
+    const item = this.inner.itemAt(index);
+    // A conversation's turns repeat their history; the multi-turn source owns what it opens with.
+    if (item.conversation !== undefined || item.history !== undefined) return item;
+    const group = this.prefixes.groupOf(index);
+    const prompt = this.prefixes.text(group) + item.prompt;
+    return {
+      ...item,
+      prompt,
+      input_tokens: this.prefixes.synth.tokenizer.count(prompt),
+      prefix_group: group,
+    };
+  }
 }
 
 class SyntheticSource implements ItemSource {
@@ -120,6 +213,7 @@ class SyntheticSource implements ItemSource {
   private readonly batch: number;
   private readonly imagePromptTokens: number;
   private readonly imageOutputTokens: number;
+  private readonly prefixes: SharedPrefixes | null;
 
   constructor(
     opts: ItemSourceOptions,
@@ -142,6 +236,16 @@ class SyntheticSource implements ItemSource {
       options.imagePromptTokens = this.imagePromptTokens;
       options.imageOutputTokens = this.imageOutputTokens;
     }
+    if (opts.sharedPrefix) {
+      if (scenario.kind === 'E' || scenario.kind === 'R') {
+        throw new InfermarkError(
+          'E_WORKLOAD_OPTION',
+          `spec.sharedPrefix applies to prompts that generate text (D, N, U, I, dataset), not ${scenario.kind} scenarios`,
+          2,
+        );
+      }
+      options.sharedPrefix = { tokens: opts.sharedPrefix.tokens, groups: opts.sharedPrefix.groups };
+    }
     this.description = {
       generator: 'synthetic',
       algorithm: WORKLOAD_ALGORITHM,
@@ -155,6 +259,22 @@ class SyntheticSource implements ItemSource {
     };
     this.key = keyFromString(canonicalJson(this.description));
     this.perm = new Permutation(synth.startCount, this.key);
+    this.prefixes = opts.sharedPrefix ? new SharedPrefixes(opts.sharedPrefix, this.description, synth) : null;
+  }
+
+  /** Item `index`'s prompt of `tokens` own tokens at start position `start`, after its group's prefix if any. */
+  private text(
+    index: number,
+    start: number,
+    tokens: number,
+  ): Pick<WorkItem, 'prompt' | 'input_tokens'> & {
+    prefix_group?: number;
+  } {
+    const prefixes = this.prefixes;
+    if (prefixes === null) return { prompt: this.synth.prompt(start, tokens), input_tokens: tokens };
+    const group = prefixes.groupOf(index);
+    const joined = appendExact(this.synth, prefixes.text(group), prefixes.settings.tokens, start, tokens);
+    return { prompt: joined.text, input_tokens: joined.tokens, prefix_group: group };
   }
 
   itemAt(index: number): WorkItem {
@@ -166,12 +286,7 @@ class SyntheticSource implements ItemSource {
       case 'N':
       case 'U': {
         const { inputTokens, outputTokens } = sampleTextLengths(scenario, Prng.forItem(this.key, index));
-        return {
-          index,
-          prompt: this.synth.prompt(this.perm.at(index), inputTokens),
-          input_tokens: inputTokens,
-          max_tokens: outputTokens,
-        };
+        return { index, ...this.text(index, this.perm.at(index), inputTokens), max_tokens: outputTokens };
       }
       case 'E': {
         const documents = this.texts(index, this.batch, scenario.tokensPerDocument);
@@ -206,13 +321,19 @@ class SyntheticSource implements ItemSource {
         for (let j = 0; j < count; j++) {
           images.push(makePngDataUrl(scenario.width, scenario.height, mix32(this.key, index * count + j)));
         }
+        // Text tokens only: what an image costs in tokens is the server's vision encoder's business.
+        const { prompt, input_tokens, prefix_group } = this.text(
+          index,
+          this.perm.at(index),
+          this.imagePromptTokens,
+        );
         return {
           index,
-          prompt: this.synth.prompt(this.perm.at(index), this.imagePromptTokens),
+          prompt,
           images,
-          // Text tokens only: what an image costs in tokens is the server's vision encoder's business.
-          input_tokens: this.imagePromptTokens,
+          input_tokens,
           max_tokens: this.imageOutputTokens,
+          ...(prefix_group !== undefined ? { prefix_group } : {}),
         };
       }
       default:

@@ -88,7 +88,90 @@ test('a trace source replays arrivals with exact prompt lengths, via createItemS
     task: 'text-to-text',
   });
   assert.equal(tok.count(m.itemAt(0).prompt), 6955);
-  assert.notEqual(m.itemAt(0).prompt.slice(0, 200), m.itemAt(1).prompt.slice(0, 200), 'no shared prefix');
+  assert.equal(tok.count(m.itemAt(1).prompt), 6472);
+  // Both open with hash blocks 46 and 47 (issue 19: hash_ids are replayed, see the next test).
+  assert.equal(m.itemAt(0).prompt.slice(0, 200), m.itemAt(1).prompt.slice(0, 200));
+});
+
+test('Mooncake hash_ids: equal ids are byte-identical 512-token blocks, distinct ids distinct, the last cut to input_length', async () => {
+  const tok = await loadTokenizer();
+  const lines = [
+    { timestamp: 0, input_length: 1100, output_length: 5, hash_ids: [7, 8, 9] },
+    { timestamp: 10, input_length: 1024, output_length: 5, hash_ids: [7, 8] },
+    { timestamp: 20, input_length: 1300, output_length: 5, hash_ids: [7, 3] },
+    { timestamp: 30, input_length: 700, output_length: 5, hash_ids: [9] },
+    { timestamp: 40, input_length: 300, output_length: 5 },
+  ];
+  const file = await write('blocks.jsonl', lines.map((l) => JSON.stringify(l)).join('\n'));
+  const m = await createTraceSource({
+    path: file,
+    tokenizer: tok,
+    seed: 3,
+    iterationKey: 'x',
+    task: 'text-to-text',
+  });
+  const items = lines.map((_, i) => m.itemAt(i));
+  const ids = items.map((item) => tok.encode(item.prompt));
+  const block = (i: number, b: number) => tok.decode(ids[i]!.slice(b * 512, (b + 1) * 512));
+  items.forEach((item, i) => {
+    assert.equal(ids[i]!.length, lines[i]!.input_length, `item ${i}: exact length`);
+    assert.equal(item.input_tokens, lines[i]!.input_length);
+  });
+  assert.deepEqual(
+    items.map((item) => item.prefix_group),
+    [7, 7, 7, 9, undefined],
+  );
+  // Block 7 and 8 (item 0 and 1) and block 7 (item 2): the same bytes, and at the same place.
+  assert.equal(block(0, 0), block(1, 0));
+  assert.equal(block(0, 1), block(1, 1));
+  assert.equal(block(0, 0), block(2, 0));
+  assert.ok(
+    items[1]!.prompt === items[0]!.prompt.slice(0, items[1]!.prompt.length),
+    'item 1 is item 0 cut to its two blocks',
+  );
+  // Distinct ids, distinct text: 8 vs 3 after the same block 7, and 9 (a whole block) vs 7.
+  assert.notEqual(block(0, 1), block(2, 1));
+  assert.notEqual(block(3, 0), block(0, 0));
+  // A cut block is cut from the block's own positions: the same (id, length) is the same text.
+  const again = await createTraceSource({
+    path: file,
+    tokenizer: tok,
+    seed: 3,
+    iterationKey: 'x',
+    task: 'text-to-text',
+  });
+  assert.equal(again.itemAt(0).prompt, items[0]!.prompt);
+  assert.ok(!items[4]!.prompt.startsWith(items[0]!.prompt.slice(0, 50)));
+  assert.equal(m.description.blockTokens, 512);
+});
+
+test('Mooncake hash_ids: a hostile trace (huge ids, more ids than blocks, not an array) is a per-line error', () => {
+  const text = [
+    '{"timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": [1, 2]}',
+    '{"timestamp": 1, "input_length": 600, "output_length": 1, "hash_ids": [1e300]}',
+    '{"timestamp": 2, "input_length": 600, "output_length": 1, "hash_ids": "abc"}',
+    '{"timestamp": 3, "input_length": 600, "output_length": 1, "hash_ids": [-1]}',
+    '{"timestamp": 4, "input_length": 600, "output_length": 1, "hash_ids": [4294967296]}',
+    '{"timestamp": 5, "input_length": 600, "output_length": 1, "hash_ids": [0, 2147483647]}',
+  ].join('\n');
+  assert.throws(
+    () => parseTrace(text, 'hostile.jsonl'),
+    (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.deepEqual(
+        error.issues.map((i) => i.path),
+        ['line 1', 'line 2', 'line 3', 'line 4', 'line 5'],
+      );
+      for (const issue of error.issues) {
+        assert.equal(issue.file, 'hostile.jsonl');
+        assert.match(
+          issue.message,
+          /"hash_ids" \(.*\) must be an array of at most \d+ integers from 0 to 2147483647/,
+        );
+      }
+      return true;
+    },
+  );
 });
 
 test('bad rows: one ValidationError with file and every bad line', () => {

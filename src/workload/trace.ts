@@ -6,8 +6,9 @@
  * Formats (detected by content: a CSV header, or JSONL objects with `input_length`):
  * - Mooncake (kvcache-ai/Mooncake, FAST'25 release traces, `mooncake_trace.jsonl`): one
  *   JSON object per line, `{"timestamp": <ms>, "input_length": n, "output_length": m,
- *   "hash_ids": [...]}`; timestamp in milliseconds from the trace start. `hash_ids` (the
- *   prefix-block hashes) are not replayed: prompts here share no prefixes.
+ *   "hash_ids": [...]}`; timestamp in milliseconds from the trace start. `hash_ids` name the
+ *   prompt's 512-token blocks and are replayed: equal ids give byte-identical block text,
+ *   distinct ids distinct text (see `BLOCK_TOKENS`), so prefix caching sees what it saw.
  * - Azure LLM inference traces (Azure/AzurePublicDataset, AzureLLMInferenceTrace_{code,conv}.csv,
  *   2023 and 2024): CSV with header `TIMESTAMP,ContextTokens,GeneratedTokens`, TIMESTAMP a
  *   datetime such as `2023-11-16 18:15:46.6805900` (up to 7 fractional digits; read as UTC,
@@ -18,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import { canonicalJson, sha256 } from '../base/digest.js';
 import { Permutation, keyFromString } from '../base/prng.js';
-import { createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
+import { appendExact, createPromptSynthesizer, type Corpus, type PromptSynthesizer } from './prompts.js';
 import type { Tokenizer } from './tokenizer.js';
 import { WORKLOAD_ALGORITHM, type ItemSource, type WorkItem } from './work-item.js';
 
@@ -31,7 +32,21 @@ export interface TraceRecord {
   outputTokens: number;
   /** 1-based line in the file, for messages. */
   line: number;
+  /** Mooncake: the ids of the prompt's leading 512-token blocks (absent or empty: none shared). */
+  hashIds?: number[];
 }
+
+/**
+ * Tokens per Mooncake hash block. Block id h's text is cut from two corpus positions chosen by
+ * h's rank among the trace's distinct ids (256 tokens at one, the rest at the other), so every
+ * occurrence of h is the same text and two ids (fewer than startCount² of them) never are;
+ * the last block of a prompt is cut to what remains of input_length from the same positions.
+ * Tokens past the listed blocks are the request's own, as other trace prompts.
+ */
+export const BLOCK_TOKENS = 512;
+const HALF_BLOCK_TOKENS = BLOCK_TOKENS / 2;
+/** The largest hash id read (a Mooncake id is a small integer; 2^31 − 1, the warehouse's INTEGER). */
+export const MAX_HASH_ID = 2 ** 31 - 1;
 
 export type TraceFormat = 'mooncake-jsonl' | 'azure-csv';
 
@@ -70,6 +85,7 @@ interface RawRow {
   timeUs: number;
   input: number;
   output: number;
+  hashIds?: number[];
 }
 
 function parseMooncake(text: string, file: string): TraceRecord[] {
@@ -100,6 +116,22 @@ function parseMooncake(text: string, file: string): TraceRecord[] {
     if (!isInt(input) || input < 1) problems.push('"input_length" must be an integer ≥ 1');
     const output = obj.output_length;
     if (!isInt(output) || output < 0) problems.push('"output_length" must be an integer ≥ 0');
+    const hashIds = obj.hash_ids;
+    if (problems.length === 0 && hashIds !== undefined && hashIds !== null) {
+      const most = Math.ceil((input as number) / BLOCK_TOKENS);
+      if (
+        !Array.isArray(hashIds) ||
+        hashIds.length > most ||
+        !hashIds.every((id) => isInt(id) && id >= 0 && id <= MAX_HASH_ID)
+      ) {
+        const shown = Array.isArray(hashIds)
+          ? `${hashIds.length} entries`
+          : JSON.stringify(hashIds).slice(0, 60);
+        problems.push(
+          `"hash_ids" (${shown}) must be an array of at most ${most} integers from 0 to ${MAX_HASH_ID}: one per ${BLOCK_TOKENS}-token block of input_length`,
+        );
+      }
+    }
     if (problems.length > 0) {
       issues.push({ ...at, message: problems.join('; ') });
       return;
@@ -109,6 +141,7 @@ function parseMooncake(text: string, file: string): TraceRecord[] {
       timeUs: Math.round((ts as number) * 1000),
       input: input as number,
       output: output as number,
+      ...(Array.isArray(hashIds) && hashIds.length > 0 ? { hashIds: hashIds as number[] } : {}),
     });
   });
   return finish(rows, issues, file);
@@ -191,6 +224,7 @@ function finish(rows: RawRow[], issues: ValidationIssue[], file: string): TraceR
     inputTokens: r.input,
     outputTokens: Math.max(1, r.output),
     line: r.line,
+    ...(r.hashIds ? { hashIds: r.hashIds } : {}),
   }));
 }
 
@@ -243,6 +277,9 @@ class TraceSource implements ItemSource {
   readonly description: Record<string, unknown>;
   readonly size: number;
   private readonly perm: Permutation;
+  /** Hash id → its rank among the trace's distinct ids (first appearance first); empty without hash_ids. */
+  private readonly blockRank = new Map<number, number>();
+  private readonly blockPerms: [Permutation, Permutation] | null = null;
 
   constructor(
     private readonly trace: Trace,
@@ -264,13 +301,77 @@ class TraceSource implements ItemSource {
       tokenizer: opts.tokenizer.name,
       corpus: { name: synth.corpus.name, digest: synth.corpus.digest },
     };
+    for (const record of trace.records) {
+      for (const id of record.hashIds ?? [])
+        if (!this.blockRank.has(id)) this.blockRank.set(id, this.blockRank.size);
+    }
+    // Only traces with hash_ids gain the key, so other traces keep their items and digest.
+    if (this.blockRank.size > 0) this.description.blockTokens = BLOCK_TOKENS;
     this.perm = new Permutation(synth.startCount, keyFromString(canonicalJson(this.description)));
+    if (this.blockRank.size > 0) {
+      const S = synth.startCount;
+      if (this.blockRank.size > S * S) {
+        throw new ValidationError([
+          {
+            file: opts.path,
+            path: 'hash_ids',
+            value: this.blockRank.size,
+            message: `${this.blockRank.size} distinct hash ids; the corpus gives at most ${S * S} distinct blocks`,
+          },
+        ]);
+      }
+      const keyed = (part: string) =>
+        new Permutation(S, keyFromString(canonicalJson({ ...this.description, part })));
+      this.blockPerms = [keyed('block-head'), keyed('block-tail')];
+    }
+  }
+
+  /** The text of hash block `id` cut to `tokens` (≤ BLOCK_TOKENS): the same for every occurrence. */
+  private block(id: number, tokens: number): string {
+    const [head, tail] = this.blockPerms!;
+    const S = this.synth.startCount;
+    const rank = this.blockRank.get(id)!;
+    const first = this.synth.continuation(head.at(rank % S), Math.min(tokens, HALF_BLOCK_TOKENS));
+    if (tokens <= HALF_BLOCK_TOKENS) return first;
+    return first + this.synth.continuation(tail.at(Math.floor(rank / S)), tokens - HALF_BLOCK_TOKENS);
+  }
+
+  /** A prompt of the record's hash blocks, then its own tokens: exact by construction when segmented. */
+  private blockPrompt(index: number, record: TraceRecord, ids: number[]): { text: string; tokens: number } {
+    const parts: string[] = [];
+    let tokens = 0;
+    for (const id of ids) {
+      const length = Math.min(BLOCK_TOKENS, record.inputTokens - tokens);
+      parts.push(this.block(id, length));
+      tokens += length;
+    }
+    const head = parts.join('');
+    if (tokens < record.inputTokens) {
+      return appendExact(this.synth, head, tokens, this.perm.at(index), record.inputTokens - tokens);
+    }
+    // Joined blocks re-encode exactly only when segmented; otherwise the true count is reported.
+    return {
+      text: head,
+      tokens: this.synth.mode === 'segmented' ? tokens : this.synth.tokenizer.count(head),
+    };
   }
 
   itemAt(index: number): WorkItem {
     const record = this.trace.records[index];
     if (!Number.isSafeInteger(index) || record === undefined) {
       throw new RangeError(`trace item ${index} out of range [0, ${this.size})`);
+    }
+    const ids = record.hashIds;
+    if (ids !== undefined && ids.length > 0) {
+      const { text, tokens } = this.blockPrompt(index, record, ids);
+      return {
+        index,
+        prompt: text,
+        input_tokens: tokens,
+        max_tokens: record.outputTokens,
+        arrival_offset_us: record.arrivalOffsetUs,
+        prefix_group: ids[0]!,
+      };
     }
     return {
       index,

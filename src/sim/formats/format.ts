@@ -25,6 +25,8 @@ export interface ParsedRequest<Detail = unknown> {
   stream: boolean;
   includeUsage: boolean;
   promptTokens: number;
+  /** The prompt as one string (the format's `promptKey`): what the prefix cache hashes. */
+  promptText: string;
   /** Output tokens to generate (after the EOS draw) and why generation ends. */
   outputTokens: number;
   finishReason: 'stop' | 'length';

@@ -86,6 +86,7 @@ function request(f: ResponseFormat, detail: unknown = null): ParsedRequest {
     stream: true,
     includeUsage: true,
     promptTokens: 2,
+    promptText: 'a b',
     outputTokens: 3,
     finishReason: 'stop',
     textSeed: 1,
