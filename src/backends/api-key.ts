@@ -1,7 +1,9 @@
 /**
  * Where the API key comes from: the job's `apiKey` (env var, file, or a Kubernetes
- * secret the controller mounts as INFERMARK_API_KEY), else INFERMARK_API_KEY or
- * OPENAI_API_KEY from the environment. The key itself is never printed or stored.
+ * secret the controller mounts as INFERMARK_API_KEY), else INFERMARK_API_KEY or (for an
+ * OpenAI-format endpoint only) OPENAI_API_KEY from the environment. The key itself is never
+ * printed or stored. An oci-cohere endpoint signs its requests and gets no key at all: an
+ * OpenAI key from the shell must never travel to Cohere or Oracle.
  */
 import { readFile } from 'node:fs/promises';
 import { ValidationError } from '../base/errors.js';
@@ -14,8 +16,10 @@ export const API_KEY_ENV = 'INFERMARK_API_KEY';
 export async function resolveApiKey(
   source: BenchmarkJobSpec['apiKey'],
   env: NodeJS.ProcessEnv = process.env,
+  apiFormat: string = 'openai',
 ): Promise<string | undefined> {
-  const key = await readApiKey(source, env);
+  if (apiFormat === 'oci-cohere') return undefined;
+  const key = await readApiKey(source, env, apiFormat);
   // Registered with the redactor: no log line, error or artifact can carry it from here on.
   return key === undefined ? undefined : registerSecret(key);
 }
@@ -23,8 +27,10 @@ export async function resolveApiKey(
 async function readApiKey(
   source: BenchmarkJobSpec['apiKey'],
   env: NodeJS.ProcessEnv,
+  apiFormat: string,
 ): Promise<string | undefined> {
-  if (!source) return env[API_KEY_ENV] || env.OPENAI_API_KEY || undefined;
+  if (!source)
+    return env[API_KEY_ENV] || (apiFormat === 'openai' ? env.OPENAI_API_KEY : undefined) || undefined;
   if (source.env) {
     const value = env[source.env];
     if (!value) throw missing('spec.apiKey.env', source.env, `environment variable ${source.env} is not set`);

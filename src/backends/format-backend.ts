@@ -67,7 +67,8 @@ export class FormatBackend implements Backend {
     this.prefix = url.pathname.replace(/\/+$/, '');
     this.connections = new OriginConnections(url.origin, { connections: options.connections });
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    // A signed format (OCI) authenticates by its signature only: never a bearer key beside it.
+    if (options.apiKey && sign === null) headers.authorization = `Bearer ${options.apiKey}`;
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
     this.baseHeaders = headers;
     const shared = {

@@ -15,6 +15,7 @@ import { writesById } from '../sim/write-log.js';
 import type { WorkItem } from '../workload/work-item.js';
 import type { Backend, BackendKind, BackendOptions } from './backend.js';
 import { createBackend } from './registry.js';
+import { resolveApiKey } from './api-key.js';
 import { makeOciConfig, type OciTestConfig } from './testing/oci-config.js';
 
 /** Room a loaded 2-core host needs between the server's write and the client's read. */
@@ -222,6 +223,23 @@ test('oci-cohere chat and embed: signed requests verify, TTFT and tokens as serv
   assertWholeTiming(s, embed);
   assert.equal(embed.input_tokens_source, 'server');
   assert.equal(s.stats().promptTokens, streamed.input_tokens + whole.input_tokens + embed.input_tokens);
+});
+
+test('oci-cohere never sends a bearer key: the signature stands even when a key was given, and none is taken from the shell', async () => {
+  const s = await sim({ ociPublicKey: oci.publicKeyFile });
+  const signing = { auth: 'config-file' as const, configFile: oci.configFile, compartmentId: 'c' };
+  // A key given anyway (an OpenAI key from the shell, once): the signature must still be what is sent.
+  const r = await send(
+    await backend('oci-cohere-chat', s.url, { oci: signing, apiKey: 'sk-must-not-travel' }),
+    chatItem(),
+  );
+  assert.equal(r.status, 'ok', r.error_message ?? '');
+  const env = { OPENAI_API_KEY: 'sk-openai', INFERMARK_API_KEY: 'im-key' };
+  assert.equal(await resolveApiKey(undefined, env, 'oci-cohere'), undefined);
+  // Cohere gets infermark's own key, never the OpenAI one.
+  assert.equal(await resolveApiKey(undefined, { OPENAI_API_KEY: 'sk-openai' }, 'cohere'), undefined);
+  assert.equal(await resolveApiKey(undefined, env, 'cohere'), 'im-key');
+  assert.equal(await resolveApiKey(undefined, { OPENAI_API_KEY: 'sk-openai' }, 'openai'), 'sk-openai');
 });
 
 test('oci-cohere: a request signed with another key, or not signed, gets 401 (http_4xx)', async () => {

@@ -56,7 +56,14 @@ export function ociCohereFormat(
     request(item, options): WireRequest {
       if (kind === 'oci-cohere-chat') {
         const body = ociChatBody(options, compartmentId, item);
-        return { operation: 'generate', path: OCI_PATHS.chat, body, tokensAsked: item.max_tokens };
+        // The length finally asked (additionalRequestParams may set maxTokens) sizes the bounds.
+        const asked = (body.chatRequest as { maxTokens?: unknown }).maxTokens;
+        return {
+          operation: 'generate',
+          path: OCI_PATHS.chat,
+          body,
+          tokensAsked: typeof asked === 'number' ? asked : item.max_tokens,
+        };
       }
       return {
         operation: 'embed',

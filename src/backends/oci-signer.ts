@@ -68,8 +68,10 @@ export async function ociRequestSigning(signing: OciSigning): Promise<RequestSig
     const request = { method: method as 'POST', uri: url, headers: new Headers(headers), body };
     await signer.signHttpRequest(request);
     const added: Record<string, string> = {};
+    // Every header the signer set or changed (authorization above all): one it replaced
+    // must not lose to the caller's value.
     request.headers.forEach((value, name) => {
-      if (!(name in headers)) added[name] = value;
+      if (headers[name] !== value) added[name] = value;
     });
     return added;
   };

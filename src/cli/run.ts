@@ -264,7 +264,18 @@ export async function runJob(
   registerUrlSecrets(endpoint.baseUrl);
   if (job.spec.metricsUrl) registerUrlSecrets(job.spec.metricsUrl);
   for (const target of job.spec.telemetry ?? []) registerUrlSecrets(target.url);
-  const apiKey = await resolveApiKey(job.spec.apiKey);
+  // spec.search is the search's: a run that ignored it would sweep the job's own plan instead, silently.
+  if (job.spec.search !== undefined && extension === undefined) {
+    throw new ValidationError([
+      {
+        path: 'spec.search',
+        value: 'a search section',
+        message:
+          'is read by `infermark search job.yaml`; `infermark run` would not search (remove it to run the plan)',
+      },
+    ]);
+  }
+  const apiKey = await resolveApiKey(job.spec.apiKey, process.env, endpoint.apiFormat);
   // The price table is read before any load: a bad one costs nothing.
   const price = pricePerHour(job.spec, await loadJobPriceTable(job.spec, jobFile));
   const jobProvenance = jobFile ? await jobFileProvenance(jobFile) : null;

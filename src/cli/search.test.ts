@@ -99,9 +99,17 @@ test('search finds the knee within 10% of the simulator saturation rate, in a bo
   // One run like any other: sealed with search.json, its plan as long as its probes.
   const report = await verifyRunFolder(doc.dir);
   assert.equal(report.status, 'complete', JSON.stringify(report.problems));
-  const runJson = JSON.parse(await readFile(join(doc.dir, 'run.json'), 'utf8')) as { plan: unknown[] };
+  const runJson = JSON.parse(await readFile(join(doc.dir, 'run.json'), 'utf8')) as {
+    plan: unknown[];
+    workloads: { iteration: number }[];
+  };
   const iterations = doc.probes.reduce((n, p) => n + p.repeats.length, 0);
   assert.equal(runJson.plan.length, iterations);
+  // Every probe's workload is described, so the warehouse files each outcome under it.
+  assert.deepEqual(
+    runJson.workloads.map((w) => w.iteration),
+    runJson.plan.map((_, i) => i),
+  );
   const onDisk = JSON.parse(await readFile(join(doc.dir, 'search.json'), 'utf8')) as SearchDocument;
   assert.equal(onDisk.knee, doc.knee);
   const manifest = JSON.parse(await readFile(join(doc.dir, 'manifest.json'), 'utf8')) as {

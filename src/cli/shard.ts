@@ -73,7 +73,11 @@ async function runTheShard(
       toValidationIssues(validated.issues, answer.job, `the coordinator's job (${coordinator})`, formatPath),
     );
   }
-  const apiKey = await resolveApiKey(validated.job.spec.apiKey);
+  const apiKey = await resolveApiKey(
+    validated.job.spec.apiKey,
+    process.env,
+    validated.job.spec.endpoint.endpoint?.apiFormat ?? 'openai',
+  );
   const result = await runShard({
     client,
     answer,

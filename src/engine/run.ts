@@ -592,7 +592,10 @@ async function runIterations(
         break;
       }
       // The server is wrong for this job: the later iterations would only repeat the failure.
-      if (cause) {
+      // Not so in a growing plan (a search): a probe past capacity that a shedding or
+      // rate-limiting server answers with quick 429s is a failed probe, and the search
+      // goes on below it (it stops by itself when its lowest load fails).
+      if (cause && !run.inputs.extension) {
         outcome.failFast = cause;
         break;
       }
@@ -616,8 +619,15 @@ async function growPlan(
   run.planned.push(planned);
   run.plans.push(planned.plan);
   run.order.push(index);
-  sources.set(index, await itemSourceFor(planned, run.inputs.job, run.tokenizer));
-  const document = { ...run.document, plan: run.plans };
+  const source = await itemSourceFor(planned, run.inputs.job, run.tokenizer);
+  sources.set(index, source);
+  // Each probe's workload is described like a planned iteration's: the warehouse files its
+  // outcome under it (workload_dim, workload_spec_digest) and lineage reaches it.
+  const workloads = [
+    ...((run.document?.workloads as unknown[] | undefined) ?? []),
+    { iteration: index, description: source.description, spec_digest: digestOf(source.description) },
+  ];
+  const document = { ...run.document, plan: run.plans, workloads };
   run.document = document;
   for (const output of run.outputs) await output.planGrown?.({ plan: planned.plan, document });
 }

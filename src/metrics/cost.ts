@@ -61,7 +61,8 @@ export function pricePerHour(
   if (spec.costPerHourUsd !== undefined)
     return { per_hour_usd: spec.costPerHourUsd, source: `costPerHourUsd ${spec.costPerHourUsd}` };
   const gpus = spec.serviceMetadata?.gpuCount;
-  if (gpus === undefined) return null;
+  // No GPUs counted: no price (0 × a price would read as free).
+  if (gpus === undefined || gpus < 1) return null;
   if (spec.cost?.gpuHourUsd !== undefined) {
     return {
       per_hour_usd: spec.cost.gpuHourUsd * gpus,

@@ -66,6 +66,12 @@ test('it stops at the ends and when the budget is spent', () => {
   assert.equal(spent.step.kind === 'done' && spent.step.reason, 'max_probes');
 });
 
+test('a rate never rounds to 0 req/s: a min below 0.005 starts at 0.01', () => {
+  const step = nextStep({ ...BOUNDS, min: 0.004 }, []);
+  assert.equal(step.kind, 'probe');
+  if (step.kind === 'probe') assert.equal(step.load, 0.01);
+});
+
 test('concurrency loads are whole numbers and stop at a gap of one', () => {
   const bounds = { ...BOUNDS, integer: true, precision: 0.001 };
   const { results, step } = searchAgainst(bounds, 13);

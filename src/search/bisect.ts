@@ -92,7 +92,8 @@ export function nextStep(bounds: SearchBounds, results: readonly ProbeResult[]):
 /** Whole numbers for concurrency; rates to 0.01 req/s (finer is noise, and reads badly). */
 function roundLoad(load: number, bounds: SearchBounds): number {
   if (bounds.integer) return Math.max(1, Math.floor(load));
-  return Math.round(load * 100) / 100;
+  // Never 0: a --min below 0.005 req/s would round to a probe at 0 req/s, doubled forever.
+  return Math.max(0.01, Math.round(load * 100) / 100);
 }
 
 /** Probes the search takes at most on a monotone server: the ramp's doublings, then the bisection's halvings. */

@@ -185,6 +185,12 @@ function checkCost(spec: Obj, add: Add): void {
         'required by spec.cost.priceTable: the table prices GPU types',
       );
     }
+  } else if (meta.gpuCount === 0) {
+    // 0 GPUs × a price is $0: every cost would read as free, not as unknown.
+    add(
+      ['spec', 'serviceMetadata', 'gpuCount'],
+      `must be at least 1 when ${by} prices the deployment per GPU`,
+    );
   }
 }
 
@@ -235,6 +241,10 @@ function checkFormat(spec: Obj, scenarios: ParsedScenario[] | null, add: Add): v
     );
   } else if (fmt !== 'oci-cohere' && spec.oci !== undefined) {
     add(['spec', 'oci'], `applies only to apiFormat oci-cohere (apiFormat is ${String(fmt)})`);
+  }
+  // OCI authenticates by the request's signature: a bearer key would be sent to Oracle beside it.
+  if (fmt === 'oci-cohere' && spec.apiKey !== undefined) {
+    add(['spec', 'apiKey'], 'apiFormat oci-cohere signs its requests (spec.oci): it sends no API key');
   }
   if (isObj(spec.oci) && spec.oci.auth === 'instance-principal') {
     for (const key of ['configFile', 'profile'] as const) {
