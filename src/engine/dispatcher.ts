@@ -164,13 +164,20 @@ export class Dispatcher {
     this.inFlight++;
     const measured = claim.phase === 'measured';
     if (measured) this.conversationCounts.started++;
-    const whole = await playConversation(play, claim.index, scheduledAtUs, {
-      id: `${this.plan.index}-${claim.index}`,
-      deadlineUs: this.deadlineUs,
-      cancelled: this.cancelInFlight.signal,
-      send: (item, turnScheduledAtUs, onContent) =>
-        this.sendTurn(item, claim.phase, turnScheduledAtUs, onContent),
-    });
+    let whole = false;
+    try {
+      whole = await playConversation(play, claim.index, scheduledAtUs, {
+        id: `${this.plan.index}-${claim.index}`,
+        deadlineUs: this.deadlineUs,
+        cancelled: this.cancelInFlight.signal,
+        send: (item, turnScheduledAtUs, onContent) =>
+          this.sendTurn(item, claim.phase, turnScheduledAtUs, onContent),
+      });
+    } catch {
+      // A conversation that could not be built or counted (never a request: backends do not
+      // throw) is cut, and leaves the count in flight, so the iteration still drains.
+      whole = false;
+    }
     this.inFlight--;
     if (measured) {
       this.measuredDone++;

@@ -93,6 +93,15 @@ test('each audience gets a dashboard that loads as Grafana JSON, and every expre
       for (const panel of board.panels) for (const t of panel.targets ?? []) expressions.push(t.expr);
     }
     assert.equal(uids.size, 3, 'the three dashboards have their own uids');
+    // Two deployments whose names differ past the uid's length, or only in their selector,
+    // must not overwrite each other's dashboards on import.
+    const other = (model: string, selector: string): string =>
+      dashboards(planExport([slo('p95_e2e_latency_ms<=2000')], { engine, model, selector }), 'r')[
+        'dashboard-executive.json'
+      ]?.uid ?? '';
+    const a = other('meta-llama/Llama-3.1-8B-Instruct', 'namespace="prod"');
+    assert.notEqual(a, other('meta-llama/Llama-3.1-8B-Instruct-FP8', 'namespace="prod"'));
+    assert.notEqual(a, other('meta-llama/Llama-3.1-8B-Instruct', 'namespace="staging"'));
   }
   const result = checkExpressions(expressions);
   assert.equal(result.code, 0, result.output);

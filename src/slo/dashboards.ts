@@ -6,6 +6,7 @@
  * heatmap, queue, KV cache and restarts). Expressions are plain PromQL with the model
  * baked in; only the datasource is a dashboard variable.
  */
+import { createHash } from 'node:crypto';
 import { TELEMETRY_FAMILIES, type TelemetryFamilyName } from '../metrics/telemetry-families.js';
 import { counterSelector, selector, type ExportPlan, type SloTarget } from './export-plan.js';
 import { RECORDED } from './rules.js';
@@ -132,9 +133,16 @@ function dashboard(
   const slug = plan.model
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
-    .slice(0, 24);
+    .slice(0, 16);
+  // Grafana's uid is at most 40 characters: a cut model name alone made two deployments of
+  // similar names (…-Instruct, …-Instruct-FP8) overwrite each other. A digest of what the
+  // dashboard selects (engine, model, matchers) keeps them apart.
+  const which = createHash('sha256')
+    .update(JSON.stringify([plan.engine, plan.model, plan.matchers]))
+    .digest('hex')
+    .slice(0, 8);
   return {
-    uid: `infermark-slo-${audience}-${slug}`.slice(0, 40),
+    uid: `im-slo-${audience.slice(0, 4)}-${slug}-${which}`.slice(0, 40),
     title: `infermark SLOs · ${plan.model} · ${audience}`,
     tags: ['infermark', 'slo', audience, plan.engine],
     description,
