@@ -41,6 +41,11 @@ const TIMING_SENSITIVE = [
   'e2e/diagnosis.browser.test.js',
   'diagnose/diagnose.test.js',
   'diagnose/playbooks.test.js',
+  // Issue 19: the search finds a knee against the simulator's real capacity, and the
+  // prefix-cache and API-format tests compare each TTFT with the simulator's writes.
+  'cli/search.test.js',
+  'engine/prefix-cache.test.js',
+  'backends/formats.test.js',
 ];
 
 function testFiles(dir) {
