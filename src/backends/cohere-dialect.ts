@@ -9,10 +9,9 @@
  * `{embeddings: {...}, meta: {billed_units: {input_tokens}}}`.
  */
 import type { ResponseDialect } from './openai-request.js';
+import { isObj, parseObject, type Obj } from './event-object.js';
 import { RERANK_DIALECT } from './rerank.js';
 import { ChunkType, newChunkInfo, reset, usageCount, type ChunkInfo } from './sse-parser.js';
-
-type Obj = Record<string, unknown>;
 
 /** One stream event of `/v2/chat`. */
 export function classifyCohereEvent(data: string, out: ChunkInfo): ChunkInfo {
@@ -122,24 +121,6 @@ function readUsage(usage: unknown, out: ChunkInfo): void {
   out.completionTokens = usageCount(out, `${field}.output_tokens`, counted.output_tokens);
 }
 
-/** The event or body as an object, or null with `out` set to `invalid`. */
-function parseObject(text: string, out: ChunkInfo): Obj | null {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch {
-    reset(out, ChunkType.invalid);
-    out.message = `unparseable stream event: ${text}`;
-    return null;
-  }
-  if (!isObj(obj)) {
-    reset(out, ChunkType.invalid);
-    out.message = `stream event is not a JSON object: ${text}`;
-    return null;
-  }
-  return obj;
-}
-
 /** An error the server reported in a 200 answer (a `message`, or finish reason ERROR). */
 function failed(out: ChunkInfo, o: Obj): ChunkInfo {
   reset(out, ChunkType.error);
@@ -147,8 +128,4 @@ function failed(out: ChunkInfo, o: Obj): ChunkInfo {
   out.message =
     typeof m === 'string' ? m : isObj(m) && typeof m.message === 'string' ? m.message : 'finish_reason ERROR';
   return out;
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

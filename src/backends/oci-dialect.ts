@@ -7,10 +7,9 @@
  * an embedText answer `{embeddings: [[...]], usage?}`.
  */
 import type { ResponseDialect } from './openai-request.js';
+import { isObj, parseObject, type Obj } from './event-object.js';
 import { RERANK_DIALECT } from './rerank.js';
 import { ChunkType, newChunkInfo, reset, usageCount, type ChunkInfo } from './sse-parser.js';
-
-type Obj = Record<string, unknown>;
 
 /** One stream event of `/20231130/actions/chat`. */
 export function classifyOciEvent(data: string, out: ChunkInfo): ChunkInfo {
@@ -89,25 +88,4 @@ function failed(out: ChunkInfo, o: Obj): ChunkInfo {
   reset(out, ChunkType.error);
   out.message = typeof o.message === 'string' ? o.message : 'finishReason ERROR';
   return out;
-}
-
-function parseObject(text: string, out: ChunkInfo): Obj | null {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch {
-    reset(out, ChunkType.invalid);
-    out.message = `unparseable stream event: ${text}`;
-    return null;
-  }
-  if (!isObj(obj)) {
-    reset(out, ChunkType.invalid);
-    out.message = `stream event is not a JSON object: ${text}`;
-    return null;
-  }
-  return obj;
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -2,7 +2,6 @@
  * Load a BenchmarkJob from YAML (a file or text): YAML syntax errors with line and column,
  * then every schema and rule violation at once, thrown as one ValidationError (exit code 2).
  */
-import { open } from 'node:fs/promises';
 import { ValidationError } from '../base/errors.js';
 import { formatPath, valueAt } from './field-path.js';
 import { toValidationIssues } from './job-issues.js';
@@ -10,6 +9,7 @@ import { clip, MAX_JOB_FILE_BYTES } from './job-limits.js';
 import { validateJob } from './job-validate.js';
 import { parseJobYaml } from './job-yaml.js';
 import type { ValidatedJob } from './validated-job.js';
+import { readBoundedText } from './bounded-file.js';
 
 export { jobFromCli, type CliJobOptions } from './cli-job.js';
 export { resolveEndpoint, type ResolvedEndpoint } from './endpoint.js';
@@ -23,43 +23,9 @@ export async function loadJobFile(path: string): Promise<ValidatedJob> {
   return parseJobText(await readJobFile(path), path);
 }
 
-/** The file's text, refused unread past MAX_JOB_FILE_BYTES (a named pipe or /dev/zero never ends). */
+/** The file's text, refused unread past MAX_JOB_FILE_BYTES (see bounded-file.ts). */
 async function readJobFile(path: string): Promise<string> {
-  const refuse = (message: string): never => {
-    throw new ValidationError([{ file: path, path: '', message }]);
-  };
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(
-      `cannot read the job file: ${code === 'ENOENT' ? 'no such file' : (code ?? String(error))}`,
-    );
-  }
-  try {
-    const chunks: Buffer[] = [];
-    let length_bytes = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(chunk.subarray(0, bytesRead));
-      length_bytes += bytesRead;
-      if (length_bytes > MAX_JOB_FILE_BYTES) {
-        refuse(`the file is larger than ${MAX_JOB_FILE_BYTES} bytes, the most a job file holds`);
-      }
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(
-      `cannot read the job file: ${code === 'EISDIR' ? 'it is a folder' : (code ?? String(error))}`,
-    );
-  } finally {
-    await handle.close();
-  }
+  return readBoundedText(path, MAX_JOB_FILE_BYTES, 'the job file');
 }
 
 /**

@@ -4,11 +4,11 @@
  * entry is reported at once with the file, the entry and what was expected (exit 2), and the
  * job's serviceMetadata.gpuType must have a price in it.
  */
-import { open } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { ValidationError, type ValidationIssue } from '../base/errors.js';
 import type { BenchmarkJobSpec } from './job-schema.js';
 import { MAX_COST_PER_HOUR_USD } from './job-limits.js';
+import { readBoundedText } from './bounded-file.js';
 
 /** A price table is a short list; a larger file is not one. */
 export const MAX_PRICE_TABLE_BYTES = 256 * 1024;
@@ -76,37 +76,7 @@ export async function readPriceTable(path: string): Promise<Record<string, numbe
   return table;
 }
 
+/** The file's text, refused unread past MAX_PRICE_TABLE_BYTES (see bounded-file.ts). */
 async function readBounded(path: string): Promise<string> {
-  const refuse = (message: string): never => {
-    throw new ValidationError([{ file: path, path: '', message }]);
-  };
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(
-      `cannot read the price table: ${code === 'ENOENT' ? 'no such file' : (code ?? String(error))}`,
-    );
-  }
-  try {
-    const buffer = Buffer.alloc(MAX_PRICE_TABLE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > MAX_PRICE_TABLE_BYTES)
-        refuse(`larger than ${MAX_PRICE_TABLE_BYTES} bytes, the most a price table holds`);
-    }
-    return buffer.subarray(0, length).toString('utf8');
-  } catch (error) {
-    if (error instanceof ValidationError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    return refuse(
-      `cannot read the price table: ${code === 'EISDIR' ? 'it is a folder' : (code ?? String(error))}`,
-    );
-  } finally {
-    await handle.close();
-  }
+  return readBoundedText(path, MAX_PRICE_TABLE_BYTES, 'the price table');
 }
