@@ -310,7 +310,8 @@ async function view(
 
 /** Scrolls to the pointed line even when the link had no `#L<n>` fragment. */
 function scrollScript(line: number): string {
-  return `const l=document.getElementById('L${line}');if(l&&!location.hash)l.scrollIntoView({block:'center'});`;
+  // A record longer than the window wraps into a row taller than it: its start goes to the top.
+  return `const l=document.getElementById('L${line}');if(l&&!location.hash)l.scrollIntoView({block:l.offsetHeight>innerHeight*0.8?'start':'center'});`;
 }
 
 export const EVIDENCE_CSS = `
