@@ -4,7 +4,7 @@
  * classified into the record (http_4xx, http_429, http_5xx, timeout, connection,
  * protocol, oversize), and an abort by the engine yields status `cancelled`.
  */
-import type { RequestPhase, RequestRecord } from '../metrics/record.js';
+import { emptyRecord, type RequestPhase, type RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 
 /**
@@ -84,4 +84,17 @@ export interface Backend {
    */
   prepare?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The empty record a backend fills for `item`, stamped with the request's identity and schedule. */
+export function recordFor(item: WorkItem, ctx: RequestContext): RequestRecord {
+  return emptyRecord(
+    ctx.request_id,
+    ctx.iteration,
+    ctx.index,
+    ctx.phase,
+    ctx.scheduled_at_us,
+    item.input_tokens,
+    ctx.trace_id ?? null,
+  );
 }

@@ -9,10 +9,16 @@
 import type { Dispatcher } from 'undici';
 import { nowUs } from '../base/clock.js';
 import { traceparentFor } from '../base/trace-id.js';
-import { emptyRecord, type RequestRecord } from '../metrics/record.js';
+import type { RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';
-import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
+import {
+  recordFor,
+  type Backend,
+  type BackendKind,
+  type BackendOptions,
+  type RequestContext,
+} from './backend.js';
 import { OriginConnections } from './connections.js';
 import { OpenAIRequest, type RequestSettings, type ResponseDialect } from './openai-request.js';
 
@@ -86,15 +92,7 @@ export class FormatBackend implements Backend {
   }
 
   async send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord> {
-    const rec = emptyRecord(
-      ctx.request_id,
-      ctx.iteration,
-      ctx.index,
-      ctx.phase,
-      ctx.scheduled_at_us,
-      item.input_tokens,
-      ctx.trace_id ?? null,
-    );
+    const rec = recordFor(item, ctx);
     const wire = this.format.request(item, this.options);
     const path = `${this.prefix}${wire.path}`;
     const body = JSON.stringify(wire.body);

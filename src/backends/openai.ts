@@ -5,11 +5,17 @@
  */
 import type { Dispatcher } from 'undici';
 import { traceparentFor } from '../base/trace-id.js';
-import { emptyRecord, type RequestRecord } from '../metrics/record.js';
+import type { RequestRecord } from '../metrics/record.js';
 import type { WorkItem } from '../workload/work-item.js';
 import { AbortFanout } from './abort-fanout.js';
 import { OriginConnections } from './connections.js';
-import type { Backend, BackendKind, BackendOptions, RequestContext } from './backend.js';
+import {
+  recordFor,
+  type Backend,
+  type BackendKind,
+  type BackendOptions,
+  type RequestContext,
+} from './backend.js';
 import { OPENAI_DIALECT, OpenAIRequest, UNSET_MAX_TOKENS, type RequestSettings } from './openai-request.js';
 import { RERANK_DIALECT, rerankBody } from './rerank.js';
 
@@ -151,15 +157,7 @@ class OpenAIBackend implements Backend {
   }
 
   send(item: WorkItem, ctx: RequestContext): Promise<RequestRecord> {
-    const rec = emptyRecord(
-      ctx.request_id,
-      ctx.iteration,
-      ctx.index,
-      ctx.phase,
-      ctx.scheduled_at_us,
-      item.input_tokens,
-      ctx.trace_id ?? null,
-    );
+    const rec = recordFor(item, ctx);
     // R items are reranked, not embedded: the embeddings kind is the one that serves them.
     const rerank = this.kind === 'openai-embeddings' && item.query !== undefined;
     const body = rerank

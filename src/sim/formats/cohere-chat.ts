@@ -6,8 +6,7 @@
  * `message-end` with `delta.finish_reason` (COMPLETE or MAX_TOKENS) and `delta.usage`
  * (`billed_units` and `tokens`, each `{input_tokens, output_tokens}`). No `[DONE]` follows.
  */
-import { chatCompletionsBody, validateBody } from '../request-schemas.js';
-import { chatPromptText, countTextTokens } from '../text.js';
+import { chatCompletions } from './chat-completions.js';
 import type { ResponseFormat } from './format.js';
 
 /** Cohere's finish reasons for the simulator's two. */
@@ -54,17 +53,8 @@ export const cohereChat: ResponseFormat<null> = {
       ),
   },
 
-  parse(body, options) {
-    const r = validateBody(chatCompletionsBody, body);
-    if (typeof r === 'string') return r;
-    const { text, images } = chatPromptText(r.messages);
-    return {
-      common: r,
-      promptKey: text,
-      promptTokens: countTextTokens(text) + images * options.imageTokens,
-      detail: null,
-    };
-  },
+  // A v2 chat body's messages read as OpenAI chat's ({role, content}): one parser for both.
+  parse: chatCompletions.parse,
 
   body(req, out) {
     return `{"id":"${out.id}","finish_reason":"${COHERE_FINISH[req.finishReason]}","message":{"role":"assistant","content":[{"type":"text","text":"${out.content}"}],"tool_plan":"","tool_calls":[],"citations":[]},"usage":${cohereUsage(req.promptTokens, req.outputTokens)}}`;
