@@ -433,9 +433,6 @@ async function executeWithView(
           await import('../telemetry/metrics-server.js')
         ).serveHotMetrics(job, jobFile, { port: flags.metricsPort, host: flags.metricsHost });
   if (hot) view.notice(`hot metrics: ${hot.url}`);
-  // The workers' requests are in their own processes: the hot metrics here do not see them yet.
-  if (hot && workers)
-    view.notice(`hot metrics: a run split over ${workers.count} workers reports no requests there`);
   const interrupt = new AbortController();
   let total = 0;
   const onSigint = (): void => {
@@ -488,6 +485,8 @@ async function executeWithView(
         ...(extension ? { extension } : {}),
         price,
         events: hot ? hot.events(events) : events,
+        // A split run's records are in its workers: it feeds their totals in.
+        ...(hot ? { hot: hot.shards } : {}),
       },
       afterRun,
       workers,

@@ -54,6 +54,8 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
     pool.listen?.host,
     pool.listen?.port,
   );
+  // The shards' records are in their processes: a scrape sums each shard's latest totals.
+  inputs.hot?.readShards(() => coordinator.shards.flatMap((s) => [...s.hot.values()]));
   const workers = startWorkers(coordinator, pool, run);
   const { signal } = inputs;
   const interrupt = (): void => {
@@ -166,6 +168,7 @@ function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
     // The first start may wait for the slowest worker to come up (a pod being scheduled).
     ready_timeout_ms: run.startWaitMs,
     ...(run.shipFiles ? { ship_files: true } : {}),
+    ...(inputs.hot ? { hot_metrics: true } : {}),
   };
 }
 

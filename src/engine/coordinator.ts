@@ -17,6 +17,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
 import type { ZodType } from 'zod';
+import type { ConcurrencyBucket } from '../telemetry/hot-labels.js';
+import { requestsCounted, type HotSeriesWire } from '../telemetry/hot-totals.js';
 import {
   doneMessage,
   endMessage,
@@ -44,7 +46,12 @@ export interface ShardState {
   done: Map<number, DoneMessage>;
   end: EndMessage | null;
   /** Its latest live counts (progress messages), for the view only. */
-  progress: ProgressMessage | null;
+  progress: Omit<ProgressMessage, 'hot'> | null;
+  /**
+   * Its latest hot-metric totals per concurrency bucket (progress `hot`), cumulative over the
+   * run: kept through iterations and losses, summed over the shards when /metrics is scraped.
+   */
+  hot: Map<ConcurrencyBucket, HotSeriesWire>;
   /** Why the shard is lost (its worker exited before its end, or went silent), else null. */
   lost: string | null;
 }
@@ -83,6 +90,7 @@ export class Coordinator {
       done: new Map(),
       end: null,
       progress: null,
+      hot: new Map(),
       lost: null,
     }));
   }
@@ -236,9 +244,13 @@ export class Coordinator {
         }
       });
     } else if (verb === 'progress') {
-      const progress = parse(progressMessage, body, res);
-      if (!progress) return;
+      const parsed = parse(progressMessage, body, res);
+      if (!parsed) return;
+      const { hot, ...progress } = parsed;
       shard.progress = progress;
+      // Totals only grow: one that counts fewer requests than the kept one is an earlier message, late.
+      const kept = hot ? shard.hot.get(hot.bucket) : undefined;
+      if (hot && (!kept || requestsCounted(hot) >= requestsCounted(kept))) shard.hot.set(hot.bucket, hot);
       reply(res, 200, {});
     } else if (verb === 'done') {
       const done = parse(doneMessage, body, res);

@@ -42,6 +42,7 @@ import { createConversationSource, isConversationSource } from '../workload/conv
 import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import { takeAnchor, wallIso, type WallAnchor } from '../base/clock.js';
 import type { ProgressSnapshot, RunEvents } from '../metrics/run-events.js';
+import type { ShardTotalsSink } from '../telemetry/hot-totals.js';
 import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
@@ -87,6 +88,11 @@ export interface RunInputs {
   extension?: PlanExtension;
   /** The deployment's price per hour (metrics/cost.ts), recorded in run.json's `price` for ingest and reports. */
   price?: HourlyPrice | null;
+  /**
+   * Hot metrics served while the run goes, for a split run to feed with its shards' totals
+   * (docs/hot-metrics.md). A run in one process feeds them through `events` and ignores this.
+   */
+  hot?: ShardTotalsSink;
 }
 
 /**

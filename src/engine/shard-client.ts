@@ -12,6 +12,7 @@ import { nowUs } from '../base/clock.js';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
+import { hotSeriesWire, type HotSeriesWire } from '../telemetry/hot-totals.js';
 import { FolderShipper } from './shard-shipper.js';
 import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
 import type { IterationGate, ShardIdentity } from './run.js';
@@ -40,7 +41,10 @@ const CONNECT_RETRY_MAX_MS = 5_000;
 const NOT_LISTENING_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET']);
 
 export class CoordinatorClient {
-  private progressInFlight = false;
+  /** The progress message under way, if any. */
+  private progressSending: Promise<void> | null = null;
+  /** The latest progress dropped while another was under way: sent before `done`, so the last counts arrive. */
+  private progressDropped: Record<string, unknown> | null = null;
   private shipper: FolderShipper | null = null;
 
   constructor(
@@ -121,6 +125,8 @@ export class CoordinatorClient {
       },
       done: async (iteration: number, summary: IterationSummary) => {
         try {
+          // The iteration's last progress (its final totals) reaches the coordinator before its done.
+          await this.flushProgress();
           await this.shipper?.sync();
           await this.post('done', {
             iteration,
@@ -137,20 +143,38 @@ export class CoordinatorClient {
   }
 
   /**
-   * Sends the shard's live counts, at most one message in flight (a slow coordinator gets
-   * fewer, never a queue); never throws: progress is for the view, not the run.
+   * Sends the shard's live counts (and its hot-metric totals, when given), at most one message
+   * in flight (a slow coordinator gets fewer, never a queue); never throws: progress is for
+   * the view, not the run. Totals the schema would refuse are left out, so the counts still go.
    */
-  progress(iteration: number, snapshot: ProgressSnapshot): void {
-    if (this.progressInFlight) return;
-    this.progressInFlight = true;
+  progress(iteration: number, snapshot: ProgressSnapshot, hot?: HotSeriesWire | null): void {
     const { max_requests, ...counts } = snapshot;
-    this.post('progress', {
+    const body: Record<string, unknown> = {
       iteration,
       ...counts,
       max_requests: Number.isFinite(max_requests) ? max_requests : null,
-    })
+      ...(hot && hotSeriesWire.safeParse(hot).success ? { hot } : {}),
+    };
+    if (this.progressSending) this.progressDropped = body;
+    else this.sendProgress(body);
+  }
+
+  private sendProgress(body: Record<string, unknown>): void {
+    this.progressDropped = null;
+    const sending: Promise<void> = this.post('progress', body)
       .catch(() => {})
-      .finally(() => (this.progressInFlight = false));
+      .finally(() => {
+        if (this.progressSending === sending) this.progressSending = null;
+      });
+    this.progressSending = sending;
+  }
+
+  /** Waits for the progress under way, then sends the last one dropped: an iteration's final counts. */
+  private async flushProgress(): Promise<void> {
+    await this.progressSending;
+    if (this.progressDropped === null) return;
+    this.sendProgress(this.progressDropped);
+    await this.progressSending;
   }
 
   async end(status: string, artifactManifestDigest: string): Promise<void> {

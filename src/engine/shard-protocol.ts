@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { hotSeriesWire } from '../telemetry/hot-totals.js';
 
 export const SHARD_PROTOCOL_VERSION = 1;
 
@@ -66,6 +67,11 @@ export const shardJobAnswer = z.object({
    * `ready`, `done` and `end`, so the coordinator reads it at the same points as a local one.
    */
   ship_files: z.boolean().optional(),
+  /**
+   * The coordinator serves hot metrics (`--metrics-port`): the worker keeps hot-metric totals
+   * of its records and sends them with its progress messages (`hot`). Without it, it keeps none.
+   */
+  hot_metrics: z.boolean().optional(),
 });
 export type ShardJobAnswer = z.infer<typeof shardJobAnswer>;
 
@@ -112,6 +118,13 @@ export const progressMessage = z.object({
   max_requests: count.nullable(),
   elapsed_s: z.number().finite().min(0),
   max_time_s: z.number().finite().min(0),
+  /**
+   * The shard's hot-metric totals of the iteration's concurrency bucket, cumulative over the
+   * run (job answer `hot_metrics`): the coordinator keeps each shard's latest per bucket and
+   * sums them at scrape time, so a dropped or late message loses nothing. A few hundred
+   * numbers, fixed by the bucket definitions, whatever the plan.
+   */
+  hot: hotSeriesWire.optional(),
 });
 export type ProgressMessage = z.infer<typeof progressMessage>;
 

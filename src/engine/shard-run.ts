@@ -10,6 +10,9 @@ import type { ValidatedJob } from '../spec/validated-job.js';
 import { executeRun, type RunResult } from './run.js';
 import type { CoordinatorClient } from './shard-client.js';
 import type { ShardJobAnswer } from './shard-protocol.js';
+import type { RunEvents } from '../metrics/run-events.js';
+import { concurrencyBucket } from '../telemetry/hot-labels.js';
+import { HotTotals } from '../telemetry/hot-totals.js';
 import type { JobFileProvenance } from '../evidence/job-provenance.js';
 import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 
@@ -52,8 +55,7 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
     ...(inputs.signal ? { signal: inputs.signal } : {}),
     ...(inputs.kubernetes ? { kubernetes: inputs.kubernetes } : {}),
     group: { ...answer.group, dir: parent },
-    // The coordinator's view shows the sum of every shard's live counts.
-    events: { onProgress: (plan, snapshot) => client.progress(plan.index, snapshot) },
+    events: shardEvents(client, answer.hot_metrics === true),
     shard: {
       segment: answer.segment,
       runId: answer.run_id,
@@ -72,4 +74,20 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
   // Shipped whole and acknowledged: the coordinator holds the evidence; the local copy goes.
   if (answer.ship_files) await rm(parent, { recursive: true, force: true });
   return result;
+}
+
+/**
+ * The coordinator's view shows the sum of every shard's live counts; when it serves hot
+ * metrics, each progress also carries this shard's totals of the iteration's bucket
+ * (cumulative, so the coordinator keeps the latest). Without, no record is looked at.
+ */
+function shardEvents(client: CoordinatorClient, hotMetrics: boolean): RunEvents {
+  if (!hotMetrics) return { onProgress: (plan, snapshot) => client.progress(plan.index, snapshot) };
+  const totals = new HotTotals();
+  return {
+    onIterationStart: (plan) => totals.startIteration(plan),
+    onRecord: (plan, record) => totals.record(plan, record),
+    onProgress: (plan, snapshot) =>
+      client.progress(plan.index, snapshot, totals.wire(concurrencyBucket(plan))),
+  };
 }

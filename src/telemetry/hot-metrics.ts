@@ -2,10 +2,11 @@
  * Hot operational metrics of a running benchmark, for Prometheus: request and
  * error counters, output tokens, TTFT/TPOT/ITL/E2E histograms (seconds), in-flight
  * requests, the iteration under way and the client's event-loop delay, in a
- * private prom-client Registry. Fed by the run's events: a finished record costs
- * a few array increments plus one bucket search per chunk gap, and no await;
- * prom-client only formats, at scrape time (its own `observe` validates and
- * hashes the label set on every call, over a microsecond each).
+ * private prom-client Registry. Fed by the run's events into plain totals
+ * (hot-totals.ts): a finished record costs a few array increments plus one bucket
+ * search per chunk gap, and no await; prom-client only formats, at scrape time (its
+ * own `observe` validates and hashes the label set on every call, over a microsecond
+ * each). A split run's coordinator adds its shards' totals (`readShards`).
  *
  * Series carry only the labels hot-labels.ts allows. Latency histograms, tokens
  * and error classes count measured requests only (warmup excluded), the records
@@ -14,15 +15,11 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { IterationPlan } from '../plan/plan.js';
 import type { RunEvents } from '../metrics/run-events.js';
 import { ValidationError, type ValidationIssue } from '../base/errors.js';
-import type { RequestRecord } from '../metrics/record.js';
-import { requestMetrics } from '../metrics/request-metrics.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { jobTopology, TOPOLOGY_LABEL_KEYS } from '../spec/job-topology.js';
 import {
-  concurrencyBucket,
   ERROR_CLASSES,
   hotLabelProblem,
   hotLabels,
@@ -34,6 +31,16 @@ import {
   type HotLabelName,
   type HotLabels,
 } from './hot-labels.js';
+import {
+  E2E_BUCKETS_S,
+  HistogramCounts,
+  HotTotals,
+  TOKEN_GAP_BUCKETS_S,
+  TTFT_BUCKETS_S,
+  type HotSeriesWire,
+  type SeriesTotals,
+  type ShardTotalsSink,
+} from './hot-totals.js';
 
 const IDENTITY = IDENTITY_LABELS;
 const PER_ITERATION = [...IDENTITY, 'concurrency_bucket'] as const;
@@ -124,45 +131,8 @@ export function exportedSeriesNames(): string[] {
   );
 }
 
-// Seconds. TTFT spans prefill of short prompts to queued long ones; TPOT and ITL are decode steps.
-const TTFT_BUCKETS_S = [
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 40, 80,
-];
-const TOKEN_GAP_BUCKETS_S = [
-  0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
-  1, 2.5,
-];
-const E2E_BUCKETS_S = [
-  0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600,
-];
-
 // As in engine/iteration.ts: at 1 ms the timer's own granularity reads as lateness on an idle loop.
 const LOOP_DELAY_RESOLUTION_MS = 10;
-
-/** Bucket counts in plain arrays: one binary search and three writes per observation. */
-export class HistogramCounts {
-  /** Non-cumulative: counts[i] holds observations in (bounds[i-1], bounds[i]]; above the last only `count`. */
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length);
-  }
-
-  observe(value: number): void {
-    const { bounds } = this;
-    let lo = 0;
-    let hi = bounds.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((bounds[mid] as number) < value) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < bounds.length) this.counts[lo] = (this.counts[lo] as number) + 1;
-    this.sum += value;
-    this.count++;
-  }
-}
 
 type MetricSnapshot = Awaited<ReturnType<Histogram<string>['get']>>;
 
@@ -225,20 +195,6 @@ class CountsHistogram extends Histogram<string> {
   }
 }
 
-/** One concurrency bucket's plain counters. */
-interface BucketSeries {
-  labels: HotLabels;
-  /** [phase × outcome], in PHASES × OUTCOMES order. */
-  requests: Float64Array;
-  /** In ERROR_CLASSES order. */
-  errors: Float64Array;
-  outputTokens: number;
-  ttft: HistogramCounts;
-  tpot: HistogramCounts;
-  itl: HistogramCounts;
-  e2e: HistogramCounts;
-}
-
 type TopologyLabel = Exclude<(typeof IDENTITY_LABELS)[number], 'run_id' | 'benchmark_case_id'>;
 
 /**
@@ -272,12 +228,17 @@ export function topologyLabels(job: BenchmarkJob, jobFile: string | null): Recor
   return values;
 }
 
-/** The registry and the run events that feed it. */
-export class HotMetrics {
+/**
+ * The registry and the run events that feed it. A split run's records are in its workers'
+ * processes: its coordinator hands their totals in through `readShards`, and a scrape
+ * serves this process's own totals plus every shard's latest.
+ */
+export class HotMetrics implements ShardTotalsSink {
   readonly registry = new Registry();
   private identity: HotLabels | null = null;
-  private readonly buckets = new Map<ConcurrencyBucket, BucketSeries>();
-  private current: BucketSeries | null = null;
+  private local = new HotTotals();
+  private shards: (() => Iterable<HotSeriesWire>) | null = null;
+  private readonly labels = new Map<ConcurrencyBucket, HotLabels>();
   private inFlight = 0;
   private iterationIndex = -1;
   private iterationsPlanned = 0;
@@ -293,66 +254,56 @@ export class HotMetrics {
   /** The events to pass to executeRun (merged with the caller's own). */
   readonly events: Required<Pick<RunEvents, 'onRunStart' | 'onIterationStart' | 'onProgress' | 'onRecord'>> =
     {
+      // Each run of a group is counted under its own run_id, from 0.
       onRunStart: ({ runId, benchmarkCaseId, plans }) => {
         this.identity = hotLabels({ run_id: runId, benchmark_case_id: benchmarkCaseId, ...this.topology });
         this.iterationsPlanned = plans.length;
+        this.local = new HotTotals();
+        this.labels.clear();
       },
       onIterationStart: (plan) => {
         this.iterationIndex = plan.index;
-        this.current = this.seriesFor(plan);
+        this.local.startIteration(plan);
       },
       onProgress: (_plan, snapshot) => {
         this.inFlight = snapshot.in_flight;
       },
-      onRecord: (plan, record) => this.record(this.current ?? this.seriesFor(plan), record),
+      onRecord: (plan, record) => this.local.record(plan, record),
     };
+
+  readShards(read: () => Iterable<HotSeriesWire>): void {
+    this.shards = read;
+  }
 
   /** Stops watching the event loop. */
   close(): void {
     this.loopDelay.disable();
   }
 
-  private seriesFor(plan: IterationPlan): BucketSeries {
-    const bucket = concurrencyBucket(plan);
-    let series = this.buckets.get(bucket);
-    if (!series) {
-      series = {
-        labels: hotLabels({ ...(this.identity ?? {}), concurrency_bucket: bucket }),
-        requests: new Float64Array(PHASES.length * OUTCOMES.length),
-        errors: new Float64Array(ERROR_CLASSES.length),
-        outputTokens: 0,
-        ttft: new HistogramCounts(TTFT_BUCKETS_S),
-        tpot: new HistogramCounts(TOKEN_GAP_BUCKETS_S),
-        itl: new HistogramCounts(TOKEN_GAP_BUCKETS_S),
-        e2e: new HistogramCounts(E2E_BUCKETS_S),
-      };
-      this.buckets.set(bucket, series);
+  /** What a scrape shows: this process's totals, plus the shards' latest summed when there are shards. */
+  private served(): [HotLabels, SeriesTotals][] {
+    if (!this.identity) return [];
+    let totals = this.local;
+    if (this.shards) {
+      totals = new HotTotals();
+      for (const bucket of this.local.buckets.keys()) totals.add(this.local.wire(bucket) as HotSeriesWire);
+      for (const series of this.shards()) totals.add(series);
     }
-    return series;
+    return [...totals.buckets].map(([bucket, series]) => [this.labelsFor(bucket), series]);
   }
 
-  /** The per-record hot path: counters, then the completed request's latencies. */
-  private record(series: BucketSeries, r: RequestRecord): void {
-    const at = PHASES.indexOf(r.phase) * OUTCOMES.length + OUTCOMES.indexOf(r.status);
-    series.requests[at] = (series.requests[at] as number) + 1;
-    if (r.phase !== 'measured') return;
-    if (r.status === 'error') {
-      const at = ERROR_CLASSES.indexOf(r.error_class ?? 'unclassified');
-      series.errors[at] = (series.errors[at] as number) + 1;
-      return;
+  private labelsFor(bucket: ConcurrencyBucket): HotLabels {
+    let labels = this.labels.get(bucket);
+    if (!labels) {
+      labels = hotLabels({ ...(this.identity ?? {}), concurrency_bucket: bucket });
+      this.labels.set(bucket, labels);
     }
-    if (r.status !== 'ok') return;
-    series.outputTokens += r.output_tokens;
-    const m = requestMetrics(r);
-    if (m.ttft_ms !== null) series.ttft.observe(m.ttft_ms / 1000);
-    if (m.tpot_ms !== null) series.tpot.observe(m.tpot_ms / 1000);
-    if (m.e2e_latency_ms !== null) series.e2e.observe(m.e2e_latency_ms / 1000);
-    for (const gap of m.itl_ms) series.itl.observe(gap / 1000);
+    return labels;
   }
 
   private declare(): void {
     const { registry } = this;
-    const all = (): BucketSeries[] => (this.identity ? [...this.buckets.values()] : []);
+    const all = (): [HotLabels, SeriesTotals][] => this.served();
     // Counters are rebuilt from the plain totals at each scrape (as the simulator's are).
     const counter = (
       definition: { name: string; help: string; labels: readonly string[] },
@@ -371,30 +322,30 @@ export class HotMetrics {
     };
     // Every enum combination is emitted from the start, at 0, so rate() sees the first increment.
     counter(HOT_METRICS.requests, (emit) => {
-      for (const s of all())
+      for (const [labels, s] of all())
         PHASES.forEach((phase, p) =>
           OUTCOMES.forEach((outcome, o) =>
-            emit(hotLabels({ ...s.labels, phase, outcome }), s.requests[p * OUTCOMES.length + o] as number),
+            emit(hotLabels({ ...labels, phase, outcome }), s.requests[p * OUTCOMES.length + o] as number),
           ),
         );
     });
     counter(HOT_METRICS.errors, (emit) => {
-      for (const s of all())
+      for (const [labels, s] of all())
         ERROR_CLASSES.forEach((error_class, i) =>
-          emit(hotLabels({ ...s.labels, error_class }), s.errors[i] as number),
+          emit(hotLabels({ ...labels, error_class }), s.errors[i] as number),
         );
     });
     counter(HOT_METRICS.outputTokens, (emit) => {
-      for (const s of all()) emit(s.labels, s.outputTokens);
+      for (const [labels, s] of all()) emit(labels, s.outputTokens);
     });
 
     const histogram = (
       definition: { name: string; help: string; labels: readonly string[] },
       bounds: readonly number[],
-      pick: (s: BucketSeries) => HistogramCounts,
+      pick: (s: SeriesTotals) => HistogramCounts,
     ): void => {
       new CountsHistogram(definition, bounds, registry, () =>
-        all().map((s): [HotLabels, HistogramCounts] => [s.labels, pick(s)]),
+        all().map(([labels, s]): [HotLabels, HistogramCounts] => [labels, pick(s)]),
       );
     };
     histogram(HOT_METRICS.ttft, TTFT_BUCKETS_S, (s) => s.ttft);

@@ -10,6 +10,7 @@ import type { RunEvents } from '../metrics/run-events.js';
 import { ExitCode, InfermarkError, ValidationError } from '../base/errors.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import { HotMetrics, topologyLabels } from './hot-metrics.js';
+import type { ShardTotalsSink } from './hot-totals.js';
 
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
@@ -89,6 +90,8 @@ export interface ServedHotMetrics {
   url: string;
   /** The caller's events with the hot metrics' own called first. */
   events(own: RunEvents): RunEvents;
+  /** Where a split run's coordinator hands its shards' totals (RunInputs `hot`). */
+  shards: ShardTotalsSink;
   /** Closes the endpoint and stops watching the event loop. */
   close(): Promise<void>;
 }
@@ -119,6 +122,7 @@ export async function serveHotMetrics(
   return {
     url: server.url,
     events: (own) => combineEvents(hot.events, own),
+    shards: hot,
     close: async () => {
       hot.close();
       await server.close();
