@@ -15,6 +15,9 @@ import { Coordinator } from './coordinator.js';
 import { CoordinatorClient } from './shard-client.js';
 import { FolderShipper, sealsLast } from './shard-shipper.js';
 import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
+import type { IterationSummary } from '../metrics/iteration-summary.js';
+import { evenChunks, streamedRecord } from '../metrics/testing/record-fixtures.js';
+import { HotTotals, type HotSeriesWire } from '../telemetry/hot-totals.js';
 
 function jobFor(index: number): ShardJobAnswer {
   return {
@@ -101,6 +104,97 @@ test("a shard's live counts reach the coordinator, one message in flight at a ti
     assert.deepEqual(coordinator.shards[1]?.progress, { iteration: 2, ...snapshot, max_requests: null });
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(coordinator.shards[1]?.progress?.done, 5);
+  } finally {
+    await coordinator.close();
+  }
+});
+
+/** A shard's hot totals after `n` requests of 12 tokens, in the bucket of concurrency 4. */
+function hotAfter(n: number): HotSeriesWire {
+  const totals = new HotTotals();
+  const plan = { mode: 'concurrency', concurrency: 4 } as const;
+  totals.startIteration(plan);
+  for (let index = 0; index < n; index++)
+    totals.record(plan, streamedRecord({ index, sent_ms: index, chunks_ms: evenChunks(index + 20, 2, 12) }));
+  return totals.wire('2-4') as HotSeriesWire;
+}
+
+const SNAPSHOT = {
+  sent: 7,
+  done: 5,
+  errors: 0,
+  in_flight: 2,
+  measured_done: 5,
+  max_requests: 30,
+  elapsed_s: 1.5,
+  max_time_s: 60,
+};
+
+test("a shard's hot totals: the latest per bucket is kept, a late earlier one is not, a malformed or oversize one is refused and the shard goes on", async () => {
+  const coordinator = await Coordinator.start({ of: 1, jobFor });
+  try {
+    const { url } = coordinator;
+    const token = coordinator.tokenFor(0);
+    const post = (body: unknown) => raw(url, '/v1/shards/0/progress', { token, body: JSON.stringify(body) });
+    assert.equal((await post({ iteration: 0, ...SNAPSHOT, hot: hotAfter(5) })).status, 200);
+    assert.deepEqual(coordinator.shards[0]?.hot.get('2-4'), hotAfter(5));
+    // An earlier message that arrives late (another connection) counts fewer requests: not kept.
+    assert.equal((await post({ iteration: 0, ...SNAPSHOT, done: 3, hot: hotAfter(3) })).status, 200);
+    assert.deepEqual(coordinator.shards[0]?.hot.get('2-4'), hotAfter(5));
+
+    const longer = hotAfter(6);
+    longer.ttft.counts.push(1);
+    const refused = await post({ iteration: 0, ...SNAPSHOT, done: 6, hot: longer });
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.json.error), /hot\.ttft\.counts/);
+    const negative = hotAfter(6);
+    negative.output_tokens = -72;
+    assert.equal((await post({ iteration: 0, ...SNAPSHOT, done: 6, hot: negative })).status, 400);
+    const oversize = hotAfter(6);
+    oversize.itl.counts = new Array<number>(40_000).fill(0);
+    assert.equal((await post({ iteration: 0, ...SNAPSHOT, done: 6, hot: oversize })).status, 413);
+    // Nothing refused was taken in, the counts of its message neither.
+    assert.deepEqual(coordinator.shards[0]?.hot.get('2-4'), hotAfter(5));
+    assert.equal(coordinator.shards[0]?.progress?.done, 3);
+
+    // The shard goes on: its client leaves out totals the schema refuses, so its counts still arrive.
+    const client = new CoordinatorClient(url, 0, token);
+    const spoiled = hotAfter(7);
+    spoiled.e2e.sum = Number.NaN;
+    client.progress(0, { ...SNAPSHOT, done: 7 }, spoiled);
+    await coordinator.until(() => coordinator.shards[0]?.progress?.done === 7);
+    assert.deepEqual(coordinator.shards[0]?.hot.get('2-4'), hotAfter(5));
+    const gate = client.gate(10_000);
+    const ready = gate.ready(0);
+    await coordinator.until(() => coordinator.shards[0]?.readyFor === 0);
+    coordinator.start(0, 0);
+    assert.ok('startAtUs' in (await ready));
+    await gate.done(0, { ended_by: 'max_requests', requests: { total: 8 } } as IterationSummary);
+    assert.equal(coordinator.shards[0]?.done.get(0)?.records, 8);
+    assert.equal(coordinator.live().length, 1);
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test("an iteration's last progress, dropped while another was in flight, reaches the coordinator before its done", async () => {
+  const coordinator = await Coordinator.start({ of: 1, jobFor });
+  try {
+    const client = new CoordinatorClient(coordinator.url, 0, coordinator.tokenFor(0));
+    client.progress(0, SNAPSHOT, hotAfter(5));
+    // Dropped: the first is in flight. It is the iteration's final count, so `done` sends it first.
+    client.progress(0, { ...SNAPSHOT, done: 9, in_flight: 0 }, hotAfter(9));
+    let atDone: { done: number | undefined; hot: HotSeriesWire | undefined } | null = null;
+    void coordinator.until(() => {
+      if (atDone === null && coordinator.shards[0]?.done.has(0)) {
+        atDone = { done: coordinator.shards[0].progress?.done, hot: coordinator.shards[0].hot.get('2-4') };
+      }
+      return atDone !== null;
+    });
+    await client
+      .gate(10_000)
+      .done(0, { ended_by: 'max_requests', requests: { total: 9 } } as IterationSummary);
+    assert.deepEqual(atDone, { done: 9, hot: hotAfter(9) });
   } finally {
     await coordinator.close();
   }
