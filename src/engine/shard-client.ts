@@ -14,10 +14,12 @@ import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { FolderShipper } from './shard-shipper.js';
 import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
+import type { IterationLink } from './iteration.js';
 import type { IterationGate, ShardIdentity } from './run.js';
 import {
   clockAnswer,
   JOB_ANSWER_LIMIT_BYTES,
+  progressAnswer,
   readyAnswer,
   shardJobAnswer,
   type ShardJobAnswer,
@@ -41,6 +43,10 @@ const NOT_LISTENING_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '
 
 export class CoordinatorClient {
   private progressInFlight = false;
+  /** This shard's own fail fast, waiting for the progress message in flight to come back. */
+  private failFastPending: { iteration: number; snapshot: ProgressSnapshot } | null = null;
+  /** The iteration running now, and its end when the coordinator says another shard failed fast. */
+  private current: { iteration: number; ended: AbortController } | null = null;
   private shipper: FolderShipper | null = null;
 
   constructor(
@@ -133,24 +139,66 @@ export class CoordinatorClient {
           if (!signal?.aborted) throw error;
         }
       },
+      link: (iteration) => this.link(iteration),
+    };
+  }
+
+  /**
+   * Plan iteration `iteration`'s line to the coordinator: its end when the answer to a progress
+   * message says another shard failed fast, and this shard's own fail fast sent at once.
+   */
+  link(iteration: number): IterationLink {
+    const ended = new AbortController();
+    this.current = { iteration, ended };
+    return {
+      ended: ended.signal,
+      failedFast: (snapshot) => {
+        this.failFastPending = { iteration, snapshot };
+        this.sendFailFast();
+      },
     };
   }
 
   /**
    * Sends the shard's live counts, at most one message in flight (a slow coordinator gets
-   * fewer, never a queue); never throws: progress is for the view, not the run.
+   * fewer, never a queue); never throws: the counts are for the view, not the run. Its answer
+   * may end the running iteration (another shard failed fast): the engine sends progress
+   * every 250 ms, idle or not, so the word arrives within about that and a round trip.
    */
-  progress(iteration: number, snapshot: ProgressSnapshot): void {
+  progress(iteration: number, snapshot: ProgressSnapshot, failFast = false): void {
     if (this.progressInFlight) return;
     this.progressInFlight = true;
     const { max_requests, ...counts } = snapshot;
-    this.post('progress', {
-      iteration,
-      ...counts,
-      max_requests: Number.isFinite(max_requests) ? max_requests : null,
-    })
+    this.call(
+      'POST',
+      `/v1/shards/${this.index}/progress`,
+      {
+        iteration,
+        ...counts,
+        max_requests: Number.isFinite(max_requests) ? max_requests : null,
+        ...(failFast ? { fail_fast: true } : {}),
+      },
+      progressAnswer,
+    )
+      .then((answer) => {
+        // Another shard failed fast in this iteration: end it here too, as fail fast would.
+        const current = this.current;
+        if (answer.end_iteration === 'fail_fast' && current?.iteration === iteration)
+          current.ended.abort(answer.by_shard ?? -1);
+      })
       .catch(() => {})
-      .finally(() => (this.progressInFlight = false));
+      .finally(() => {
+        this.progressInFlight = false;
+        this.sendFailFast();
+      });
+  }
+
+  /** This shard's own fail fast is never dropped by the one-in-flight rule: it waits its turn, once. */
+  private sendFailFast(): void {
+    const pending = this.failFastPending;
+    if (!pending || this.progressInFlight) return;
+    this.failFastPending = null;
+    this.progress(pending.iteration, pending.snapshot, true);
   }
 
   async end(status: string, artifactManifestDigest: string): Promise<void> {
