@@ -605,7 +605,7 @@ async function runIterations(
       // Another shard failed fast and the coordinator ended this one's iteration: the run
       // stops here as well; the tripping shard's folder holds the cause.
       const endedBy = summary.shard?.ended_by_shard;
-      if (endedBy !== undefined) {
+      if (endedBy !== undefined && !run.inputs.extension) {
         outcome.stopped = `shard ${endedBy} failed fast in iteration ${plan.index}`;
         break;
       }
