@@ -200,6 +200,83 @@ test("an iteration's last progress, dropped while another was in flight, reaches
   }
 });
 
+test("a shard's fail fast reaches the coordinator at once, and ends the others' iteration at their next progress", async () => {
+  const coordinator = await Coordinator.start({ of: 3, jobFor });
+  try {
+    const clients = [0, 1, 2].map((i) => new CoordinatorClient(coordinator.url, i, coordinator.tokenFor(i)));
+    const links = clients.map((c) => c.gate(10_000).link!(4));
+    const snapshot = {
+      sent: 20,
+      done: 20,
+      errors: 20,
+      in_flight: 0,
+      measured_done: 20,
+      max_requests: 30,
+      elapsed_s: 0.2,
+      max_time_s: 60,
+    };
+    // Shard 1 is still waiting for its last progress when it trips: its fail fast is not dropped.
+    clients[1]!.progress(4, { ...snapshot, done: 19 });
+    links[1]!.failedFast(snapshot);
+    await coordinator.until(() => coordinator.failedFastIn(4) !== null);
+    assert.equal(coordinator.failedFastIn(4), 1);
+    assert.equal(coordinator.shards[1]?.progress?.fail_fast, true);
+    assert.equal(coordinator.failedFastIn(3), null, 'another iteration is not ended');
+
+    // A progress of another iteration is answered as before; shard 0's of iteration 4 ends it.
+    const other = await raw(coordinator.url, '/v1/shards/0/progress', {
+      token: coordinator.tokenFor(0),
+      body: JSON.stringify({ iteration: 3, ...snapshot }),
+    });
+    assert.deepEqual(other.json, {});
+    const asked = Date.now();
+    clients[0]!.progress(4, snapshot);
+    await new Promise<void>((resolve) => links[0]!.ended.addEventListener('abort', () => resolve()));
+    assert.equal(links[0]!.ended.reason, 1, 'the end names the shard that failed fast');
+    assert.ok(Date.now() - asked < 2_000);
+    const answer = await raw(coordinator.url, '/v1/shards/2/progress', {
+      token: coordinator.tokenFor(2),
+      body: JSON.stringify({ iteration: 4, ...snapshot }),
+    });
+    assert.deepEqual(answer.json, { end_iteration: 'fail_fast', by_shard: 1 });
+    // The tripping shard is not told to end what it has ended.
+    clients[1]!.progress(4, snapshot);
+    await delay(100);
+    assert.equal(links[1]!.ended.aborted, false);
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test("a shard's done with fail_fast ends the others' iteration too (its progress message was lost)", async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const done = await raw(coordinator.url, '/v1/shards/0/done', {
+      token: coordinator.tokenFor(0),
+      body: JSON.stringify({ iteration: 2, ended_by: 'fail_fast', records: 20, fail_fast: true }),
+    });
+    assert.equal(done.status, 200);
+    assert.equal(coordinator.failedFastIn(2), 0);
+    const progress = await raw(coordinator.url, '/v1/shards/1/progress', {
+      token: coordinator.tokenFor(1),
+      body: JSON.stringify({
+        iteration: 2,
+        sent: 3,
+        done: 1,
+        errors: 1,
+        in_flight: 2,
+        measured_done: 1,
+        max_requests: null,
+        elapsed_s: 1,
+        max_time_s: 60,
+      }),
+    });
+    assert.deepEqual(progress.json, { end_iteration: 'fail_fast', by_shard: 0 });
+  } finally {
+    await coordinator.close();
+  }
+});
+
 test('a lost shard stops the others at their next ready, with the reason', async () => {
   const coordinator = await Coordinator.start({ of: 2, jobFor });
   try {

@@ -73,6 +73,8 @@ export class Coordinator {
   readonly shards: ShardState[];
   readonly token: string;
   private readonly pending = new Map<number, Pending>();
+  /** Plan iteration → the first shard that said it failed fast in it (progress or done). */
+  private readonly failedFast = new Map<number, number>();
   private stopReason: string | null = null;
   private listeners = new Set<() => void>();
 
@@ -145,6 +147,11 @@ export class Coordinator {
     this.stopReason ??= reason;
     for (const index of [...this.pending.keys()]) this.answer(index, { stop: reason });
     this.changed();
+  }
+
+  /** The first shard that failed fast in plan iteration `iteration`, or null. */
+  failedFastIn(iteration: number): number | null {
+    return this.failedFast.get(iteration) ?? null;
   }
 
   /** Starts `iteration` on every shard waiting for it, at one instant ahead; returns the instant. */
@@ -251,11 +258,21 @@ export class Coordinator {
       // Totals only grow: one that counts fewer requests than the kept one is an earlier message, late.
       const kept = hot ? shard.hot.get(hot.bucket) : undefined;
       if (hot && (!kept || requestsCounted(hot) >= requestsCounted(kept))) shard.hot.set(hot.bucket, hot);
-      reply(res, 200, {});
+      if (progress.fail_fast && !this.failedFast.has(progress.iteration))
+        this.failedFast.set(progress.iteration, index);
+      // Fail fast across shards: the others end the iteration as the tripping shard did.
+      const tripped = this.failedFast.get(progress.iteration);
+      reply(
+        res,
+        200,
+        tripped === undefined || tripped === index ? {} : { end_iteration: 'fail_fast', by_shard: tripped },
+      );
     } else if (verb === 'done') {
       const done = parse(doneMessage, body, res);
       if (!done) return;
       shard.done.set(done.iteration, done);
+      // Its fail-fast progress message was lost: its done says it (an ended shard's comes later).
+      if (done.fail_fast && !this.failedFast.has(done.iteration)) this.failedFast.set(done.iteration, index);
       reply(res, 200, {});
     } else {
       const end = parse(endMessage, body, res);

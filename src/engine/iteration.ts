@@ -50,6 +50,16 @@ export interface IterationDeps {
    * every shard, so their schedules share one origin. By default, as soon as it is ready.
    */
   startAtUs?: number;
+  /** A shard's line to its coordinator (fail fast across shards); none outside a split run. */
+  link?: IterationLink;
+}
+
+/** A shard's line to its coordinator during one iteration (docs/shards.md, fail fast across shards). */
+export interface IterationLink {
+  /** Aborted, with the tripping shard's index as its reason, when another shard failed fast. */
+  ended: AbortSignal;
+  /** Called once, as soon as this shard's own fail-fast watch ends the iteration. */
+  failedFast(snapshot: ProgressSnapshot): void;
 }
 
 export interface IterationOutcome {
@@ -68,6 +78,8 @@ export interface IterationOutcome {
   event_loop_delay: { p50_ms: number; p99_ms: number; max_ms: number };
   /** Multi-turn: measured conversations started, completed and cut; absent otherwise. */
   conversations?: ConversationCounts;
+  /** The coordinator ended the iteration (`ended_by` fail_fast) because this shard failed fast. */
+  ended_by_shard?: number;
 }
 
 export async function runIteration(plan: IterationPlan, deps: IterationDeps): Promise<IterationOutcome> {
@@ -98,6 +110,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
   const interrupt = (): void => dispatcher.end('interrupted');
   if (deps.signal?.aborted) interrupt();
   deps.signal?.addEventListener('abort', interrupt, { once: true });
+  const endedByShard = linkIteration(dispatcher, deps.link);
   const progress = deps.onProgress
     ? setInterval(() => deps.onProgress?.(dispatcher.progress()), deps.progressIntervalMs ?? 250)
     : undefined;
@@ -110,6 +123,7 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
     clearTimeout(deadline);
     clearInterval(progress);
     deps.signal?.removeEventListener('abort', interrupt);
+    endedByShard.release();
     loopDelay.disable();
   }
   deps.onProgress?.(dispatcher.progress());
@@ -130,7 +144,39 @@ export async function runIteration(plan: IterationPlan, deps: IterationDeps): Pr
       max_ms: lateMs(loopDelay.max),
     },
     ...(play ? { conversations: { ...dispatcher.conversationCounts } } : {}),
+    ...(endedByShard.shard !== null ? { ended_by_shard: endedByShard.shard } : {}),
   };
+}
+
+/**
+ * Fail fast across shards: this shard's own trip is told to the coordinator the moment the
+ * dispatcher stops, not at the next progress tick; the coordinator's word that another shard
+ * tripped ends the iteration as this shard's own watch would have (in-flight requests are
+ * cancelled). An iteration already ending for its own reason keeps it.
+ */
+function linkIteration(
+  dispatcher: Dispatcher,
+  link: IterationLink | undefined,
+): { shard: number | null; release: () => void } {
+  const state = { shard: null as number | null, release: (): void => {} };
+  if (!link) return state;
+  const stopped = (): void => {
+    if (dispatcher.endedBy === 'fail_fast' && dispatcher.failFast.cause)
+      link.failedFast(dispatcher.progress());
+  };
+  const told = (): void => {
+    if (dispatcher.endedBy !== null) return;
+    state.shard = Number(link.ended.reason);
+    dispatcher.end('fail_fast');
+  };
+  dispatcher.stopSignal.addEventListener('abort', stopped, { once: true });
+  link.ended.addEventListener('abort', told, { once: true });
+  if (link.ended.aborted) told();
+  state.release = () => {
+    dispatcher.stopSignal.removeEventListener('abort', stopped);
+    link.ended.removeEventListener('abort', told);
+  };
+  return state;
 }
 
 /**

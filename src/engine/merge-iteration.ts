@@ -12,6 +12,8 @@ import type { IterationPlan } from '../plan/plan.js';
 import { validateJob } from '../spec/job-validate.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { Slo } from '../spec/slo-types.js';
+import { plannedShare } from '../plan/segments.js';
+import { describeFailFast } from './fail-fast.js';
 import { END_GRAVITY, finishedAt } from './merge-shards.js';
 import {
   mergeRefused,
@@ -26,6 +28,13 @@ import {
 
 /** Why a shard is lost for an iteration, when the coordinator gave no reason. */
 export const NOT_SEALED_REASON = 'its folder is not sealed';
+
+/** A shard's own summary of the iteration, and its clock offset. */
+interface ShardSummary {
+  index: number;
+  summary: IterationSummary;
+  offsetUs: number;
+}
 
 export interface LostShard {
   index: number;
@@ -99,19 +108,24 @@ export async function mergeIterationOf(
     .flatMap(({ part }) => part.records)
     .sort((a, b) => finishedAt(a) - finishedAt(b) || a.shard_index - b.shard_index || a.index - b.index);
   const summaries = present.flatMap(({ shard, part }) =>
-    part.summary ? [{ summary: part.summary, offsetUs: shard.run?.shard.clock_offset_us ?? 0 }] : [],
+    part.summary
+      ? [{ index: shard.index, summary: part.summary, offsetUs: shard.run?.shard.clock_offset_us ?? 0 }]
+      : [],
   );
-  const info = iterationInfo(plan, records, summaries, shards.length);
+  const workload = present.find(({ part }) => part.workload !== null)?.part.workload ?? null;
+  const of = shards[0]?.of ?? shards.length;
+  const info = iterationInfo(plan, records, summaries, of, workload);
+  const failedFast = failedFastShards(shards, summaries, iteration);
   const summary: IterationSummary = {
     ...summarizeIteration(records, info, options.slos ?? slosOf(dir, reference.job)),
-    shards: { of: shards[0]?.of ?? shards.length, lost },
+    shards: { of, lost, ...(failedFast.length > 0 ? { failed_fast: failedFast } : {}) },
   };
   const live = present.find(({ part }) => part.sealed);
   return {
     iteration,
     records,
     summary,
-    workload: present.find(({ part }) => part.workload !== null)?.part.workload ?? null,
+    workload,
     lost,
     scrapesFrom: live?.shard ?? null,
     window: measuredWindowUs(records),
@@ -125,8 +139,9 @@ export async function mergeIterationOf(
 function iterationInfo(
   plan: IterationPlan,
   records: readonly MergedRecord[],
-  summaries: readonly { summary: IterationSummary; offsetUs: number }[],
-  shardCount: number,
+  summaries: readonly ShardSummary[],
+  of: number,
+  workload: WorkloadFile | null,
 ): IterationInfo {
   const starts: number[] = [];
   const ends: number[] = [];
@@ -149,11 +164,7 @@ function iterationInfo(
   const endedBy: IterationEndReason =
     END_GRAVITY.find((reason) => summaries.some(({ summary }) => summary.ended_by === reason)) ??
     (summaries.length > 0 ? 'max_requests' : 'interrupted');
-  // Each shard planned its share; without every shard's summary, the plan's own count.
-  const planned =
-    summaries.length === shardCount && summaries.every(({ summary }) => summary.requests.planned !== null)
-      ? sum((s) => s.requests.planned ?? 0)
-      : plan.max_requests;
+  const planned = plannedRequests(plan, summaries, of, workload);
   return {
     iteration: plan.index,
     scenario: plan.scenario,
@@ -185,6 +196,80 @@ function iterationInfo(
         }
       : {}),
   };
+}
+
+/**
+ * The iteration's planned measured requests: each shard's own figure, and for a shard without
+ * a summary (lost mid-iteration) its share computed from its segment as it would have (run.ts),
+ * once the shards that did write one agree with that computation. Multi-turn over a dataset,
+ * a share counts the turns of the conversations dealt to it, which only the dataset says (its
+ * conversations' lengths are not in the folder); there, and wherever the items' count is not
+ * in workload.json, the plan's own count stands, as it did before.
+ */
+function plannedRequests(
+  plan: IterationPlan,
+  summaries: readonly ShardSummary[],
+  of: number,
+  workload: WorkloadFile | null,
+): number {
+  const written = new Map(summaries.map(({ index, summary }) => [index, summary.requests.planned]));
+  const perClaim = workload ? requestsPerClaim(workload.description) : null;
+  const share = (index: number): number | null =>
+    perClaim === null ? null : plannedShare({ index, of }, plan, perClaim.sourceSize) * perClaim.requests;
+  let planned = 0;
+  for (let index = 0; index < of; index++) {
+    const own = written.get(index);
+    const computed = share(index);
+    if (own !== undefined && own !== null) {
+      // A shard's own figure disagrees with the computation: it is not to be trusted for the others.
+      if (computed !== null && computed !== own) return plan.max_requests;
+      planned += own;
+    } else if (computed !== null) planned += computed;
+    else return plan.max_requests;
+  }
+  return planned;
+}
+
+/**
+ * What a shard's planned share is computed from, read from the iteration's workload
+ * description: how many items the source has (a trace's requests, a dataset's entries;
+ * Infinity for a synthetic scenario) and how many requests one claim sends (a synthetic
+ * conversation's turns); null when the description does not say (a dataset's conversations).
+ */
+function requestsPerClaim(description: unknown): { sourceSize: number; requests: number } | null {
+  const d = (description ?? {}) as Record<string, unknown>;
+  if (d.generator === 'conversations') {
+    const base = requestsPerClaim(d.base);
+    const turns = (d.multiTurn as { turns?: unknown } | undefined)?.turns;
+    if (base === null || base.sourceSize !== Infinity || typeof turns !== 'number') return null;
+    return { sourceSize: Infinity, requests: turns };
+  }
+  const count = d.generator === 'trace' ? d.requests : d.generator === 'dataset' ? d.entries : undefined;
+  if (d.generator === 'synthetic') return { sourceSize: Infinity, requests: 1 };
+  return typeof count === 'number' && Number.isSafeInteger(count) ? { sourceSize: count, requests: 1 } : null;
+}
+
+/**
+ * The shards whose own fail-fast watch ended the iteration (ended_by fail_fast, not ended by
+ * the coordinator for another shard), with the cause their run recorded when it is there yet.
+ */
+function failedFastShards(
+  shards: readonly ShardFolder[],
+  summaries: readonly ShardSummary[],
+  iteration: number,
+): { index: number; reason: string }[] {
+  return summaries
+    .filter(({ summary }) => summary.ended_by === 'fail_fast' && summary.shard?.ended_by_shard === undefined)
+    .map(({ index }) => {
+      const cause = shards.find((s) => s.index === index)?.failure?.fail_fast;
+      return {
+        index,
+        reason:
+          cause && cause.iteration === iteration
+            ? describeFailFast(cause)
+            : `its first measured requests of iteration ${iteration} all failed alike`,
+      };
+    });
 }
 
 /** The job's SLOs, from run.json's job validated again (as it was when the run started). */

@@ -392,6 +392,47 @@ test('a worker killed mid-iteration: the iteration is incomplete, names the shar
   );
 });
 
+test('a shard lost without a summary: the merged planned count is still its share of a short trace, not maxRequests', async () => {
+  // 7 arrivals, 5 ms apart, under a plan of up to 100 requests: each shard plans its part of 7.
+  const trace = join(tmp, 'short-trace.jsonl');
+  const arrivals = Array.from({ length: 7 }, (_, i) =>
+    JSON.stringify({ timestamp: i * 5, input_length: 8, output_length: 4 }),
+  );
+  await writeFile(trace, `${arrivals.join('\n')}\n`);
+  const j = jobFromCli({
+    url: sim.url,
+    model: 'sim',
+    name: 'short-trace',
+    trace,
+    maxRequests: 100,
+    maxTimeMinutes: 1,
+    seed: 5,
+  });
+  const one = await executeRun({
+    job: j,
+    jobFile: null,
+    endpoint: resolveEndpoint(j),
+    outRoot: join(tmp, 'trace-one'),
+  });
+  assert.equal(one.summaries[0]!.requests.planned, 7);
+  const dir = join(tmp, 'trace-split');
+  await runSplitInProcess(j, resolveEndpoint(j), dir, SHARDS, 'coordinated-trace');
+  // Shard 1 killed mid-iteration: no summary of its own (so its planned share is not written anywhere).
+  const shard = join(dir, 'shards', '001');
+  for (const file of [
+    'manifest.json',
+    'manifest.sha256',
+    'summary.json',
+    'iterations/000/manifest.json',
+    'iterations/000/summary.json',
+  ])
+    await rm(join(shard, file));
+  const merged = await mergeRunFolder(dir, { lostReasons: new Map([[1, 'worker exited on SIGKILL']]) });
+  const s = merged.summaries[0]!;
+  assert.deepEqual(s.shards?.lost, [{ index: 1, reason: 'worker exited on SIGKILL' }]);
+  assert.equal(s.requests.planned, 7, 'shards 0 and 2 wrote 3 and 2; shard 1 owns arrivals 1 and 4');
+});
+
 test('shards that are not one run, or a shard missing, are refused naming the folder (exit 2)', async () => {
   const other = await copyOfSplit('other-run');
   const runJsonPath = join(other, 'shards', '002', 'run.json');

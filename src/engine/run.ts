@@ -48,8 +48,8 @@ import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
 import type { FailFastCause } from './fail-fast.js';
-import { runIteration, type IterationOutcome } from './iteration.js';
-import { WHOLE, dealingFor, type Segment } from '../plan/segments.js';
+import { runIteration, type IterationLink, type IterationOutcome } from './iteration.js';
+import { WHOLE, dealingFor, plannedShare, type Segment } from '../plan/segments.js';
 import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 import type { IterationEnd, RunOutput, RunSeal, ScrapeTarget } from './outputs/output.js';
@@ -147,6 +147,8 @@ export interface IterationGate {
   ready(index: number): Promise<{ startAtUs: number } | { stop: string }>;
   /** The iteration is sealed in the shard folder. */
   done(index: number, summary: IterationSummary): Promise<void>;
+  /** The coordinator's word while plan iteration `index` runs: fail fast across shards. */
+  link?(index: number): IterationLink;
 }
 
 export interface RunGroupMember {
@@ -574,6 +576,7 @@ async function runIterations(
         total: plans.length,
         segment: shard?.segment ?? WHOLE,
         startAtUs,
+        link: shard?.gate.link?.(plan.index),
         runId: run.runId,
         outputs: run.outputs,
         backend: run.backend,
@@ -603,6 +606,13 @@ async function runIterations(
       // goes on below it (it stops by itself when its lowest load fails).
       if (cause && !run.inputs.extension) {
         outcome.failFast = cause;
+        break;
+      }
+      // Another shard failed fast and the coordinator ended this one's iteration: the run
+      // stops here as well; the tripping shard's folder holds the cause.
+      const endedBy = summary.shard?.ended_by_shard;
+      if (endedBy !== undefined && !run.inputs.extension) {
+        outcome.stopped = `shard ${endedBy} failed fast in iteration ${plan.index}`;
         break;
       }
       const next = run.inputs.extension?.next(outcome.summaries);
@@ -721,6 +731,8 @@ interface IterationContext {
   segment: Segment;
   /** The iteration's start instant on this process's clock, when a coordinator set it. */
   startAtUs: number | undefined;
+  /** A shard's line to its coordinator during the iteration. */
+  link: IterationLink | undefined;
   runId: string;
   outputs: RunOutput[];
   backend: Backend;
@@ -753,6 +765,7 @@ async function runOneIteration(
       runId: ctx.runId,
       segment: ctx.segment,
       ...(ctx.startAtUs !== undefined ? { startAtUs: ctx.startAtUs } : {}),
+      ...(ctx.link ? { link: ctx.link } : {}),
       onRecord: recordSink(plan, outputs),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...progressSink(plan, outputs),
@@ -764,7 +777,13 @@ async function runOneIteration(
   const summary = summarizeOutcome(plan, outcome, ctx);
   if (ctx.segment.of > 1) {
     const { started_at_us, ended_at_us } = outcome;
-    summary.shard = { index: ctx.segment.index, of: ctx.segment.of, started_at_us, ended_at_us };
+    summary.shard = {
+      index: ctx.segment.index,
+      of: ctx.segment.of,
+      started_at_us,
+      ended_at_us,
+      ...(outcome.ended_by_shard !== undefined ? { ended_by_shard: outcome.ended_by_shard } : {}),
+    };
   }
   const workload = {
     description: ctx.items.description,
@@ -841,9 +860,9 @@ function summarizeOutcome(
  * requests are the turns of the measured conversations the shard is dealt.
  */
 function plannedRequests(plan: IterationPlan, ctx: IterationContext): number {
+  if (!isConversationSource(ctx.items)) return plannedShare(ctx.segment, plan, ctx.items.size);
   const dealing = dealingFor(ctx.segment, plan);
   const conversations = Math.min(plan.max_requests, ctx.items.size);
-  if (!isConversationSource(ctx.items)) return dealing.inRange(plan.warmup.requests, conversations);
   const source = ctx.items;
   const from = dealing.below(plan.warmup.requests);
   const to = dealing.below(plan.warmup.requests + conversations);

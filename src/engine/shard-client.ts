@@ -15,10 +15,12 @@ import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { hotSeriesWire, type HotSeriesWire } from '../telemetry/hot-totals.js';
 import { FolderShipper } from './shard-shipper.js';
 import { estimateClockOffset, type ClockOffset, type RoundTrip } from './clock-offset.js';
+import type { IterationLink } from './iteration.js';
 import type { IterationGate, ShardIdentity } from './run.js';
 import {
   clockAnswer,
   JOB_ANSWER_LIMIT_BYTES,
+  progressAnswer,
   readyAnswer,
   shardJobAnswer,
   type ShardJobAnswer,
@@ -45,6 +47,10 @@ export class CoordinatorClient {
   private progressSending: Promise<void> | null = null;
   /** The latest progress dropped while another was under way: sent before `done`, so the last counts arrive. */
   private progressDropped: Record<string, unknown> | null = null;
+  /** The iteration in which this shard's own fail fast waits to be sent (never dropped), else null. */
+  private failFastFor: number | null = null;
+  /** The iteration running now, and its end when the coordinator says another shard failed fast. */
+  private current: { iteration: number; ended: AbortController } | null = null;
   private shipper: FolderShipper | null = null;
 
   constructor(
@@ -139,6 +145,20 @@ export class CoordinatorClient {
           if (!signal?.aborted) throw error;
         }
       },
+      link: (iteration) => this.link(iteration),
+    };
+  }
+
+  /**
+   * Plan iteration `iteration`'s line to the coordinator: its end when the answer to a progress
+   * message says another shard failed fast, and this shard's own fail fast sent at once.
+   */
+  link(iteration: number): IterationLink {
+    const ended = new AbortController();
+    this.current = { iteration, ended };
+    return {
+      ended: ended.signal,
+      failedFast: (snapshot) => this.progress(iteration, snapshot, null, true),
     };
   }
 
@@ -146,8 +166,11 @@ export class CoordinatorClient {
    * Sends the shard's live counts (and its hot-metric totals, when given), at most one message
    * in flight (a slow coordinator gets fewer, never a queue); never throws: progress is for
    * the view, not the run. Totals the schema would refuse are left out, so the counts still go.
+   * Its answer may end the running iteration (another shard failed fast): the engine sends
+   * progress every 250 ms, idle or not, so the word arrives within about that and a round trip.
    */
-  progress(iteration: number, snapshot: ProgressSnapshot, hot?: HotSeriesWire | null): void {
+  progress(iteration: number, snapshot: ProgressSnapshot, hot?: HotSeriesWire | null, failFast = false): void {
+    if (failFast) this.failFastFor = iteration;
     const { max_requests, ...counts } = snapshot;
     const body: Record<string, unknown> = {
       iteration,
@@ -155,16 +178,35 @@ export class CoordinatorClient {
       max_requests: Number.isFinite(max_requests) ? max_requests : null,
       ...(hot && hotSeriesWire.safeParse(hot).success ? { hot } : {}),
     };
+    // Totals are cumulative: a message without them keeps the dropped one's, so none are lost.
+    if (body.hot === undefined && this.progressDropped?.hot !== undefined) body.hot = this.progressDropped.hot;
     if (this.progressSending) this.progressDropped = body;
     else this.sendProgress(body);
   }
 
   private sendProgress(body: Record<string, unknown>): void {
     this.progressDropped = null;
-    const sending: Promise<void> = this.post('progress', body)
+    const iteration = body.iteration as number;
+    const failFast = this.failFastFor === iteration;
+    if (failFast) this.failFastFor = null;
+    const sending: Promise<void> = this.call(
+      'POST',
+      `/v1/shards/${this.index}/progress`,
+      failFast ? { ...body, fail_fast: true } : body,
+      progressAnswer,
+    )
+      .then((answer) => {
+        // Another shard failed fast in this iteration: end it here too, as fail fast would.
+        const current = this.current;
+        if (answer.end_iteration === 'fail_fast' && current?.iteration === iteration)
+          current.ended.abort(answer.by_shard ?? -1);
+      })
       .catch(() => {})
       .finally(() => {
         if (this.progressSending === sending) this.progressSending = null;
+        // This shard's own fail fast is never dropped by the one-in-flight rule: it goes next.
+        if (this.failFastFor !== null && this.progressDropped !== null && this.progressSending === null)
+          this.sendProgress(this.progressDropped);
       });
     this.progressSending = sending;
   }

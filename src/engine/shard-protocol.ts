@@ -125,8 +125,20 @@ export const progressMessage = z.object({
    * numbers, fixed by the bucket definitions, whatever the plan.
    */
   hot: hotSeriesWire.optional(),
+  /** The shard's own fail-fast watch ended the iteration (engine/fail-fast.ts): sent at once, not at the next tick. */
+  fail_fast: z.literal(true).optional(),
 });
 export type ProgressMessage = z.infer<typeof progressMessage>;
+
+/**
+ * The answer to `progress`: `{}`, or `{ end_iteration, by_shard }` once another shard failed
+ * fast in that iteration: the shard ends its iteration now, as its own fail fast would have.
+ */
+export const progressAnswer = z.object({
+  end_iteration: z.literal('fail_fast').optional(),
+  by_shard: count.optional(),
+});
+export type ProgressAnswer = z.infer<typeof progressAnswer>;
 
 /** `POST /v1/shards/{i}/end`: the shard's run is sealed. */
 export const endMessage = z.object({

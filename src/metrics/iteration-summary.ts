@@ -94,12 +94,25 @@ export interface IterationSummary {
    * A shard's own iteration (see docs/shards.md): its part, and when it started and ended on
    * its process's clock (µs), so a merge aligns it. Absent unless the run was split.
    */
-  shard?: { index: number; of: number; started_at_us: number; ended_at_us: number };
+  shard?: {
+    index: number;
+    of: number;
+    started_at_us: number;
+    ended_at_us: number;
+    /** The coordinator ended this shard's iteration (`ended_by` fail_fast) because shard `ended_by_shard` failed fast. */
+    ended_by_shard?: number;
+  };
   /**
    * A merged iteration: how many shards sent it and which were lost (failed or stopped, with
-   * why); with any lost the iteration is incomplete. Absent unless the run was split.
+   * why); with any lost the iteration is incomplete. `failed_fast` names the shards whose own
+   * first measured requests all failed alike (the coordinator then ended the others'
+   * iteration); absent when none did. Absent unless the run was split.
    */
-  shards?: { of: number; lost: { index: number; reason: string }[] };
+  shards?: {
+    of: number;
+    lost: { index: number; reason: string }[];
+    failed_fast?: { index: number; reason: string }[];
+  };
   /** Engine's wall time for the iteration (warmup included). */
   wall_s: number;
   /** max(last_token_at) − min(sent_at) over measured requests; null without measured requests. */

@@ -4,6 +4,7 @@ import {
   Dealing,
   dealingFor,
   owns,
+  plannedShare,
   segmentProblems,
   segmentSchedule,
   shareOf,
@@ -143,4 +144,28 @@ test('open loop and trace replay deal one by one: j to shard j mod of', () => {
     for (let j = 0; j < 40; j++) assert.equal(d.inRange(j, 1), owns({ index: 1, of: 3 }, j) ? 1 : 0);
   }
   assert.equal(new Dealing(WHOLE, 1).inRange(5, Infinity), Infinity);
+});
+
+test("the planned shares sum to one client's planned count: max_requests past the warmup, capped by the source's size", () => {
+  const plans = [
+    { mode: 'rate', max_requests: 100, warmup: { requests: 2 } },
+    { mode: 'trace', max_requests: 100, warmup: { requests: 0 } },
+    { mode: 'concurrency', concurrency: 4, max_requests: 30, warmup: { requests: 3 } },
+    { mode: 'concurrency', concurrency: 2, max_requests: 9, warmup: { requests: 1 } },
+  ];
+  for (const plan of plans) {
+    for (const size of [7, 50, Infinity]) {
+      for (const of of [1, 2, 3, 5]) {
+        const shares = Array.from({ length: of }, (_, index) => plannedShare({ index, of }, plan, size));
+        const sum = shares.reduce((a, b) => a + b, 0);
+        assert.equal(sum, Math.min(plan.max_requests, size), `${JSON.stringify(plan)} size ${size} of ${of}`);
+      }
+    }
+  }
+  // A short trace dealt one by one: arrivals 0, 3, 6 to shard 0; 1, 4 to shard 1; 2, 5 to shard 2.
+  const trace = { mode: 'trace', max_requests: 100, warmup: { requests: 0 } };
+  assert.deepEqual(
+    [0, 1, 2].map((index) => plannedShare({ index, of: 3 }, trace, 7)),
+    [3, 2, 2],
+  );
 });

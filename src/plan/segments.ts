@@ -93,6 +93,25 @@ export function dealingFor(
 }
 
 /**
+ * The measured requests a shard plans, when each claim is one request: its part of the
+ * measured indexes warmup … warmup+K−1, where K is max_requests capped by the item source's
+ * size (a trace's length; Infinity for a synthetic scenario). A shard computes its own
+ * this way, and a merge computes a lost shard's, so the shares sum to one client's figure.
+ */
+export function plannedShare(
+  segment: Segment,
+  plan: {
+    mode: string;
+    concurrency?: number | undefined;
+    max_requests: number;
+    warmup: { requests: number };
+  },
+  sourceSize: number,
+): number {
+  return dealingFor(segment, plan).inRange(plan.warmup.requests, Math.min(plan.max_requests, sourceSize));
+}
+
+/**
  * The segment's part of a schedule of offsets: draws the whole schedule in order (so every
  * shard sees the same draws as a single client) and returns only the arrivals it owns.
  * `null` from the schedule (its end) passes through.
