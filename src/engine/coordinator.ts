@@ -16,6 +16,7 @@ import { isSafeRelativePath } from '../base/safe-path.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nowUs } from '../base/clock.js';
+import { ACROSS_SHARDS, FAIL_FAST_REQUESTS } from './fail-fast.js';
 import type { ZodType } from 'zod';
 import type { ConcurrencyBucket } from '../telemetry/hot-labels.js';
 import { requestsCounted, type HotSeriesWire } from '../telemetry/hot-totals.js';
@@ -73,7 +74,7 @@ export class Coordinator {
   readonly shards: ShardState[];
   readonly token: string;
   private readonly pending = new Map<number, Pending>();
-  /** Plan iteration → the first shard that said it failed fast in it (progress or done). */
+  /** Plan iteration → the first shard that said it failed fast in it (progress or done), or ACROSS_SHARDS. */
   private readonly failedFast = new Map<number, number>();
   private stopReason: string | null = null;
   private listeners = new Set<() => void>();
@@ -149,9 +150,32 @@ export class Coordinator {
     this.changed();
   }
 
-  /** The first shard that failed fast in plan iteration `iteration`, or null. */
+  /** The first shard that failed fast in plan iteration `iteration`, ACROSS_SHARDS for the shards together, or null. */
   failedFastIn(iteration: number): number | null {
     return this.failedFast.get(iteration) ?? null;
+  }
+
+  /**
+   * The shards' fail-fast watches added up (their latest `fail_watch` in `iteration`): together
+   * FAIL_FAST_REQUESTS measured requests failed, all with one error class, and no shard's watch
+   * settled on a completed request first. One process trips on the run's first 20 measured
+   * requests failing alike; a shard alone sees only its share of them (20 of 60 with 3 shards
+   * of a 429-only server, and none at all when each share is under 20).
+   */
+  private watchesTripped(iteration: number): boolean {
+    let failed = 0;
+    let errorClass: string | null = null;
+    for (const shard of this.shards) {
+      const watch = shard.progress?.iteration === iteration ? shard.progress.fail_watch : undefined;
+      if (!watch) continue;
+      if (watch.settled) return false;
+      if (watch.error_class !== null) {
+        if (errorClass !== null && errorClass !== watch.error_class) return false;
+        errorClass = watch.error_class;
+      }
+      failed += watch.failed;
+    }
+    return failed >= FAIL_FAST_REQUESTS;
   }
 
   /** Starts `iteration` on every shard waiting for it, at one instant ahead; returns the instant. */
@@ -260,12 +284,18 @@ export class Coordinator {
       if (hot && (!kept || requestsCounted(hot) >= requestsCounted(kept))) shard.hot.set(hot.bucket, hot);
       if (progress.fail_fast && !this.failedFast.has(progress.iteration))
         this.failedFast.set(progress.iteration, index);
+      if (!this.failedFast.has(progress.iteration) && this.watchesTripped(progress.iteration))
+        this.failedFast.set(progress.iteration, ACROSS_SHARDS);
       // Fail fast across shards: the others end the iteration as the tripping shard did.
       const tripped = this.failedFast.get(progress.iteration);
       reply(
         res,
         200,
-        tripped === undefined || tripped === index ? {} : { end_iteration: 'fail_fast', by_shard: tripped },
+        tripped === undefined || tripped === index
+          ? {}
+          : tripped === ACROSS_SHARDS
+            ? { end_iteration: 'fail_fast' }
+            : { end_iteration: 'fail_fast', by_shard: tripped },
       );
     } else if (verb === 'done') {
       const done = parse(doneMessage, body, res);

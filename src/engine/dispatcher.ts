@@ -249,6 +249,7 @@ export class Dispatcher {
       max_requests: this.measuredShare,
       elapsed_s: (nowUs() - this.startUs) / 1e6,
       max_time_s: this.plan.max_time_s,
+      fail_watch: this.failFast.state(),
     };
   }
 }

@@ -7,9 +7,13 @@
  * request, or a second error class, settles it for the rest of the iteration.
  */
 import type { ErrorClass, RequestRecord } from '../metrics/record.js';
+import type { FailWatchState } from '../metrics/run-events.js';
 
 /** Measured requests that must all fail alike before the run stops. */
 export const FAIL_FAST_REQUESTS = 20;
+
+/** Who tripped when no one shard's watch did, but a split run's shards' watches together did. */
+export const ACROSS_SHARDS = -1;
 
 /** Why a run stopped early: the shared class and the first such failure, as the record has it. */
 export interface FailFastCause {
@@ -32,6 +36,36 @@ export class FailFastWatch {
   cause: FailFastCause | null = null;
 
   constructor(private readonly threshold: number = FAIL_FAST_REQUESTS) {}
+
+  /** Where the watch stands, for a coordinator that adds up the shards' watches (docs/shards.md). */
+  state(): FailWatchState {
+    return {
+      failed: this.failed,
+      error_class: this.first ? (this.first.error_class ?? 'unclassified') : null,
+      // Settled without tripping: a completed request or a second error class came first.
+      settled: this.settled && this.cause === null,
+    };
+  }
+
+  /**
+   * Trips now, on the word of a coordinator whose shards together saw FAIL_FAST_REQUESTS
+   * measured requests fail alike: the cause is this shard's part of them. Null when this
+   * shard saw none fail (its share was empty or nothing had finished), or it had settled.
+   */
+  tripNow(iteration: number): FailFastCause | null {
+    if (this.cause) return this.cause;
+    if (this.settled || !this.first) return null;
+    this.settled = true;
+    this.cause = {
+      iteration,
+      error_class: this.first.error_class ?? 'unclassified',
+      requests: this.failed,
+      request_id: this.first.request_id,
+      http_status: this.first.http_status,
+      error_message: this.first.error_message,
+    };
+    return this.cause;
+  }
 
   /** Sees one finished record; true exactly once, when the threshold is reached. */
   observe(record: RequestRecord): boolean {

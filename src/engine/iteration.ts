@@ -20,7 +20,7 @@ import { nowUs, sleepUs } from '../base/clock.js';
 import type { ProgressSnapshot } from '../metrics/run-events.js';
 import { Dispatcher, type EndReason } from './dispatcher.js';
 import type { Executor } from './executors/executor.js';
-import type { FailFastCause } from './fail-fast.js';
+import { ACROSS_SHARDS, type FailFastCause } from './fail-fast.js';
 import type { IterationPlan } from '../plan/plan.js';
 import type { Segment } from '../plan/segments.js';
 
@@ -56,7 +56,10 @@ export interface IterationDeps {
 
 /** A shard's line to its coordinator during one iteration (docs/shards.md, fail fast across shards). */
 export interface IterationLink {
-  /** Aborted, with the tripping shard's index as its reason, when another shard failed fast. */
+  /**
+   * Aborted, with the tripping shard's index as its reason, when another shard failed fast;
+   * with ACROSS_SHARDS (−1) when the shards' watches together did.
+   */
   ended: AbortSignal;
   /** Called once, as soon as this shard's own fail-fast watch ends the iteration. */
   failedFast(snapshot: ProgressSnapshot): void;
@@ -166,7 +169,10 @@ function linkIteration(
   };
   const told = (): void => {
     if (dispatcher.endedBy !== null) return;
-    state.shard = Number(link.ended.reason);
+    const by = Number(link.ended.reason);
+    // The shards' watches together tripped: this shard failed fast on its own part of the
+    // failures (its cause). One whose part was empty is ended as for another shard's trip.
+    if (by !== ACROSS_SHARDS || dispatcher.failFast.tripNow(dispatcher.plan.index) === null) state.shard = by;
     dispatcher.end('fail_fast');
   };
   dispatcher.stopSignal.addEventListener('abort', stopped, { once: true });

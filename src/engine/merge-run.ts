@@ -16,6 +16,7 @@ import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import { RunFolder } from '../evidence/run-folder.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
+import type { FailFastCause } from './fail-fast.js';
 import { copyShardScrapes } from './merge-scrapes.js';
 import { mergeIterationOf, type LostShard, type MergeIterationOptions } from './merge-iteration.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
@@ -101,7 +102,7 @@ export async function mergeRunFolder(dir: string, options: MergeOptions = {}): P
   }
 
   const interrupted = shards.some((s) => s.sealedStatus === 'interrupted');
-  const failFast = shards.find((s) => s.failure?.fail_fast)?.failure?.fail_fast ?? null;
+  const failFast = mergedFailFast(shards);
   const { status, failure } = judgeRun(summaries, {
     interrupted,
     failFast,
@@ -236,4 +237,17 @@ async function alreadyMerged(dir: string): Promise<MergeResult> {
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null)) !== null;
+}
+
+/**
+ * The run's fail-fast cause: the lowest shard's, counting every shard's failures of that
+ * iteration and class (each shard's cause is its own part of them when their watches
+ * tripped together, docs/shards.md).
+ */
+function mergedFailFast(shards: readonly ShardFolder[]): FailFastCause | null {
+  const causes = shards.flatMap((s) => (s.failure?.fail_fast ? [s.failure.fail_fast] : []));
+  const first = causes[0];
+  if (!first) return null;
+  const alike = causes.filter((c) => c.iteration === first.iteration && c.error_class === first.error_class);
+  return { ...first, requests: alike.reduce((n, c) => n + c.requests, 0) };
 }

@@ -47,7 +47,7 @@ import { closedLoop } from './executors/closed-loop.js';
 import type { Executor } from './executors/executor.js';
 import { openLoopRate } from './executors/open-loop-rate.js';
 import { traceReplay } from './executors/trace-replay.js';
-import type { FailFastCause } from './fail-fast.js';
+import { ACROSS_SHARDS, type FailFastCause } from './fail-fast.js';
 import { runIteration, type IterationLink, type IterationOutcome } from './iteration.js';
 import { WHOLE, dealingFor, plannedShare, type Segment } from '../plan/segments.js';
 import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
@@ -612,7 +612,10 @@ async function runIterations(
       // stops here as well; the tripping shard's folder holds the cause.
       const endedBy = summary.shard?.ended_by_shard;
       if (endedBy !== undefined && !run.inputs.extension) {
-        outcome.stopped = `shard ${endedBy} failed fast in iteration ${plan.index}`;
+        outcome.stopped =
+          endedBy === ACROSS_SHARDS
+            ? `the shards' first measured requests of iteration ${plan.index} failed alike`
+            : `shard ${endedBy} failed fast in iteration ${plan.index}`;
         break;
       }
       const next = run.inputs.extension?.next(outcome.summaries);

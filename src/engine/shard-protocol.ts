@@ -127,12 +127,21 @@ export const progressMessage = z.object({
   hot: hotSeriesWire.optional(),
   /** The shard's own fail-fast watch ended the iteration (engine/fail-fast.ts): sent at once, not at the next tick. */
   fail_fast: z.literal(true).optional(),
+  /**
+   * Where the shard's fail-fast watch stands: the coordinator adds the shards' up, so a split
+   * run fails fast on the run's first FAIL_FAST_REQUESTS measured requests, as one process does.
+   */
+  fail_watch: z
+    .object({ failed: count, error_class: z.string().min(1).max(64).nullable(), settled: z.boolean() })
+    .optional(),
 });
 export type ProgressMessage = z.infer<typeof progressMessage>;
 
 /**
  * The answer to `progress`: `{}`, or `{ end_iteration, by_shard }` once another shard failed
  * fast in that iteration: the shard ends its iteration now, as its own fail fast would have.
+ * Without `by_shard`, the shards together failed fast (their watches added up): each ends
+ * the iteration as failed fast with its own part of the failures as the cause.
  */
 export const progressAnswer = z.object({
   end_iteration: z.literal('fail_fast').optional(),

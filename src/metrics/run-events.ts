@@ -17,6 +17,15 @@ export interface ProgressSnapshot {
   max_requests: number;
   elapsed_s: number;
   max_time_s: number;
+  /** The iteration's fail-fast watch (engine/fail-fast.ts): a split run's coordinator adds the shards' up. */
+  fail_watch?: FailWatchState;
+}
+
+/** Where a fail-fast watch stands: measured requests failed alike so far, their class, and whether it settled without tripping. */
+export interface FailWatchState {
+  failed: number;
+  error_class: string | null;
+  settled: boolean;
 }
 
 /** What a run is, once its workloads are described and its iterations follow. */
