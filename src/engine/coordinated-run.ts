@@ -41,6 +41,9 @@ const PROGRESS_INTERVAL_MS = 250;
 /** Beyond the longest iteration and a request's timeout: a worker's start-up and sealing. */
 const SLACK_MS = 120_000;
 
+/** How long a run that could not start all its workers waits for those it started to exit (SIGKILLed). */
+const LAUNCH_ABANDON_WAIT_MS = 10_000;
+
 export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool): Promise<RunResult> {
   const run = await openCoordinatedRun(inputs, pool.count, pool.launcher.startupWaitMs ?? 0);
   // Workers started elsewhere (pods) share no file system with this process: they ship their folders.
@@ -54,7 +57,7 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
     pool.listen?.host,
     pool.listen?.port,
   );
-  const workers = startWorkers(coordinator, pool, run);
+  const workers = await startWorkers(coordinator, pool, run);
   const { signal } = inputs;
   const interrupt = (): void => {
     coordinator.stopAll('interrupted');
@@ -169,16 +172,35 @@ function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
   };
 }
 
-/** Starts one worker per shard; a worker that exits before its end is lost, with why. */
-function startWorkers(coordinator: Coordinator, pool: WorkerPool, run: CoordinatedRun): Workers {
+/**
+ * Starts one worker per shard; a worker that exits before its end is lost, with why. When
+ * one cannot be started, the run does not begin: those started are ended, the coordinator
+ * closed, and the run fails naming the shard.
+ */
+async function startWorkers(
+  coordinator: Coordinator,
+  pool: WorkerPool,
+  run: CoordinatedRun,
+): Promise<Workers> {
   const workers: Workers = { handles: [], exits: [], lostReasons: new Map() };
   for (let index = 0; index < pool.count; index++) {
-    const handle = pool.launcher.launch({
-      index,
-      of: pool.count,
-      coordinatorUrl: coordinator.url,
-      token: coordinator.tokenFor(index),
-    });
+    let handle: WorkerHandle;
+    try {
+      handle = pool.launcher.launch({
+        index,
+        of: pool.count,
+        coordinatorUrl: coordinator.url,
+        token: coordinator.tokenFor(index),
+      });
+    } catch (error) {
+      await abandonStart(coordinator, workers);
+      throw new InfermarkError(
+        'E_WORKER_LAUNCH',
+        `the worker of shard ${index} of ${pool.count} could not be started (${run.dir}): ${(error as Error).message}; the ${index} started before it were stopped`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    }
     workers.handles.push(handle);
     workers.exits.push(
       handle.exited.then((exit) => {
@@ -192,6 +214,18 @@ function startWorkers(coordinator: Coordinator, pool: WorkerPool, run: Coordinat
     );
   }
   return workers;
+}
+
+/**
+ * Ends the workers started so far (no iteration has started: none has sent a request) and
+ * waits for those running here, at most LAUNCH_ABANDON_WAIT_MS; then closes the coordinator.
+ */
+async function abandonStart(coordinator: Coordinator, workers: Workers): Promise<void> {
+  coordinator.stopAll('a worker of the run could not be started');
+  for (const handle of workers.handles) handle.kill('SIGKILL');
+  const local = workers.exits.filter((_, index) => !workers.handles[index]?.external);
+  await Promise.race([Promise.all(local), delay(LAUNCH_ABANDON_WAIT_MS)]);
+  await coordinator.close();
 }
 
 /**
