@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { localWorkers } from '../cli/local-workers.js';
+import { startSimulator } from '../sim/server.js';
 import { parseJobText } from '../spec/load-job.js';
 import { executeCoordinatedRun } from './coordinated-run.js';
 import type { WorkerExit, WorkerHandle, WorkerLauncher } from './worker-launcher.js';
@@ -152,6 +154,79 @@ test('a launcher that throws for the second worker: the first is ended, the coor
     assert.equal(refused, 'ECONNREFUSED');
   } finally {
     for (const { handle } of started) handle.kill('SIGKILL');
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('every ready held only a moment and asked again: real workers still start each iteration at one instant, and the run completes', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'infermark-again-'));
+  const sim = await startSimulator({ seed: 3 });
+  try {
+    const job = parseJobText(
+      [
+        'apiVersion: ome.io/v1beta1',
+        'kind: BenchmarkJob',
+        'metadata: { name: again }',
+        'spec:',
+        `  endpoint: { endpoint: { url: '${sim.url}/v1/chat/completions', apiFormat: openai, modelName: m } }`,
+        '  task: text-to-text',
+        "  trafficScenarios: ['D(16,4)']",
+        '  numConcurrency: [2, 4]',
+        '  maxTimePerIteration: 10',
+        '  maxRequestsPerIteration: 6',
+      ].join('\n'),
+      'again.yaml',
+    );
+    // Held 1 ms: every ready that waits for the other shard (the first waits for its start-up)
+    // is answered `again`, and its worker asks again, as it would every 25 s in a long run.
+    const result = await executeCoordinatedRun(
+      { ...inputs(job, out), endpoint: { ...inputs(job, out).endpoint, baseUrl: sim.url } },
+      { count: 2, launcher: localWorkers, coordinatorLimits: { readyHoldMs: 1 } },
+    );
+    assert.equal(result.status, 'complete', JSON.stringify(result.failure));
+    assert.equal(result.summaries.length, 2);
+    for (const summary of result.summaries) assert.equal(summary.requests.total, 6);
+    assert.equal(sim.stats().requests, 12, 'the simulator answered every request of both iterations');
+    const read = async (...path: string[]) =>
+      JSON.parse(await readFile(join(result.dir, ...path), 'utf8')) as unknown;
+    const clocks = await Promise.all(
+      ['000', '001'].map(async (shard) => {
+        const run = (await read('shards', shard, 'run.json')) as {
+          shard: { clock_offset_us: number; clock_error_bound_us: number };
+        };
+        return run.shard;
+      }),
+    );
+    for (const iteration of ['000', '001']) {
+      // The instant each shard was given, moved onto the coordinator's clock with its measured offset.
+      const instants = await Promise.all(
+        ['000', '001'].map(async (shard, i) => {
+          const summary = (await read('shards', shard, 'iterations', iteration, 'summary.json')) as {
+            shard: { started_at_us: number };
+          };
+          return summary.shard.started_at_us - clocks[i]!.clock_offset_us;
+        }),
+      );
+      const boundUs = clocks[0]!.clock_error_bound_us + clocks[1]!.clock_error_bound_us;
+      assert.ok(Math.abs(instants[0]! - instants[1]!) <= boundUs + 1, `iteration ${iteration}: ${instants}`);
+      // And each shard really sent its first request then (the merged records are on the coordinator's clock).
+      const text = await readFile(join(result.dir, 'iterations', iteration, 'requests.jsonl'), 'utf8');
+      const records = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { shard_index: number; sent_at_us: number });
+      for (const shard of [0, 1]) {
+        const firstUs = Math.min(...records.filter((r) => r.shard_index === shard).map((r) => r.sent_at_us));
+        const lateMs = (firstUs - instants[0]!) / 1000;
+        // Generous for a loaded 2-core host; a worker that had missed its start would be a re-ask late.
+        assert.ok(
+          lateMs > -boundUs / 1000 - 1 && lateMs < boundUs / 1000 + 150,
+          `shard ${shard}: first sent ${lateMs} ms after the instant`,
+        );
+      }
+    }
+  } finally {
+    await sim.close();
     await rm(out, { recursive: true, force: true });
   }
 });

@@ -13,7 +13,7 @@ import { newRunId } from '../evidence/run-id.js';
 import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import type { IterationPlan } from '../plan/plan.js';
 import { jobDocument } from '../spec/validated-job.js';
-import { Coordinator, type ShardState } from './coordinator.js';
+import { Coordinator, type CoordinatorLimits, type ShardState } from './coordinator.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
 import { shardDirName } from './shard-folders.js';
@@ -30,6 +30,8 @@ export interface WorkerPool {
   listen?: { host: string; port: number };
   /** The run's coordinator token, when whoever starts the workers already holds it; made here otherwise. */
   token?: string;
+  /** What a peer may hold at the coordinator; its named constants unless a test shortens them. */
+  coordinatorLimits?: Partial<CoordinatorLimits>;
 }
 
 /** Node's timers hold at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
@@ -53,6 +55,7 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
       of: pool.count,
       jobFor: (index) => jobAnswer(run, index),
       ...(pool.token ? { token: pool.token } : {}),
+      ...(pool.coordinatorLimits ? { limits: pool.coordinatorLimits } : {}),
     },
     pool.listen?.host,
     pool.listen?.port,
