@@ -297,7 +297,10 @@ export class Coordinator {
       if (this.stopReason !== null) return reply(res, 200, { stop: this.stopReason });
       // Asked again after its iteration started (its hold expired as everyone got ready).
       const startedAtUs = this.startedAtUs.get(ready.iteration);
-      if (startedAtUs !== undefined) return reply(res, 200, { start_at_us: startedAtUs });
+      if (startedAtUs !== undefined) {
+        shard.readyFor = null;
+        return reply(res, 200, { start_at_us: startedAtUs });
+      }
       // A second `ready` from one shard replaces the first (its connection was retried).
       this.take(index)?.res.destroy();
       const hold = setTimeout(() => this.holdExpired(index), this.limits.readyHoldMs);
