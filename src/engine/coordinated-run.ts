@@ -13,7 +13,7 @@ import { newRunId } from '../evidence/run-id.js';
 import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import type { IterationPlan } from '../plan/plan.js';
 import { jobDocument } from '../spec/validated-job.js';
-import { Coordinator, type ShardState } from './coordinator.js';
+import { Coordinator, type CoordinatorLimits, type ShardState } from './coordinator.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
 import { shardDirName } from './shard-folders.js';
@@ -30,6 +30,8 @@ export interface WorkerPool {
   listen?: { host: string; port: number };
   /** The run's coordinator token, when whoever starts the workers already holds it; made here otherwise. */
   token?: string;
+  /** What a peer may hold at the coordinator; its named constants unless a test shortens them. */
+  coordinatorLimits?: Partial<CoordinatorLimits>;
 }
 
 /** Node's timers hold at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
@@ -41,6 +43,9 @@ const PROGRESS_INTERVAL_MS = 250;
 /** Beyond the longest iteration and a request's timeout: a worker's start-up and sealing. */
 const SLACK_MS = 120_000;
 
+/** How long a run that could not start all its workers waits for those it started to exit (SIGKILLed). */
+const LAUNCH_ABANDON_WAIT_MS = 10_000;
+
 export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool): Promise<RunResult> {
   const run = await openCoordinatedRun(inputs, pool.count, pool.launcher.startupWaitMs ?? 0);
   // Workers started elsewhere (pods) share no file system with this process: they ship their folders.
@@ -50,13 +55,14 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
       of: pool.count,
       jobFor: (index) => jobAnswer(run, index),
       ...(pool.token ? { token: pool.token } : {}),
+      ...(pool.coordinatorLimits ? { limits: pool.coordinatorLimits } : {}),
     },
     pool.listen?.host,
     pool.listen?.port,
   );
   // The shards' records are in their processes: a scrape sums each shard's latest totals.
   inputs.hot?.readShards(() => coordinator.shards.flatMap((s) => [...s.hot.values()]));
-  const workers = startWorkers(coordinator, pool, run);
+  const workers = await startWorkers(coordinator, pool, run);
   const { signal } = inputs;
   const interrupt = (): void => {
     coordinator.stopAll('interrupted');
@@ -172,16 +178,35 @@ function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
   };
 }
 
-/** Starts one worker per shard; a worker that exits before its end is lost, with why. */
-function startWorkers(coordinator: Coordinator, pool: WorkerPool, run: CoordinatedRun): Workers {
+/**
+ * Starts one worker per shard; a worker that exits before its end is lost, with why. When
+ * one cannot be started, the run does not begin: those started are ended, the coordinator
+ * closed, and the run fails naming the shard.
+ */
+async function startWorkers(
+  coordinator: Coordinator,
+  pool: WorkerPool,
+  run: CoordinatedRun,
+): Promise<Workers> {
   const workers: Workers = { handles: [], exits: [], lostReasons: new Map() };
   for (let index = 0; index < pool.count; index++) {
-    const handle = pool.launcher.launch({
-      index,
-      of: pool.count,
-      coordinatorUrl: coordinator.url,
-      token: coordinator.tokenFor(index),
-    });
+    let handle: WorkerHandle;
+    try {
+      handle = pool.launcher.launch({
+        index,
+        of: pool.count,
+        coordinatorUrl: coordinator.url,
+        token: coordinator.tokenFor(index),
+      });
+    } catch (error) {
+      await abandonStart(coordinator, workers);
+      throw new InfermarkError(
+        'E_WORKER_LAUNCH',
+        `the worker of shard ${index} of ${pool.count} could not be started (${run.dir}): ${(error as Error).message}; the ${index} started before it were stopped`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    }
     workers.handles.push(handle);
     workers.exits.push(
       handle.exited.then((exit) => {
@@ -195,6 +220,18 @@ function startWorkers(coordinator: Coordinator, pool: WorkerPool, run: Coordinat
     );
   }
   return workers;
+}
+
+/**
+ * Ends the workers started so far (no iteration has started: none has sent a request) and
+ * waits for those running here, at most LAUNCH_ABANDON_WAIT_MS; then closes the coordinator.
+ */
+async function abandonStart(coordinator: Coordinator, workers: Workers): Promise<void> {
+  coordinator.stopAll('a worker of the run could not be started');
+  for (const handle of workers.handles) handle.kill('SIGKILL');
+  const local = workers.exits.filter((_, index) => !workers.handles[index]?.external);
+  await Promise.race([Promise.all(local), delay(LAUNCH_ABANDON_WAIT_MS)]);
+  await coordinator.close();
 }
 
 /**

@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { nowUs } from '../base/clock.js';
 import { Coordinator } from './coordinator.js';
 import { CoordinatorClient } from './shard-client.js';
@@ -39,6 +40,9 @@ async function raw(url: string, path: string, init: { token?: string; body?: str
     method: (init.method ?? 'POST') as 'POST',
     headers: init.token ? { authorization: `Bearer ${init.token}` } : {},
     ...(init.body !== undefined ? { body: init.body } : {}),
+    // Every exchange bounded: a held `ready` is answered within its hold.
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
   });
   return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
 }
@@ -448,7 +452,6 @@ test('a worker on another file system ships its shard folder: new and changed fi
     }));
     assert.equal(huge.status, 413);
     // No temporary file is left behind by a refused one.
-    const { readdir } = await import('node:fs/promises');
     assert.deepEqual((await readdir(landed)).sort(), ['iterations', 'run.json']);
   } finally {
     await coordinator.close();
@@ -499,6 +502,211 @@ test('a coordinator whose workers share its file system takes no files', async (
     assert.equal(res.statusCode, 404);
     await res.body.dump();
   } finally {
+    await coordinator.close();
+  }
+});
+
+/**
+ * A peer on a raw socket: it connects, writes `send` (maybe nothing) and then stalls. Resolves
+ * when the coordinator closes the connection, with what it answered; `still open` after 10 s.
+ */
+function stalledPeer(
+  url: string,
+  send: string,
+): Promise<{ closedAfterMs: number | null; received: string; connected: Promise<void> }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const startedMs = Date.now();
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    let connectedNow: () => void = () => {};
+    const connected = new Promise<void>((r) => (connectedNow = r));
+    socket.on('connect', () => {
+      connectedNow();
+      if (send) socket.write(send);
+    });
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      resolve({ closedAfterMs: null, received, connected });
+    }, 10_000);
+    socket.on('close', () => {
+      clearTimeout(giveUp);
+      resolve({ closedAfterMs: Date.now() - startedMs, received, connected });
+    });
+  });
+}
+
+test('peers that send nothing, half their headers or half a message are closed within their bounds, so workers are not locked out', async () => {
+  const limits = { headersTimeoutMs: 600, messageBodyTimeoutMs: 600 };
+  const coordinator = await Coordinator.start({ of: 1, jobFor, limits });
+  try {
+    const { url } = coordinator;
+    const token = coordinator.tokenFor(0);
+    const halfMessage = `POST /v1/shards/0/hello HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: 100\r\n\r\n{"host":`;
+    // As many stalled peers as the coordinator takes connections (4 per shard + 16).
+    const sends = Array.from(
+      { length: 20 },
+      (_, i) =>
+        [
+          '',
+          'POST /v1/shards/0/ready HTTP/1.1\r\nhost: x\r\n',
+          halfMessage,
+          `POST /v1/clock HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: 2\r\n\r\n{`,
+        ][i % 4]!,
+    );
+    const peers = sends.map((send) => stalledPeer(url, send));
+    // While they hold every connection, one more is turned away: why they must be bounded.
+    await delay(150);
+    const turnedAway = await stalledPeer(url, '');
+    assert.notEqual(turnedAway.closedAfterMs, null);
+    assert.equal(turnedAway.received, '', 'turned away without an answer');
+    const closed = await Promise.all(peers);
+    for (const [i, peer] of closed.entries()) {
+      assert.notEqual(
+        peer.closedAfterMs,
+        null,
+        `peer ${i} (${JSON.stringify(sends[i]!.slice(0, 30))}) is still open`,
+      );
+      // Closed by the coordinator, saying why: the headers or the message did not arrive in time.
+      assert.match(peer.received, /^HTTP\/1\.1 408 /, `peer ${i}: ${peer.received}`);
+      assert.match(peer.received, /connection: close/i);
+      // Not before the bound (the figure is the peer's own), and well before the 10 s give-up.
+      assert.ok(peer.closedAfterMs! >= 500, `peer ${i} closed after ${peer.closedAfterMs} ms`);
+    }
+    assert.equal(coordinator.shards[0]?.hello, null, 'nothing half-sent was taken in');
+    // The stalled peers gone, a worker gets in.
+    const answer = await new CoordinatorClient(url, 0, token).job({ patienceMs: 0 });
+    assert.equal(answer.run_id, 'run-1');
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('a shipped file is cut when no byte arrives for the idle bound, its part file removed; a slow steady one is not', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'infermark-idle-'));
+  const shipping = (index: number): ShardJobAnswer => ({
+    ...jobFor(index),
+    dir: join(root, 'run', 'shards', `00${index}`),
+    ship_files: true,
+  });
+  const coordinator = await Coordinator.start({
+    of: 1,
+    jobFor: shipping,
+    limits: { fileIdleTimeoutMs: 400 },
+  });
+  try {
+    const head = (path: string, length: number) =>
+      `PUT /v1/shards/0/files?path=${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${coordinator.tokenFor(0)}\r\ncontent-length: ${length}\r\n\r\n`;
+    const stalled = await stalledPeer(coordinator.url, `${head('a.jsonl', 1000)}${'x'.repeat(10)}`);
+    assert.notEqual(stalled.closedAfterMs, null, 'the stalled upload is still open');
+    assert.ok(stalled.closedAfterMs! >= 300, `closed after ${stalled.closedAfterMs} ms`);
+    const incoming = join(root, '.infermark-incoming');
+    const settleBy = Date.now() + 5_000;
+    while ((await readdir(incoming)).length > 0 && Date.now() < settleBy) await delay(50);
+    assert.deepEqual(await readdir(incoming), [], 'its part file was removed');
+    assert.equal(existsSync(join(root, 'run', 'shards', '000', 'a.jsonl')), false);
+
+    // A byte every 100 ms for three times the idle bound: slow, never idle, taken whole.
+    const { hostname, port } = new URL(coordinator.url);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(head('slow.jsonl', 12));
+    for (let i = 0; i < 12; i++) {
+      await delay(100);
+      socket.write('y');
+    }
+    const answeredBy = Date.now() + 5_000;
+    while (!answer.includes('\r\n\r\n') && Date.now() < answeredBy) await delay(20);
+    socket.destroy();
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.equal(await readFile(join(root, 'run', 'shards', '000', 'slow.jsonl'), 'utf8'), 'y'.repeat(12));
+  } finally {
+    await coordinator.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a ready held past its bound is answered `again`; the worker asks again and still starts at the common instant', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor, limits: { readyHoldMs: 150 } });
+  try {
+    const { url } = coordinator;
+    // What a worker sees when its ready is held its time.
+    const heldMs = Date.now();
+    const held = await raw(url, '/v1/shards/1/ready', {
+      token: coordinator.tokenFor(1),
+      body: JSON.stringify({ iteration: 4 }),
+    });
+    assert.deepEqual(held, { status: 200, json: { again: true } });
+    assert.ok(Date.now() - heldMs >= 100);
+    // Shard 1 is still counted ready for its iteration while its worker asks again.
+    assert.equal(coordinator.shards[1]?.readyFor, 4);
+
+    // Shard 0's worker waits several holds for shard 1 (far less than its ready_timeout_ms).
+    const gates = [0, 1].map((i) => new CoordinatorClient(url, i, coordinator.tokenFor(i)).gate(10_000));
+    const first = gates[0]!.ready(4);
+    await delay(700);
+    assert.equal(coordinator.shards[0]?.readyFor, 4);
+    const second = gates[1]!.ready(4);
+    await coordinator.until(() => coordinator.live().every((s) => s.readyFor === 4));
+    const startAt = coordinator.start(4, 200);
+    assert.deepEqual(await Promise.all([first, second]), [{ startAtUs: startAt }, { startAtUs: startAt }]);
+    // A worker between its `again` and its next ask when the iteration starts gets the same instant.
+    assert.deepEqual(
+      await raw(url, '/v1/shards/1/ready', {
+        token: coordinator.tokenFor(1),
+        body: JSON.stringify({ iteration: 4 }),
+      }),
+      { status: 200, json: { start_at_us: startAt } },
+    );
+    // And the iteration completes.
+    for (const i of [0, 1]) {
+      const done = JSON.stringify({ iteration: 4, ended_by: 'max_requests', records: 3, fail_fast: false });
+      assert.equal(
+        (await raw(url, `/v1/shards/${i}/done`, { token: coordinator.tokenFor(i), body: done })).status,
+        200,
+      );
+    }
+    await coordinator.until(() => coordinator.live().every((s) => s.done.has(4)));
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test("a worker's ready gives up at its ready_timeout_ms, however many times it was asked again", async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor, limits: { readyHoldMs: 100 } });
+  try {
+    const gate = new CoordinatorClient(coordinator.url, 0, coordinator.tokenFor(0)).gate(600);
+    const askedMs = Date.now();
+    await assert.rejects(gate.ready(0), /did not start iteration 0 in 600 ms|no answer in/);
+    const waitedMs = Date.now() - askedMs;
+    assert.ok(waitedMs >= 550 && waitedMs < 5_000, `gave up after ${waitedMs} ms`);
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('an oversize message gets its 413 and a closed connection, not a reset: the keep-alive client asks again on a new one', async () => {
+  const coordinator = await Coordinator.start({ of: 1, jobFor });
+  const client = new Client(coordinator.url, { pipelining: 1 });
+  try {
+    const headers = { authorization: `Bearer ${coordinator.tokenFor(0)}` };
+    const ask = async (path: string, body: string) => {
+      const res = await client.request({ method: 'POST', path, headers, body });
+      return { status: res.statusCode, connection: res.headers.connection, text: await res.body.text() };
+    };
+    assert.equal((await ask('/v1/clock', '{}')).status, 200);
+    const big = await ask('/v1/shards/0/hello', JSON.stringify({ pad: 'x'.repeat(300_000) }));
+    assert.equal(big.status, 413);
+    assert.equal(big.connection, 'close');
+    assert.match(big.text, /at most 65536 bytes/);
+    // The same client again: a new connection, no ECONNRESET.
+    for (let i = 0; i < 3; i++) assert.equal((await ask('/v1/clock', '{}')).status, 200);
+  } finally {
+    await client.close();
     await coordinator.close();
   }
 });

@@ -57,17 +57,48 @@ export interface ShardState {
   lost: string | null;
 }
 
+/**
+ * How long a `ready` is held before it is answered `{ again: true }` and asked again. An
+ * iteration may take hours; a connection held that long is indistinguishable from a peer
+ * that stalled, and proxies (a pod's network) cut idle ones at 30 s or more. So no request
+ * is held open without bound; the worker's re-ask costs one round trip per 25 s.
+ */
+export const READY_HOLD_MS = 25_000;
+/** A request's headers arrive within this, or the connection is closed (408). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A message's body (at most 64 KiB) arrives within this; the worker allows itself as long. */
+export const MESSAGE_BODY_TIMEOUT_MS = 15_000;
+/**
+ * A shipped file may be 16 GiB, so its upload has no total deadline: it is cut when no byte
+ * arrives for this long, and its part file removed.
+ */
+export const FILE_IDLE_TIMEOUT_MS = 60_000;
+/** Past a refused oversize message, this much more is read and dropped so its sender reads the 413. */
+const OVERSIZE_DRAIN_BYTES = 1024 * 1024;
+
+/** What any peer may hold; each is a named constant above, shortened by tests. */
+export interface CoordinatorLimits {
+  readyHoldMs: number;
+  headersTimeoutMs: number;
+  messageBodyTimeoutMs: number;
+  fileIdleTimeoutMs: number;
+}
+
 export interface CoordinatorOptions {
   of: number;
   /** The job each shard is served (its own segment and folder). */
   jobFor: (index: number) => ShardJobAnswer;
   /** The bearer token workers present; made here when not given. */
   token?: string;
+  /** Defaults: READY_HOLD_MS, HEADERS_TIMEOUT_MS, MESSAGE_BODY_TIMEOUT_MS, FILE_IDLE_TIMEOUT_MS. */
+  limits?: Partial<CoordinatorLimits>;
 }
 
 interface Pending {
   res: ServerResponse;
   iteration: number;
+  /** Answers `{ again: true }` once the ready has been held readyHoldMs. */
+  hold: NodeJS.Timeout;
 }
 
 export class Coordinator {
@@ -76,6 +107,8 @@ export class Coordinator {
   private readonly pending = new Map<number, Pending>();
   /** Plan iteration → the first shard that said it failed fast in it (progress or done), or ACROSS_SHARDS. */
   private readonly failedFast = new Map<number, number>();
+  /** Each started iteration's instant: a shard that re-asks after start() still gets it. */
+  private readonly startedAtUs = new Map<number, number>();
   private stopReason: string | null = null;
   private listeners = new Set<() => void>();
 
@@ -84,6 +117,7 @@ export class Coordinator {
     readonly url: string,
     private readonly options: CoordinatorOptions,
     token: string,
+    private readonly limits: CoordinatorLimits,
   ) {
     this.token = token;
     this.shards = Array.from({ length: options.of }, (_, index) => ({
@@ -101,15 +135,33 @@ export class Coordinator {
   /** Listens on 127.0.0.1 (an ephemeral port) unless told where (a pod listens on its own IP). */
   static async start(options: CoordinatorOptions, host = '127.0.0.1', port = 0): Promise<Coordinator> {
     const token = options.token ?? randomBytes(24).toString('base64url');
+    const limits: CoordinatorLimits = {
+      readyHoldMs: READY_HOLD_MS,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      messageBodyTimeoutMs: MESSAGE_BODY_TIMEOUT_MS,
+      fileIdleTimeoutMs: FILE_IDLE_TIMEOUT_MS,
+      ...options.limits,
+    };
     let coordinator: Coordinator | null = null;
-    const server = createServer((req, res) => {
-      coordinator?.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) reply(res, 500, { error: (error as Error).message });
-      });
-    });
-    // A long-poll `ready` may wait a whole iteration: no request timeout on it.
+    // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default):
+    // checked more often, a peer that connects and sends nothing, or trickles its headers,
+    // is closed close to headersTimeoutMs (coordinator.test.ts measures it).
+    const server = createServer(
+      { connectionsCheckingInterval: Math.max(50, Math.min(1_000, limits.headersTimeoutMs / 4)) },
+      (req, res) => {
+        coordinator?.handle(req, res).catch((error: unknown) => {
+          if (!res.headersSent) reply(res, 500, { error: (error as Error).message });
+        });
+      },
+    );
+    // No total request deadline: a shipped file may take long. Bodies have their own
+    // deadlines (readBody, receiveFile), headers headersTimeout, and a held `ready` is
+    // answered after readyHoldMs.
     server.requestTimeout = 0;
-    server.headersTimeout = 10_000;
+    server.headersTimeout = limits.headersTimeoutMs;
+    // The last resort for a socket on which nothing moves either way (a peer that stops
+    // reading its answer): longer than any hold or idle deadline above.
+    server.timeout = 2 * Math.max(limits.readyHoldMs, limits.fileIdleTimeoutMs, limits.messageBodyTimeoutMs);
     // Each worker holds a long poll and sends short messages; nothing else needs a connection.
     server.maxConnections = options.of * 4 + 16;
     await new Promise<void>((resolve, reject) => {
@@ -118,7 +170,7 @@ export class Coordinator {
     });
     const address = server.address() as AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    coordinator = new Coordinator(server, `http://${shown}:${address.port}`, options, token);
+    coordinator = new Coordinator(server, `http://${shown}:${address.port}`, options, token, limits);
     return coordinator;
   }
 
@@ -181,6 +233,7 @@ export class Coordinator {
   /** Starts `iteration` on every shard waiting for it, at one instant ahead; returns the instant. */
   start(iteration: number, leadMs = START_LEAD_MS): number {
     const startAtUs = nowUs() + leadMs * 1000;
+    this.startedAtUs.set(iteration, startAtUs);
     for (const [index, pending] of [...this.pending]) {
       if (pending.iteration === iteration) this.answer(index, { start_at_us: startAtUs });
     }
@@ -214,12 +267,28 @@ export class Coordinator {
   }
 
   private answer(index: number, answer: ReadyAnswer): void {
-    const pending = this.pending.get(index);
+    const pending = this.take(index);
     if (!pending) return;
-    this.pending.delete(index);
     const shard = this.shards[index];
     if (shard) shard.readyFor = null;
     reply(pending.res, 200, answer);
+  }
+
+  /**
+   * A ready held its time: answered `again`. The shard stays ready for its iteration (its
+   * worker asks again at once), so start() counts it, and its next ready gets the instant.
+   */
+  private holdExpired(index: number): void {
+    const pending = this.take(index);
+    if (pending) reply(pending.res, 200, { again: true });
+  }
+
+  private take(index: number): Pending | undefined {
+    const pending = this.pending.get(index);
+    if (!pending) return undefined;
+    this.pending.delete(index);
+    clearTimeout(pending.hold);
+    return pending;
   }
 
   /** Shard `index`'s own bearer token (shardToken of the run's). */
@@ -236,7 +305,8 @@ export class Coordinator {
       return reply(res, 401, { error: 'missing or wrong bearer token' });
     if (req.method === 'POST' && url.pathname === '/v1/clock') {
       const received_us = nowUs();
-      await readBody(req);
+      const body = await readBody(req, this.limits.messageBodyTimeoutMs);
+      if ('refused' in body) return refuse(res, body.refused);
       return reply(res, 200, { received_us, sent_us: nowUs() });
     }
     const shipped = /^\/v1\/shards\/(\d+)\/files$/.exec(url.pathname);
@@ -248,8 +318,9 @@ export class Coordinator {
     const verb = match[2];
     if (verb === 'job' && req.method === 'GET') return reply(res, 200, this.options.jobFor(index));
     if (req.method !== 'POST') return reply(res, 405, { error: `${verb} takes POST` });
-    const body = await readBody(req);
-    if (body === null) return reply(res, 413, { error: `a message is at most ${MESSAGE_LIMIT_BYTES} bytes` });
+    const read = await readBody(req, this.limits.messageBodyTimeoutMs);
+    if ('refused' in read) return refuse(res, read.refused);
+    const body = read.json;
     if (shard.lost !== null) return reply(res, 409, { stop: `lost: ${shard.lost}` });
     if (verb === 'hello') {
       // One worker per shard: a second (a restarted or mistaken one) would write into its folder.
@@ -263,13 +334,20 @@ export class Coordinator {
       const ready = parse(readyMessage, body, res);
       if (!ready) return;
       if (this.stopReason !== null) return reply(res, 200, { stop: this.stopReason });
+      // Asked again after its iteration started (its hold expired as everyone got ready).
+      const startedAtUs = this.startedAtUs.get(ready.iteration);
+      if (startedAtUs !== undefined) {
+        shard.readyFor = null;
+        return reply(res, 200, { start_at_us: startedAtUs });
+      }
       // A second `ready` from one shard replaces the first (its connection was retried).
-      this.pending.get(index)?.res.destroy();
-      this.pending.set(index, { res, iteration: ready.iteration });
+      this.take(index)?.res.destroy();
+      const hold = setTimeout(() => this.holdExpired(index), this.limits.readyHoldMs);
+      this.pending.set(index, { res, iteration: ready.iteration, hold });
       shard.readyFor = ready.iteration;
       res.once('close', () => {
         if (this.pending.get(index)?.res === res) {
-          this.pending.delete(index);
+          this.take(index);
           shard.readyFor = null;
           this.changed();
         }
@@ -349,19 +427,31 @@ export class Coordinator {
     await mkdir(incoming, { recursive: true });
     await mkdir(dirname(target), { recursive: true });
     let received = 0;
+    const { fileIdleTimeoutMs } = this.limits;
+    const idle = new AbortController();
+    const idleTimer = setTimeout(() => idle.abort(), fileIdleTimeoutMs);
     const counted = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
+        idleTimer.refresh();
         received += chunk.length;
         callback(received > length ? new Error(`more than the ${length} bytes announced`) : null, chunk);
       },
     });
     try {
-      await pipeline(req, counted, createWriteStream(part));
+      await pipeline(req, counted, createWriteStream(part), { signal: idle.signal });
       if (received !== length) throw new Error(`${received} of the ${length} bytes announced`);
       await rename(part, target);
     } catch (error) {
       await rm(part, { force: true });
+      if (idle.signal.aborted)
+        return refuse(
+          res,
+          408,
+          `${path}: no byte for ${fileIdleTimeoutMs} ms (${received} of ${length} received)`,
+        );
       return reply(res, 400, { error: `${path}: ${(error as Error).message}` });
+    } finally {
+      clearTimeout(idleTimer);
     }
     reply(res, 200, {});
   }
@@ -373,20 +463,55 @@ export class Coordinator {
   }
 }
 
-/** The body as parsed JSON; null when it is over the limit. Unparseable JSON reads as undefined. */
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > MESSAGE_LIMIT_BYTES) return null;
-    chunks.push(chunk);
-  }
-  try {
-    return bytes === 0 ? {} : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
-  } catch {
-    return undefined;
-  }
+/** A message's body as JSON (unparseable JSON reads as undefined), or why it was refused. */
+type Body = { json: unknown } | { refused: 408 | 413 };
+
+/**
+ * Reads a message's body within `deadlineMs`. One over MESSAGE_LIMIT_BYTES is refused, but
+ * read on (and dropped) up to OVERSIZE_DRAIN_BYTES: its sender has finished sending when
+ * the 413 comes, so it reads the 413 rather than a reset.
+ */
+function readBody(req: IncomingMessage, deadlineMs: number): Promise<Body> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let settled = false;
+    const settle = (body: Body): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(body);
+    };
+    const timer = setTimeout(() => settle({ refused: 408 }), deadlineMs);
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= MESSAGE_LIMIT_BYTES) chunks.push(chunk);
+      else if (bytes > MESSAGE_LIMIT_BYTES + OVERSIZE_DRAIN_BYTES) settle({ refused: 413 });
+    });
+    req.once('end', () => {
+      if (bytes > MESSAGE_LIMIT_BYTES) return settle({ refused: 413 });
+      try {
+        settle({ json: bytes === 0 ? {} : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown) });
+      } catch {
+        settle({ json: undefined });
+      }
+    });
+    // Cut off mid-body: nobody is left to answer; the reply finds the response destroyed.
+    req.once('close', () => settle({ refused: 408 }));
+  });
+}
+
+/**
+ * Refuses a message with `connection: close`: the socket closes once the answer is flushed,
+ * so a keep-alive client does not reuse a connection whose request was not read to its end.
+ */
+function refuse(res: ServerResponse, status: 408 | 413, error?: string): void {
+  const why =
+    error ??
+    (status === 413
+      ? `a message is at most ${MESSAGE_LIMIT_BYTES} bytes`
+      : 'the message did not arrive in time');
+  reply(res, status, { error: why }, { connection: 'close' });
 }
 
 function parse<T>(schema: ZodType<T>, body: unknown, res: ServerResponse): T | null {
@@ -399,9 +524,29 @@ function parse<T>(schema: ZodType<T>, body: unknown, res: ServerResponse): T | n
   return null;
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+/**
+ * Answers; a request whose body was not read to its end (refused early) gets `connection:
+ * close`, so Node closes the socket once the answer is flushed instead of reading on.
+ */
+function reply(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.writableEnded || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...(unreadBody(res.req) ? { connection: 'close' } : {}),
+    ...headers,
+  });
   res.end(text);
+}
+
+function unreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const { 'content-length': length, 'transfer-encoding': chunked } = req.headers;
+  return chunked !== undefined || (length !== undefined && length !== '0');
 }

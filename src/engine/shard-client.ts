@@ -31,6 +31,8 @@ const CLOCK_ROUNDS = 16;
 /** A short message's whole exchange. */
 const MESSAGE_DEADLINE_MS = 15_000;
 const ANSWER_LIMIT_BYTES = 64 * 1024;
+/** Re-asks of a `ready` answered `again` are at least this far apart, however fast the answers come. */
+const READY_REASK_MIN_MS = 100;
 /**
  * How long a worker keeps trying to reach a coordinator that is not listening yet: a shard
  * pod may start before the coordinator's pod does (the coordinator waits as long for its
@@ -107,23 +109,41 @@ export class CoordinatorClient {
     return identity;
   }
 
-  /** The gate executeRun passes each iteration through; `readyTimeoutMs` bounds a wait for a start. */
+  /**
+   * The gate executeRun passes each iteration through; `readyTimeoutMs` bounds a wait for a
+   * start, all the `ready`s asked again (the coordinator holds each a bounded time) included.
+   */
   gate(readyTimeoutMs: number, signal?: AbortSignal): IterationGate {
     return {
       ready: async (iteration) => {
         try {
           await this.shipper?.sync();
-          const answer = await this.call(
-            'POST',
-            `/v1/shards/${this.index}/ready`,
-            { iteration },
-            readyAnswer,
-            {
-              deadlineMs: readyTimeoutMs,
-              ...(signal ? { signal } : {}),
-            },
-          );
-          return 'stop' in answer ? { stop: answer.stop } : { startAtUs: answer.start_at_us };
+          const giveUpAt = Date.now() + readyTimeoutMs;
+          for (;;) {
+            const askedAt = Date.now();
+            const answer = await this.call(
+              'POST',
+              `/v1/shards/${this.index}/ready`,
+              { iteration },
+              readyAnswer,
+              {
+                deadlineMs: Math.max(1, giveUpAt - askedAt),
+                ...(signal ? { signal } : {}),
+              },
+            );
+            if ('stop' in answer) return { stop: answer.stop };
+            if ('start_at_us' in answer) return { startAtUs: answer.start_at_us };
+            const pauseMs = askedAt + READY_REASK_MIN_MS - Date.now();
+            if (pauseMs > 0) await delay(pauseMs, undefined, signal ? { signal } : {}).catch(() => undefined);
+            if (signal?.aborted) return { stop: 'interrupted' };
+            if (Date.now() >= giveUpAt) {
+              throw new InfermarkError(
+                'E_COORDINATOR',
+                `shard ${this.index}: the coordinator at ${this.url} did not start iteration ${iteration} in ${readyTimeoutMs} ms`,
+                ExitCode.failure,
+              );
+            }
+          }
         } catch (error) {
           if (signal?.aborted) return { stop: 'interrupted' };
           throw error;

@@ -90,10 +90,14 @@ export type HelloMessage = z.infer<typeof helloMessage>;
 /** `POST /v1/shards/{i}/ready`: the worker is ready for plan iteration `iteration`. */
 export const readyMessage = z.object({ iteration: count });
 
-/** The answer to `ready`: when to start (coordinator's clock), or why to stop. */
+/**
+ * The answer to `ready`: when to start (coordinator's clock), why to stop, or to ask again
+ * (the coordinator holds a `ready` a bounded time, coordinator.ts READY_HOLD_MS).
+ */
 export const readyAnswer = z.union([
   z.object({ start_at_us: micros }),
   z.object({ stop: z.string().min(1) }),
+  z.object({ again: z.literal(true) }),
 ]);
 export type ReadyAnswer = z.infer<typeof readyAnswer>;
 
