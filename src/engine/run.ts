@@ -463,7 +463,9 @@ async function probeServer(run: OpenRun): Promise<ServerProbes> {
       ? run.telemetry.map((_, i) => ({ ok: byCoordinator[i] === true }))
       : probeTelemetry(run.telemetry, signal),
   ]);
-  for (const message of probeNotices(run.telemetry, telemetry)) notify(run.outputs, message);
+  // The coordinator has told the user of a target that did not answer it.
+  if (!byCoordinator)
+    for (const message of probeNotices(run.telemetry, telemetry)) notify(run.outputs, message);
   return { environment, serverVersion, telemetry };
 }
 
