@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pairWithWrites, percentileOf } from '../engine/testing/server-truth.js';
+import { measuredWindowUs } from '../metrics/measured-window.js';
 import type { RequestRecord } from '../metrics/record.js';
 import type { WriteLogSnapshot } from '../sim/write-log.js';
 import { Warehouse } from '../warehouse/warehouse.js';
@@ -266,6 +267,13 @@ test('a worker killed mid-iteration: the iteration is kept, marked incomplete na
   }
   assert.equal(it.records.length, shardLines);
   assert.ok(it.records.filter((r) => r.shard_index === 1).length >= 3);
+  // The coordinator scraped the server through the iteration; the merge gave its index the records' window.
+  const label = String(summary.iterations[0]!.iteration).padStart(3, '0');
+  const index = JSON.parse(
+    await readFile(join(dir, 'iterations', label, 'telemetry', 'server', 'index.json'), 'utf8'),
+  ) as { measured_window_us: unknown; scrapes: { kind: string }[] };
+  assert.deepEqual(index.measured_window_us, measuredWindowUs(it.records as unknown as RequestRecord[]));
+  assert.equal(index.scrapes.at(-1)?.kind, 'end');
   // Evidence of a failure is evidence too: the merged run is sealed and verifies.
   assert.equal((await cli(['verify', dir])).code, 0);
 });
@@ -382,4 +390,9 @@ test('a coordinator killed outright: its workers stop, seal what they finished, 
   const summary = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as { status: string };
   assert.equal(summary.status, 'interrupted');
   assert.ok((await iterationFiles(dir, 0)).records.length < 3000);
+  // What the coordinator scraped before it was killed stays (its index was never written), sealed:
+  // the run verifies as what it is, interrupted (partial), not corrupt.
+  assert.equal(existsSync(join(dir, 'iterations', '000', 'telemetry', 'server', '0000.prom.gz')), true);
+  const verified = await cli(['verify', dir]);
+  assert.match(verified.stdout, /PARTIAL, sealed \(interrupted\)/, verified.stdout + verified.stderr);
 });

@@ -3,8 +3,10 @@
  * the run folder, serves each worker its job and shard folder (`shards/<iii>/`), starts
  * every iteration at one instant on all live shards, waits until each has sealed it,
  * and shows the merged iteration. A worker lost mid-run ends the run after the
- * iteration it was in, which is kept and marked incomplete. At the end the run folder
- * is merged from the shards' raw records (merge-run.ts), as `infermark merge` does.
+ * iteration it was in, which is kept and marked incomplete. It scrapes the telemetry
+ * targets itself, once for all shards, which scrape none (coordinator-telemetry.ts). At
+ * the end the run folder is merged from the shards' raw records (merge-run.ts), as
+ * `infermark merge` does.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -14,6 +16,7 @@ import { iterationOrder, planIterations } from '../plan/build-plan.js';
 import type { IterationPlan } from '../plan/plan.js';
 import { jobDocument } from '../spec/validated-job.js';
 import { Coordinator, type CoordinatorLimits, type ShardState } from './coordinator.js';
+import { CoordinatorTelemetry } from './coordinator-telemetry.js';
 import { mergeIterationFromShards } from './merge-iteration.js';
 import { mergeRunFolder } from './merge-run.js';
 import { shardDirName } from './shard-folders.js';
@@ -74,8 +77,12 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
     await coordinateIterations(run, coordinator, workers);
   } finally {
     signal?.removeEventListener('abort', interrupt);
+    // An iteration cut short (a shard lost, an error) is scraped no more from here.
+    await run.telemetry.endIteration();
     await stopWorkers(coordinator, workers, run.waitMs);
   }
+  // Its index, with no window: the merge below sets the merged records' window.
+  await run.telemetry.stopIteration(null);
   // Nothing to merge when no worker got as far as its shard folder: say why each one did not.
   if (coordinator.shards.every((s) => s.hello === null)) {
     throw new InfermarkError(
@@ -110,6 +117,8 @@ interface CoordinatedRun {
   startWaitMs: number;
   /** Workers write their folders elsewhere and ship them here (answer.ship_files). */
   shipFiles: boolean;
+  /** The run's telemetry targets, probed and scraped here for every shard. */
+  telemetry: CoordinatorTelemetry;
 }
 
 /** The run's workers as they run: their handles, their exits, and why any was lost. */
@@ -135,6 +144,8 @@ async function openCoordinatedRun(
       : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/'),
   );
   await mkdir(join(dir, 'shards'), { recursive: true });
+  // Probed before any worker asks for its job: the answer says which targets answered.
+  const telemetry = await CoordinatorTelemetry.open(inputs, dir);
   const plans = planIterations(job).map((p) => p.plan);
   const order = iterationOrder(plans.length, spec.seed, repeat, repeats);
   const waitMs = Math.min(
@@ -155,6 +166,7 @@ async function openCoordinatedRun(
     waitMs,
     startWaitMs,
     shipFiles: false,
+    telemetry,
   };
 }
 
@@ -175,6 +187,8 @@ function jobAnswer(run: CoordinatedRun, index: number): ShardJobAnswer {
     ready_timeout_ms: run.startWaitMs,
     ...(run.shipFiles ? { ship_files: true } : {}),
     ...(inputs.hot ? { hot_metrics: true } : {}),
+    // This process scrapes for the whole run: one scrape load on the server, whatever N.
+    scraped_by_coordinator: [...run.telemetry.answered],
   };
 }
 
@@ -265,6 +279,10 @@ async function coordinateIterations(
     }
     events.onIterationStart?.(plan, plans.length);
     for (const shard of coordinator.shards) shard.progress = null;
+    // Around the load of every shard, as one process scrapes around its own: the start samples first.
+    await run.telemetry.startIteration(plan);
+    // Ctrl-C while they were taken has answered every `ready` with stop: none starts this one.
+    if (signal?.aborted) break;
     coordinator.start(index);
     const view = events.onProgress
       ? setInterval(() => {
@@ -282,12 +300,15 @@ async function coordinateIterations(
     } finally {
       clearInterval(view);
     }
+    // Every shard has drained (or one is lost): the end samples now, the indexes once the window is known.
+    await run.telemetry.endIteration();
     if (lost()) break;
     // During the run: a shard that has ended may be sealing (or shipping) its run right now.
     const merged = await mergeIterationFromShards(run.dir, index, {
       slos: inputs.job.parsed.slos,
       during: true,
     });
+    await run.telemetry.stopIteration(merged.window);
     events.onIterationEnd?.(plan, merged.summary);
     const dones = coordinator.live().map((s) => s.done.get(index));
     if (dones.some((d) => d?.fail_fast || d?.ended_by === 'interrupted')) break;

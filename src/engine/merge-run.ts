@@ -2,22 +2,24 @@
  * A split run's merged folder (docs/shards.md): from the sealed shard folders under
  * `<run>/shards/<iii>/`, writes `<run>/run.json`, each iteration's records (the union,
  * on the coordinator's clock, each line saying its shard and shard line), workload,
- * scrapes and a summary recomputed from the records, the run's summary.json, and seals
+ * scrapes (the coordinator's own, kept as it wrote them, or, in older runs, one shard's)
+ * and a summary recomputed from the records, the run's summary.json, and seals
  * it so the manifest covers every shard file too. A shard lost for an iteration is
  * named there, its finished records kept, and the run is sealed `failed` (incomplete).
  * A folder already sealed is never rewritten: merging it again returns what it holds
  * when it verifies, and is refused when it does not.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, InfermarkError } from '../base/errors.js';
 import { MANIFEST_DIGEST_FILE, MANIFEST_FILE, sealIteration, sealRun } from '../evidence/manifest.js';
 import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import { RunFolder } from '../evidence/run-folder.js';
+import { TELEMETRY_DIR } from '../telemetry/scrape-files.js';
 import { verifyRunFolder } from '../evidence/verify.js';
 import type { IterationSummary } from '../metrics/iteration-summary.js';
 import type { FailFastCause } from './fail-fast.js';
-import { copyShardScrapes } from './merge-scrapes.js';
+import { copyShardScrapes, setScrapeWindows } from './merge-scrapes.js';
 import { mergeIterationOf, type LostShard, type MergeIterationOptions } from './merge-iteration.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 import { mergeRefused, readShardFolders, type ShardFolder, type ShardRunJson } from './shard-folders.js';
@@ -69,13 +71,16 @@ export async function mergeRunFolder(dir: string, options: MergeOptions = {}): P
   const shards = await readShardFolders(dir, options);
   const reference = shards.find((s) => s.run !== null)?.run as ShardRunJson;
   const runId = reference.shard.run_id;
+  // The coordinator scraped the run into this folder: its scrapes are evidence, kept as they are.
+  const scrapedHere = shards.some((s) => s.run?.shard.scraped_by === 'coordinator');
+  const started = new Set(shards.flatMap((s) => s.iterations));
   // What a merge cut short left (never a shard's file): the merge writes it again whole.
-  for (const path of ['iterations', 'summary.json', MANIFEST_FILE, 'run.json'])
+  for (const path of ['summary.json', MANIFEST_FILE, 'run.json'])
     await rm(join(dir, path), { recursive: true, force: true });
+  await clearIterations(dir, scrapedHere ? started : new Set());
   const folder = await RunFolder.create(dir);
   await folder.writeJson('run.json', mergedRunJson(reference, shards, options));
 
-  const started = new Set(shards.flatMap((s) => s.iterations));
   const summaries: IterationSummary[] = [];
   const lostIn: { iteration: number; lost: LostShard[] }[] = [];
   for (const plan of reference.plan) {
@@ -87,7 +92,8 @@ export async function mergeRunFolder(dir: string, options: MergeOptions = {}): P
     await lines.close();
     if (merged.workload) await folder.writeJson(`${iterationDir}/workload.json`, merged.workload);
     const from = merged.scrapesFrom;
-    if (from?.run)
+    if (scrapedHere) await setScrapeWindows(folder, iterationDir, merged.window);
+    else if (from?.run)
       await copyShardScrapes(
         folder,
         iterationDir,
@@ -233,6 +239,24 @@ async function alreadyMerged(dir: string): Promise<MergeResult> {
     interrupted: summary.status === 'interrupted',
     alreadyMerged: true,
   };
+}
+
+/**
+ * Removes what a merge writes in `iterations/`, all but the telemetry of the iterations in
+ * `keepTelemetry` (the coordinator's scrapes of iterations a shard ran; of one that none
+ * ran, as when Ctrl-C came while its start samples were taken, nothing is kept).
+ */
+async function clearIterations(dir: string, keepTelemetry: ReadonlySet<number>): Promise<void> {
+  const iterations = join(dir, 'iterations');
+  for (const name of await readdir(iterations).catch(() => [] as string[])) {
+    const index = /^\d{3,}$/.test(name) ? Number(name) : null;
+    if (index === null || !keepTelemetry.has(index)) {
+      await rm(join(iterations, name), { recursive: true, force: true });
+      continue;
+    }
+    for (const entry of await readdir(join(iterations, name)))
+      if (entry !== TELEMETRY_DIR) await rm(join(iterations, name, entry), { recursive: true, force: true });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

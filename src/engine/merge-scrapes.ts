@@ -1,11 +1,15 @@
 /**
- * The telemetry of a merged iteration: every shard scraped the same targets (the server's
- * /metrics, GPU, node and cluster exporters), so the merged run keeps one shard's scrapes of
- * every target (the lowest shard that finished the iteration), the scrape files byte for byte
- * and each index.json with its times moved onto the coordinator's clock and the merged
+ * The telemetry of a merged iteration. The coordinator scrapes the targets (the server's
+ * /metrics, GPU, node and cluster exporters) once for the whole run, into the merged
+ * folder itself (engine/coordinator-telemetry.ts): the merge keeps those files and sets
+ * each index.json's measured window to the merged records'. In runs from before that,
+ * every shard scraped the same targets, so the merged run keeps one shard's scrapes of
+ * every target (the lowest shard that finished the iteration), the scrape files byte for
+ * byte and each index.json with its times moved onto the coordinator's clock and the merged
  * records' measured window (telemetry/scrape-files.ts). Shard folders from before telemetry
  * targets hold `metrics/`, copied the same way.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunFolder } from '../evidence/run-folder.js';
@@ -66,4 +70,26 @@ async function copyTarget(
     })),
   };
   await folder.writeJson(`${to}/${SCRAPE_INDEX_FILE}`, moved);
+}
+
+/**
+ * Sets the measured window of every target's index.json in `iterationDir` (relative to
+ * `folder`), as the coordinator scraped it; an index that has it already is left as it is.
+ * A target with no index (the coordinator was killed mid-iteration) keeps its files unread.
+ */
+export async function setScrapeWindows(
+  folder: RunFolder,
+  iterationDir: string,
+  window: ScrapeIndex['measured_window_us'],
+): Promise<void> {
+  const targets = await readdir(join(folder.dir, iterationDir, TELEMETRY_DIR)).catch(() => [] as string[]);
+  for (const name of targets.sort()) {
+    if (!TARGET_NAME.test(name)) continue;
+    const path = `${iterationDir}/${targetDir(name)}/${SCRAPE_INDEX_FILE}`;
+    const indexText = await readFile(join(folder.dir, path), 'utf8').catch(() => null);
+    if (indexText === null) continue;
+    const index = JSON.parse(indexText) as ScrapeIndex;
+    if (isDeepStrictEqual(index.measured_window_us, window)) continue;
+    await folder.writeJson(path, { ...index, measured_window_us: window });
+  }
 }

@@ -18,12 +18,7 @@ import type { JobFileProvenance } from '../evidence/job-provenance.js';
 import type { KubernetesIdentity } from '../evidence/kubernetes-identity.js';
 import { isSecretField, redactSecrets, redactUrl, registerSecret } from '../base/redact.js';
 import { newRunId } from '../evidence/run-id.js';
-import {
-  fetchServerVersion,
-  fetchText,
-  METRICS_BODY_LIMIT_BYTES,
-  PROBE_TOTAL_MS,
-} from '../evidence/server-probe.js';
+import { fetchServerVersion } from '../evidence/server-probe.js';
 import { summarizeIteration } from '../metrics/aggregate.js';
 import type { HourlyPrice } from '../metrics/cost.js';
 import { type IterationSummary } from '../metrics/iteration-summary.js';
@@ -31,7 +26,6 @@ import type { RequestRecord } from '../metrics/record.js';
 import type { BenchmarkJob } from '../spec/job-schema.js';
 import type { ResolvedEndpoint } from '../spec/endpoint.js';
 import type { Slo } from '../spec/slo-types.js';
-import { resolveTelemetryTargets, type TelemetryTarget } from '../spec/telemetry-targets.js';
 import { jobDocument, type ValidatedJob } from '../spec/validated-job.js';
 import { Prng, keyFromString } from '../base/prng.js';
 import { createItemSource } from '../workload/sampler.js';
@@ -54,6 +48,16 @@ import type { IterationPlan, PlannedIteration } from '../plan/plan.js';
 import { DEFAULT_MAX_ERROR_RATE, judgeRun, type RunFailure, type RunStatus } from './run-status.js';
 import type { IterationEnd, RunOutput, RunSeal, ScrapeTarget } from './outputs/output.js';
 import { createOutputs } from './outputs/registry.js';
+import {
+  probeNotices,
+  probeTelemetry,
+  runTelemetryTargets,
+  scrapeTargets,
+  type RunTelemetryTarget,
+  type TelemetryProbe,
+} from './run-telemetry.js';
+
+export { sameOrigin } from './run-telemetry.js';
 
 export interface RunInputs {
   /** Validated: its scenarios, SLOs and storage URI come parsed, so the run refuses nothing. */
@@ -127,6 +131,12 @@ export interface ShardRole {
   /** Recorded in run.json's `shard`: who ran it and how its clock relates to the coordinator's. */
   identity: ShardIdentity;
   gate: IterationGate;
+  /**
+   * The coordinator scrapes the telemetry targets for the whole run (docs/shards.md): the
+   * shard neither probes nor scrapes them, and records in run.json whether each answered the
+   * coordinator's probe (these, in the targets' order). Absent: the shard scrapes them itself.
+   */
+  scrapedByCoordinator?: readonly boolean[];
 }
 
 export interface ShardIdentity {
@@ -220,8 +230,11 @@ export async function executeRun(inputs: RunInputs): Promise<RunResult> {
     const run = await openRun(inputs, outputs);
     const probes = await probeServer(run);
     const described = await describeRun(run, probes);
-    const scraped = run.telemetry.filter((_, i) => probes.firstScrapes[i]?.ok);
-    const outcome = await runIterations(run, described.sources, scraped);
+    // A shard whose coordinator scrapes for the whole run scrapes nothing.
+    const scrapes = run.inputs.shard?.scrapedByCoordinator
+      ? []
+      : scrapeTargets(run.telemetry, probes.telemetry, run.inputs.job.spec, run.anchor);
+    const outcome = await runIterations(run, described.sources, scrapes);
     return await sealAndJudge(run, described, outcome);
   } catch (error) {
     // Nothing is sealed: the outputs only release what they hold (an iteration's file, its scraper).
@@ -259,18 +272,12 @@ interface OpenRun {
   document?: Record<string, unknown>;
 }
 
-/** A telemetry target with the headers it gets. */
-interface RunTelemetryTarget extends TelemetryTarget {
-  /** The key goes only where the requests go: a metrics endpoint elsewhere gets no credentials. */
-  headers: Record<string, string>;
-}
-
 /** The server's answers before any load: environment, version, and which telemetry targets scrape. */
 interface ServerProbes {
   environment: Awaited<ReturnType<typeof captureEnvironment>>;
   serverVersion: Awaited<ReturnType<typeof fetchServerVersion>>;
   /** One per target, in order: whether it answered before the run (a target that did not is not scraped). */
-  firstScrapes: Awaited<ReturnType<typeof fetchText>>[];
+  telemetry: TelemetryProbe[];
 }
 
 /** The run's workloads: their item sources and the digests that name the benchmark case. */
@@ -342,13 +349,7 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
     : inputs.group
       ? `${inputs.group.dir}/${runId}`
       : [inputs.outRoot, spec.resultFolderName, runId].filter(Boolean).join('/');
-  const telemetry = resolveTelemetryTargets(
-    spec.telemetry ?? [],
-    spec.metricsUrl ?? `${endpoint.baseUrl}/metrics`,
-  ).map((target) => ({
-    ...target,
-    headers: sameOrigin(target.url, endpoint.baseUrl) ? authHeaders : {},
-  }));
+  const telemetry = runTelemetryTargets(spec, endpoint, authHeaders);
   const serverTarget = telemetry.find((t) => t.role === 'server') as RunTelemetryTarget;
   const head = runHead(inputs, kind, anchor, {
     schema_version: 1,
@@ -391,7 +392,14 @@ async function openRun(inputs: RunInputs, outputs: RunOutput[]): Promise<OpenRun
 
 /** run.json's `shard`: which part of which coordinated run this folder holds, and who ran it. */
 function shardBlock(shard: ShardRole): Record<string, unknown> {
-  return { run_id: shard.runId, index: shard.segment.index, of: shard.segment.of, ...shard.identity };
+  return {
+    run_id: shard.runId,
+    index: shard.segment.index,
+    of: shard.segment.of,
+    ...shard.identity,
+    // The merge keeps the coordinator's scrapes of such a run (engine/merge-run.ts).
+    ...(shard.scrapedByCoordinator ? { scraped_by: 'coordinator' } : {}),
+  };
 }
 
 /** run.json's fields known before the probes: the run's identity, intent, job and endpoint. */
@@ -448,30 +456,25 @@ function createRunBackend(
   });
 }
 
-/** Captures the environment and asks the server its version and /metrics, all at once. */
+/**
+ * Captures the environment and asks the server its version and each telemetry target for
+ * its metrics, all at once; a shard whose coordinator scrapes takes the coordinator's answers.
+ */
 async function probeServer(run: OpenRun): Promise<ServerProbes> {
-  const { endpoint, signal } = run.inputs;
-  const [environment, serverVersion, ...firstScrapes] = await Promise.all([
+  const { endpoint, signal, shard } = run.inputs;
+  const byCoordinator = shard?.scrapedByCoordinator;
+  const [environment, serverVersion, telemetry] = await Promise.all([
     captureEnvironment(),
     // Ctrl-C ends the probes too: a hanging server must not hold the interruption for their deadlines.
     fetchServerVersion(endpoint.baseUrl, run.authHeaders, signal),
-    ...run.telemetry.map((target) =>
-      fetchText(target.url, target.headers, {
-        maxBytes: METRICS_BODY_LIMIT_BYTES,
-        totalMs: PROBE_TOTAL_MS,
-        ...(signal ? { signal } : {}),
-      }),
-    ),
+    byCoordinator
+      ? run.telemetry.map((_, i) => ({ ok: byCoordinator[i] === true }))
+      : probeTelemetry(run.telemetry, signal),
   ]);
-  run.telemetry.forEach((target, i) => {
-    const first = firstScrapes[i];
-    if (first && !first.ok) {
-      // As the URL is written everywhere else: no userinfo, no secret-looking query values.
-      const what = target.implicit ? 'server metrics' : `telemetry target ${target.name}`;
-      notify(run.outputs, `${what} not scraped (${redactUrl(target.url)}: ${first.reason})`);
-    }
-  });
-  return { environment, serverVersion, firstScrapes };
+  // The coordinator has told the user of a target that did not answer it.
+  if (!byCoordinator)
+    for (const message of probeNotices(run.telemetry, telemetry)) notify(run.outputs, message);
+  return { environment, serverVersion, telemetry };
 }
 
 /** Builds each iteration's item source, names the benchmark case, and starts the outputs with run.json whole. */
@@ -502,14 +505,14 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
     server: {
       version: probes.serverVersion,
       metrics_url: redactUrl(run.serverTarget.url),
-      metrics_scraped: probes.firstScrapes[run.telemetry.indexOf(run.serverTarget)]?.ok ?? false,
+      metrics_scraped: probes.telemetry[run.telemetry.indexOf(run.serverTarget)]?.ok ?? false,
     },
     telemetry: run.telemetry.map((target, i) => ({
       name: target.name,
       role: target.role,
       url: redactUrl(target.url),
       labels: target.labels,
-      scraped: probes.firstScrapes[i]?.ok ?? false,
+      scraped: probes.telemetry[i]?.ok ?? false,
     })),
     tokenizer: run.tokenizer.name,
     plan: run.plans,
@@ -545,7 +548,7 @@ async function describeRun(run: OpenRun, probes: ServerProbes): Promise<Describe
 async function runIterations(
   run: OpenRun,
   sources: Map<number, ItemSource>,
-  scraped: readonly RunTelemetryTarget[],
+  scrapes: readonly ScrapeTarget[],
 ): Promise<LoopOutcome> {
   const { job, signal } = run.inputs;
   const { spec } = job;
@@ -583,15 +586,7 @@ async function runIterations(
         items,
         executor: executorFor(plan, items, spec.seed),
         slos: job.parsed.slos,
-        scrapes: scraped.map((target) => ({
-          url: target.url,
-          headers: target.headers,
-          target: { name: target.name, role: target.role, labels: target.labels },
-          ...(spec.metricsIntervalSeconds !== undefined
-            ? { intervalMs: spec.metricsIntervalSeconds * 1000 }
-            : {}),
-          anchor: run.anchor,
-        })),
+        scrapes,
         signal,
       });
       await shard?.gate.done(plan.index, summary);
@@ -743,7 +738,7 @@ interface IterationContext {
   executor: Executor;
   slos: readonly Slo[];
   /** The telemetry targets that answered before the run. */
-  scrapes: ScrapeTarget[];
+  scrapes: readonly ScrapeTarget[];
   signal: AbortSignal | undefined;
 }
 
@@ -875,15 +870,6 @@ function plannedRequests(plan: IterationPlan, ctx: IterationContext): number {
     requests += source.firstRequestIndex(c + 1) - source.firstRequestIndex(c);
   }
   return requests;
-}
-
-/** Whether two URLs share scheme, host and port. */
-export function sameOrigin(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
 }
 
 function executorFor(plan: IterationPlan, items: ItemSource, seed: number): Executor {

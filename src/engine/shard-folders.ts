@@ -34,6 +34,8 @@ export interface ShardBlock {
   pid: number;
   clock_offset_us: number;
   clock_error_bound_us: number;
+  /** The coordinator scraped the telemetry targets for the whole run; absent: this shard scraped them. */
+  scraped_by?: 'coordinator';
 }
 
 /** The parts of a shard's run.json a merge reads; the rest is carried over as it is. */

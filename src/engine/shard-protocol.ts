@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { hotSeriesWire } from '../telemetry/hot-totals.js';
+import { MAX_TELEMETRY_TARGETS } from '../spec/job-limits.js';
 
 export const SHARD_PROTOCOL_VERSION = 1;
 
@@ -72,6 +73,17 @@ export const shardJobAnswer = z.object({
    * of its records and sends them with its progress messages (`hot`). Without it, it keeps none.
    */
   hot_metrics: z.boolean().optional(),
+  /**
+   * The coordinator scrapes the job's telemetry targets (the server's /metrics and
+   * spec.telemetry) once for the whole run: the shard neither probes nor scrapes them. One
+   * entry per target, in the order run.json lists them: whether it answered the coordinator's
+   * probe (run.json's `scraped`). Absent: the shard scrapes them itself, as before.
+   */
+  scraped_by_coordinator: z
+    .array(z.boolean())
+    // The listed targets, and the server's own.
+    .max(MAX_TELEMETRY_TARGETS + 1)
+    .optional(),
 });
 export type ShardJobAnswer = z.infer<typeof shardJobAnswer>;
 

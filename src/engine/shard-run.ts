@@ -62,6 +62,7 @@ export async function runShard(inputs: ShardRunInputs): Promise<RunResult> {
       dir,
       identity,
       gate: client.gate(answer.ready_timeout_ms, inputs.signal),
+      ...(answer.scraped_by_coordinator ? { scrapedByCoordinator: answer.scraped_by_coordinator } : {}),
     },
   });
   try {

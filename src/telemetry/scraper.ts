@@ -90,6 +90,7 @@ export class IterationScraper {
   private skipped = 0;
   private gapMs: number;
   private stopped = false;
+  private ended: Promise<void> | null = null;
   private readonly firstGapMs: number;
   private readonly target: ScrapedTarget;
   /** The target's folder, relative to the run folder (`iterations/003/telemetry/gpu`). */
@@ -111,15 +112,23 @@ export class IterationScraper {
   }
 
   /**
-   * Stops the timer, waits for a scrape in flight, takes the end sample and writes
-   * the index with the iteration's measured window.
+   * Stops the timer, waits for a scrape in flight and takes the end sample, once: the
+   * load has drained, and the measured window may be known only later (stop).
    */
+  end(): Promise<void> {
+    this.ended ??= (async () => {
+      this.stopped = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      await this.inFlight;
+      await this.scrapeOnce('end');
+    })();
+    return this.ended;
+  }
+
+  /** Ends the scraper (unless end did) and writes the index with the iteration's measured window. */
   async stop(measuredWindow: ScrapeIndex['measured_window_us']): Promise<ScrapeIndex> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.inFlight;
-    await this.scrapeOnce('end');
+    await this.end();
     const index: ScrapeIndex = {
       schema_version: SCRAPE_INDEX_SCHEMA_VERSION,
       target: this.target.name,

@@ -4,8 +4,10 @@
 // change on every scrape. The run folder keeps every scrape gzip-compressed in the manifest and
 // verifies; telemetry_slice_fact gets several windows per iteration scoped by GPU UUID and node;
 // each row's source_path is a run_artifact whose file still has its digest, and a window's value
-// is recomputed from the two raw scrapes it spans. A split run keeps one shard's scrapes of each
-// target, byte for byte, on the coordinator's clock.
+// is recomputed from the two raw scrapes it spans. A split run's shards made before the
+// coordinator scraped for them (each shard scraped every target): the merge keeps one shard's
+// scrapes of each target, byte for byte, on the coordinator's clock (the coordinator's own
+// scrapes: engine/coordinator-telemetry.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -353,7 +355,7 @@ test(
 );
 
 test(
-  'a split run: every shard scrapes every target, the merged run keeps shard 0`s copy on the coordinator`s clock',
+  'shards that scraped for themselves (runs before the coordinator scraped): the merge keeps shard 0`s copy on the coordinator`s clock',
   { timeout: 120_000 },
   async () => {
     const exporters = await startExporters({ 'node-a': ['GPU-aaaaaaaa-0000-0000-0000-000000000000'] });

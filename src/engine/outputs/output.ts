@@ -9,12 +9,15 @@
  * between iterations, and the engine awaits them there: completed work is on disk
  * before the next iteration starts.
  */
-import type { WallAnchor } from '../../base/clock.js';
 import type { IterationSummary } from '../../metrics/iteration-summary.js';
 import type { RequestRecord } from '../../metrics/record.js';
 import type { ProgressSnapshot, RunStartInfo } from '../../metrics/run-events.js';
 import type { IterationPlan } from '../../plan/plan.js';
+import type { ScrapeTarget } from '../../telemetry/iteration-scrapes.js';
 import type { RunStatus } from '../run-status.js';
+
+/** A telemetry target to read while an iteration's load runs (one definition, beside its scrapers). */
+export type { ScrapeTarget };
 
 /** The run has an id and a folder; the server is not yet probed. */
 export interface RunOpening {
@@ -38,18 +41,6 @@ export interface PlanGrowth {
   plan: IterationPlan;
   /** run.json whole, its `plan` with the new iteration. */
   document: Record<string, unknown>;
-}
-
-/** A telemetry target (the server's /metrics, a GPU, node or cluster exporter), to read while an iteration's load runs. */
-export interface ScrapeTarget {
-  url: string;
-  /** Its name (its folder under the iteration's `telemetry/`), role and static labels. */
-  target: { name: string; role: 'server' | 'gpu' | 'node' | 'cluster'; labels: Record<string, string> };
-  /** The key goes only where the requests go: a metrics endpoint elsewhere gets none. */
-  headers: Record<string, string>;
-  /** The interval asked for (spec.metricsIntervalSeconds), before shortening for short iterations; else the default. */
-  intervalMs?: number;
-  anchor: WallAnchor;
 }
 
 export interface IterationStart {

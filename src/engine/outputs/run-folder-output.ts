@@ -10,7 +10,7 @@ import { RunFolder, type LineWriter } from '../../evidence/run-folder.js';
 import { measuredWindowUs } from '../../metrics/measured-window.js';
 import type { RequestRecord } from '../../metrics/record.js';
 import type { IterationPlan } from '../../plan/plan.js';
-import { DEFAULT_SCRAPE_INTERVAL_MS, IterationScraper, scrapeIntervalMs } from '../../telemetry/scraper.js';
+import { IterationScrapes } from '../../telemetry/iteration-scrapes.js';
 import type {
   IterationEnd,
   IterationStart,
@@ -25,7 +25,7 @@ import type {
 /** What an iteration holds open while its load runs. */
 interface OpenIteration {
   dir: string;
-  scrapers: IterationScraper[];
+  scrapes: IterationScrapes | null;
   lines: LineWriter | null;
 }
 
@@ -57,28 +57,17 @@ export class RunFolderOutput implements RunOutput {
   async startIteration({ plan, scrapes, signal }: IterationStart): Promise<void> {
     const folder = this.opened();
     const dir = RunFolder.iterationDir(plan.index);
-    const iteration: OpenIteration = { dir, scrapers: [], lines: null };
+    const iteration: OpenIteration = { dir, scrapes: null, lines: null };
     this.iteration = iteration;
-    // Scraped on a timer while the load runs: gauges read after the drain are all 0. The
-    // start samples of all targets are taken at once, so one slow exporter delays the load once.
+    // Scraped on a timer while the load runs: gauges read after the drain are all 0.
     try {
-      const started = await Promise.allSettled(
-        scrapes.map((scrape) =>
-          IterationScraper.start({
-            url: scrape.url,
-            headers: scrape.headers,
-            target: scrape.target,
-            folder,
-            dir,
-            anchor: scrape.anchor,
-            intervalMs: scrapeIntervalMs(scrape.intervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS, plan.max_time_s),
-            ...(signal ? { signal } : {}),
-          }),
-        ),
-      );
-      for (const s of started) if (s.status === 'fulfilled') iteration.scrapers.push(s.value);
-      const failed = started.find((s) => s.status === 'rejected');
-      if (failed) throw failed.reason;
+      iteration.scrapes = await IterationScrapes.start({
+        scrapes,
+        folder,
+        dir,
+        maxTimeS: plan.max_time_s,
+        ...(signal ? { signal } : {}),
+      });
       iteration.lines = await folder.openLines(`${dir}/requests.jsonl`);
     } catch (error) {
       await this.release([]);
@@ -120,7 +109,7 @@ export class RunFolderOutput implements RunOutput {
     if (!iteration) return;
     const closed = await Promise.allSettled([iteration.lines?.close()]);
     const window = measuredWindowUs(records);
-    const stopped = await Promise.allSettled(iteration.scrapers.map((scraper) => scraper.stop(window)));
+    const stopped = await Promise.allSettled([iteration.scrapes?.stop(window)]);
     // The records' error first: it says which file of the evidence is short.
     const failed = [...closed, ...stopped].find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
