@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Client, request } from 'undici';
 import { nowUs } from '../base/clock.js';
 import { Coordinator } from './coordinator.js';
+import { ACROSS_SHARDS } from './fail-fast.js';
 import { CoordinatorClient } from './shard-client.js';
 import { FolderShipper, sealsLast } from './shard-shipper.js';
 import { SHARD_PROTOCOL_VERSION, type ShardJobAnswer } from './shard-protocol.js';
@@ -707,6 +708,55 @@ test('an oversize message gets its 413 and a closed connection, not a reset: the
     for (let i = 0; i < 3; i++) assert.equal((await ask('/v1/clock', '{}')).status, 200);
   } finally {
     await client.close();
+    await coordinator.close();
+  }
+});
+
+test("the shards' fail-fast watches add up: ended together at 20 alike, never after a settled watch or a second class", async () => {
+  const coordinator = await Coordinator.start({ of: 3, jobFor });
+  try {
+    const progress = (
+      i: number,
+      iteration: number,
+      failed: number,
+      errorClass: string | null,
+      settled = false,
+    ) =>
+      raw(coordinator.url, `/v1/shards/${i}/progress`, {
+        token: coordinator.tokenFor(i),
+        body: JSON.stringify({
+          iteration,
+          sent: failed + 1,
+          done: failed,
+          errors: failed,
+          in_flight: 1,
+          measured_done: failed,
+          max_requests: 100,
+          elapsed_s: 0.5,
+          max_time_s: 60,
+          fail_watch: { failed, error_class: errorClass, settled },
+        }),
+      });
+    // 7 + 7 + 5 = 19: not yet.
+    assert.deepEqual((await progress(0, 0, 7, 'http_429')).json, {});
+    assert.deepEqual((await progress(1, 0, 7, 'http_429')).json, {});
+    assert.deepEqual((await progress(2, 0, 5, 'http_429')).json, {});
+    assert.equal(coordinator.failedFastIn(0), null);
+    // The 20th: every shard is told, the one whose message tipped it too, with no shard named.
+    assert.deepEqual((await progress(2, 0, 6, 'http_429')).json, { end_iteration: 'fail_fast' });
+    assert.deepEqual((await progress(0, 0, 8, 'http_429')).json, { end_iteration: 'fail_fast' });
+    assert.equal(coordinator.failedFastIn(0), ACROSS_SHARDS);
+
+    // A shard whose watch settled (a request completed first) keeps the others from tripping.
+    await progress(0, 1, 15, 'http_429');
+    await progress(1, 1, 0, null, true);
+    assert.deepEqual((await progress(2, 1, 15, 'http_429')).json, {});
+    assert.equal(coordinator.failedFastIn(1), null);
+    // Two error classes: the server is not simply wrong, nothing trips.
+    await progress(0, 2, 12, 'http_429');
+    assert.deepEqual((await progress(1, 2, 12, 'timeout')).json, {});
+    assert.equal(coordinator.failedFastIn(2), null);
+  } finally {
     await coordinator.close();
   }
 });

@@ -189,7 +189,12 @@ export class CoordinatorClient {
    * Its answer may end the running iteration (another shard failed fast): the engine sends
    * progress every 250 ms, idle or not, so the word arrives within about that and a round trip.
    */
-  progress(iteration: number, snapshot: ProgressSnapshot, hot?: HotSeriesWire | null, failFast = false): void {
+  progress(
+    iteration: number,
+    snapshot: ProgressSnapshot,
+    hot?: HotSeriesWire | null,
+    failFast = false,
+  ): void {
     if (failFast) this.failFastFor = iteration;
     const { max_requests, ...counts } = snapshot;
     const body: Record<string, unknown> = {
@@ -199,7 +204,8 @@ export class CoordinatorClient {
       ...(hot && hotSeriesWire.safeParse(hot).success ? { hot } : {}),
     };
     // Totals are cumulative: a message without them keeps the dropped one's, so none are lost.
-    if (body.hot === undefined && this.progressDropped?.hot !== undefined) body.hot = this.progressDropped.hot;
+    if (body.hot === undefined && this.progressDropped?.hot !== undefined)
+      body.hot = this.progressDropped.hot;
     if (this.progressSending) this.progressDropped = body;
     else this.sendProgress(body);
   }
