@@ -178,6 +178,9 @@ test('--workers 3 leaves the hot metrics of --workers 1: requests by phase and o
     three.during.some((s) => total(s, 'infermark_requests_in_flight') > 0),
     'requests in flight seen',
   );
+  // After the run nothing is in flight, as one process's last progress says.
+  assert.equal(total(one.after, 'infermark_requests_in_flight'), 0);
+  assert.equal(total(three.after, 'infermark_requests_in_flight'), 0);
 });
 
 test("run --workers 3 --metrics-port 0: the URL on stderr serves the workers' requests while the run goes", async () => {

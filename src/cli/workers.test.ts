@@ -36,6 +36,8 @@ interface Record_ {
   index: number;
   phase: string;
   scheduled_at_us: number;
+  sent_at_us: number;
+  done_at_us: number | null;
   shard_index?: number;
   shard_line?: number;
 }
@@ -271,9 +273,15 @@ test('a worker killed mid-iteration: the iteration is kept, marked incomplete na
   const label = String(summary.iterations[0]!.iteration).padStart(3, '0');
   const index = JSON.parse(
     await readFile(join(dir, 'iterations', label, 'telemetry', 'server', 'index.json'), 'utf8'),
-  ) as { measured_window_us: unknown; scrapes: { kind: string }[] };
+  ) as { measured_window_us: unknown; scrapes: { kind: string; sent_at_us: number }[] };
   assert.deepEqual(index.measured_window_us, measuredWindowUs(it.records as unknown as RequestRecord[]));
   assert.equal(index.scrapes.at(-1)?.kind, 'end');
+  // The live shards finished the iteration after the loss: its end sample waited for them.
+  const lastDoneUs = Math.max(...it.records.map((r) => Number(r.done_at_us ?? r.sent_at_us)));
+  assert.ok(
+    (index.scrapes.at(-1)?.sent_at_us ?? 0) >= lastDoneUs,
+    `end sample at ${index.scrapes.at(-1)?.sent_at_us} µs, last record done at ${lastDoneUs} µs`,
+  );
   // Evidence of a failure is evidence too: the merged run is sealed and verifies.
   assert.equal((await cli(['verify', dir])).code, 0);
 });

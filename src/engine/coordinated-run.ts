@@ -77,9 +77,12 @@ export async function executeCoordinatedRun(inputs: RunInputs, pool: WorkerPool)
     await coordinateIterations(run, coordinator, workers);
   } finally {
     signal?.removeEventListener('abort', interrupt);
-    // An iteration cut short (a shard lost, an error) is scraped no more from here.
-    await run.telemetry.endIteration();
-    await stopWorkers(coordinator, workers, run.waitMs);
+    try {
+      await stopWorkers(coordinator, workers, run.waitMs);
+    } finally {
+      // An iteration cut short (a shard lost, an error): its end samples once the live shards have drained.
+      await run.telemetry.endIteration();
+    }
   }
   // Its index, with no window: the merge below sets the merged records' window.
   await run.telemetry.stopIteration(null);
@@ -291,7 +294,9 @@ async function coordinateIterations(
         }, PROGRESS_INTERVAL_MS)
       : undefined;
     // Not cut by Ctrl-C: each worker ends its iteration itself, seals it, and says done.
-    const everyoneDone = (): boolean => coordinator.live().every((s) => s.done.has(index)) || lost();
+    // A shard that has ended (told to stop as it re-asked) says no more `done`.
+    const everyoneDone = (): boolean =>
+      coordinator.live().every((s) => s.done.has(index) || s.end !== null) || lost();
     try {
       if (!(await untilOrTimeout(coordinator, everyoneDone, waitMs))) {
         for (const s of coordinator.live())
@@ -300,9 +305,13 @@ async function coordinateIterations(
     } finally {
       clearInterval(view);
     }
-    // Every shard has drained (or one is lost): the end samples now, the indexes once the window is known.
-    await run.telemetry.endIteration();
+    // The shards' last counts (sent before their done: nothing in flight), as one process's last progress.
+    const last = summedProgress(coordinator.shards, index, plan.max_time_s);
+    if (last) events.onProgress?.(plan, last);
+    // A shard lost: the live ones finish the iteration, and its end samples wait for them (below).
     if (lost()) break;
+    // Every shard has drained: the end samples now, the indexes once the window is known.
+    await run.telemetry.endIteration();
     // During the run: a shard that has ended may be sealing (or shipping) its run right now.
     const merged = await mergeIterationFromShards(run.dir, index, {
       slos: inputs.job.parsed.slos,

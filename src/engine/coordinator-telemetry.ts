@@ -19,9 +19,11 @@ import { probeNotices, probeTelemetry, runTelemetryTargets, scrapeTargets } from
 export class CoordinatorTelemetry {
   /** The iteration being scraped, from its start samples to its index. */
   private open: IterationScrapes | null = null;
+  /** Made at the first iteration: a run none of whose workers started writes no folder of its own. */
+  private folder: RunFolder | null = null;
 
   private constructor(
-    private readonly folder: RunFolder,
+    private readonly dir: string,
     private readonly scrapes: readonly ScrapeTarget[],
     /** One per target, in run.json's order: whether it answered the probe (so is scraped). */
     readonly answered: readonly boolean[],
@@ -35,10 +37,9 @@ export class CoordinatorTelemetry {
     const targets = runTelemetryTargets(job.spec, endpoint, authHeaders);
     const probes = await probeTelemetry(targets, signal);
     for (const message of probeNotices(targets, probes)) inputs.events?.onNotice?.(message);
-    const folder = await RunFolder.create(dir);
     const scrapes = scrapeTargets(targets, probes, job.spec, takeAnchor());
     return new CoordinatorTelemetry(
-      folder,
+      dir,
       scrapes,
       probes.map((p) => p.ok),
       signal,
@@ -48,6 +49,7 @@ export class CoordinatorTelemetry {
   /** Takes the iteration's start samples (before its start instant is given) and starts the timers. */
   async startIteration(plan: IterationPlan): Promise<void> {
     await this.stopIteration(null);
+    this.folder ??= await RunFolder.create(this.dir);
     this.open = await IterationScrapes.start({
       scrapes: this.scrapes,
       folder: this.folder,

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client, request } from 'undici';
 import { nowUs } from '../base/clock.js';
@@ -357,6 +358,16 @@ test('a worker speaks only for its own shard, and one shard has one worker', asy
     assert.equal(second.status, 409);
     assert.match(String(second.json.error), /already said hello \(pid 4242\)/);
     assert.equal(coordinator.shards[1]?.hello?.pid, 4242);
+    // The same worker saying it again (its answer was lost with its connection) is answered as before.
+    assert.equal(
+      (await raw(url, '/v1/shards/1/hello', { token: coordinator.tokenFor(1), body: hello })).status,
+      200,
+    );
+    // A stranger's socket is closed with its 401: it keeps none of the workers' connections.
+    const stranger = await request(`${url}/v1/clock`, { method: 'POST', body: '{}', headersTimeout: 10_000 });
+    await stranger.body.dump();
+    assert.equal(stranger.statusCode, 401);
+    assert.equal(stranger.headers.connection, 'close');
   } finally {
     await coordinator.close();
   }
@@ -546,7 +557,7 @@ test('peers that send nothing, half their headers or half a message are closed w
     const { url } = coordinator;
     const token = coordinator.tokenFor(0);
     const halfMessage = `POST /v1/shards/0/hello HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: 100\r\n\r\n{"host":`;
-    // As many stalled peers as the coordinator takes connections (4 per shard + 16).
+    // Twenty stalled peers, five times what one worker uses.
     const sends = Array.from(
       { length: 20 },
       (_, i) =>
@@ -558,11 +569,9 @@ test('peers that send nothing, half their headers or half a message are closed w
         ][i % 4]!,
     );
     const peers = sends.map((send) => stalledPeer(url, send));
-    // While they hold every connection, one more is turned away: why they must be bounded.
+    // While they stall, a worker still gets in: the cap leaves room past the workers' own.
     await delay(150);
-    const turnedAway = await stalledPeer(url, '');
-    assert.notEqual(turnedAway.closedAfterMs, null);
-    assert.equal(turnedAway.received, '', 'turned away without an answer');
+    assert.equal((await new CoordinatorClient(url, 0, token).job({ patienceMs: 0 })).run_id, 'run-1');
     const closed = await Promise.all(peers);
     for (const [i, peer] of closed.entries()) {
       assert.notEqual(
@@ -758,5 +767,104 @@ test("the shards' fail-fast watches add up: ended together at 20 alike, never af
     assert.equal(coordinator.failedFastIn(2), null);
   } finally {
     await coordinator.close();
+  }
+});
+
+test('a ready asked again after its iteration started gets the instant the others got, even once the run is stopping', async () => {
+  const coordinator = await Coordinator.start({ of: 2, jobFor });
+  try {
+    const gates = [0, 1].map((i) =>
+      new CoordinatorClient(coordinator.url, i, coordinator.tokenFor(i)).gate(10_000),
+    );
+    const first = gates[0]!.ready(3);
+    await coordinator.until(() => coordinator.shards[0]?.readyFor === 3);
+    const startAtUs = coordinator.start(3, 0);
+    assert.deepEqual(await first, { startAtUs });
+    // Ctrl-C: the run is stopping. Shard 1's ready (its hold ran out as the others started) comes now.
+    coordinator.stopAll('interrupted');
+    assert.deepEqual(await gates[1]!.ready(3), { startAtUs });
+    // An iteration that never started is stopped.
+    assert.deepEqual(await gates[1]!.ready(4), { stop: 'interrupted' });
+  } finally {
+    await coordinator.close();
+  }
+});
+
+test('a message whose connection is reset before its answer is sent again; progress is not', async () => {
+  // A stand-in for a coordinator at its connection cap: the first two connections are reset.
+  const seen: string[] = [];
+  let resets = 2;
+  const server = createServer((req, res) => {
+    seen.push(`${req.url ?? ''}${resets > 0 ? ' reset' : ''}`);
+    if (resets-- > 0) return void req.socket.destroy();
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new CoordinatorClient(`http://127.0.0.1:${port}`, 0, 'token');
+    await client
+      .gate(10_000)
+      .done(0, { ended_by: 'max_requests', requests: { total: 3 } } as IterationSummary);
+    assert.deepEqual(seen, ['/v1/shards/0/done reset', '/v1/shards/0/done reset', '/v1/shards/0/done']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("a fail fast pending behind a slow progress reaches the coordinator before the iteration's done", async () => {
+  const order: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      const failFast = (JSON.parse(body || '{}') as { fail_fast?: boolean }).fail_fast === true;
+      const label = `${(req.url ?? '').split('/').at(-1) ?? ''}${failFast ? ' fail_fast' : ''}`;
+      order.push(label);
+      // Progress answers slowly: the fail fast waits behind it, and done must wait for both answers.
+      setTimeout(
+        () => {
+          order.push(`${label} answered`);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        },
+        req.url?.endsWith('progress') ? 150 : 0,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new CoordinatorClient(`http://127.0.0.1:${port}`, 0, 'token');
+    const snapshot = {
+      sent: 20,
+      done: 20,
+      errors: 20,
+      in_flight: 0,
+      measured_done: 20,
+      max_requests: 30,
+      elapsed_s: 0.2,
+      max_time_s: 60,
+    };
+    const gate = client.gate(10_000);
+    const link = gate.link!(0);
+    client.progress(0, { ...snapshot, done: 19 });
+    link.failedFast(snapshot);
+    client.progress(0, snapshot);
+    await gate.done(0, { ended_by: 'fail_fast', requests: { total: 20 } } as IterationSummary);
+    order.push('done returned');
+    assert.deepEqual(order, [
+      'progress',
+      'progress answered',
+      'progress fail_fast',
+      'progress fail_fast answered',
+      'done fail_fast',
+      'done fail_fast answered',
+      'done returned',
+    ]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });

@@ -101,6 +101,13 @@ interface Pending {
   hold: NodeJS.Timeout;
 }
 
+/**
+ * Connections beyond the workers' own (4 each): a port scanner or a stray client on the pod
+ * network. Past the cap Node resets new connections, a worker's too, so the cap is far above
+ * what workers need, and workers retry a reset message (shard-client.ts).
+ */
+const MAX_STRANGER_CONNECTIONS = 512;
+
 export class Coordinator {
   readonly shards: ShardState[];
   readonly token: string;
@@ -162,8 +169,9 @@ export class Coordinator {
     // The last resort for a socket on which nothing moves either way (a peer that stops
     // reading its answer): longer than any hold or idle deadline above.
     server.timeout = 2 * Math.max(limits.readyHoldMs, limits.fileIdleTimeoutMs, limits.messageBodyTimeoutMs);
-    // Each worker holds a long poll and sends short messages; nothing else needs a connection.
-    server.maxConnections = options.of * 4 + 16;
+    // Each worker holds a long poll and sends short messages; the rest is room for strangers,
+    // whose sockets close at their 401 or their headers deadline, and for workers' retries.
+    server.maxConnections = options.of * 4 + MAX_STRANGER_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -291,10 +299,13 @@ export class Coordinator {
     return pending;
   }
 
-  /** Shard `index`'s own bearer token (shardToken of the run's). */
+  /** Shard `index`'s own bearer token (shardToken of the run's), derived once per shard. */
   tokenFor(index: number): string {
-    return shardToken(this.token, index);
+    // An unauthenticated `/v1/clock` is checked against every shard's: no HMAC per request.
+    return (this.shardTokens[index] ??= shardToken(this.token, index));
   }
+
+  private readonly shardTokens: string[] = [];
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://coordinator');
@@ -302,7 +313,8 @@ export class Coordinator {
     // The clock answers any shard; a shard's own routes only that shard.
     const allowed = routed ? [Number(routed[1])] : this.shards.map((s) => s.index);
     if (!allowed.some((index) => index < this.shards.length && this.authorized(req, index)))
-      return reply(res, 401, { error: 'missing or wrong bearer token' });
+      // A stranger gets its socket closed: it does not keep one of the workers' connections.
+      return reply(res, 401, { error: 'missing or wrong bearer token' }, { connection: 'close' });
     if (req.method === 'POST' && url.pathname === '/v1/clock') {
       const received_us = nowUs();
       const body = await readBody(req, this.limits.messageBodyTimeoutMs);
@@ -323,23 +335,29 @@ export class Coordinator {
     const body = read.json;
     if (shard.lost !== null) return reply(res, 409, { stop: `lost: ${shard.lost}` });
     if (verb === 'hello') {
-      // One worker per shard: a second (a restarted or mistaken one) would write into its folder.
-      if (shard.hello !== null)
-        return reply(res, 409, { error: `shard ${index} already said hello (pid ${shard.hello.pid})` });
       const hello = parse(helloMessage, body, res);
       if (!hello) return;
+      // One worker per shard: a second (a restarted or mistaken one) would write into its folder.
+      // The same worker saying it again (its first answer was lost with its connection) is not a second.
+      if (shard.hello !== null) {
+        const same = shard.hello.host === hello.host && shard.hello.pid === hello.pid;
+        if (same) return reply(res, 200, {});
+        return reply(res, 409, { error: `shard ${index} already said hello (pid ${shard.hello.pid})` });
+      }
       shard.hello = hello;
       reply(res, 200, {});
     } else if (verb === 'ready') {
       const ready = parse(readyMessage, body, res);
       if (!ready) return;
-      if (this.stopReason !== null) return reply(res, 200, { stop: this.stopReason });
-      // Asked again after its iteration started (its hold expired as everyone got ready).
+      // Asked again after its iteration started (its hold expired as everyone got ready): the
+      // instant the others got, even once the run is stopping, so this shard runs (and ends,
+      // and says done) the iteration the others are in rather than ending without its done.
       const startedAtUs = this.startedAtUs.get(ready.iteration);
       if (startedAtUs !== undefined) {
         shard.readyFor = null;
         return reply(res, 200, { start_at_us: startedAtUs });
       }
+      if (this.stopReason !== null) return reply(res, 200, { stop: this.stopReason });
       // A second `ready` from one shard replaces the first (its connection was retried).
       this.take(index)?.res.destroy();
       const hold = setTimeout(() => this.holdExpired(index), this.limits.readyHoldMs);

@@ -43,6 +43,11 @@ const CONNECT_RETRY_FIRST_MS = 200;
 const CONNECT_RETRY_MAX_MS = 5_000;
 /** Errors that say nothing is listening (yet) at the coordinator's address, or its name is not resolvable yet. */
 const NOT_LISTENING_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET']);
+/** A message's connection failed before its answer (undici's "other side closed" is UND_ERR_SOCKET). */
+const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNREFUSED']);
+/** A message is sent again at most this often, 100 ms apart and doubling (1.5 s in all). */
+const MESSAGE_RETRIES = 4;
+const MESSAGE_RETRY_FIRST_MS = 100;
 
 export class CoordinatorClient {
   /** The progress message under way, if any. */
@@ -89,7 +94,7 @@ export class CoordinatorClient {
     const trips: RoundTrip[] = [];
     for (let i = 0; i < rounds; i++) {
       const t0 = nowUs();
-      const answer = await this.call('POST', '/v1/clock', {}, clockAnswer);
+      const answer = await this.callRetrying('POST', '/v1/clock', {}, clockAnswer);
       const t3 = nowUs();
       // Here the worker asks: seen from the coordinator, the worker is the other clock.
       trips.push({ t0_us: t0, t1_us: answer.received_us, t2_us: answer.sent_us, t3_us: t3 });
@@ -121,7 +126,7 @@ export class CoordinatorClient {
           const giveUpAt = Date.now() + readyTimeoutMs;
           for (;;) {
             const askedAt = Date.now();
-            const answer = await this.call(
+            const answer = await this.callRetrying(
               'POST',
               `/v1/shards/${this.index}/ready`,
               { iteration },
@@ -237,12 +242,17 @@ export class CoordinatorClient {
     this.progressSending = sending;
   }
 
-  /** Waits for the progress under way, then sends the last one dropped: an iteration's final counts. */
+  /**
+   * Waits for the progress under way, then sends the last one dropped: an iteration's final
+   * counts. Looped: the one under way may have started a pending fail fast as it finished.
+   */
   private async flushProgress(): Promise<void> {
-    await this.progressSending;
-    if (this.progressDropped === null) return;
-    this.sendProgress(this.progressDropped);
-    await this.progressSending;
+    for (let round = 0; round < 4; round++) {
+      while (this.progressSending) await this.progressSending;
+      if (this.progressDropped === null) return;
+      this.sendProgress(this.progressDropped);
+    }
+    while (this.progressSending) await this.progressSending;
   }
 
   async end(status: string, artifactManifestDigest: string): Promise<void> {
@@ -251,7 +261,31 @@ export class CoordinatorClient {
   }
 
   private async post(verb: string, body: unknown): Promise<void> {
-    await this.call('POST', `/v1/shards/${this.index}/${verb}`, body, null);
+    await this.callRetrying('POST', `/v1/shards/${this.index}/${verb}`, body, null);
+  }
+
+  /**
+   * `call`, sent again when the connection failed before an answer (reset by the coordinator's
+   * connection cap or a proxy, closed under it): a lost `ready` or `done` would otherwise lose
+   * the shard. Every message but progress is idempotent (a second `hello` from the same worker
+   * is answered as the first); progress is best effort and is not retried.
+   */
+  private async callRetrying<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    schema: ZodType<T> | null,
+    limits: { deadlineMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.call(method, path, body, schema, limits);
+      } catch (error) {
+        if (attempt >= MESSAGE_RETRIES || !hasCode(error, CONNECTION_LOST_CODES) || limits.signal?.aborted)
+          throw error;
+        await delay(MESSAGE_RETRY_FIRST_MS * 2 ** attempt);
+      }
+    }
   }
 
   private async call<T>(
@@ -315,9 +349,14 @@ export class CoordinatorClient {
 
 /** True when `error` (or a cause of it) says nothing listens at the address yet. */
 function notListening(error: unknown): boolean {
+  return hasCode(error, NOT_LISTENING_CODES);
+}
+
+/** True when `error`, or one of its first causes, carries one of `codes`. */
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NOT_LISTENING_CODES.has(code)) return true;
+    if (typeof code === 'string' && codes.has(code)) return true;
   }
   return false;
 }
