@@ -49,6 +49,21 @@ const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 
 const MESSAGE_RETRIES = 4;
 const MESSAGE_RETRY_FIRST_MS = 100;
 
+interface CallLimits {
+  deadlineMs?: number;
+  maxBytes?: number;
+  signal?: AbortSignal;
+  /** Send again when the connection fails before the answer (an idempotent message). */
+  retry?: boolean;
+}
+type CallArgs<T> = [
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  schema: ZodType<T> | null,
+  limits: CallLimits,
+];
+
 export class CoordinatorClient {
   /** The progress message under way, if any. */
   private progressSending: Promise<void> | null = null;
@@ -94,7 +109,7 @@ export class CoordinatorClient {
     const trips: RoundTrip[] = [];
     for (let i = 0; i < rounds; i++) {
       const t0 = nowUs();
-      const answer = await this.callRetrying('POST', '/v1/clock', {}, clockAnswer);
+      const answer = await this.call('POST', '/v1/clock', {}, clockAnswer, { retry: true });
       const t3 = nowUs();
       // Here the worker asks: seen from the coordinator, the worker is the other clock.
       trips.push({ t0_us: t0, t1_us: answer.received_us, t2_us: answer.sent_us, t3_us: t3 });
@@ -126,13 +141,14 @@ export class CoordinatorClient {
           const giveUpAt = Date.now() + readyTimeoutMs;
           for (;;) {
             const askedAt = Date.now();
-            const answer = await this.callRetrying(
+            const answer = await this.call(
               'POST',
               `/v1/shards/${this.index}/ready`,
               { iteration },
               readyAnswer,
               {
                 deadlineMs: Math.max(1, giveUpAt - askedAt),
+                retry: true,
                 ...(signal ? { signal } : {}),
               },
             );
@@ -261,40 +277,35 @@ export class CoordinatorClient {
   }
 
   private async post(verb: string, body: unknown): Promise<void> {
-    await this.callRetrying('POST', `/v1/shards/${this.index}/${verb}`, body, null);
+    await this.call('POST', `/v1/shards/${this.index}/${verb}`, body, null, { retry: true });
   }
 
   /**
-   * `call`, sent again when the connection failed before an answer (reset by the coordinator's
-   * connection cap or a proxy, closed under it): a lost `ready` or `done` would otherwise lose
-   * the shard. Every message but progress is idempotent (a second `hello` from the same worker
-   * is answered as the first); progress is best effort and is not retried.
+   * One message and its answer. With `retry`, sent again when the connection failed before an
+   * answer (reset by the coordinator's connection cap or a proxy, closed under it): a lost
+   * `ready` or `done` would otherwise lose the shard. Every message but progress is idempotent
+   * (a second `hello` from the same worker is answered as the first); progress is best effort
+   * and is not retried.
    */
-  private async callRetrying<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    schema: ZodType<T> | null,
-    limits: { deadlineMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
-  ): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.call(method, path, body, schema, limits);
-      } catch (error) {
-        if (attempt >= MESSAGE_RETRIES || !hasCode(error, CONNECTION_LOST_CODES) || limits.signal?.aborted)
-          throw error;
-        await delay(MESSAGE_RETRY_FIRST_MS * 2 ** attempt);
-      }
-    }
-  }
-
   private async call<T>(
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
     schema: ZodType<T> | null,
-    limits: { deadlineMs?: number; maxBytes?: number; signal?: AbortSignal } = {},
+    limits: CallLimits = {},
   ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(method, path, body, schema, limits);
+      } catch (error) {
+        const again = limits.retry && attempt < MESSAGE_RETRIES && hasCode(error, CONNECTION_LOST_CODES);
+        if (!again || limits.signal?.aborted) throw error;
+        await delay(MESSAGE_RETRY_FIRST_MS * 2 ** attempt);
+      }
+    }
+  }
+
+  private async callOnce<T>(...[method, path, body, schema, limits]: CallArgs<T>): Promise<T> {
     const { deadlineMs = MESSAGE_DEADLINE_MS, maxBytes = ANSWER_LIMIT_BYTES } = limits;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), deadlineMs);
