@@ -136,6 +136,17 @@ const SNAPSHOT = {
   max_time_s: 60,
 };
 
+/** A shard's counts when its first 20 measured requests have all failed. */
+const FAILED_20 = {
+  ...SNAPSHOT,
+  sent: 20,
+  done: 20,
+  errors: 20,
+  in_flight: 0,
+  measured_done: 20,
+  elapsed_s: 0.2,
+};
+
 test("a shard's hot totals: the latest per bucket is kept, a late earlier one is not, a malformed or oversize one is refused and the shard goes on", async () => {
   const coordinator = await Coordinator.start({ of: 1, jobFor });
   try {
@@ -211,16 +222,7 @@ test("a shard's fail fast reaches the coordinator at once, and ends the others' 
   try {
     const clients = [0, 1, 2].map((i) => new CoordinatorClient(coordinator.url, i, coordinator.tokenFor(i)));
     const links = clients.map((c) => c.gate(10_000).link!(4));
-    const snapshot = {
-      sent: 20,
-      done: 20,
-      errors: 20,
-      in_flight: 0,
-      measured_done: 20,
-      max_requests: 30,
-      elapsed_s: 0.2,
-      max_time_s: 60,
-    };
+    const snapshot = FAILED_20;
     // Shard 1 is still waiting for its last progress when it trips: its fail fast is not dropped.
     clients[1]!.progress(4, { ...snapshot, done: 19 });
     links[1]!.failedFast(snapshot);
@@ -837,16 +839,7 @@ test("a fail fast pending behind a slow progress reaches the coordinator before 
   try {
     const { port } = server.address() as AddressInfo;
     const client = new CoordinatorClient(`http://127.0.0.1:${port}`, 0, 'token');
-    const snapshot = {
-      sent: 20,
-      done: 20,
-      errors: 20,
-      in_flight: 0,
-      measured_done: 20,
-      max_requests: 30,
-      elapsed_s: 0.2,
-      max_time_s: 60,
-    };
+    const snapshot = FAILED_20;
     const gate = client.gate(10_000);
     const link = gate.link!(0);
     client.progress(0, { ...snapshot, done: 19 });
